@@ -1,0 +1,298 @@
+"""partsim's command line: parse options, make one library call, format the result.
+
+Data goes to stdout, messages to stderr. An error partsim raises on purpose is printed as one
+``Error: ...`` line: exit 2 for a bad argument, 1 for bad data. Set ``PARTSIM_DEBUG=1`` to see
+the traceback of an unexpected error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+import click
+
+from partsim import __version__
+from partsim.api import assign
+from partsim.errors import PartsimError, UsageError
+from partsim.partitioners import (
+    KEYLESS_SHORT,
+    KEYLESS_STRATEGIES,
+    MAX_PARTITION_COUNT,
+    PARTITIONERS,
+    get_partitioner,
+    keyless_mask,
+    partitioner_names,
+)
+from partsim.serde import KEY_FORMATS, SCHEMA_TYPES, serialize_keys
+
+
+class PartitionerType(click.ParamType):
+    """A partitioner name or alias; a misspelling gets the closest name suggested."""
+
+    name = "partitioner"
+
+    def convert(self, value, param, ctx):
+        try:
+            return get_partitioner(value).name
+        except UsageError as error:
+            self.fail(str(error), param, ctx)
+
+    def get_metavar(self, param, ctx=None):  # click >= 8.2 passes ctx
+        return "NAME"
+
+
+PARTITION_COUNT = click.IntRange(1, MAX_PARTITION_COUNT)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="partsim")
+def cli() -> None:
+    """See how Kafka record keys spread over partitions, before production shows you.
+
+    partsim reproduces, bit for bit, the partitioners of real Kafka clients (Java, librdkafka,
+    sarama, kafka-go, kafkajs, franz-go, kafka-python) plus Pulsar and Kinesis.
+
+    \b
+    Examples:
+      partsim partition user-42 order-7 -p 12
+      partsim partition user-42 -p 12 --compare
+      partsim partitioners
+    """
+
+
+@cli.command()
+@click.argument("keys", nargs=-1, required=True)
+@click.option(
+    "-p",
+    "--partitions",
+    "partition_count",
+    type=PARTITION_COUNT,
+    required=True,
+    help="The topic's partition count.",
+)
+@click.option(
+    "--partitioner",
+    type=PartitionerType(),
+    default="java",
+    show_default=True,
+    help="The producer client's partitioner (see `partsim partitioners`).",
+)
+@click.option(
+    "--key-format",
+    type=click.Choice(KEY_FORMATS),
+    default="string",
+    show_default=True,
+    help="How the producer serializes keys.",
+)
+@click.option(
+    "--schema-id",
+    type=click.IntRange(0, 2**31 - 1),
+    default=None,
+    help="Confluent Schema Registry id: frame keys as 0x00 + 4-byte id + payload.",
+)
+@click.option(
+    "--schema-type",
+    type=click.Choice(SCHEMA_TYPES),
+    default="avro",
+    show_default=True,
+    help="With --schema-id: protobuf adds the message-index byte.",
+)
+@click.option(
+    "--compare", is_flag=True, help="Show each key's partition under every registered partitioner."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def partition(
+    keys: Sequence[str],
+    partition_count: int,
+    partitioner: str,
+    key_format: str,
+    schema_id: int | None,
+    schema_type: str,
+    compare: bool,
+    as_json: bool,
+) -> None:
+    """Print the partition of each KEY, as the named client would choose it.
+
+    KEY is the key as the producer's serializer receives it (text by default; see
+    --key-format). Give - to read keys from stdin, one per line. A key that the client does
+    not hash (an empty key where it counts as null) shows its keyless path instead.
+
+    \b
+    Examples:
+      partsim partition user-42 order-7 -p 12
+      partsim partition user-42 -p 12 --partitioner confluent-kafka
+      partsim partition 42 -p 6 --key-format int64 --schema-id 3
+      partsim partition user-42 -p 12 --compare
+      cut -d, -f1 keys.csv | partsim partition - -p 24 --json
+    """
+    key_list = _read_keys(keys, key_format)
+    names = partitioner_names() if compare else [partitioner]
+    framed = serialize_keys(key_list, key_format, schema_id=schema_id, schema_type=schema_type)
+    rows: dict[str, list[int | None]] = {}
+    for name in names:
+        # Keys on the keyless path (or rejected) get a label, not a made-up partition.
+        hashed = ~keyless_mask(get_partitioner(name), framed)
+        placed = iter(
+            assign(framed.filter(hashed), partition_count, partitioner=name, key_format="bytes")
+        )
+        rows[name] = [int(next(placed)) if keep else None for keep in hashed.tolist()]
+    shown = [_display(key) for key in key_list]
+    if as_json:
+        payload = {
+            "partition_count": partition_count,
+            "key_format": key_format,
+            "schema_id": schema_id,
+            "keys": shown,
+            "partitions": rows if compare else rows[partitioner],
+        }
+        if not compare:
+            payload["partitioner"] = partitioner
+        click.echo(json.dumps(payload, indent=2))
+        return
+    if compare:
+        _print_compare(shown, rows, partition_count)
+    else:
+        label = _keyless_label(partitioner)
+        width = max(len("key"), *(len(key) for key in shown))
+        click.echo(f"{'key':<{width}}  partition")
+        for key, value in zip(shown, rows[partitioner], strict=True):
+            click.echo(f"{key:<{width}}  {label if value is None else value}")
+
+
+def _print_compare(keys: list[str], rows: dict[str, list[int | None]], partition_count: int):
+    header = ["partitioner", *keys]
+    body = [
+        [name, *(_keyless_label(name) if v is None else str(v) for v in values)]
+        for name, values in rows.items()
+    ]
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+    for row in [header, *body]:
+        click.echo(
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+    for index, key in enumerate(keys):
+        placements = {values[index] for values in rows.values() if values[index] is not None}
+        click.echo(
+            f"{key}: {len(placements)} different partitions of {partition_count} among the "
+            "clients that hash it",
+            err=True,
+        )
+
+
+def _keyless_label(name: str) -> str:
+    chosen = get_partitioner(name)
+    if chosen.null_key == "reject":
+        return "rejected"
+    return KEYLESS_SHORT[chosen.keyless]
+
+
+def _read_keys(keys: Sequence[str], key_format: str) -> list[str | bytes]:
+    out: list[str | bytes] = []
+    for key in keys:
+        if key != "-":
+            out.append(os.fsencode(key) if key_format == "bytes" else key)
+            continue
+        if key_format == "bytes":
+            out.extend(line.rstrip(b"\r\n") for line in sys.stdin.buffer)
+        else:
+            out.extend(line.rstrip("\r\n") for line in sys.stdin)
+    if not out:
+        raise UsageError("no keys given: pass keys as arguments, or - with keys on stdin")
+    return out
+
+
+def _display(key: str | bytes) -> str:
+    if isinstance(key, bytes):
+        key = key.decode("utf-8", "backslashreplace")
+    return key if key else '""'
+
+
+@cli.command(name="partitioners")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_partitioners(as_json: bool) -> None:
+    """List every partitioner: its client, algorithm, sign rule and null/empty-key rules.
+
+    Names are what --partitioner accepts; aliases work too.
+
+    \b
+    Examples:
+      partsim partitioners
+      partsim partitioners --json | jq '.[] | select(.algorithm == "murmur2") | .name'
+    """
+    rows = [
+        {
+            "name": p.name,
+            "aliases": list(p.aliases),
+            "client": p.client,
+            "algorithm": p.algorithm or "none (keys ignored)",
+            "sign_rule": p.sign_rule,
+            "null_key": p.null_key_rule,
+            "empty_key": p.empty_key_rule,
+            "keyless": KEYLESS_STRATEGIES[p.keyless],
+            "notes": p.notes,
+            "reference": p.reference,
+        }
+        for p in PARTITIONERS.values()
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = [
+        {
+            "name": p.name,
+            "algorithm": p.algorithm or "-",
+            "sign": p.sign_rule,
+            "null key": p.null_key_short,
+            "empty key": p.empty_key_short,
+            "client": p.client,
+        }
+        for p in PARTITIONERS.values()
+    ]
+    widths = {c: max(len(c), *(len(row[c]) for row in table)) for c in table[0]}
+    click.echo("  ".join(c.ljust(widths[c]) for c in widths).rstrip())
+    for row in table:
+        click.echo("  ".join(row[c].ljust(widths[c]) for c in widths).rstrip())
+    aliases = [f"{alias} = {row['name']}" for row in rows for alias in row["aliases"]]
+    click.echo("\naliases: " + ", ".join(aliases))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code. Errors become one ``Error:`` line on stderr."""
+    try:
+        cli.main(args=argv, prog_name="partsim", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.UsageError as error:  # one line, not click's three
+        click.echo(f"Error: {error.format_message()}", err=True)
+        return error.exit_code
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except PartsimError as error:
+        click.echo(f"Error: {error}", err=True)
+        return error.exit_code
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away (e.g. `| head`): not an error
+        return 0
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    except Exception as error:  # a bug: still one line, unless debugging
+        if os.environ.get("PARTSIM_DEBUG"):
+            raise
+        click.echo(
+            f"Error: internal error ({type(error).__name__}: {error}); this is a bug in partsim, "
+            "rerun with PARTSIM_DEBUG=1 and report the traceback",
+            err=True,
+        )
+        return 1
+    return 0

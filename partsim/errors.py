@@ -1,0 +1,60 @@
+"""partsim's exceptions.
+
+Every error partsim raises on purpose is a :class:`PartsimError`. The CLI prints its message
+as one line and exits with its ``exit_code``: 2 for a bad argument (a usage error), 1 for bad
+data. Anything else reaching the user is a bug.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = ["DataError", "PartsimError", "UsageError", "closest", "invalid_choice"]
+
+
+class PartsimError(Exception):
+    """Base class of the errors partsim raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(PartsimError, ValueError):
+    """An argument is invalid: the message names it, what is allowed and what was given."""
+
+    exit_code = 2
+
+
+class DataError(PartsimError, ValueError):
+    """The input data cannot be used as asked (undecodable hex, an int out of range, ...)."""
+
+    exit_code = 1
+
+
+def closest(given: str, choices: Iterable[str]) -> str | None:
+    """The choice that looks most like ``given``, if any looks close enough."""
+    choices = list(choices)
+    lowered = {choice.lower(): choice for choice in choices}
+    match = difflib.get_close_matches(given.lower(), list(lowered), n=1, cutoff=0.5)
+    if match:
+        return lowered[match[0]]
+    # A bare suffix such as 'murmur3' for 'pulsar:murmur3'.
+    for choice in choices:
+        if choice.lower().endswith(":" + given.lower()) or given.lower() in choice.lower():
+            return choice
+    return None
+
+
+def invalid_choice(
+    argument: str, given: object, choices: Iterable[str], *, aliases: Iterable[str] = ()
+) -> UsageError:
+    """A :class:`UsageError` for a value outside a fixed set, suggesting the closest name.
+
+    ``aliases`` are accepted spellings that the message does not list but may suggest.
+    """
+    choices = list(choices)
+    message = f"{argument} must be one of {', '.join(choices)}; got {given!r}"
+    suggestion = closest(given, [*choices, *aliases]) if isinstance(given, str) else None
+    if suggestion is not None:
+        message += f" (did you mean {suggestion!r}?)"
+    return UsageError(message)

@@ -1,0 +1,354 @@
+"""Key serialization, as producers do it: from user values to the key bytes that get hashed.
+
+A partitioner hashes the *serialized* key, so the serializer decides the partition as much as
+the hash does. Each ``key_format`` reproduces one serializer:
+
+============  ===============================================================================
+``string``    Kafka's ``StringSerializer``: UTF-8. A lone UTF-16 surrogate becomes ``?`` as
+              the JDK encodes it (``"a\\ud800b"`` -> ``61 3f 62``). Bytes pass through.
+``bytes``     ``ByteArraySerializer``: the bytes as given (a ``str`` is taken as UTF-8).
+``hex``       the key is written in hex (``"0a1b"``, optional ``0x``); its bytes are hashed.
+``base64``    the key is written in standard base64; its bytes are hashed.
+``int16``     ``ShortSerializer``: 2 bytes, big-endian two's complement.
+``int32``     ``IntegerSerializer``: 4 bytes, big-endian two's complement.
+``int64``     ``LongSerializer``: 8 bytes, big-endian two's complement.
+``uuid``      ``UUIDSerializer``: the 36-character lowercase ``toString()`` in UTF-8, not the
+              16 raw bytes.
+============  ===============================================================================
+
+Confluent Schema Registry framing (``schema_id``) prepends ``0x00`` and the 4-byte big-endian
+schema id, plus the message-index bytes for Protobuf (``[0]`` is the single byte ``0x00``);
+see ``confluentinc/schema-registry`` ``SchemaId.java``. The payload is what ``key_format``
+produced, so choose the format that matches the serializer's payload.
+
+``None`` is a Kafka null key under every format: serializers return null for null.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from partsim.errors import DataError, UsageError, invalid_choice
+
+__all__ = [
+    "KEY_FORMATS",
+    "SCHEMA_TYPES",
+    "schema_prefix",
+    "serialize_keys",
+    "to_key_array",
+]
+
+KEY_FORMATS: tuple[str, ...] = (
+    "string",
+    "bytes",
+    "hex",
+    "base64",
+    "int16",
+    "int32",
+    "int64",
+    "uuid",
+)
+SCHEMA_TYPES: tuple[str, ...] = ("avro", "json", "protobuf")
+
+_INT_WIDTHS = {"int16": 2, "int32": 4, "int64": 8}
+_UUID_CANONICAL = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+KeyArray = pa.Array | pa.ChunkedArray
+
+
+def check_key_format(key_format: str) -> str:
+    if key_format not in KEY_FORMATS:
+        raise invalid_choice("key_format", key_format, KEY_FORMATS)
+    return key_format
+
+
+def schema_prefix(
+    schema_id: int, schema_type: str = "avro", message_indexes: Sequence[int] = (0,)
+) -> bytes:
+    """The Confluent wire-format prefix that precedes a framed key's payload.
+
+    >>> schema_prefix(1).hex()
+    '0000000001'
+    >>> schema_prefix(7, "protobuf").hex()
+    '000000000700'
+    """
+    if isinstance(schema_id, bool) or not isinstance(schema_id, (int, np.integer)):
+        raise UsageError(f"schema_id must be an integer from 0 to 2147483647; got {schema_id!r}")
+    if not 0 <= int(schema_id) <= 0x7FFFFFFF:
+        raise UsageError(f"schema_id must be an integer from 0 to 2147483647; got {schema_id!r}")
+    if schema_type not in SCHEMA_TYPES:
+        raise invalid_choice("schema_type", schema_type, SCHEMA_TYPES)
+    prefix = b"\x00" + int(schema_id).to_bytes(4, "big")
+    if schema_type == "protobuf":
+        indexes = list(message_indexes)
+        if indexes == [0]:
+            prefix += b"\x00"  # the common case is written as one zero byte
+        else:
+            prefix += _zigzag_varint(len(indexes)) + b"".join(_zigzag_varint(i) for i in indexes)
+    return prefix
+
+
+def _zigzag_varint(value: int) -> bytes:
+    zigzag = (value << 1) ^ (value >> 63)
+    out = bytearray()
+    while True:
+        byte = zigzag & 0x7F
+        zigzag >>= 7
+        if zigzag:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def to_key_array(keys: object) -> KeyArray:
+    """Turn user keys (list, tuple, numpy array, pandas Series, pyarrow array) into Arrow.
+
+    Strings stay strings, bytes stay binary and ``None`` becomes null. Nothing is encoded
+    here: that is :func:`serialize_keys`' job.
+    """
+    if isinstance(keys, (pa.Array, pa.ChunkedArray)):
+        return keys
+    if isinstance(keys, (str, bytes)):
+        raise UsageError(
+            "keys must be a sequence of keys (list, numpy array, pandas Series or pyarrow "
+            f"array); got a single {type(keys).__name__}: wrap it in a list"
+        )
+    try:
+        import pandas as pd
+
+        if isinstance(keys, pd.Series | pd.Index):
+            keys = keys.to_numpy(dtype=object) if keys.dtype == object else keys.to_numpy()
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pass
+    if isinstance(keys, np.ndarray):
+        if keys.ndim != 1:
+            raise UsageError(f"keys must be one-dimensional; got an array of shape {keys.shape}")
+        if keys.dtype.kind in "iub":
+            return pa.array(keys)
+        if keys.dtype.kind in "US":
+            return pa.array(keys.tolist())
+        keys = keys.tolist()
+    if not isinstance(keys, (list, tuple)):
+        try:
+            keys = list(keys)  # type: ignore[call-overload]
+        except TypeError:
+            raise UsageError(
+                "keys must be a list, tuple, numpy array, pandas Series or pyarrow array; "
+                f"got {type(keys).__name__}"
+            ) from None
+    try:
+        return pa.array(keys)
+    except (pa.ArrowException, UnicodeEncodeError, OverflowError, TypeError):
+        # Mixed or unusual values (lone surrogates, uuid.UUID, huge ints): keep them as
+        # Python objects; serialize_keys encodes them one by one.
+        return _ObjectKeys(keys)
+
+
+class _ObjectKeys(list):
+    """Keys that Arrow cannot hold as they are; serialized one by one."""
+
+
+def serialize_keys(
+    keys: object,
+    key_format: str = "string",
+    *,
+    schema_id: int | None = None,
+    schema_type: str = "avro",
+) -> KeyArray:
+    """Serialize keys as the producer would; returns an Arrow binary array (nulls kept).
+
+    >>> serialize_keys([1, None, -1], "int16").to_pylist()
+    [b'\\x00\\x01', None, b'\\xff\\xff']
+    """
+    check_key_format(key_format)
+    array = to_key_array(keys)
+    if isinstance(array, _ObjectKeys):
+        out: KeyArray = pa.array(
+            [None if key is None else _serialize_one(key, key_format) for key in array],
+            type=pa.binary(),
+        )
+    elif isinstance(array, pa.ChunkedArray):
+        out = (
+            pa.chunked_array(
+                [_serialize_array(chunk, key_format) for chunk in array.chunks], type=pa.binary()
+            )
+            if array.num_chunks
+            else pa.chunked_array([], type=pa.binary())
+        )
+    else:
+        out = _serialize_array(array, key_format)
+    if schema_id is not None:
+        prefix = pa.scalar(schema_prefix(schema_id, schema_type), type=pa.binary())
+        out = pc.binary_join_element_wise(prefix, out, pa.scalar(b"", type=pa.binary()))
+    return out
+
+
+def _serialize_array(array: pa.Array, key_format: str) -> pa.Array:
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        array = array.dictionary_decode()
+        kind = array.type
+    if pa.types.is_null(kind):
+        return pa.nulls(len(array), type=pa.binary())
+    if key_format in ("string", "bytes"):
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            return array.view(pa.binary() if pa.types.is_string(kind) else pa.large_binary())
+        if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            return array
+        if pa.types.is_fixed_size_binary(kind):
+            return array.cast(pa.binary())
+        if key_format == "string" and (pa.types.is_integer(kind) or pa.types.is_boolean(kind)):
+            # Integer.toString / Boolean.toString, then StringSerializer.
+            return array.cast(pa.string()).view(pa.binary())
+        raise DataError(
+            f"key_format {key_format!r} needs text or bytes keys; got Arrow type {kind}"
+        )
+    if key_format in _INT_WIDTHS:
+        return _serialize_ints(array, key_format)
+    if key_format == "uuid" and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        lowered = pc.utf8_lower(array)
+        canonical = pc.match_substring_regex(lowered, _UUID_CANONICAL)
+        if pc.all(pc.or_kleene(canonical, pc.is_null(array))).as_py():
+            return lowered.cast(pa.string()).view(pa.binary())
+    # hex, base64, uuid in other spellings: one by one, with errors naming the bad value.
+    return pa.array(
+        [None if key is None else _serialize_one(key, key_format) for key in array.to_pylist()],
+        type=pa.binary(),
+    )
+
+
+def _serialize_ints(array: pa.Array, key_format: str) -> pa.Array:
+    width = _INT_WIDTHS[key_format]
+    kind = array.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        trimmed = pc.utf8_trim_whitespace(array)
+        try:
+            array = trimmed.cast(pa.int64())
+        except pa.ArrowInvalid:
+            bad = next(key for key in trimmed.to_pylist() if key is not None and not _is_int(key))
+            raise DataError(f"key_format {key_format!r} needs integer keys; got {bad!r}") from None
+    elif pa.types.is_unsigned_integer(kind) and kind.bit_width == 64:
+        too_big = pc.greater(array, pa.scalar(2**63 - 1, type=kind))
+        if pc.any(too_big).as_py():
+            bad = pc.filter(array, too_big)[0].as_py()
+            raise _int_range_error(key_format, bad)
+        array = array.cast(pa.int64())
+    elif pa.types.is_integer(kind) or pa.types.is_boolean(kind):
+        array = array.cast(pa.int64()) if not pa.types.is_boolean(kind) else array.cast(pa.int8())
+    else:
+        raise DataError(f"key_format {key_format!r} needs integer keys; got Arrow type {kind}")
+    values = array.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    low, high = -(1 << (8 * width - 1)), (1 << (8 * width - 1)) - 1
+    out_of_range = (values < low) | (values > high)
+    if out_of_range.any():
+        raise _int_range_error(key_format, int(values[np.flatnonzero(out_of_range)[0]]))
+    packed = values.astype(f">i{width}").view(np.uint8)
+    fixed = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(width), len(values), [None, pa.py_buffer(packed)]
+    )
+    if array.null_count:
+        fixed = pc.if_else(array.is_valid(), fixed, pa.scalar(None, type=pa.binary(width)))
+    return fixed.cast(pa.binary())
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text, 10)
+    except ValueError:
+        return False
+    return True
+
+
+def _int_range_error(key_format: str, value: int) -> DataError:
+    bits = 8 * _INT_WIDTHS[key_format]
+    return DataError(
+        f"key {value} is out of range for key_format {key_format!r} "
+        f"({-(1 << (bits - 1))} to {(1 << (bits - 1)) - 1})"
+    )
+
+
+def java_utf8(text: str) -> bytes:
+    """UTF-8 as the JDK's ``String.getBytes(UTF_8)`` writes it.
+
+    Paired surrogates make one code point; a lone surrogate becomes ``?``.
+
+    >>> java_utf8("a\\ud800b")
+    b'a?b'
+    """
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+        return joined.encode("utf-8", "replace")
+
+
+def _serialize_one(key: object, key_format: str) -> bytes:
+    """Serialize one key (the slow path for values Arrow cannot hold or formats to decode)."""
+    if key_format == "string":
+        if isinstance(key, (bytes, bytearray, memoryview)):
+            return bytes(key)
+        if isinstance(key, bool):
+            return b"true" if key else b"false"
+        if isinstance(key, (str, int, uuid.UUID)):
+            return java_utf8(str(key))
+        raise DataError(f"key_format 'string' needs text or bytes keys; got {key!r}")
+    if key_format == "bytes":
+        if isinstance(key, (bytes, bytearray, memoryview)):
+            return bytes(key)
+        if isinstance(key, str):
+            return key.encode("utf-8", "surrogateescape")
+        raise DataError(f"key_format 'bytes' needs bytes or text keys; got {key!r}")
+    if key_format == "hex":
+        text = _text(key, key_format)
+        digits = text.strip()
+        if digits[:2].lower() == "0x":
+            digits = digits[2:]
+        try:
+            return bytes.fromhex(digits)
+        except ValueError:
+            raise DataError(f"key_format 'hex' cannot decode {text!r}: not hex digits") from None
+    if key_format == "base64":
+        text = _text(key, key_format)
+        try:
+            return base64.b64decode(text.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise DataError(f"key_format 'base64' cannot decode {text!r}") from None
+    if key_format in _INT_WIDTHS:
+        if isinstance(key, (bytes, bytearray)):
+            key = key.decode("utf-8", "replace")
+        if isinstance(key, str):
+            if not _is_int(key.strip()):
+                raise DataError(f"key_format {key_format!r} needs integer keys; got {key!r}")
+            key = int(key.strip(), 10)
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
+            raise DataError(f"key_format {key_format!r} needs integer keys; got {key!r}")
+        width = _INT_WIDTHS[key_format]
+        try:
+            return int(key).to_bytes(width, "big", signed=True)
+        except OverflowError:
+            raise _int_range_error(key_format, int(key)) from None
+    if key_format == "uuid":
+        if isinstance(key, uuid.UUID):
+            return str(key).encode("ascii")
+        text = _text(key, key_format)
+        try:
+            return str(uuid.UUID(text.strip())).encode("ascii")
+        except ValueError:
+            raise DataError(f"key_format 'uuid' cannot parse {text!r} as a UUID") from None
+    raise invalid_choice("key_format", key_format, KEY_FORMATS)  # pragma: no cover
+
+
+def _text(key: object, key_format: str) -> str:
+    if isinstance(key, (bytes, bytearray)):
+        return bytes(key).decode("utf-8", "replace")
+    if isinstance(key, str):
+        return key
+    raise DataError(f"key_format {key_format!r} needs text keys; got {key!r}")
