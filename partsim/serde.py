@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import sys
 import uuid
 from collections.abc import Sequence
 
@@ -121,13 +122,14 @@ def to_key_array(keys: object) -> KeyArray:
             "keys must be a sequence of keys (list, numpy array, pandas Series or pyarrow "
             f"array); got a single {type(keys).__name__}: wrap it in a list"
         )
-    try:
-        import pandas as pd
-
-        if isinstance(keys, pd.Series | pd.Index):
-            keys = keys.to_numpy(dtype=object) if keys.dtype == object else keys.to_numpy()
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        pass
+    pd = sys.modules.get("pandas")  # a Series can only exist once pandas is imported
+    if pd is not None and isinstance(keys, pd.Series | pd.Index):
+        try:  # pyarrow maps NaN, None and pd.NA to null, and categories to a dictionary
+            return pa.Array.from_pandas(keys)
+        except (pa.ArrowException, TypeError, ValueError):
+            return _ObjectKeys(
+                None if missing else key for key, missing in zip(keys, keys.isna(), strict=True)
+            )
     if isinstance(keys, np.ndarray):
         if keys.ndim != 1:
             raise UsageError(f"keys must be one-dimensional; got an array of shape {keys.shape}")
@@ -233,8 +235,10 @@ def _serialize_ints(array: pa.Array, key_format: str) -> pa.Array:
         try:
             array = trimmed.cast(pa.int64())
         except pa.ArrowInvalid:
-            bad = next(key for key in trimmed.to_pylist() if key is not None and not _is_int(key))
-            raise DataError(f"key_format {key_format!r} needs integer keys; got {bad!r}") from None
+            for key in trimmed.to_pylist():
+                if key is not None:
+                    _serialize_one(key, key_format)  # raises the error that names this key
+            raise  # pragma: no cover - Arrow refused a value that Python accepts
     elif pa.types.is_unsigned_integer(kind) and kind.bit_width == 64:
         too_big = pc.greater(array, pa.scalar(2**63 - 1, type=kind))
         if pc.any(too_big).as_py():

@@ -1,0 +1,55 @@
+"""Project hygiene: lint, the README's commands, and the import boundaries."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ruff_lint_and_format() -> None:
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.fail("ruff is a test dependency: pip install -e '.[test]'")
+    paths = ["partsim", "tests", "bench", "setup.py"]
+    lint = subprocess.run([ruff, "check", *paths], cwd=ROOT, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
+    fmt = subprocess.run(
+        [ruff, "format", "--check", *paths], cwd=ROOT, capture_output=True, text=True
+    )
+    assert fmt.returncode == 0, fmt.stdout
+
+
+def _readme_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    return re.findall(r"```bash\n(.+?)\n```", readme)[:2]
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    install, tests = _readme_commands()
+    assert "pip install ." in install and "sample_data/" in install and "partsim " in install
+    assert "pip install -e '.[test]'" in tests and "pytest" in tests
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    _, tests = _readme_commands()
+    ci = (ROOT / ".ci" / "run").read_text()
+    test_part = tests.split("&& ", 2)[-1]  # after the venv is made and activated
+    assert test_part in ci
+
+
+def test_import_boundaries() -> None:
+    """`import partsim` stays light: no click, matplotlib, Kafka client or pandas."""
+    code = (
+        "import sys, partsim; "
+        "print(sorted(m for m in ('click', 'matplotlib', 'confluent_kafka', 'kafka', 'pandas') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
