@@ -47,6 +47,27 @@ class PartitionerType(click.ParamType):
 PARTITION_COUNT = click.IntRange(1, MAX_PARTITION_COUNT)
 
 
+def producer_options(command):
+    """The options that describe the producer: partitions, partitioner and key serializer."""
+    options = [
+        click.option("-p", "--partitions", "partition_count", type=PARTITION_COUNT,
+                     required=True, help="The topic's partition count."),
+        click.option("--partitioner", type=PartitionerType(), default="java", show_default=True,
+                     help="The producer client's partitioner (see `partsim partitioners`)."),
+        click.option("--key-format", type=click.Choice(KEY_FORMATS), default="string",
+                     show_default=True, help="How the producer serializes keys."),
+        click.option("--schema-id", type=click.IntRange(0, 2**31 - 1), default=None,
+                     help="Confluent Schema Registry id: frame keys as 0x00 + 4-byte id + "
+                     "payload."),
+        click.option("--schema-type", type=click.Choice(SCHEMA_TYPES), default="avro",
+                     show_default=True,
+                     help="With --schema-id: protobuf adds the message-index byte."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="partsim")
 def cli() -> None:
@@ -57,6 +78,7 @@ def cli() -> None:
 
     \b
     Examples:
+      partsim analyze sample_data/orders.csv --key customer_id -p 12
       partsim partition user-42 order-7 -p 12
       partsim partition user-42 -p 12 --compare
       partsim partitioners
@@ -65,41 +87,7 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("keys", nargs=-1, required=True)
-@click.option(
-    "-p",
-    "--partitions",
-    "partition_count",
-    type=PARTITION_COUNT,
-    required=True,
-    help="The topic's partition count.",
-)
-@click.option(
-    "--partitioner",
-    type=PartitionerType(),
-    default="java",
-    show_default=True,
-    help="The producer client's partitioner (see `partsim partitioners`).",
-)
-@click.option(
-    "--key-format",
-    type=click.Choice(KEY_FORMATS),
-    default="string",
-    show_default=True,
-    help="How the producer serializes keys.",
-)
-@click.option(
-    "--schema-id",
-    type=click.IntRange(0, 2**31 - 1),
-    default=None,
-    help="Confluent Schema Registry id: frame keys as 0x00 + 4-byte id + payload.",
-)
-@click.option(
-    "--schema-type",
-    type=click.Choice(SCHEMA_TYPES),
-    default="avro",
-    show_default=True,
-    help="With --schema-id: protobuf adds the message-index byte.",
-)
+@producer_options
 @click.option(
     "--compare", is_flag=True, help="Show each key's partition under every registered partitioner."
 )
@@ -211,6 +199,141 @@ def _display(key: str | bytes) -> str:
     if isinstance(key, bytes):
         key = key.decode("utf-8", "backslashreplace")
     return key if key else '""'
+
+
+FORMAT_CHOICES = ("csv", "tsv", "jsonl", "parquet", "log", "kcat")
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option(
+    "--key",
+    "key",
+    required=True,
+    metavar="EXPR",
+    help="A column, or a template over columns such as '{region}:{customer_id}'.",
+)
+@producer_options
+@click.option(
+    "--size",
+    metavar="COLUMN",
+    default=None,
+    help="Bytes per event. Default: key + value size where known, else 1.",
+)
+@click.option(
+    "--timestamp",
+    metavar="COLUMN",
+    default=None,
+    help="Event time (ISO 8601 or epoch s/ms/us/ns), for per-window load.",
+)
+@click.option(
+    "--window",
+    default="1min",
+    show_default=True,
+    help="Window length for per-window load, e.g. 10s, 1min, 1h.",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(0),
+    default=20,
+    show_default=True,
+    help="How many hot keys to report.",
+)
+@click.option(
+    "--format",
+    "input_format",
+    type=click.Choice(FORMAT_CHOICES),
+    default=None,
+    help="Input format; default: from each file's extension.",
+)
+@click.option("--delimiter", default=None, help="CSV field delimiter (default , or tab for .tsv).")
+@click.option(
+    "--regex",
+    default=None,
+    help="For log lines: a regex with a named group 'key' (and optionally 'ts', 'size').",
+)
+@click.option(
+    "--null-field-as-empty",
+    is_flag=True,
+    help="A null field in a key template becomes '' instead of making a null key.",
+)
+@click.option(
+    "--strict", is_flag=True, help="Fail on the first unparsable row instead of skipping it."
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed for keyless records' picks and the random-placement reference.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write summary.json, partitions.csv, hot_keys.csv, windows.csv, PNG plots "
+    "and report.html here.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def analyze(
+    inputs: Sequence[str],
+    key: str,
+    partition_count: int,
+    partitioner: str,
+    key_format: str,
+    schema_id: int | None,
+    schema_type: str,
+    size: str | None,
+    timestamp: str | None,
+    window: str,
+    top: int,
+    input_format: str | None,
+    delimiter: str | None,
+    regex: str | None,
+    null_field_as_empty: bool,
+    strict: bool,
+    seed: int,
+    out_dir: str | None,
+    as_json: bool,
+) -> None:
+    """Report per-partition load, skew and hot keys for a sample of events.
+
+    INPUTS are CSV/TSV, JSON lines, Parquet, log files (with --regex) or kcat dumps
+    (kcat -C -t TOPIC -f '%k\\t%p\\t%o\\t%T\\t%S\\n'), optionally .gz/.zst/.bz2, globs,
+    or - for stdin.
+
+    \b
+    Examples:
+      partsim analyze sample_data/orders.csv --key customer_id -p 12
+      partsim analyze sample_data/orders.csv --key '{region}:{customer_id}' -p 12 \\
+          --size size_bytes --timestamp ts --out report/
+      partsim analyze sample_data/app.log --key key -p 6 --timestamp ts --size size \\
+          --regex '^(?P<ts>\\S+) .*customer=(?P<key>\\S+) bytes=(?P<size>\\d+)'
+      partsim analyze sample_data/orders.kcat --key key -p 6 --timestamp timestamp --json
+    """
+    from partsim.analysis import analyze as run_analysis
+    from partsim.outputs import format_summary, to_json, write_outputs
+
+    result = run_analysis(
+        list(inputs), key=key, partition_count=partition_count, partitioner=partitioner,
+        key_format=key_format, schema_id=schema_id, schema_type=schema_type, size=size,
+        timestamp=timestamp, window=window, top=top, seed=seed,
+        null_field_as_empty=null_field_as_empty, format=input_format, delimiter=delimiter,
+        regex=regex, strict=strict, progress=True,
+    )  # fmt: skip
+    if out_dir is not None:
+        written = write_outputs(result, out_dir)
+        click.echo(f"wrote {written}/: summary.json, partitions.csv, hot_keys.csv, "
+                   f"{'windows.csv, ' if result.windows is not None else ''}PNG plots, report.html",
+                   err=True)  # fmt: skip
+    if as_json:
+        click.echo(to_json(result.summary), nl=False)
+    elif out_dir is None:
+        click.echo(format_summary(result), nl=False)
+    if result.summary["skipped_rows"]:
+        click.echo(f"note: skipped {result.summary['skipped_rows']:,} unparsable rows "
+                   "(--strict makes them an error)", err=True)  # fmt: skip
 
 
 @cli.command(name="partitioners")

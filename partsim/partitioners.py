@@ -131,11 +131,27 @@ class Partitioner:
         partition_count: int,
         rng: np.random.Generator,
     ) -> np.ndarray:
-        """The partition of each serialized key (nulls are Kafka null keys), as int32."""
+        """The partition of each serialized key (nulls are Kafka null keys), as int32.
+
+        Keys on the keyless path get a pick from ``rng`` (see :data:`KEYLESS_STRATEGIES`).
+        """
+        partitions, keyless = self.hashed_partitions(key_bytes, partition_count)
+        if keyless.any():
+            partitions[keyless] = _keyless(self.keyless, int(keyless.sum()), partition_count, rng)
+        return partitions
+
+    def hashed_partitions(
+        self, key_bytes: pa.Array | pa.ChunkedArray, partition_count: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The hashed partition of each key, and the mask of keys on the keyless path.
+
+        Partitions under the mask are meaningless until the caller fills them. Raises
+        :class:`DataError` for a key the service rejects (Kinesis: null or empty).
+        """
         partition_count = check_partition_count(partition_count)
         count = len(key_bytes)
         if self.ignores_keys:
-            return _keyless(self.keyless, count, partition_count, rng)
+            return np.zeros(count, dtype=np.int32), np.ones(count, dtype=bool)
         nulls = _mask(key_bytes.is_null())
         empties = _mask(pc.equal(pc.binary_length(key_bytes), 0))
         if self.null_key == "reject" and (nulls.any() or empties.any()):
@@ -144,11 +160,7 @@ class Partitioner:
                 f"({int(nulls.sum())} null, {int(empties.sum())} empty)"
             )
         hashes = hash_array(key_bytes, self.algorithm)  # nulls hash as empty keys
-        partitions = reduce_hashes(hashes, self.sign_rule, partition_count)
-        keyless = self._keyless(nulls, empties)
-        if keyless.any():
-            partitions[keyless] = _keyless(self.keyless, int(keyless.sum()), partition_count, rng)
-        return partitions
+        return reduce_hashes(hashes, self.sign_rule, partition_count), self._keyless(nulls, empties)
 
     def _keyless(self, nulls: np.ndarray, empties: np.ndarray) -> np.ndarray:
         if self.ignores_keys:

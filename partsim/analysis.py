@@ -1,0 +1,813 @@
+"""Per-partition load, skew and hot keys from a sample of events.
+
+The work is split so it can stream and fan out: :class:`LoadAggregate` is a *mergeable*
+partial result (per partition, per key, per window) built batch by batch;
+``a.merge(b)`` equals one pass over both inputs. :func:`finish` turns an aggregate into an
+:class:`AnalysisResult`, the figures and tables that reports, plots and notebooks read.
+
+Keyless records (null keys, and empty keys where the client treats them as null) take the
+client's keyless path. Their partition is drawn from a counter-based generator keyed by
+``seed`` and the record's position among keyless records, so the result does not depend on
+how the input was split into batches.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from partsim.design import KeyDesign, parse_design
+from partsim.errors import DataError, UsageError
+from partsim.partitioners import Partitioner, check_partition_count, get_partitioner
+from partsim.serde import check_key_format, schema_prefix, serialize_keys
+
+__all__ = [
+    "AnalysisResult",
+    "LoadAggregate",
+    "analyze",
+    "analyze_batches",
+    "finish",
+    "parse_window",
+]
+
+#: Distinct keys up to which uniform random placement is simulated rather than computed.
+SIMULATE_MAX_KEYS = 2_000_000
+#: Key-placements per simulation budget (trials x distinct keys).
+SIMULATION_BUDGET = 40_000_000
+
+
+# --------------------------------------------------------------------------- parsing
+def parse_window(window: str | int | float | pd.Timedelta) -> int:
+    """A window length in nanoseconds, from ``"1min"``, ``"30s"``, ``"5m"``, ``"1h"`` or seconds.
+
+    >>> parse_window("1min") == 60 * 10**9
+    True
+    """
+    try:
+        if isinstance(window, (int, float)) and not isinstance(window, bool):
+            length = pd.Timedelta(seconds=window)
+        else:
+            text = str(window).strip()
+            text = text[:-1] + "min" if text.endswith("m") and text[:-1].isdigit() else text
+            length = pd.Timedelta(text)
+    except (ValueError, TypeError):
+        length = None
+    if length is None or length <= pd.Timedelta(0):
+        raise UsageError(
+            f"--window must be a positive duration such as 1min, 30s or 1h; got {window!r}"
+        )
+    return int(length.value)
+
+
+_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+_MISSING_TIME = np.iinfo(np.int64).min
+
+
+def _numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Numbers from a column (text is parsed); NaN where a value is missing or not a number."""
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            values = values.cast(pa.large_string())
+        try:
+            values = pc.cast(values, pa.float64())
+        except pa.ArrowInvalid:  # some values are not numbers: those become missing
+            numeric = pc.match_substring_regex(values, _NUMBER)
+            values = pc.cast(
+                pc.if_else(numeric, values, pa.scalar(None, values.type)), pa.float64()
+            )
+    return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def _timestamps(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Event times in int64 nanoseconds since the epoch (UTC); ``INT64_MIN`` where unparsable.
+
+    Numbers are epoch seconds, milliseconds, microseconds or nanoseconds, told apart by their
+    magnitude; text is ISO 8601 (a time without a zone is taken as UTC), or any form pandas
+    parses.
+    """
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
+        return _time_ns(pc.cast(values, pa.timestamp("ns", tz=getattr(values.type, "tz", None))))
+    text = pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+    if text:
+        for kind in (pa.timestamp("ns", tz="UTC"), pa.timestamp("ns")):
+            try:
+                return _time_ns(pc.cast(values, kind))
+            except pa.ArrowInvalid:
+                pass
+    numbers = _numbers(values)
+    numeric = np.isfinite(numbers)
+    present = len(values) - values.null_count
+    if numeric.any() and (not text or numeric.sum() >= 0.5 * present):
+        magnitude = np.nanmedian(np.abs(numbers[numeric]))
+        scale = (
+            1e9 if magnitude < 1e11 else 1e6 if magnitude < 1e14 else 1e3 if magnitude < 1e17 else 1
+        )
+        out = np.full(len(numbers), _MISSING_TIME, dtype=np.int64)
+        out[numeric] = (numbers[numeric] * scale).astype(np.int64)
+        return out
+    if not text:
+        return np.full(len(values), _MISSING_TIME, dtype=np.int64)
+    series = pd.Series(values.to_pylist(), dtype=object)
+    parsed = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
+    out = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
+    out[parsed.isna().to_numpy()] = _MISSING_TIME
+    return out
+
+
+def _time_ns(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    out = pc.cast(values, pa.int64()).fill_null(_MISSING_TIME)
+    return out.to_numpy(zero_copy_only=False)
+
+
+def keyless_fill(
+    strategy: str, first: int, count: int, partition_count: int, seed: int
+) -> np.ndarray:
+    """Partitions for ``count`` keyless records numbered ``first, first + 1, ...``.
+
+    Round-robin strategies count; the others draw from SplitMix64 of (seed, record number),
+    so a record's pick does not depend on batch boundaries.
+    """
+    index = np.arange(first, first + count, dtype=np.uint64)
+    modulus = np.uint64(partition_count)
+    if strategy == "round-robin":
+        return (index % modulus).astype(np.int32)
+    stream = np.uint64((seed * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)
+    if strategy in ("round-robin-random-start", "pulsar-round-robin"):
+        start = _splitmix64(np.array([stream], dtype=np.uint64))[0] % modulus
+        return ((index + start) % modulus).astype(np.int32)
+    with np.errstate(over="ignore"):
+        return (_splitmix64(index + stream) % modulus).astype(np.int32)
+
+
+def _splitmix64(values: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        z = values + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+# -------------------------------------------------------------------------- aggregate
+def _group(
+    table: pa.Table, keys: list[str], sums: list[str], firsts: Sequence[str] = ()
+) -> pa.Table:
+    aggregations = [(column, "sum") for column in sums] + [(column, "min") for column in firsts]
+    grouped = table.group_by(keys, use_threads=False).aggregate(aggregations)
+    names = {f"{column}_sum": column for column in sums} | {f"{c}_min": c for c in firsts}
+    return grouped.rename_columns([names.get(name, name) for name in grouped.column_names])
+
+
+_KEY_SCHEMA = pa.schema(
+    [
+        ("key", pa.binary()),
+        ("count", pa.int64()),
+        ("bytes", pa.float64()),
+        ("partition", pa.int32()),
+    ]
+)
+_WINDOW_SCHEMA = pa.schema(
+    [("window", pa.int64()), ("partition", pa.int32()), ("messages", pa.int64()),
+     ("bytes", pa.float64())]
+)  # fmt: skip
+
+
+@dataclass
+class LoadAggregate:
+    """Mergeable per-partition, per-key and per-window counts of a stream of events."""
+
+    partition_count: int
+    messages: np.ndarray
+    bytes: np.ndarray
+    keyed_messages: np.ndarray
+    keyed_bytes: np.ndarray
+    events: int = 0
+    null_key_events: int = 0
+    keyless_events: int = 0
+    skipped_rows: int = 0
+    keys: pa.Table = field(default_factory=lambda: _KEY_SCHEMA.empty_table())
+    windows: pa.Table = field(default_factory=lambda: _WINDOW_SCHEMA.empty_table())
+    first_ns: int | None = None
+    last_ns: int | None = None
+
+    @classmethod
+    def empty(cls, partition_count: int) -> LoadAggregate:
+        zeros = np.zeros(partition_count, dtype=np.int64)
+        return cls(partition_count, zeros.copy(), zeros.astype(float), zeros.copy(),
+                   zeros.astype(float))  # fmt: skip
+
+    def merge(self, other: LoadAggregate) -> LoadAggregate:
+        """The aggregate of both inputs (neither is changed)."""
+        if other.partition_count != self.partition_count:
+            raise ValueError("cannot merge aggregates of different partition counts")
+        times = [t for t in (self.first_ns, other.first_ns) if t is not None]
+        ends = [t for t in (self.last_ns, other.last_ns) if t is not None]
+        return LoadAggregate(
+            self.partition_count,
+            self.messages + other.messages,
+            self.bytes + other.bytes,
+            self.keyed_messages + other.keyed_messages,
+            self.keyed_bytes + other.keyed_bytes,
+            self.events + other.events,
+            self.null_key_events + other.null_key_events,
+            self.keyless_events + other.keyless_events,
+            self.skipped_rows + other.skipped_rows,
+            _group(pa.concat_tables([self.keys, other.keys]), ["key"], ["count", "bytes"],
+                   ["partition"]).cast(_KEY_SCHEMA),
+            _group(pa.concat_tables([self.windows, other.windows]), ["window", "partition"],
+                   ["messages", "bytes"]).cast(_WINDOW_SCHEMA),
+            min(times) if times else None,
+            max(ends) if ends else None,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """How each batch of events becomes partitions: configured once, then called per batch."""
+
+    design: KeyDesign
+    partitioner: Partitioner
+    partition_count: int
+    key_format: str = "string"
+    schema_id: int | None = None
+    schema_type: str = "avro"
+    size: str | None = None
+    timestamp: str | None = None
+    window_ns: int = 60 * 10**9
+    seed: int = 0
+    strict: bool = False
+    value_sizes: bool = False  # the input has value_size (a kcat dump or a live sample)
+
+    @property
+    def size_source(self) -> str:
+        """Where each event's bytes come from, as the summary states it."""
+        if self.size:
+            return f"column {self.size}"
+        return "key + value_size" if self.value_sizes else "none (1 per event)"
+
+    def columns(self) -> list[str]:
+        wanted = list(self.design.columns)
+        for extra in (self.size, self.timestamp):
+            if extra and extra not in wanted:
+                wanted.append(extra)
+        return wanted
+
+    def aggregate(self, batch: pa.RecordBatch | pa.Table, keyless_seen: int) -> LoadAggregate:
+        """The aggregate of one batch; ``keyless_seen`` numbers its keyless records."""
+        count = batch.num_rows
+        keep = np.ones(count, dtype=bool)
+        sizes = None
+        if self.size:
+            sizes = _numbers(batch.column(self.size))
+            keep &= np.isfinite(sizes) & (sizes >= 0)
+        elif self.value_sizes:
+            value_sizes = _numbers(batch.column("value_size"))
+            sizes = np.where(np.isfinite(value_sizes), value_sizes, 0.0)
+        times = None
+        if self.timestamp:
+            times = _timestamps(batch.column(self.timestamp))
+            keep &= times != _MISSING_TIME
+        skipped = int(count - keep.sum())
+        if skipped and self.strict:
+            what = " and ".join(c for c in (self.size, self.timestamp) if c)
+            raise DataError(f"{skipped} rows have an unparsable {what} (--strict)")
+        if skipped:
+            batch = batch.filter(pa.array(keep))
+            sizes = sizes[keep] if sizes is not None else None
+            times = times[keep] if times is not None else None
+        try:
+            keys = self.design.keys(batch)
+            key_bytes = serialize_keys(
+                keys, self.key_format, schema_id=self.schema_id, schema_type=self.schema_type
+            )
+        except pa.ArrowInvalid as error:
+            raise DataError(f"--key {self.design.expression!r}: {error}") from None
+        if isinstance(key_bytes, pa.ChunkedArray):
+            key_bytes = key_bytes.combine_chunks()
+        partitions, keyless = self.partitioner.hashed_partitions(key_bytes, self.partition_count)
+        keyless_count = int(keyless.sum())
+        if keyless_count:
+            partitions[keyless] = keyless_fill(
+                self.partitioner.keyless, keyless_seen, keyless_count, self.partition_count,
+                self.seed,
+            )  # fmt: skip
+        if sizes is None:
+            weights = np.ones(len(partitions))
+        elif self.size:
+            weights = sizes
+        else:
+            key_lengths = pc.binary_length(key_bytes).fill_null(0).to_numpy(zero_copy_only=False)
+            weights = sizes + key_lengths
+        return self._counts(key_bytes, partitions, keyless, weights, times, skipped)
+
+    def _counts(self, key_bytes, partitions, keyless, weights, times, skipped) -> LoadAggregate:
+        count = self.partition_count
+        out = LoadAggregate.empty(count)
+        out.messages = np.bincount(partitions, minlength=count).astype(np.int64)
+        out.bytes = np.bincount(partitions, weights=weights, minlength=count)
+        hashed = ~keyless
+        out.keyed_messages = np.bincount(partitions[hashed], minlength=count).astype(np.int64)
+        out.keyed_bytes = np.bincount(partitions[hashed], weights=weights[hashed], minlength=count)
+        out.events = len(partitions)
+        out.null_key_events = int(key_bytes.null_count)
+        out.keyless_events = int(keyless.sum())
+        out.skipped_rows = skipped
+        if hashed.any():
+            table = pa.table(
+                {
+                    "key": key_bytes.filter(pa.array(hashed)),
+                    "count": pa.array(np.ones(int(hashed.sum()), dtype=np.int64)),
+                    "bytes": pa.array(weights[hashed]),
+                    "partition": pa.array(partitions[hashed]),
+                }
+            )
+            out.keys = _group(table, ["key"], ["count", "bytes"], ["partition"]).cast(_KEY_SCHEMA)
+        if times is not None and len(times):
+            table = pa.table(
+                {
+                    "window": pa.array(times // self.window_ns),
+                    "partition": pa.array(partitions),
+                    "messages": pa.array(np.ones(len(times), dtype=np.int64)),
+                    "bytes": pa.array(weights),
+                }
+            )
+            out.windows = _group(table, ["window", "partition"], ["messages", "bytes"]).cast(
+                _WINDOW_SCHEMA
+            )
+            out.first_ns, out.last_ns = int(times.min()), int(times.max())
+        return out
+
+
+# --------------------------------------------------------------------------- metrics
+def gini(loads: np.ndarray) -> float:
+    """Gini coefficient of per-partition loads: 0 is perfectly even, (N-1)/N all on one.
+
+    >>> round(gini(np.array([1.0, 1.0, 1.0, 1.0])), 6)
+    0.0
+    """
+    values = np.sort(np.asarray(loads, dtype=float))
+    total = values.sum()
+    if total <= 0:
+        return 0.0
+    ranks = np.arange(1, len(values) + 1)
+    return float(
+        (2 * (ranks * values).sum()) / (len(values) * total) - (len(values) + 1) / len(values)
+    )
+
+
+def skew_metrics(loads: np.ndarray) -> dict[str, float | int]:
+    """max/mean, coefficient of variation, Gini, Jain's index and normalized entropy."""
+    values = np.asarray(loads, dtype=float)
+    total = values.sum()
+    mean = values.mean() if len(values) else 0.0
+    if total <= 0:
+        return {"max_mean_ratio": 0.0, "cv": 0.0, "gini": 0.0, "jain": 0.0, "entropy": 0.0,
+                "hottest_partition": 0, "hottest_partition_share": 0.0}  # fmt: skip
+    shares = values / total
+    nonzero = shares[shares > 0]
+    entropy = (
+        float(-(nonzero * np.log(nonzero)).sum() / math.log(len(values)))
+        if len(values) > 1
+        else 1.0
+    )
+    return {
+        "max_mean_ratio": float(values.max() / mean),
+        "cv": float(values.std() / mean),
+        "gini": gini(values),
+        "jain": float(total**2 / (len(values) * (values**2).sum())),
+        "entropy": entropy,
+        "hottest_partition": int(values.argmax()),
+        "hottest_partition_share": float(values.max() / total),
+    }
+
+
+def uniform_reference(
+    weights: np.ndarray, keyless: int, partition_count: int, seed: int = 0
+) -> dict[str, object]:
+    """max/mean under uniform random placement of these key weights, as a mean with a spread.
+
+    ``weights`` are the per-key loads; ``keyless`` records are placed one by one at random
+    (the long-run effect of every client's keyless path). Simulated when the key count allows
+    it, else computed with a normal approximation of each partition's load.
+    """
+    weights = np.asarray(weights, dtype=float)
+    total = weights.sum() + keyless
+    if partition_count == 1 or total <= 0:
+        return {"method": "exact", "trials": 0, "mean": 1.0, "std": 0.0, "p05": 1.0, "p95": 1.0,
+                "partition_load_p05": total, "partition_load_p95": total}  # fmt: skip
+    mean_load = total / partition_count
+    if len(weights) <= SIMULATE_MAX_KEYS:
+        trials = int(min(500, max(20, SIMULATION_BUDGET // max(1, len(weights)))))
+        rng = np.random.default_rng(seed)
+        even = np.full(partition_count, 1 / partition_count)
+        loads = np.empty((trials, partition_count))
+        for trial in range(trials):
+            placement = rng.integers(0, partition_count, size=len(weights))
+            loads[trial] = np.bincount(placement, weights=weights, minlength=partition_count)
+            loads[trial] += rng.multinomial(keyless, even)
+        ratios = loads.max(axis=1) / mean_load
+        return {
+            "method": "simulated",
+            "trials": trials,
+            "mean": float(ratios.mean()),
+            "std": float(ratios.std(ddof=1)),
+            "p05": float(np.quantile(ratios, 0.05)),
+            "p95": float(np.quantile(ratios, 0.95)),
+            "partition_load_p05": float(np.quantile(loads, 0.05)),
+            "partition_load_p95": float(np.quantile(loads, 0.95)),
+        }
+    # Each partition's load: a sum of w_k * Bernoulli(1/N); normal with this mean and sigma.
+    square_sum = (weights**2).sum() + keyless
+    sigma = math.sqrt(square_sum * (1 / partition_count) * (1 - 1 / partition_count))
+    normal = statistics.NormalDist()
+
+    def max_quantile(q: float) -> float:  # P(max <= x) = Phi(z)^N
+        return (mean_load + sigma * normal.inv_cdf(q ** (1 / partition_count))) / mean_load
+
+    blom = normal.inv_cdf((partition_count - 0.375) / (partition_count + 0.25))
+    return {
+        "method": "computed",
+        "trials": 0,
+        "mean": (mean_load + sigma * blom) / mean_load,
+        "std": (max_quantile(0.8413) - max_quantile(0.1587)) / 2,
+        "p05": max_quantile(0.05),
+        "p95": max_quantile(0.95),
+        "partition_load_p05": mean_load - 1.6449 * sigma,
+        "partition_load_p95": mean_load + 1.6449 * sigma,
+    }
+
+
+# ---------------------------------------------------------------------------- result
+@dataclass(frozen=True)
+class AnalysisResult:
+    """What ``partsim analyze`` found: a JSON-ready summary and tables as DataFrames.
+
+    ``partitions`` has one row per partition (``partition, messages, bytes, share,
+    ratio_to_mean, distinct_keys, top_key, top_key_share, keyed_messages``, the last being
+    the messages whose partition came from their key rather than the keyless path);
+    ``hot_keys`` the top keys (``key, count, bytes, share, partition``); ``windows`` the
+    per-window load (``window_start, partition, messages, bytes, messages_per_second``), or
+    None without a timestamp.
+    """
+
+    summary: dict
+    partitions: pd.DataFrame
+    hot_keys: pd.DataFrame
+    windows: pd.DataFrame | None = None
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (
+            f"<AnalysisResult {s['events']:,} events, {s['distinct_keys']:,} keys, "
+            f"{s['partition_count']} partitions ({s['partitioner']}): max/mean "
+            f"{s['max_mean_ratio']:.2f}, hottest partition {s['hottest_partition']} "
+            f"({s['hottest_partition_share']:.1%})>"
+        )
+
+
+def display_key(raw: bytes, key_format: str, prefix: int = 0) -> str:
+    """A serialized key shown as the user wrote it (framing removed)."""
+    payload = raw[prefix:]
+    if key_format in ("int16", "int32", "int64"):
+        return str(int.from_bytes(payload, "big", signed=True))
+    if key_format == "hex":
+        return payload.hex()
+    if key_format == "base64":
+        return base64.b64encode(payload).decode("ascii")
+    return payload.decode("utf-8", "backslashreplace")
+
+
+def finish(
+    aggregate: LoadAggregate,
+    plan: BatchPlan,
+    *,
+    top: int = 20,
+    inputs: str = "",
+    seed: int = 0,
+) -> AnalysisResult:
+    """Turn an aggregate into the result: tables, skew metrics and the two references."""
+    count = aggregate.partition_count
+    if aggregate.events == 0:
+        raise DataError(
+            "no events to analyze"
+            + (
+                f": {aggregate.skipped_rows} rows were skipped as unparsable"
+                if aggregate.skipped_rows
+                else ""
+            )
+        )
+    prefix = (
+        len(schema_prefix(plan.schema_id, plan.schema_type)) if plan.schema_id is not None else 0
+    )
+    keys = aggregate.keys.sort_by([("count", "descending"), ("key", "ascending")])
+    key_counts = keys.column("count").to_numpy()
+    key_bytes_sum = keys.column("bytes").to_numpy()
+    key_partitions = keys.column("partition").to_numpy()
+    raw_keys = keys.column("key")
+    total = aggregate.events
+    total_bytes = float(aggregate.bytes.sum())
+
+    hot = min(top, keys.num_rows)
+    hot_keys = pd.DataFrame(
+        {
+            "key": [
+                display_key(k, plan.key_format, prefix) for k in raw_keys.slice(0, hot).to_pylist()
+            ],
+            "count": key_counts[:hot],
+            "bytes": key_bytes_sum[:hot],
+            "share": key_counts[:hot] / total,
+            "partition": key_partitions[:hot],
+        }
+    )
+
+    # Top key of each partition: keys are sorted by count, so the first seen wins.
+    distinct = np.bincount(key_partitions, minlength=count)
+    first_index = np.full(count, -1)
+    if keys.num_rows:
+        order = np.arange(keys.num_rows)
+        seen = np.full(count, keys.num_rows)
+        np.minimum.at(seen, key_partitions, order)
+        first_index = np.where(seen < keys.num_rows, seen, -1)
+    top_raw = [raw_keys[int(i)].as_py() if i >= 0 else None for i in first_index]
+    top_counts = np.array([key_counts[i] if i >= 0 else 0 for i in first_index], dtype=float)
+    messages = aggregate.messages
+    mean = total / count
+    partitions = pd.DataFrame(
+        {
+            "partition": np.arange(count),
+            "messages": messages,
+            "bytes": aggregate.bytes,
+            "share": messages / total,
+            "ratio_to_mean": messages / mean,
+            "distinct_keys": distinct,
+            "top_key": [
+                None if k is None else display_key(k, plan.key_format, prefix) for k in top_raw
+            ],
+            "top_key_share": np.divide(
+                top_counts, messages, out=np.zeros(count), where=messages > 0
+            ),
+            "keyed_messages": aggregate.keyed_messages,
+        }
+    )
+
+    metrics = skew_metrics(messages)
+    keyed = skew_metrics(aggregate.keyed_messages)
+    top_share = float(key_counts[0] / total) if keys.num_rows else 0.0
+    summary: dict[str, object] = {
+        "inputs": inputs,
+        "key": plan.design.expression,
+        "key_format": plan.key_format,
+        "schema_id": plan.schema_id,
+        "partitioner": plan.partitioner.name,
+        "partition_count": count,
+        "events": total,
+        "keyed_events": total - aggregate.null_key_events,
+        "null_key_events": aggregate.null_key_events,
+        "keyless_events": aggregate.keyless_events,
+        "skipped_rows": aggregate.skipped_rows,
+        "distinct_keys": int(keys.num_rows),
+        "bytes": total_bytes,
+        "size_source": plan.size_source,
+        **metrics,
+        "max_mean_ratio_bytes": skew_metrics(aggregate.bytes)["max_mean_ratio"],
+        "best_possible_max_mean_ratio": max(1.0, count * top_share),
+        "uniform_placement": uniform_reference(
+            key_counts, aggregate.keyless_events, count, seed=seed
+        ),
+        "keyed_only": {
+            "events": int(aggregate.keyed_messages.sum()),
+            **{
+                k: keyed[k]
+                for k in (
+                    "max_mean_ratio",
+                    "cv",
+                    "gini",
+                    "jain",
+                    "entropy",
+                    "hottest_partition",
+                    "hottest_partition_share",
+                )
+            },
+        },
+        "top_keys": [
+            {
+                "key": row.key,
+                "count": int(row.count),
+                "share": float(row.share),
+                "partition": int(row.partition),
+            }
+            for row in hot_keys.itertuples()
+        ],
+    }
+    summary["verdict"] = _verdict(summary)
+    windows = None
+    if plan.timestamp and aggregate.windows.num_rows:
+        windows, window_summary = _windows(aggregate, plan.window_ns)
+        summary["windows"] = window_summary
+    return AnalysisResult(
+        summary=summary, partitions=partitions, hot_keys=hot_keys, windows=windows
+    )
+
+
+def _windows(aggregate: LoadAggregate, window_ns: int) -> tuple[pd.DataFrame, dict]:
+    count = aggregate.partition_count
+    table = aggregate.windows.sort_by([("window", "ascending"), ("partition", "ascending")])
+    frame = table.to_pandas()
+    # Every window x partition, zeros included, so a spreadsheet sees the idle partitions.
+    full = pd.MultiIndex.from_product(
+        [np.arange(frame["window"].min(), frame["window"].max() + 1), np.arange(count)],
+        names=["window", "partition"],
+    )
+    frame = frame.set_index(["window", "partition"]).reindex(full, fill_value=0).reset_index()
+    seconds = window_ns / 1e9
+    frame.insert(0, "window_start", pd.to_datetime(frame.pop("window") * window_ns, utc=True))
+    frame["messages_per_second"] = frame["messages"] / seconds
+    wide = frame.pivot(index="window_start", columns="partition", values="messages")
+    per_window_mean = wide.mean(axis=1)
+    ratios = (wide.max(axis=1) / per_window_mean.where(per_window_mean > 0)).fillna(0)
+    peak_window = ratios.idxmax()
+    peak_rate = frame.loc[frame["messages"].idxmax()]
+    summary = {
+        "window_seconds": seconds,
+        "windows": len(wide),
+        "peak_window_max_mean_ratio": float(ratios.max()),
+        "peak_window_start": peak_window.isoformat(),
+        "mean_window_max_mean_ratio": float(ratios[per_window_mean > 0].mean()),
+        "peak_partition_rate": float(peak_rate["messages_per_second"]),
+        "peak_partition": int(peak_rate["partition"]),
+        "peak_partition_window_start": peak_rate["window_start"].isoformat(),
+        "mean_rate": float(frame["messages"].sum() / (len(wide) * seconds)),
+        "first_event": pd.Timestamp(aggregate.first_ns, tz="UTC").isoformat(),
+        "last_event": pd.Timestamp(aggregate.last_ns, tz="UTC").isoformat(),
+    }
+    return frame, summary
+
+
+def _verdict(summary: dict) -> str:
+    """One sentence that tells key skew from hash noise."""
+    ratio = summary["max_mean_ratio"]
+    best = summary["best_possible_max_mean_ratio"]
+    noise = summary["uniform_placement"]
+    hottest = summary["hottest_partition"]
+    if summary["partition_count"] == 1:
+        return "One partition: there is nothing to balance."
+    if best > 1.05 and ratio >= 0.9 * best:
+        return (
+            f"Partition {hottest} carries {ratio:.2f}× the mean, and no placement can do better "
+            f"than {best:.2f}×: its top key alone outweighs a partition's fair share. Salt or "
+            "split that key, or choose a finer key."
+        )
+    if ratio <= noise["p95"]:
+        return (
+            f"Partition {hottest} carries {ratio:.2f}× the mean, within what random placement of "
+            f"these keys gives ({noise['p05']:.2f}–{noise['p95']:.2f}×): hash noise, not key skew."
+        )
+    return (
+        f"Partition {hottest} carries {ratio:.2f}× the mean, above the {noise['p95']:.2f}× that "
+        f"random placement of these keys reaches 95% of the time: heavy keys happen to share it "
+        "(key skew). More partitions or a different key spread it."
+    )
+
+
+# ---------------------------------------------------------------------------- driver
+def analyze_batches(
+    batches: Iterable[pa.RecordBatch | pa.Table],
+    plan: BatchPlan,
+    *,
+    on_batch: Callable[[int], None] | None = None,
+) -> LoadAggregate:
+    """Aggregate a stream of batches with ``plan``, merging as it goes (bounded memory)."""
+    total = LoadAggregate.empty(plan.partition_count)
+    keyless_seen = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        part = plan.aggregate(batch, keyless_seen)
+        keyless_seen += part.keyless_events
+        total = total.merge(part)
+        if on_batch is not None:
+            on_batch(batch.num_rows)
+    return total
+
+
+def make_plan(
+    *,
+    key: str,
+    partition_count: int,
+    partitioner: str = "java",
+    key_format: str = "string",
+    schema_id: int | None = None,
+    schema_type: str = "avro",
+    size: str | None = None,
+    timestamp: str | None = None,
+    window: str | int | float = "1min",
+    seed: int = 0,
+    null_field_as_empty: bool = False,
+    strict: bool = False,
+) -> BatchPlan:
+    """Validate the analysis options once, before any data is read."""
+    if schema_id is not None:
+        schema_prefix(schema_id, schema_type)  # validates both
+    return BatchPlan(
+        design=parse_design(key, null_field_as_empty=null_field_as_empty),
+        partitioner=get_partitioner(partitioner),
+        partition_count=check_partition_count(partition_count),
+        key_format=check_key_format(key_format),
+        schema_id=schema_id,
+        schema_type=schema_type,
+        size=size,
+        timestamp=timestamp,
+        window_ns=parse_window(window),
+        seed=seed,
+        strict=strict,
+    )
+
+
+def bind_columns(plan: BatchPlan, available: Sequence[str]) -> BatchPlan:
+    """Check the plan against the input's columns; fail naming the columns there are."""
+    plan.design.check_columns(available, "--key")
+    for option, column in (("--size", plan.size), ("--timestamp", plan.timestamp)):
+        if column:
+            parse_design(column).check_columns(available, option)
+    return replace(plan, value_sizes=plan.size is None and "value_size" in available)
+
+
+def analyze(
+    inputs: object,
+    *,
+    key: str,
+    partition_count: int,
+    partitioner: str = "java",
+    key_format: str = "string",
+    schema_id: int | None = None,
+    schema_type: str = "avro",
+    size: str | None = None,
+    timestamp: str | None = None,
+    window: str | int | float = "1min",
+    top: int = 20,
+    seed: int = 0,
+    null_field_as_empty: bool = False,
+    format: str | None = None,
+    delimiter: str | None = None,
+    regex: str | None = None,
+    strict: bool = False,
+    batch_rows: int = 1 << 20,
+    progress: bool = False,
+) -> AnalysisResult:
+    """Analyze how the keys of a sample of events spread over ``partition_count`` partitions.
+
+    ``inputs`` is a path, a glob, several of them, ``"-"`` for stdin, a pandas DataFrame or a
+    pyarrow Table. ``key`` is a column or a template such as ``"{region}:{customer_id}"``.
+    ``size`` names a bytes-per-event column (default: key plus value size where the input
+    has ``value_size``, else 1); ``timestamp`` names the event time, for per-window load.
+    Returns an :class:`AnalysisResult`.
+
+    >>> import pandas as pd
+    >>> events = pd.DataFrame({"customer": ["a", "b", "a", None]})
+    >>> result = analyze(events, key="customer", partition_count=3)
+    >>> result.summary["events"], result.summary["null_key_events"], result.summary["distinct_keys"]
+    (4, 1, 2)
+    """
+    from partsim.io import open_events
+    from partsim.progress import Progress
+
+    if not isinstance(top, int) or top < 0:
+        raise UsageError(f"--top must be a whole number >= 0; got {top!r}")
+    plan = make_plan(
+        key=key, partition_count=partition_count, partitioner=partitioner, key_format=key_format,
+        schema_id=schema_id, schema_type=schema_type, size=size, timestamp=timestamp,
+        window=window, seed=seed, null_field_as_empty=null_field_as_empty, strict=strict,
+    )  # fmt: skip
+    source = open_events(
+        inputs,
+        format=format,
+        delimiter=delimiter,
+        regex=regex,
+        strict=strict,
+        batch_rows=batch_rows,
+    )
+    plan = bind_columns(plan, source.columns)
+    bar = Progress(enabled=progress, total_bytes=source.bytes_total)
+    with bar:
+        aggregate = analyze_batches(
+            source, plan, on_batch=lambda rows: bar.update(rows, source.bytes_read)
+        )
+    aggregate.skipped_rows += source.skipped_rows
+    if aggregate.events == 0:
+        detail = f" ({source.skipped_rows} unparsable rows skipped)" if source.skipped_rows else ""
+        raise DataError(f"no events in {source.describe()}{detail}")
+    result = finish(aggregate, plan, top=top, inputs=source.describe(), seed=seed)
+    if source.skipped_examples:
+        result.summary["skipped_examples"] = list(source.skipped_examples)
+    return result

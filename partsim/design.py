@@ -1,0 +1,143 @@
+"""Key designs: which columns of an event make its Kafka key.
+
+A design is a column name (``customer_id``) or a template of Python format fields over
+columns (``{region}:{customer_id}``). A null in any field makes a null key, as a producer that
+skips the key when a field is missing would; ``null_field_as_empty`` formats it as ``""``
+instead. Field values are formatted as text: a template always gives a string key, while a
+bare column keeps its own type (so ``--key-format int64`` can read an integer column).
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from partsim.errors import UsageError, closest
+
+__all__ = ["KeyDesign", "parse_design"]
+
+
+@dataclass(frozen=True)
+class KeyDesign:
+    """A parsed key expression: literal text and the columns between."""
+
+    expression: str
+    parts: tuple[tuple[str, str | None, str, str | None], ...]
+    null_field_as_empty: bool = False
+    template: bool = True
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns this design reads, in order of first use."""
+        seen: dict[str, None] = {}
+        for _, field, _, _ in self.parts:
+            if field is not None:
+                seen.setdefault(field)
+        return tuple(seen)
+
+    @property
+    def is_column(self) -> bool:
+        """True when the design is one bare column (its values are the keys as they are)."""
+        return not self.template
+
+    def check_columns(self, available: Sequence[str], option: str = "--key") -> None:
+        """Raise a :class:`UsageError` naming any missing column and listing the available."""
+        for column in self.columns:
+            if column not in available:
+                message = (
+                    f"{option}: column {column!r} not found; available columns: "
+                    f"{', '.join(available) or '(none)'}"
+                )
+                suggestion = closest(column, available)
+                if suggestion is not None:
+                    message += f" (did you mean {suggestion!r}?)"
+                raise UsageError(message)
+
+    def keys(self, batch: pa.RecordBatch | pa.Table) -> pa.Array | pa.ChunkedArray:
+        """The key of each event of ``batch`` (text for templates, native for a column)."""
+        if self.is_column:
+            values = batch.column(self.columns[0])
+            if self.null_field_as_empty:
+                values = _as_text(values).fill_null("")
+            return values
+        pieces: list[pa.Array | pa.Scalar] = []
+        if any(spec or conversion for _, field, spec, conversion in self.parts if field):
+            return self._format_rows(batch)
+        for literal, field, _, _ in self.parts:
+            if literal:
+                pieces.append(pa.scalar(literal, type=pa.large_string()))
+            if field is not None:
+                text = _as_text(batch.column(field))
+                pieces.append(text.fill_null("") if self.null_field_as_empty else text)
+        if len(pieces) == 1 and isinstance(pieces[0], pa.Scalar):  # a template of literals only
+            return pa.array([pieces[0].as_py()] * batch.num_rows, type=pa.string())
+        return pc.binary_join_element_wise(*pieces, pa.scalar("", type=pa.large_string()))
+
+    def _format_rows(self, batch: pa.RecordBatch | pa.Table) -> pa.Array:
+        """The slow path, for fields with a format spec or conversion (``{id:05d}``)."""
+        columns = {name: batch.column(name).to_pylist() for name in self.columns}
+        formatter = string.Formatter()
+        out: list[str | None] = []
+        for row in range(batch.num_rows):
+            text = []
+            for literal, field, spec, conversion in self.parts:
+                text.append(literal)
+                if field is None:
+                    continue
+                value = columns[field][row]
+                if value is None:
+                    if not self.null_field_as_empty:
+                        text = None
+                        break
+                    value = ""
+                value = formatter.convert_field(value, conversion) if conversion else value
+                try:
+                    text.append(format(value, spec or ""))
+                except (ValueError, TypeError) as error:
+                    raise UsageError(
+                        f"--key {self.expression!r}: cannot format {value!r} with "
+                        f"'{{{field}:{spec}}}': {error}"
+                    ) from None
+            out.append(None if text is None else "".join(text))
+        return pa.array(out, type=pa.string())
+
+
+def _as_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """A column as large_string text (one type, so template pieces always join)."""
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    if pa.types.is_large_string(values.type):
+        return values
+    return values.cast(pa.large_string())  # numbers as decimal text; invalid UTF-8 raises
+
+
+def parse_design(expression: str, *, null_field_as_empty: bool = False) -> KeyDesign:
+    """Parse ``--key``: a column name, or a template such as ``'{region}:{customer_id}'``.
+
+    >>> parse_design("{region}:{customer_id}").columns
+    ('region', 'customer_id')
+    >>> parse_design("customer_id").is_column
+    True
+    """
+    if not isinstance(expression, str) or not expression.strip():
+        raise UsageError(f"--key must be a column name or a template; got {expression!r}")
+    if "{" not in expression and "}" not in expression:
+        return KeyDesign(expression, (("", expression, "", None),), null_field_as_empty, False)
+    try:
+        parsed = list(string.Formatter().parse(expression))
+    except ValueError as error:
+        raise UsageError(f"--key {expression!r} is not a valid template: {error}") from None
+    parts = []
+    for literal, field, spec, conversion in parsed:
+        if field is not None and (field == "" or field.isdigit()):
+            raise UsageError(
+                f"--key {expression!r}: every {{}} must name a column, e.g. '{{customer_id}}'"
+            )
+        parts.append((literal, field, spec or "", conversion))
+    if not any(field for _, field, _, _ in parts):
+        raise UsageError(f"--key {expression!r} names no column; use '{{column}}' fields")
+    return KeyDesign(expression, tuple(parts), null_field_as_empty)

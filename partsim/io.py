@@ -1,0 +1,1347 @@
+"""Reading events: files, globs, stdin and in-memory tables as a stream of Arrow batches.
+
+:func:`open_events` is the input layer of ``partsim analyze``. It reads the header or schema
+of every input eagerly, so the columns are known at once, then streams
+:class:`pyarrow.RecordBatch` es of ``batch_rows`` rows (the last one fewer) with one schema,
+whatever the format. Memory stays bounded: a file is never read whole (a Parquet row group, or a few
+MiB of text at a time; Arrow's CSV reader reads up to 32 blocks ahead, so its block is 1 MiB
+and grows, by reading the file again, only for a file with a longer row).
+
+================  ========================================================================
+``csv``, ``tsv``  A header row is required. Every column is text, so ``007`` stays ``007``.
+                  An empty field (quoted or not) is null; ``NA`` or ``null`` are text. TSV
+                  has no quoting (IANA ``text/tab-separated-values``); CSV quotes with ``"``
+                  and values may span lines. A row with the wrong number of fields is
+                  skipped; so is a row that is not valid UTF-8 (no column can hold its bytes).
+``jsonl``         One JSON object per line. Nested objects become dotted columns
+                  (``{"user": {"id": 7}}`` gives ``user.id``). Every value is text: strings
+                  as they are, integers exactly as written, floats in shortest round-trip
+                  form (``1.0`` -> ``"1"``, ``1e-07`` -> ``"1e-7"``), ``true``/``false``,
+                  arrays as compact JSON; JSON ``null`` and a missing field are null. The
+                  columns are the fields found in the first MiB of the first input;
+                  fields first seen later are ignored, and later JSON files are not
+                  compared (records are schemaless). Lines that are not JSON objects are
+                  skipped, as are objects nested deeper than 64 levels.
+``parquet``       Native types are kept (integers stay integers, timestamps stay
+                  timestamps); struct columns become dotted columns.
+``log``           Each line is searched with ``regex`` (Python syntax); it must have a named
+                  group ``key`` and may have ``ts`` and ``size``. Every named group is a text
+                  column; a group that took no part in the match is null, an empty match is
+                  ``""``. Lines that do not match are skipped, as are lines whose captured
+                  text is not valid UTF-8 (elsewhere in the line invalid bytes are fine).
+``kcat``          Lines printed by ``kcat -C -f '%k\\t%p\\t%o\\t%T\\t%S\\n'``: columns ``key,
+                  partition, offset, timestamp, value_size``; the key as raw bytes (binary),
+                  the rest as text. kcat prints a null key
+                  as an empty string, so an empty key cannot be told from a null one: both
+                  are null here. A key may contain tabs (the line is split on its last four).
+================  ========================================================================
+
+The format comes from the file extension (case-insensitive) unless ``format`` is given:
+``.csv``; ``.tsv``/``.tab``; ``.jsonl``/``.ndjson``/``.json``; ``.parquet``/``.pq``;
+``.log``/``.txt``; ``.kcat``. A ``.gz``, ``.zst``/``.zstd`` or ``.bz2`` suffix after it is
+decompressed on the fly. ``"-"`` is stdin, read as CSV unless ``format`` says otherwise.
+Blank lines and a UTF-8 byte order mark are ignored in every text format. Skipped rows are
+counted in ``skipped_rows`` with up to five examples (``file:line: reason``; for CSV the
+number counts rows, header included, which is the line number unless values span lines);
+with ``strict=True`` the first one is a :class:`~partsim.errors.DataError` instead.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import glob
+import io
+import itertools
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+
+from partsim.errors import DataError, UsageError, invalid_choice
+from partsim.serde import java_utf8
+
+__all__ = ["FORMATS", "KCAT_COLUMNS", "EventSource", "open_events"]
+
+FORMATS: tuple[str, ...] = ("csv", "tsv", "jsonl", "parquet", "log", "kcat")
+KCAT_COLUMNS: tuple[str, ...] = ("key", "partition", "offset", "timestamp", "value_size")
+
+_FORMAT_LABELS = {
+    "csv": "CSV",
+    "tsv": "TSV",
+    "jsonl": "JSON lines",
+    "parquet": "Parquet",
+    "log": "log",
+    "kcat": "kcat",
+}
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".log": "log",
+    ".txt": "log",
+    ".kcat": "kcat",
+}
+_COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2"}
+
+_CSV_BLOCKS = (1 << 20, 8 << 20, 64 << 20)  # a CSV row must fit in one block
+_LINE_BLOCK = 4 << 20  # text formats are parsed this many bytes at a time
+_MAX_LINE = 64 << 20
+_JSON_PROBE = 1 << 20
+_JSON_MAX_DEPTH = 64
+_EXACT_FLOAT = 2**53  # integral doubles at least this big may have been rounded by Arrow
+_MAX_EXAMPLES = 5
+_BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, skipped at the start of text input
+
+
+@dataclass(frozen=True)
+class _Input:
+    """One file (or stdin) to read: its name as the user gave it, format and compression."""
+
+    name: str
+    path: Path | None  # None: stdin
+    format: str
+    compression: str | None
+    size: int | None
+
+
+@dataclass(frozen=True)
+class _Options:
+    delimiter: str | None
+    regex: re.Pattern[str] | None
+    batch_rows: int
+
+
+class _Tally:
+    """Rows skipped as unparsable, with a few examples; under ``strict`` the first one raises."""
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.count = 0
+        self.examples: list[str] = []
+
+    def snapshot(self) -> tuple[int, int]:
+        return self.count, len(self.examples)
+
+    def restore(self, snapshot: tuple[int, int]) -> None:
+        self.count = snapshot[0]
+        del self.examples[snapshot[1] :]
+
+    def skip(self, name: str, numbers: Sequence[int | None], reasons: Sequence[str]) -> None:
+        """Skip the rows at these line (or row) numbers, each for its reason."""
+        for number, reason in zip(numbers, reasons, strict=True):
+            where = name if number is None else f"{name}:{number}"
+            if self.strict:
+                raise DataError(f"{where}: {reason}")
+            if len(self.examples) >= _MAX_EXAMPLES:
+                break
+            self.examples.append(f"{where}: {reason}")
+        self.count += len(numbers)
+
+
+# --------------------------------------------------------------------------------------
+# Byte streams: decompression, look-ahead and progress
+# --------------------------------------------------------------------------------------
+
+
+class _Counted(io.RawIOBase):
+    """A raw file that counts the bytes read from it (compressed bytes, for progress)."""
+
+    def __init__(self, raw: Any) -> None:
+        super().__init__()
+        self._raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.count += len(data)
+        return data
+
+
+class _ByteStream(io.RawIOBase):
+    """The decompressed bytes of one input, with look-ahead for headers and probes.
+
+    ``read(size)`` returns ``size`` bytes unless the input ends. A decompression failure
+    becomes a :class:`DataError` naming the file.
+    """
+
+    def __init__(self, source: _Input, *, final_newline: bool = False) -> None:
+        super().__init__()
+        self.source = source
+        if source.path is None:
+            raw: Any = sys.stdin.buffer
+        else:
+            try:
+                raw = open(source.path, "rb")  # noqa: SIM115 - closed in close()
+            except OSError as exc:
+                raise DataError(f"cannot read {source.name}: {exc.strerror}") from None
+        self._raw = raw
+        self._counted = _Counted(raw)
+        self._data: Any = self._counted
+        if source.compression is not None:
+            self._data = pa.CompressedInputStream(self._counted, source.compression)
+        self._pending = b""
+        self._final_newline = final_newline
+        self._last = b"\n"
+        self._eof = False
+
+    @property
+    def raw_count(self) -> int:
+        return self._counted.count
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self, size: int) -> bytes:
+        if self._eof:
+            return b""
+        parts: list[bytes] = []
+        wanted = size
+        while wanted > 0:
+            try:
+                data = self._data.read(min(wanted, 1 << 24))
+            except (OSError, pa.ArrowException) as exc:
+                raise self._failure(exc) from None
+            if not data:
+                self._eof = True
+                if self._final_newline and self._last != b"\n":
+                    parts.append(b"\n")
+                break
+            parts.append(data)
+            self._last = data[-1:]
+            wanted -= len(data)
+        return b"".join(parts)
+
+    def _failure(self, exc: BaseException) -> DataError:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if self.source.compression is not None:
+            return DataError(
+                f"{self.source.name} is truncated or corrupt ({self.source.compression}): {reason}"
+            )
+        return DataError(f"cannot read {self.source.name}: {reason}")
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = sys.maxsize
+        if self._pending:
+            head, self._pending = self._pending[:size], self._pending[size:]
+            if len(head) == size:
+                return head
+            return head + self._fill(size - len(head))
+        return self._fill(size)
+
+    def peek(self, size: int, *, whole_lines: bool = False) -> bytes:
+        """The next ``size`` bytes (fewer at the end) without consuming them.
+
+        With ``whole_lines`` the look-ahead extends to the end of the line it stops in.
+        """
+        while len(self._pending) < size and not self._eof:
+            self._pending += self._fill(max(size - len(self._pending), 1 << 16))
+        if whole_lines:
+            while b"\n" not in self._pending[size:] and not self._eof:
+                if len(self._pending) > size + _MAX_LINE:
+                    raise DataError(f"{self.source.name}: a line is longer than 64 MiB")
+                self._pending += self._fill(1 << 20)
+        return self._pending
+
+    def close(self) -> None:
+        if self.source.path is not None and not self._raw.closed:
+            self._raw.close()
+        super().close()
+
+
+def _line_blocks(stream: _ByteStream, name: str) -> Iterator[tuple[int, bytes]]:
+    """Blocks of whole lines, each with the number of its first line (from 1)."""
+    line = 1
+    tail = b""
+    first = True
+    while True:
+        chunk = stream.read(_LINE_BLOCK)
+        if first:
+            chunk, first = chunk.removeprefix(_BOM), False
+        if not chunk:
+            if tail:
+                yield line, tail
+            return
+        data = tail + chunk if tail else chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            if len(data) > _MAX_LINE:
+                raise DataError(f"{name}:{line}: a line is longer than 64 MiB")
+            tail = data
+            continue
+        block, tail = data[: cut + 1], data[cut + 1 :]
+        yield line, block
+        line += block.count(b"\n")
+
+
+def _text_lines(block: bytes) -> tuple[list[str], bool]:
+    """The lines of a block as text, and whether some bytes were not valid UTF-8.
+
+    Invalid bytes are kept as lone surrogates (``surrogateescape``) so that callers can
+    tell which values they affect.
+    """
+    try:
+        text = block.decode("utf-8")
+        dirty = False
+    except UnicodeDecodeError:
+        text = block.decode("utf-8", "surrogateescape")
+        dirty = True
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    lines = text.split("\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    return lines, dirty
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------------------
+# Resolving inputs
+# --------------------------------------------------------------------------------------
+
+
+def _detect(name: str, format: str | None) -> tuple[str | None, str | None]:
+    """The (format, compression) a file name implies; format is None if unknown."""
+    lowered = name.lower()
+    compression = None
+    for suffix, codec in _COMPRESSIONS.items():
+        if lowered.endswith(suffix):
+            compression = codec
+            lowered = lowered[: -len(suffix)]
+            break
+    if format is not None:
+        return format, compression
+    return _EXTENSIONS.get(os.path.splitext(lowered)[1]), compression
+
+
+def _unknown_extension(name: str) -> UsageError:
+    return UsageError(
+        f"cannot tell the format of {name!r} from its extension; give --format "
+        f"(one of {', '.join(FORMATS)})"
+    )
+
+
+def _expand(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """Paths as given, with globs expanded (sorted) and repeats dropped."""
+    names: list[str] = []
+    for given in paths:
+        text = os.fspath(given)
+        if text == "-":
+            names.append(text)
+            continue
+        text = os.path.expanduser(text)
+        if any(char in text for char in "*?[") and not os.path.exists(text):
+            matches = sorted(glob.glob(text, recursive=True))
+            if not matches:
+                raise DataError(f"no files match {text!r}")
+            names.extend(matches)
+        else:
+            names.append(text)
+    if names.count("-") > 1:
+        raise UsageError("stdin ('-') can be read only once; it is given twice")
+    return list(dict.fromkeys(names))
+
+
+def _resolve(name: str, format: str | None) -> _Input:
+    if name == "-":
+        chosen = format or "csv"
+        if chosen == "parquet":
+            raise UsageError(
+                "Parquet cannot be read from stdin (it needs random access); give its path"
+            )
+        return _Input("stdin", None, chosen, None, None)
+    path = Path(name)
+    if path.is_dir():
+        example = f"{name.rstrip('/')}/*{_common_suffix(path)}"
+        raise DataError(f"{name} is a directory; give the files in it (e.g. {example})")
+    if not path.exists():
+        raise DataError(f"{name} does not exist")
+    detected, compression = _detect(path.name, format)
+    if detected is None:
+        raise _unknown_extension(name)
+    if detected == "parquet" and compression is not None:
+        raise UsageError(
+            f"{name}: a Parquet file cannot be read through {compression}; decompress it"
+            " first (Parquet compresses its pages itself)"
+        )
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise DataError(f"cannot read {name}: {exc.strerror}") from None
+    return _Input(name, path, detected, compression, size)
+
+
+def _common_suffix(directory: Path) -> str:
+    """The most common readable suffix (``.csv``, ``.jsonl.gz``) among a directory's files."""
+    counts: dict[str, int] = {}
+    try:
+        for entry in itertools.islice(os.scandir(directory), 1000):
+            detected, compression = _detect(entry.name, None)
+            if detected is not None and entry.is_file():
+                suffix = "".join(Path(entry.name).suffixes[-2 if compression else -1 :])
+                counts[suffix] = counts.get(suffix, 0) + 1
+    except OSError:
+        pass
+    return max(sorted(counts), key=counts.__getitem__, default=".csv")
+
+
+def _check_delimiter(delimiter: str | None) -> str | None:
+    if delimiter is None:
+        return None
+    if delimiter in ("\\t", "tab"):
+        return "\t"
+    if len(delimiter) != 1 or delimiter in '\r\n"':
+        raise UsageError(
+            f"delimiter must be one character other than a quote or newline; got {delimiter!r}"
+        )
+    return delimiter
+
+
+def _compile_regex(regex: str) -> re.Pattern[str]:
+    try:
+        pattern = re.compile(regex)
+    except re.error as exc:
+        raise UsageError(f"--regex is not a valid Python regex: {exc}") from None
+    if "key" not in pattern.groupindex:
+        groups = ", ".join(pattern.groupindex) or "none"
+        raise UsageError(
+            f"--regex must have a named group 'key', written (?P<key>...); it has: {groups}"
+        )
+    return pattern
+
+
+# --------------------------------------------------------------------------------------
+# Columns: what each input holds, learned before any row is read
+# --------------------------------------------------------------------------------------
+
+
+def _csv_delimiter(source: _Input, options: _Options) -> str:
+    if options.delimiter is not None:
+        return options.delimiter
+    return "\t" if source.format == "tsv" else ","
+
+
+def _csv_header(stream: _ByteStream, source: _Input, options: _Options) -> list[str]:
+    """The column names in the first non-blank row, parsed with the reader's own rules."""
+    size = 1 << 16
+    while True:
+        head = stream.peek(size, whole_lines=True)
+        text = head.decode("utf-8-sig", "replace").replace("\r\n", "\n")
+        quoting = csv.QUOTE_NONE if source.format == "tsv" else csv.QUOTE_MINIMAL
+        reader = csv.reader(
+            io.StringIO(text), delimiter=_csv_delimiter(source, options), quoting=quoting
+        )
+        try:
+            names = next((row for row in reader if row), None)
+        except csv.Error:
+            names = None
+        if names is not None and (reader.line_num < text.count("\n") or len(head) < size):
+            break
+        if len(head) < size:  # the whole input is in view: no header
+            break
+        size *= 4
+        if size > _MAX_LINE:
+            raise DataError(f"{source.name}: the header row is longer than 64 MiB")
+    if not names:
+        raise DataError(f"{source.name} is empty; a CSV input needs a header row")
+    _check_unique(names, source.name)
+    return names
+
+
+def _check_unique(names: Sequence[str], what: str) -> None:
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise DataError(f"{what} has duplicate column names: {', '.join(duplicates)}")
+
+
+def _flat_names(schema: pa.Schema) -> list[str]:
+    names: list[str] = []
+    stack = [(field.name, field.type) for field in reversed(schema)]
+    while stack:
+        name, kind = stack.pop()
+        if pa.types.is_struct(kind):
+            stack.extend((f"{name}.{child.name}", child.type) for child in reversed(kind))
+        else:
+            names.append(name)
+    return names
+
+
+def _parquet_file(source: _Input) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(source.path)
+    except (OSError, pa.ArrowException) as exc:
+        raise _parquet_failure(source, exc) from None
+
+
+def _parquet_failure(source: _Input, exc: BaseException) -> DataError:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return DataError(f"{source.name} is truncated or corrupt (Parquet): {reason}")
+
+
+def _columns_of(source: _Input, options: _Options, stdin: _ByteStream | None) -> list[str] | None:
+    """The columns of one input, or None when they are only known once it is read."""
+    if source.format in ("csv", "tsv"):
+        stream = stdin or _ByteStream(source)
+        try:
+            return _csv_header(stream, source, options)
+        finally:
+            if stdin is None:
+                stream.close()
+    if source.format == "parquet":
+        return _flat_names(_parquet_file(source).schema_arrow)
+    if source.format == "log":
+        assert options.regex is not None
+        groups = options.regex.groupindex
+        return sorted(groups, key=groups.__getitem__)
+    if source.format == "kcat":
+        return list(KCAT_COLUMNS)
+    return None  # JSON lines: known from the first input's first MiB
+
+
+def _json_columns(stream: _ByteStream, source: _Input) -> list[str]:
+    head = stream.peek(_JSON_PROBE, whole_lines=True)
+    end = head.find(b"\n", min(len(head), _JSON_PROBE) - 1)
+    probe = (head if end < 0 else head[: end + 1]).removeprefix(_BOM)
+    _check_json_lines(probe, source)
+    parser = _JsonParser(source.name, _Tally(strict=False))
+    return parser.names(probe)
+
+
+def _check_json_lines(block: bytes, source: _Input) -> None:
+    """A JSON array is a common mistake for JSON lines: say how to convert it."""
+    if block.lstrip()[:1] == b"[":
+        raise DataError(
+            f"{source.name} holds a JSON array, not one JSON object per line; "
+            f"convert it with: jq -c '.[]' {source.name}"
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Readers: one generator of record batches per format
+# --------------------------------------------------------------------------------------
+
+
+class _RowTooLong(Exception):
+    """A CSV row does not fit in Arrow's block: read the file again with a bigger one."""
+
+
+def _read_csv(
+    open_stream: Callable[[], _ByteStream], source: _Input, options: _Options, tally: _Tally
+) -> Iterator[pa.RecordBatch]:
+    """CSV rows, reading the file again with a bigger block if a row does not fit."""
+    yielded = 0
+    for block_size in _CSV_BLOCKS:
+        before = tally.snapshot()
+        stream = open_stream()
+        drop = yielded  # rows already yielded by an attempt with a smaller block
+        try:
+            for batch in _csv_batches(stream, source, options, tally, block_size):
+                if drop:
+                    cut = min(drop, batch.num_rows)
+                    batch, drop = batch.slice(cut), drop - cut
+                yielded += batch.num_rows
+                yield batch
+            return
+        except _RowTooLong:
+            if source.path is None:
+                raise DataError(
+                    f"{source.name}: a row is longer than 1 MiB, or a quote is never closed "
+                    "(save the input to a file to read rows up to 64 MiB)"
+                ) from None
+            tally.restore(before)
+        finally:
+            stream.close()
+    raise DataError(f"{source.name}: a row is longer than 64 MiB, or a quote is never closed")
+
+
+def _csv_batches(
+    stream: _ByteStream, source: _Input, options: _Options, tally: _Tally, block_size: int
+) -> Iterator[pa.RecordBatch]:
+    names = _csv_header(stream, source, options)
+    ragged: list[int] = []  # row numbers of skipped rows, for numbering the others
+    failure: list[DataError] = []
+
+    def invalid_row(row: Any) -> str:
+        number = row.number
+        reason = f"expected {row.expected_columns} fields, found {row.actual_columns}"
+        try:
+            tally.skip(source.name, [number], [reason])
+        except DataError as exc:
+            failure.append(exc)
+            return "error"
+        if number is not None:
+            ragged.append(number)
+        return "skip"
+
+    tsv = source.format == "tsv"
+    parse = pa_csv.ParseOptions(
+        delimiter=_csv_delimiter(source, options),
+        quote_char=False if tsv else '"',
+        newlines_in_values=not tsv,
+        invalid_row_handler=invalid_row,
+    )
+    convert = pa_csv.ConvertOptions(
+        column_types={name: pa.binary() for name in names},
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+    )
+    read = pa_csv.ReadOptions(block_size=block_size, use_threads=False)
+    next_row = 2  # row 1 is the header
+    try:
+        reader = pa_csv.open_csv(
+            stream, read_options=read, parse_options=parse, convert_options=convert
+        )
+        if reader.schema.names != names:
+            raise DataError(f"cannot read the header of {source.name}")
+        for batch in reader:
+            numbers = _row_numbers(next_row, batch.num_rows, ragged)
+            next_row = numbers.stop
+            yield _utf8_batch(batch, source, tally, numbers, ragged)
+    except pa.ArrowInvalid as exc:
+        if failure:
+            raise failure[0] from None
+        message = str(exc)
+        if "straddling" in message:
+            raise _RowTooLong from None
+        raise DataError(f"{source.name}: {message.splitlines()[0]}") from None
+
+
+@dataclass(frozen=True)
+class _RowSpan:
+    """Rows ``start`` to ``stop - 1`` minus the skipped ones: the numbers of a batch's rows."""
+
+    start: int
+    stop: int
+
+    def numbers(self, ragged: Sequence[int]) -> list[int]:
+        skipped = set(ragged[bisect.bisect_left(ragged, self.start) :])
+        return [row for row in range(self.start, self.stop) if row not in skipped]
+
+
+def _row_numbers(start: int, count: int, ragged: Sequence[int]) -> _RowSpan:
+    stop = start + count
+    while True:  # widen the span by the skipped rows inside it
+        inside = bisect.bisect_left(ragged, stop) - bisect.bisect_left(ragged, start)
+        if start + count + inside == stop:
+            return _RowSpan(start, stop)
+        stop = start + count + inside
+
+
+def _utf8_batch(
+    batch: pa.RecordBatch,
+    source: _Input,
+    tally: _Tally,
+    span: _RowSpan,
+    ragged: Sequence[int],
+) -> pa.RecordBatch:
+    """Binary CSV columns as text; rows with bytes that are not UTF-8 are skipped."""
+    columns = []
+    bad: list[tuple[int, str]] = []
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        try:
+            columns.append(column.cast(pa.string()))
+        except pa.ArrowInvalid:
+            for index, value in enumerate(column.to_pylist()):
+                if value is not None and not _valid_utf8(value):
+                    bad.append((index, name))
+            columns.append(None)
+    if not bad:
+        return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+    numbers = span.numbers(ragged)
+    first_bad: dict[int, str] = {}
+    for index, name in sorted(bad):
+        first_bad.setdefault(index, name)
+    tally.skip(
+        source.name,
+        [numbers[index] for index in first_bad],
+        [f"column {name!r} is not valid UTF-8" for name in first_bad.values()],
+    )
+    keep = pa.array([index not in first_bad for index in range(batch.num_rows)])
+    kept = batch.filter(keep)
+    return pa.RecordBatch.from_arrays(
+        [column.cast(pa.string()) for column in kept.columns], names=kept.schema.names
+    )
+
+
+def _valid_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _read_log(
+    stream: _ByteStream, source: _Input, options: _Options, tally: _Tally
+) -> Iterator[pa.RecordBatch]:
+    assert options.regex is not None
+    groups = sorted(options.regex.groupindex, key=options.regex.groupindex.__getitem__)
+    search = options.regex.search
+    for first_line, block in _line_blocks(stream, source.name):
+        lines, dirty = _text_lines(block)
+        matches = [search(line) if line else None for line in lines]
+        misses = [i for i, match in enumerate(matches) if match is None and lines[i]]
+        if misses:
+            tally.skip(
+                source.name,
+                [first_line + i for i in misses],
+                ["does not match the regex"] * len(misses),
+            )
+        found = [(i, match) for i, match in enumerate(matches) if match is not None]
+        if dirty:
+            invalid = [
+                (i, match)
+                for i, match in found
+                if not all(_is_utf8(text) for text in match.groups(default=""))
+            ]
+            if invalid:
+                tally.skip(
+                    source.name,
+                    [first_line + i for i, _ in invalid],
+                    ["the captured text is not valid UTF-8"] * len(invalid),
+                )
+                rejected = {i for i, _ in invalid}
+                found = [(i, match) for i, match in found if i not in rejected]
+        if found:
+            yield pa.RecordBatch.from_arrays(
+                [pa.array([m.group(g) for _, m in found], pa.string()) for g in groups],
+                names=groups,
+            )
+
+
+def _read_kcat(
+    stream: _ByteStream, source: _Input, options: _Options, tally: _Tally
+) -> Iterator[pa.RecordBatch]:
+    for first_line, block in _line_blocks(stream, source.name):
+        lines, dirty = _text_lines(block)
+        fields = [line.rsplit("\t", 4) for line in lines]
+        bad = [i for i, parts in enumerate(fields) if len(parts) != 5 and lines[i]]
+        if dirty:  # the key may hold any bytes; the other fields must be text
+            bad.extend(
+                i
+                for i, parts in enumerate(fields)
+                if len(parts) == 5 and not _is_utf8("\t".join(parts[1:]))
+            )
+            bad.sort()
+        if bad:
+            tally.skip(
+                source.name,
+                [first_line + i for i in bad],
+                [
+                    f"expected 5 tab-separated fields, found {len(fields[i])}"
+                    if len(fields[i]) != 5
+                    else "a field after the key is not valid UTF-8"
+                    for i in bad
+                ],
+            )
+            rejected = set(bad)
+            fields = [parts for i, parts in enumerate(fields) if i not in rejected]
+        fields = [parts for parts in fields if len(parts) == 5]
+        if fields:
+            # kcat prints the raw key bytes: the key column keeps them exactly (binary), so
+            # Avro, integer or other binary keys hash as the producer hashed them.
+            keys = [
+                parts[0].encode("utf-8", "surrogateescape") if parts[0] else None
+                for parts in fields
+            ]
+            yield pa.RecordBatch.from_arrays(
+                [pa.array(keys, pa.binary())]
+                + [
+                    pa.array([parts[index] or None for parts in fields], pa.string())
+                    for index in range(1, 5)
+                ],
+                names=list(KCAT_COLUMNS),
+            )
+
+
+class _JsonParser:
+    """JSON lines to all-text columns: Arrow's reader when exact, Python's otherwise.
+
+    Arrow's JSON reader is ten times faster than :mod:`json` but infers types: it reads
+    ``"2026-11-27"`` as a timestamp and integers beyond 2**53 as rounded doubles, and it
+    refuses a whole block for one bad line. Timestamp-looking fields are declared as text
+    once seen; a block Arrow refuses or may have rounded is parsed line by line in Python,
+    which gives the same text for every value.
+    """
+
+    def __init__(self, name: str, tally: _Tally) -> None:
+        self.name = name
+        self.tally = tally
+        self.text_fields: dict[tuple[str, ...], None] = {}
+        self.decoder = json.JSONDecoder()
+
+    def names(self, block: bytes) -> list[str]:
+        """The columns of a block, in the order their fields first appear."""
+        return list(self._parse(block, 1)[0])
+
+    def batch(self, block: bytes, first_line: int, columns: Sequence[str]) -> pa.RecordBatch:
+        """A block's records with exactly ``columns`` (a missing field is null)."""
+        values, rows = self._parse(block, first_line)
+        arrays = [values.get(name, pa.nulls(rows, pa.string())) for name in columns]
+        return pa.RecordBatch.from_arrays(arrays, names=list(columns))
+
+    def _parse(self, block: bytes, first_line: int) -> tuple[dict[str, pa.Array], int]:
+        fast = self._arrow(block)
+        return fast if fast is not None else self._python(block, first_line)
+
+    def _arrow(self, block: bytes) -> tuple[dict[str, pa.Array], int] | None:
+        """Columns by Arrow's reader, or None if it cannot give the exact text."""
+        for _ in range(2):  # a second pass once timestamp-looking fields are declared text
+            try:
+                table = pa_json.read_json(
+                    io.BytesIO(block),
+                    read_options=pa_json.ReadOptions(use_threads=False, block_size=len(block) + 1),
+                    parse_options=pa_json.ParseOptions(explicit_schema=self._text_schema()),
+                )
+            except (pa.ArrowException, ValueError):
+                return None
+            leaves = _leaves(table)
+            if leaves is None:
+                return None
+            timestamps = [path for path, column in leaves if pa.types.is_temporal(column.type)]
+            if not timestamps:
+                values = _arrow_text(leaves)
+                return None if values is None else (values, table.num_rows)
+            self.text_fields.update(dict.fromkeys(timestamps))
+        return None
+
+    def _text_schema(self) -> pa.Schema | None:
+        if not self.text_fields:
+            return None
+        tree: dict[str, Any] = {}
+        for path in self.text_fields:
+            node = tree
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+            node[path[-1]] = None
+
+        def kind(node: dict[str, Any] | None) -> pa.DataType:
+            if node is None:
+                return pa.string()
+            return pa.struct([(name, kind(child)) for name, child in node.items()])
+
+        return pa.schema([(name, kind(child)) for name, child in tree.items()])
+
+    def _python(self, block: bytes, first_line: int) -> tuple[dict[str, pa.Array], int]:
+        rows: list[dict[str, Any]] = []
+        numbers: list[int] = []
+        reasons: list[str] = []
+        for offset, raw in enumerate(block.split(b"\n")):
+            line = raw.strip()
+            if not line:
+                continue
+            row, reason = self._parse_line(line)
+            if reason is not None:
+                numbers.append(first_line + offset)
+                reasons.append(reason)
+            else:
+                rows.append(row)
+        if numbers:
+            self.tally.skip(self.name, numbers, reasons)
+        names: dict[str, None] = {}
+        for row in rows:
+            names.update(dict.fromkeys(row))
+        values = {name: [row.get(name) for row in rows] for name in names}
+        parents = {name[:cut] for name in names for cut in range(len(name)) if name[cut] == "."}
+        return {
+            name: _python_text(column)
+            for name, column in values.items()
+            # {"user": null} next to {"user": {"id": 1}}: user.id only, as Arrow reads it
+            if not (name in parents and all(value is None for value in column))
+        }, len(rows)
+
+    def _parse_line(self, line: bytes) -> tuple[dict[str, Any], str | None]:
+        try:
+            value = self.decoder.decode(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            return {}, "not valid UTF-8"
+        except RecursionError:
+            return {}, f"nested deeper than {_JSON_MAX_DEPTH} levels"
+        except ValueError as exc:
+            return {}, f"invalid JSON: {str(exc).split(':')[0]}"
+        if not isinstance(value, dict):
+            return {}, f"a JSON {type(value).__name__} where an object was expected"
+        flat: dict[str, Any] = {}
+        stack: list[tuple[Iterator[tuple[str, Any]], str]] = [(iter(value.items()), "")]
+        while stack:  # depth first, in field order, without recursion
+            items, prefix = stack[-1]
+            for name, item in items:
+                if not isinstance(item, dict):
+                    flat[prefix + name] = item
+                    continue
+                if len(stack) >= _JSON_MAX_DEPTH:
+                    return {}, f"nested deeper than {_JSON_MAX_DEPTH} levels"
+                stack.append((iter(item.items()), f"{prefix}{name}."))
+                break
+            else:
+                stack.pop()
+        return flat, None
+
+
+def _leaves(table: pa.Table) -> list[tuple[tuple[str, ...], pa.ChunkedArray]] | None:
+    """The non-struct columns of a table with their field paths; None if too deep."""
+    leaves = []
+    stack = [((name,), table.column(name), 1) for name in reversed(table.column_names)]
+    while stack:
+        path, column, depth = stack.pop()
+        if pa.types.is_struct(column.type):
+            if depth >= _JSON_MAX_DEPTH:
+                return None
+            # StructArray.flatten gives the children with the parent's nulls applied.
+            parts = [chunk.flatten() for chunk in column.chunks]
+            for i in reversed(range(column.type.num_fields)):
+                field = column.type.field(i)
+                child = pa.chunked_array([chunk[i] for chunk in parts], field.type)
+                stack.append(((*path, field.name), child, depth + 1))
+        else:
+            leaves.append((path, column))
+    return leaves
+
+
+def _arrow_text(
+    leaves: list[tuple[tuple[str, ...], pa.ChunkedArray]],
+) -> dict[str, pa.Array] | None:
+    out: dict[str, pa.Array] = {}
+    for path, column in leaves:
+        kind = column.type
+        array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        if pa.types.is_floating(kind):
+            finite = array.drop_null().to_numpy(zero_copy_only=False)
+            big = (abs(finite) >= _EXACT_FLOAT) & (finite == finite.round())
+            if big.any():
+                return None  # maybe an integer Arrow rounded: let Python read it exactly
+        elif not (
+            pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+            or pa.types.is_integer(kind)
+            or pa.types.is_boolean(kind)
+            or pa.types.is_null(kind)
+        ):
+            return None  # arrays and other values: their JSON text comes from Python
+        name = ".".join(path)
+        if name in out:
+            return None  # a literal dotted field and a nested path collide
+        out[name] = array.cast(pa.string())
+    return out
+
+
+def _python_text(values: list[Any]) -> pa.Array:
+    """JSON values as text, matching what :func:`_arrow_text` gives for the same input."""
+    texts: list[str | None] = []
+    floats: list[int] = []
+    for value in values:
+        if value is None or isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, bool):
+            texts.append("true" if value else "false")
+        elif isinstance(value, int):
+            texts.append(str(value))  # exact, however big
+        elif isinstance(value, float):
+            floats.append(len(texts))
+            texts.append(None)
+        else:
+            texts.append(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    if floats:
+        formatted = pa.array([values[i] for i in floats], pa.float64()).cast(pa.string())
+        for i, text in zip(floats, formatted.to_pylist(), strict=True):
+            texts[i] = text
+    try:
+        return pa.array(texts, pa.string())
+    except (UnicodeEncodeError, pa.ArrowException):
+        # A lone surrogate (an escaped "\ud800"): '?' as the JDK encodes it for a key.
+        return pa.array(
+            [None if text is None else java_utf8(text).decode("utf-8") for text in texts],
+            pa.string(),
+        )
+
+
+def _read_jsonl(
+    stream: _ByteStream, source: _Input, columns: Sequence[str], tally: _Tally
+) -> Iterator[pa.RecordBatch]:
+    parser = _JsonParser(source.name, tally)
+    for first_line, block in _line_blocks(stream, source.name):
+        if first_line == 1:
+            _check_json_lines(block, source)
+        batch = parser.batch(block, first_line, columns)
+        if batch.num_rows:
+            yield batch
+
+
+def _read_parquet(
+    parquet: pq.ParquetFile, source: _Input, options: _Options
+) -> Iterator[pa.RecordBatch]:
+    try:
+        for batch in parquet.iter_batches(batch_size=options.batch_rows):
+            yield _flatten(batch)
+    except (OSError, pa.ArrowException) as exc:
+        raise _parquet_failure(source, exc) from None
+
+
+def _coalesce(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    """The same rows in batches of exactly ``size`` rows, except the last."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        if not batch.num_rows:
+            continue
+        if not pending and batch.num_rows == size:
+            yield batch
+            continue
+        pending.append(batch)
+        count += batch.num_rows
+        if count < size:
+            continue
+        table = pa.Table.from_batches(pending)
+        full = count - count % size
+        for start in range(0, full, size):
+            yield table.slice(start, size).combine_chunks().to_batches()[0]
+        pending = table.slice(full).to_batches()
+        count -= full
+    if count:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+
+
+def _flatten(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Struct columns as dotted columns, at every depth."""
+    if not any(pa.types.is_struct(field.type) for field in batch.schema):
+        return batch
+    table = pa.Table.from_batches([batch])
+    while any(pa.types.is_struct(field.type) for field in table.schema):
+        table = table.flatten()
+    return table.combine_chunks().to_batches()[0] if table.num_rows else _empty(table.schema)
+
+
+def _empty(schema: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist([], schema=schema)
+
+
+# --------------------------------------------------------------------------------------
+# The source
+# --------------------------------------------------------------------------------------
+
+
+class EventSource:
+    """Events from files, stdin or a table, as Arrow record batches with one schema.
+
+    Read it once: a second iteration raises :class:`UsageError` (stdin cannot be read
+    twice; call :func:`open_events` again for another pass). The counters grow as it is
+    read: ``rows_read`` (rows yielded), ``skipped_rows`` and up to five
+    ``skipped_examples`` (``"file:line: reason"``), and ``bytes_read`` out of
+    ``bytes_total`` (bytes on disk, compressed where the file is; ``None`` for stdin).
+    """
+
+    def __init__(
+        self,
+        *,
+        columns: list[str],
+        inputs: Sequence[_Input],
+        table: pa.Table | None,
+        label: str,
+        options: _Options,
+        tally: _Tally,
+        stdin: _ByteStream | None,
+    ) -> None:
+        self.columns = columns
+        self.rows_read = 0
+        self._inputs = list(inputs)
+        self._table = table
+        self._label = label
+        self._options = options
+        self._tally = tally
+        self._stdin = stdin
+        self._done_bytes = 0
+        self._position: Callable[[], int] = lambda: 0
+        self._schema: pa.Schema | None = None
+        self._schema_from = ""
+        self._started = False
+        if table is not None:
+            self.bytes_total: int | None = table.nbytes
+        elif any(source.size is None for source in self._inputs):
+            self.bytes_total = None
+        else:
+            self.bytes_total = sum(source.size or 0 for source in self._inputs)
+
+    @property
+    def skipped_rows(self) -> int:
+        return self._tally.count
+
+    @property
+    def skipped_examples(self) -> list[str]:
+        return list(self._tally.examples)
+
+    @property
+    def bytes_read(self) -> int:
+        return self._done_bytes + self._position()
+
+    def describe(self) -> str:
+        """What is being read, for messages: ``orders.csv (CSV)``, ``3 files (CSV)``."""
+        return self._label
+
+    def __repr__(self) -> str:
+        return f"<EventSource {self._label}: {', '.join(self.columns)}>"
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        if self._started:
+            raise UsageError("an EventSource can be read once; call open_events again")
+        self._started = True
+        return self._batches()
+
+    def _batches(self) -> Iterator[pa.RecordBatch]:
+        size = self._options.batch_rows
+        if self._table is not None:
+            total = max(self._table.num_rows, 1)
+            self._position = lambda: (self.bytes_total or 0) * self.rows_read // total
+            for batch in _coalesce(iter(self._table.to_batches(max_chunksize=size)), size):
+                self.rows_read += batch.num_rows
+                yield batch
+            return
+        for batch in _coalesce(self._conformed(), size):
+            self.rows_read += batch.num_rows
+            yield batch
+
+    def _conformed(self) -> Iterator[pa.RecordBatch]:
+        for source in self._inputs:
+            for batch in self._read(source):
+                yield self._conform(batch, source)
+            self._done_bytes += source.size if source.size is not None else self._position()
+            self._position = lambda: 0
+
+    def _read(self, source: _Input) -> Iterator[pa.RecordBatch]:
+        if source.format == "parquet":
+            parquet = _parquet_file(source)
+            total = source.size or 0
+            parquet_rows = max(parquet.metadata.num_rows, 1)
+            start = self.rows_read
+            self._position = lambda: total * (self.rows_read - start) // parquet_rows
+            yield from _read_parquet(parquet, source, self._options)
+            return
+        text_csv = source.format in ("csv", "tsv")
+
+        def open_stream() -> _ByteStream:
+            stdin, self._stdin = self._stdin, None
+            if source.path is None and stdin is None:
+                raise DataError("stdin can be read only once")  # pragma: no cover
+            stream = stdin or _ByteStream(source, final_newline=text_csv)
+            self._position = lambda: stream.raw_count
+            return stream
+
+        if text_csv:
+            yield from _read_csv(open_stream, source, self._options, self._tally)
+            return
+        stream = open_stream()
+        try:
+            if source.format == "log":
+                yield from _read_log(stream, source, self._options, self._tally)
+            elif source.format == "kcat":
+                yield from _read_kcat(stream, source, self._options, self._tally)
+            else:
+                yield from _read_jsonl(stream, source, self.columns, self._tally)
+        finally:
+            stream.close()
+
+    def _conform(self, batch: pa.RecordBatch, source: _Input) -> pa.RecordBatch:
+        """The batch with ``columns`` in order and the first batch's types."""
+        if batch.schema.names != self.columns:
+            batch = batch.select(self.columns)
+        if self._schema is None:
+            self._schema, self._schema_from = batch.schema, source.name
+            return batch
+        if batch.schema.equals(self._schema):
+            return batch
+        try:
+            return batch.cast(self._schema)
+        except (pa.ArrowException, ValueError):
+            mismatched = [
+                f"{field.name!r} is {field.type} (in {self._schema_from}: {first.type})"
+                for field, first in zip(batch.schema, self._schema, strict=True)
+                if field.type != first.type
+            ]
+            raise DataError(
+                f"{source.name} has other column types: {'; '.join(mismatched)}"
+            ) from None
+
+
+def open_events(
+    inputs: Any,
+    *,
+    format: str | None = None,
+    delimiter: str | None = None,
+    regex: str | None = None,
+    strict: bool = False,
+    batch_rows: int = 1 << 20,
+) -> EventSource:
+    """Open events for reading: a path, a glob, ``"-"`` (stdin), a list of those, a pandas
+    DataFrame or a pyarrow Table.
+
+    The columns are read at once (a CSV header, a Parquet schema, the regex's groups, the
+    first MiB of JSON lines); several files must have the same columns (in any order).
+    ``format`` overrides the extension for every input; ``delimiter`` overrides the CSV
+    (``,``) or TSV (``\\t``) delimiter; ``regex`` reads ``log`` input. Unparsable rows are
+    skipped and counted unless ``strict``. Batches have ``batch_rows`` rows, except the
+    last. See the module docstring for each format's rules.
+
+    >>> import pyarrow as pa
+    >>> events = open_events(pa.table({"key": ["a", "b", None]}), batch_rows=2)
+    >>> events.columns, [batch.num_rows for batch in events], events.rows_read
+    (['key'], [2, 1], 3)
+    """
+    if format is not None and format not in FORMATS:
+        raise invalid_choice("format", format, FORMATS)
+    if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
+        raise UsageError(f"batch_rows must be a positive integer; got {batch_rows!r}")
+    options = _Options(
+        delimiter=_check_delimiter(delimiter),
+        regex=_compile_regex(regex) if regex is not None else None,
+        batch_rows=batch_rows,
+    )
+    tally = _Tally(strict)
+
+    table = _as_table(inputs)
+    if table is not None:
+        kind = "pyarrow Table" if isinstance(inputs, (pa.Table, pa.RecordBatch)) else "DataFrame"
+        label = f"a {kind} ({table.num_rows} rows)"
+        table = _flatten_table(table)
+        _check_unique(table.column_names, f"the {kind}")
+        return EventSource(
+            columns=table.column_names,
+            inputs=[],
+            table=table,
+            label=label,
+            options=options,
+            tally=tally,
+            stdin=None,
+        )
+
+    if isinstance(inputs, (str, os.PathLike)):
+        given: Sequence[str | os.PathLike[str]] = [inputs]
+    elif isinstance(inputs, Sequence) and all(isinstance(i, (str, os.PathLike)) for i in inputs):
+        given = inputs
+    else:
+        raise UsageError(
+            "inputs must be a path, '-', a list of paths, a pandas DataFrame or a pyarrow "
+            f"Table; got {type(inputs).__name__}"
+        )
+    if not given:
+        raise UsageError("inputs is empty; give at least one file, a glob or '-'")
+    sources = [_resolve(name, format) for name in _expand(given)]
+    _check_options(sources, options)
+
+    stdin = None
+    if any(source.path is None for source in sources):
+        stdin_source = next(source for source in sources if source.path is None)
+        stdin = _ByteStream(stdin_source, final_newline=stdin_source.format in ("csv", "tsv"))
+    columns = _common_columns(sources, options, stdin)
+    formats = list(dict.fromkeys(_FORMAT_LABELS[source.format] for source in sources))
+    if len(sources) == 1:
+        only = sources[0]
+        extra = f", {only.compression}" if only.compression else ""
+        label = f"{only.name} ({formats[0]}{extra})"
+    else:
+        label = f"{len(sources)} files ({', '.join(formats)})"
+    return EventSource(
+        columns=columns,
+        inputs=sources,
+        table=None,
+        label=label,
+        options=options,
+        tally=tally,
+        stdin=stdin,
+    )
+
+
+def _as_table(inputs: Any) -> pa.Table | None:
+    if isinstance(inputs, pa.Table):
+        return inputs
+    if isinstance(inputs, pa.RecordBatch):
+        return pa.Table.from_batches([inputs])
+    pd = sys.modules.get("pandas")  # a DataFrame can only exist once pandas is imported
+    if pd is not None and isinstance(inputs, pd.DataFrame):
+        try:
+            return pa.Table.from_pandas(inputs, preserve_index=False)
+        except (pa.ArrowException, TypeError, ValueError) as exc:
+            reason = str(exc.args[-1] if exc.args else exc).splitlines()[0]
+            raise DataError(f"the DataFrame cannot be converted to Arrow: {reason}") from None
+    return None
+
+
+def _flatten_table(table: pa.Table) -> pa.Table:
+    while any(pa.types.is_struct(field.type) for field in table.schema):
+        table = table.flatten()
+    return table
+
+
+def _check_options(sources: Sequence[_Input], options: _Options) -> None:
+    formats = {source.format for source in sources}
+    if "log" in formats and options.regex is None:
+        raise UsageError(
+            "log input needs --regex: a Python regex with a named group 'key', e.g. "
+            r"'customer=(?P<key>\S+)'"
+        )
+    if options.regex is not None and "log" not in formats:
+        other = sources[0]
+        raise UsageError(
+            f"--regex applies to log input only; {other.name} is {_FORMAT_LABELS[other.format]}"
+        )
+    if options.delimiter is not None and not formats & {"csv", "tsv"}:
+        other = sources[0]
+        raise UsageError(
+            f"--delimiter applies to CSV and TSV input only; {other.name} is "
+            f"{_FORMAT_LABELS[other.format]}"
+        )
+
+
+def _common_columns(
+    sources: Sequence[_Input], options: _Options, stdin: _ByteStream | None
+) -> list[str]:
+    columns: list[str] | None = None
+    first = ""
+    for source in sources:
+        found = _columns_of(source, options, stdin if source.path is None else None)
+        if found is None:
+            if columns is not None:
+                continue  # JSON lines after other inputs: conformed to their columns
+            stream = stdin if source.path is None else _ByteStream(source)
+            assert stream is not None
+            try:
+                found = _json_columns(stream, source)
+            finally:
+                if source.path is not None:
+                    stream.close()
+        if columns is None:
+            columns, first = found, source.name
+        elif set(found) != set(columns):
+            missing = [name for name in columns if name not in found]
+            extra = [name for name in found if name not in columns]
+            parts = []
+            if missing:
+                parts.append(f"lacks {', '.join(missing)}")
+            if extra:
+                parts.append(f"has {', '.join(extra)} too")
+            raise DataError(f"{source.name} has other columns than {first}: {'; '.join(parts)}")
+    return columns or []

@@ -1,0 +1,177 @@
+"""Writing results: an ``--out`` directory of fixed file names, and the stdout summary.
+
+The directory is written whole or not at all: every file goes to a temporary directory
+beside it first, then is moved into place, so an error never leaves a half-written report
+that looks whole.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from partsim.errors import UsageError
+
+__all__ = ["format_summary", "to_json", "write_directory", "write_outputs"]
+
+#: Every file ``analyze --out`` may write; stale ones from an earlier run are removed.
+ANALYZE_FILES = (
+    "summary.json",
+    "partitions.csv",
+    "hot_keys.csv",
+    "windows.csv",
+    "load.png",
+    "lorenz.png",
+    "hot_keys.png",
+    "heatmap.png",
+    "report.html",
+)
+
+
+def _clean(value: object) -> object:
+    """JSON-safe: numpy scalars become Python numbers, NaN and infinity become null."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def to_json(payload: object) -> str:
+    """Indented JSON with numpy values converted and NaN written as null."""
+    return json.dumps(_clean(payload), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_directory(
+    out_dir: str | Path, write: Callable[[Path], None], known: tuple[str, ...] = ()
+) -> Path:
+    """Run ``write(tmp)`` into a temporary directory, then move its files into ``out_dir``.
+
+    Files named in ``known`` that this run did not write are removed from ``out_dir``, so a
+    report never mixes files from two runs.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {str(out)!r} exists and is not a directory")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partsim-", dir=out.parent))
+    try:
+        write(staging)
+        if not out.exists():
+            os.replace(staging, out)
+            return out
+        written = {path.name for path in staging.iterdir()}
+        for path in staging.iterdir():
+            os.replace(path, out / path.name)
+        for name in known:
+            if name not in written and (out / name).is_file():
+                (out / name).unlink()
+        staging.rmdir()
+        return out
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def write_outputs(result, out_dir: str | Path, *, plots: bool = True) -> Path:
+    """Write an :class:`~partsim.analysis.AnalysisResult` as ``summary.json``, CSVs, PNGs and
+    ``report.html`` into ``out_dir``."""
+
+    def write(folder: Path) -> None:
+        (folder / "summary.json").write_text(to_json(result.summary), encoding="utf-8")
+        result.partitions.to_csv(folder / "partitions.csv", index=False)
+        result.hot_keys.to_csv(folder / "hot_keys.csv", index=False)
+        if result.windows is not None:
+            windows = result.windows.copy()
+            windows["window_start"] = windows["window_start"].map(lambda t: t.isoformat())
+            windows.to_csv(folder / "windows.csv", index=False)
+        images: dict[str, bytes] = {}
+        if plots:
+            from partsim.plot import save_plots
+
+            for name, path in save_plots(result, folder).items():
+                images[name] = Path(path).read_bytes()
+        from partsim.report import render_html
+
+        (folder / "report.html").write_text(render_html(result, images), encoding="utf-8")
+
+    return write_directory(out_dir, write, ANALYZE_FILES)
+
+
+def _table(rows: list[list[str]], right: set[int]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ).rstrip()
+        for row in rows
+    ]
+
+
+def _short(text: object, width: int = 32) -> str:
+    text = "" if text is None else str(text)
+    text = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_summary(result, *, partitions_shown: int = 64) -> str:
+    """The readable summary ``partsim analyze`` prints without ``--json`` or ``--out``."""
+    s = result.summary
+    noise = s["uniform_placement"]
+    how = (
+        f"simulated, {noise['trials']} trials"
+        if noise["method"] == "simulated"
+        else noise["method"]
+    )
+    lines = [
+        f"{s['inputs']}: key {s['key']}, {s['partitioner']}, {s['partition_count']} partitions",
+        f"events {s['events']:,} (keyed {s['keyed_events']:,}, null key {s['null_key_events']:,}"
+        + (f", skipped {s['skipped_rows']:,} unparsable" if s["skipped_rows"] else "")
+        + f"), distinct keys {s['distinct_keys']:,}",
+        f"max/mean {s['max_mean_ratio']:.2f}x (bytes {s['max_mean_ratio_bytes']:.2f}x); "
+        f"best possible {s['best_possible_max_mean_ratio']:.2f}x; random placement "
+        f"{noise['mean']:.2f}x ({noise['p05']:.2f}-{noise['p95']:.2f}, {how})",
+        f"cv {s['cv']:.3f}  gini {s['gini']:.3f}  jain {s['jain']:.3f}  entropy {s['entropy']:.3f}",
+        f"hottest partition {s['hottest_partition']}: {s['hottest_partition_share']:.1%} of events",
+    ]
+    if "windows" in s:
+        w = s["windows"]
+        lines.append(
+            f"windows of {w['window_seconds']:g}s: peak max/mean "
+            f"{w['peak_window_max_mean_ratio']:.2f}x at {w['peak_window_start']}; peak partition "
+            f"rate {w['peak_partition_rate']:,.1f} msg/s (partition {w['peak_partition']}), "
+            f"mean rate {w['mean_rate']:,.1f} msg/s"
+        )
+    lines += ["", s["verdict"], ""]
+    frame = result.partitions
+    rows = [["partition", "messages", "share", "x mean", "keys", "top key", "top key share"]]
+    shown = (
+        frame if len(frame) <= partitions_shown else frame.nlargest(partitions_shown, "messages")
+    )
+    for row in shown.itertuples():
+        rows.append([
+            str(row.partition), f"{row.messages:,}", f"{row.share:.1%}", f"{row.ratio_to_mean:.2f}",
+            f"{row.distinct_keys:,}", _short(row.top_key), f"{row.top_key_share:.1%}",
+        ])  # fmt: skip
+    lines += _table(rows, {0, 1, 2, 3, 4, 6})
+    if len(frame) > partitions_shown:
+        lines.append(f"(the {partitions_shown} busiest of {len(frame)} partitions; --out for all)")
+    if len(result.hot_keys):
+        lines += ["", "hot keys:"]
+        rows = [["key", "count", "share", "partition"]]
+        for row in result.hot_keys.head(10).itertuples():
+            rows.append(
+                [_short(row.key, 48), f"{row.count:,}", f"{row.share:.2%}", str(row.partition)]
+            )
+        lines += _table(rows, {1, 2, 3})
+    return "\n".join(lines) + "\n"
