@@ -16,8 +16,10 @@ from __future__ import annotations
 import base64
 import math
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from queue import Full, Queue
 
 import numpy as np
 import pandas as pd
@@ -42,6 +44,8 @@ __all__ = [
 SIMULATE_MAX_KEYS = 2_000_000
 #: Key-placements per simulation budget (trials x distinct keys).
 SIMULATION_BUDGET = 40_000_000
+#: Rows of pending partial key and window tables that trigger a merge (bounds memory).
+MERGE_ROWS = 4_000_000
 
 
 # --------------------------------------------------------------------------- parsing
@@ -69,6 +73,7 @@ def parse_window(window: str | int | float | pd.Timedelta) -> int:
 
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 _MISSING_TIME = np.iinfo(np.int64).min
+_ZONED = r"([zZ]|[+-]\d\d(:?\d\d)?)$"
 
 
 def _numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -101,11 +106,14 @@ def _timestamps(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         return _time_ns(pc.cast(values, pa.timestamp("ns", tz=getattr(values.type, "tz", None))))
     text = pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
     if text:
-        for kind in (pa.timestamp("ns", tz="UTC"), pa.timestamp("ns")):
-            try:
-                return _time_ns(pc.cast(values, kind))
-            except pa.ArrowInvalid:
-                pass
+        # A failed cast is slow (it builds an error per value), so pick the type from a
+        # sample first: an ISO time with a zone (Z or +hh:mm) or without one (taken as UTC).
+        sample = pc.drop_null(values.slice(0, 64))
+        zoned = len(sample) and pc.all(pc.match_substring_regex(sample, _ZONED)).as_py()
+        try:
+            return _time_ns(pc.cast(values, pa.timestamp("ns", tz="UTC" if zoned else None)))
+        except pa.ArrowInvalid:
+            pass
     numbers = _numbers(values)
     numeric = np.isfinite(numbers)
     present = len(values) - values.null_count
@@ -160,23 +168,14 @@ def _splitmix64(values: np.ndarray) -> np.ndarray:
 
 
 # -------------------------------------------------------------------------- aggregate
-def _group(
-    table: pa.Table, keys: list[str], sums: list[str], firsts: Sequence[str] = ()
-) -> pa.Table:
-    aggregations = [(column, "sum") for column in sums] + [(column, "min") for column in firsts]
-    grouped = table.group_by(keys, use_threads=False).aggregate(aggregations)
-    names = {f"{column}_sum": column for column in sums} | {f"{c}_min": c for c in firsts}
+def _group(table: pa.Table, keys: list[str], sums: list[str]) -> pa.Table:
+    """Sum ``sums`` per distinct ``keys`` (how partial tables merge)."""
+    grouped = table.group_by(keys, use_threads=False).aggregate([(c, "sum") for c in sums])
+    names = {f"{column}_sum": column for column in sums}
     return grouped.rename_columns([names.get(name, name) for name in grouped.column_names])
 
 
-_KEY_SCHEMA = pa.schema(
-    [
-        ("key", pa.binary()),
-        ("count", pa.int64()),
-        ("bytes", pa.float64()),
-        ("partition", pa.int32()),
-    ]
-)
+_KEY_SCHEMA = pa.schema([("key", pa.binary()), ("count", pa.int64()), ("bytes", pa.float64())])
 _WINDOW_SCHEMA = pa.schema(
     [("window", pa.int64()), ("partition", pa.int32()), ("messages", pa.int64()),
      ("bytes", pa.float64())]
@@ -209,25 +208,32 @@ class LoadAggregate:
 
     def merge(self, other: LoadAggregate) -> LoadAggregate:
         """The aggregate of both inputs (neither is changed)."""
-        if other.partition_count != self.partition_count:
+        return LoadAggregate.merge_all([self, other])
+
+    @staticmethod
+    def merge_all(parts: Sequence[LoadAggregate]) -> LoadAggregate:
+        """The aggregate of all the parts' inputs, in one pass over their key tables."""
+        if len({part.partition_count for part in parts}) != 1:
             raise ValueError("cannot merge aggregates of different partition counts")
-        times = [t for t in (self.first_ns, other.first_ns) if t is not None]
-        ends = [t for t in (self.last_ns, other.last_ns) if t is not None]
+        if len(parts) == 1:
+            return parts[0]
+        starts = [p.first_ns for p in parts if p.first_ns is not None]
+        ends = [p.last_ns for p in parts if p.last_ns is not None]
         return LoadAggregate(
-            self.partition_count,
-            self.messages + other.messages,
-            self.bytes + other.bytes,
-            self.keyed_messages + other.keyed_messages,
-            self.keyed_bytes + other.keyed_bytes,
-            self.events + other.events,
-            self.null_key_events + other.null_key_events,
-            self.keyless_events + other.keyless_events,
-            self.skipped_rows + other.skipped_rows,
-            _group(pa.concat_tables([self.keys, other.keys]), ["key"], ["count", "bytes"],
-                   ["partition"]).cast(_KEY_SCHEMA),
-            _group(pa.concat_tables([self.windows, other.windows]), ["window", "partition"],
+            parts[0].partition_count,
+            sum(p.messages for p in parts),
+            sum(p.bytes for p in parts),
+            sum(p.keyed_messages for p in parts),
+            sum(p.keyed_bytes for p in parts),
+            sum(p.events for p in parts),
+            sum(p.null_key_events for p in parts),
+            sum(p.keyless_events for p in parts),
+            sum(p.skipped_rows for p in parts),
+            _group(pa.concat_tables([p.keys for p in parts]), ["key"],
+                   ["count", "bytes"]).cast(_KEY_SCHEMA),
+            _group(pa.concat_tables([p.windows for p in parts]), ["window", "partition"],
                    ["messages", "bytes"]).cast(_WINDOW_SCHEMA),
-            min(times) if times else None,
+            min(starts) if starts else None,
             max(ends) if ends else None,
         )  # fmt: skip
 
@@ -324,29 +330,46 @@ class BatchPlan:
         out.keyless_events = int(keyless.sum())
         out.skipped_rows = skipped
         if hashed.any():
-            table = pa.table(
-                {
-                    "key": key_bytes.filter(pa.array(hashed)),
-                    "count": pa.array(np.ones(int(hashed.sum()), dtype=np.int64)),
-                    "bytes": pa.array(weights[hashed]),
-                    "partition": pa.array(partitions[hashed]),
-                }
+            table = pa.table({"key": key_bytes.filter(pa.array(hashed)),
+                              "bytes": pa.array(weights[hashed])})  # fmt: skip
+            grouped = table.group_by("key", use_threads=False).aggregate(
+                [("bytes", "sum"), ([], "count_all")]
             )
-            out.keys = _group(table, ["key"], ["count", "bytes"], ["partition"]).cast(_KEY_SCHEMA)
+            out.keys = pa.table(
+                [grouped["key"], grouped["count_all"], grouped["bytes_sum"]],
+                schema=_KEY_SCHEMA,
+            )
         if times is not None and len(times):
-            table = pa.table(
-                {
-                    "window": pa.array(times // self.window_ns),
-                    "partition": pa.array(partitions),
-                    "messages": pa.array(np.ones(len(times), dtype=np.int64)),
-                    "bytes": pa.array(weights),
-                }
-            )
-            out.windows = _group(table, ["window", "partition"], ["messages", "bytes"]).cast(
-                _WINDOW_SCHEMA
-            )
+            out.windows = _window_counts(times // self.window_ns, partitions, weights, count)
             out.first_ns, out.last_ns = int(times.min()), int(times.max())
         return out
+
+
+def _window_counts(
+    windows: np.ndarray, partitions: np.ndarray, weights: np.ndarray, partition_count: int
+) -> pa.Table:
+    """Messages and bytes per (window, partition) present in one batch."""
+    first = int(windows.min())
+    span = int(windows.max()) - first + 1
+    code = (windows - first) * partition_count + partitions
+    if span * partition_count <= 4 * len(code) + 1024:  # dense: count every cell directly
+        messages = np.bincount(code, minlength=span * partition_count)
+        byte_sums = np.bincount(code, weights=weights, minlength=span * partition_count)
+        cells = np.flatnonzero(messages)
+        messages, byte_sums = messages[cells], byte_sums[cells]
+    else:  # sparse (outlying timestamps): count only the cells that occur
+        cells, inverse = np.unique(code, return_inverse=True)
+        messages = np.bincount(inverse)
+        byte_sums = np.bincount(inverse, weights=weights)
+    return pa.table(
+        [
+            pa.array(cells // partition_count + first),
+            pa.array((cells % partition_count).astype(np.int32)),
+            pa.array(messages.astype(np.int64)),
+            pa.array(byte_sums.astype(np.float64)),
+        ],
+        schema=_WINDOW_SCHEMA,
+    )
 
 
 # --------------------------------------------------------------------------- metrics
@@ -513,7 +536,8 @@ def finish(
     keys = aggregate.keys.sort_by([("count", "descending"), ("key", "ascending")])
     key_counts = keys.column("count").to_numpy()
     key_bytes_sum = keys.column("bytes").to_numpy()
-    key_partitions = keys.column("partition").to_numpy()
+    # A hashed key's partition is a function of its bytes: hash each distinct key once.
+    key_partitions = plan.partitioner.hashed_partitions(keys.column("key"), count)[0]
     raw_keys = keys.column("key")
     total = aggregate.events
     total_bytes = float(aggregate.bytes.sum())
@@ -681,6 +705,46 @@ def _verdict(summary: dict) -> str:
 
 
 # ---------------------------------------------------------------------------- driver
+def prefetch(batches: Iterable[pa.RecordBatch], depth: int = 2) -> Iterator[pa.RecordBatch]:
+    """Read ahead ``depth`` batches in a thread, so reading overlaps with aggregating.
+
+    Arrow and numpy release the GIL while they work, so on two cores the reader's parsing and
+    the aggregation run side by side. The queue is bounded: memory stays bounded. An error in
+    the reader is raised here, in the caller's thread.
+    """
+    queue: Queue = Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        queue.put(batch, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(done)
+        except BaseException as error:  # handed to the consumer
+            queue.put(error)
+
+    thread = threading.Thread(target=read, name="partsim-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
 def analyze_batches(
     batches: Iterable[pa.RecordBatch | pa.Table],
     plan: BatchPlan,
@@ -689,16 +753,21 @@ def analyze_batches(
 ) -> LoadAggregate:
     """Aggregate a stream of batches with ``plan``, merging as it goes (bounded memory)."""
     total = LoadAggregate.empty(plan.partition_count)
+    pending: list[LoadAggregate] = []
     keyless_seen = 0
     for batch in batches:
         if batch.num_rows == 0:
             continue
         part = plan.aggregate(batch, keyless_seen)
         keyless_seen += part.keyless_events
-        total = total.merge(part)
+        pending.append(part)
+        # Merging costs a pass over the key table: do it when the parts add up, not per batch.
+        if sum(p.keys.num_rows + p.windows.num_rows for p in pending) > MERGE_ROWS:
+            total = LoadAggregate.merge_all([total, *pending])
+            pending = []
         if on_batch is not None:
             on_batch(batch.num_rows)
-    return total
+    return LoadAggregate.merge_all([total, *pending])
 
 
 def make_plan(
@@ -801,7 +870,7 @@ def analyze(
     bar = Progress(enabled=progress, total_bytes=source.bytes_total)
     with bar:
         aggregate = analyze_batches(
-            source, plan, on_batch=lambda rows: bar.update(rows, source.bytes_read)
+            prefetch(source), plan, on_batch=lambda rows: bar.update(rows, source.bytes_read)
         )
     aggregate.skipped_rows += source.skipped_rows
     if aggregate.events == 0:

@@ -275,7 +275,7 @@ FORMAT_CHOICES = ("csv", "tsv", "jsonl", "parquet", "log", "kcat")
     help="Write summary.json, partitions.csv, hot_keys.csv, windows.csv, PNG plots "
     "and report.html here.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON, not as a table.")
 def analyze(
     inputs: Sequence[str],
     key: str,
@@ -327,10 +327,7 @@ def analyze(
         click.echo(f"wrote {written}/: summary.json, partitions.csv, hot_keys.csv, "
                    f"{'windows.csv, ' if result.windows is not None else ''}PNG plots, report.html",
                    err=True)  # fmt: skip
-    if as_json:
-        click.echo(to_json(result.summary), nl=False)
-    elif out_dir is None:
-        click.echo(format_summary(result), nl=False)
+    click.echo(to_json(result.summary) if as_json else format_summary(result), nl=False)
     if result.summary["skipped_rows"]:
         click.echo(f"note: skipped {result.summary['skipped_rows']:,} unparsable rows "
                    "(--strict makes them an error)", err=True)  # fmt: skip

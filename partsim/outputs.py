@@ -92,7 +92,9 @@ def write_outputs(result, out_dir: str | Path, *, plots: bool = True) -> Path:
         result.hot_keys.to_csv(folder / "hot_keys.csv", index=False)
         if result.windows is not None:
             windows = result.windows.copy()
-            windows["window_start"] = windows["window_start"].map(lambda t: t.isoformat())
+            whole = float(result.summary["windows"]["window_seconds"]).is_integer()
+            stamp = "%Y-%m-%dT%H:%M:%SZ" if whole else "%Y-%m-%dT%H:%M:%S.%fZ"
+            windows["window_start"] = windows["window_start"].dt.strftime(stamp)
             windows.to_csv(folder / "windows.csv", index=False)
         images: dict[str, bytes] = {}
         if plots:

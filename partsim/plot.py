@@ -395,12 +395,13 @@ def figure(
 
 
 def png_bytes(fig: Figure) -> bytes:
-    """``fig`` as PNG bytes (cropped to what was drawn)."""
+    """``fig`` as PNG bytes. Figures use the constrained layout, so one draw is enough
+    (``bbox_inches="tight"`` would draw every figure twice)."""
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # A key in a script the font lacks is drawn as boxes; that is no reason to warn.
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
-        fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+        fig.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
 
 
