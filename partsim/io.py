@@ -558,10 +558,14 @@ class _NeedRowNumbers(Exception):
 def _read_csv(
     open_stream: Callable[[], _ByteStream], source: _Input, options: _Options, tally: _Tally
 ) -> Iterator[pa.RecordBatch]:
-    """CSV rows, reading the file again with a bigger block if a row does not fit."""
+    """CSV rows. The file is read again, skipping the rows already given, when a row does not
+    fit in the block (with a bigger block) or when a bad row needs its line number (on one
+    thread: Arrow's threaded parser does not number rows)."""
     yielded = 0
     threads = source.path is not None  # stdin cannot be read again: one thread from the start
-    for block_size in _CSV_BLOCKS:
+    sizes = iter(_CSV_BLOCKS)
+    block_size = next(sizes)
+    while True:
         before = tally.snapshot()
         stream = open_stream()
         drop = yielded  # rows already yielded by an earlier attempt
@@ -576,9 +580,6 @@ def _read_csv(
         except _NeedRowNumbers:
             tally.restore(before)
             threads = False
-            stream.close()
-            yield from _read_csv_again(open_stream, source, options, tally, block_size, yielded)
-            return
         except _RowTooLong:
             if source.path is None:
                 raise DataError(
@@ -586,38 +587,13 @@ def _read_csv(
                     "(save the input to a file to read rows up to 64 MiB)"
                 ) from None
             tally.restore(before)
+            block_size = next(sizes, None)
+            if block_size is None:
+                raise DataError(
+                    f"{source.name}: a row is longer than 64 MiB, or a quote is never closed"
+                ) from None
         finally:
             stream.close()
-    raise DataError(f"{source.name}: a row is longer than 64 MiB, or a quote is never closed")
-
-
-def _read_csv_again(
-    open_stream: Callable[[], _ByteStream],
-    source: _Input,
-    options: _Options,
-    tally: _Tally,
-    block_size: int,
-    yielded: int,
-) -> Iterator[pa.RecordBatch]:
-    """The one-thread re-read after :class:`_NeedRowNumbers`, skipping rows already given."""
-    drop = yielded
-    for size in [b for b in _CSV_BLOCKS if b >= block_size]:
-        before = tally.snapshot()
-        stream = open_stream()
-        try:
-            for batch in _csv_batches(stream, source, options, tally, size, threads=False):
-                if drop:
-                    cut = min(drop, batch.num_rows)
-                    batch, drop = batch.slice(cut), drop - cut
-                yielded += batch.num_rows
-                yield batch
-            return
-        except _RowTooLong:
-            tally.restore(before)
-            drop = yielded
-        finally:
-            stream.close()
-    raise DataError(f"{source.name}: a row is longer than 64 MiB, or a quote is never closed")
 
 
 def _csv_batches(
