@@ -533,16 +533,29 @@ def finish(
     prefix = (
         len(schema_prefix(plan.schema_id, plan.schema_type)) if plan.schema_id is not None else 0
     )
-    keys = aggregate.keys.sort_by([("count", "descending"), ("key", "ascending")])
+    keys = aggregate.keys
+    all_counts = keys.column("count").to_numpy()
+    # A hashed key's partition is a function of its bytes: hash each distinct key once.
+    all_partitions = plan.partitioner.hashed_partitions(keys.column("key"), count)[0]
+    distinct = np.bincount(all_partitions, minlength=count)
+    # Only the hot keys and each partition's top key need ordering: sort those candidates
+    # (ties by key), not the whole distinct-key table.
+    hot = min(top, keys.num_rows)
+    best = np.zeros(count, dtype=np.int64)
+    np.maximum.at(best, all_partitions, all_counts)
+    kth = np.partition(all_counts, keys.num_rows - hot)[keys.num_rows - hot] if hot else np.inf
+    candidates = (all_counts >= kth) | (all_counts == best[all_partitions])
+    keys = keys.filter(pa.array(candidates)).append_column(
+        "partition", pa.array(all_partitions[candidates])
+    )
+    keys = keys.sort_by([("count", "descending"), ("key", "ascending")])
     key_counts = keys.column("count").to_numpy()
     key_bytes_sum = keys.column("bytes").to_numpy()
-    # A hashed key's partition is a function of its bytes: hash each distinct key once.
-    key_partitions = plan.partitioner.hashed_partitions(keys.column("key"), count)[0]
+    key_partitions = keys.column("partition").to_numpy()
     raw_keys = keys.column("key")
     total = aggregate.events
     total_bytes = float(aggregate.bytes.sum())
 
-    hot = min(top, keys.num_rows)
     hot_keys = pd.DataFrame(
         {
             "key": [
@@ -555,8 +568,7 @@ def finish(
         }
     )
 
-    # Top key of each partition: keys are sorted by count, so the first seen wins.
-    distinct = np.bincount(key_partitions, minlength=count)
+    # Top key of each partition: candidates are sorted by count, so the first seen wins.
     first_index = np.full(count, -1)
     if keys.num_rows:
         order = np.arange(keys.num_rows)
@@ -600,14 +612,15 @@ def finish(
         "null_key_events": aggregate.null_key_events,
         "keyless_events": aggregate.keyless_events,
         "skipped_rows": aggregate.skipped_rows,
-        "distinct_keys": int(keys.num_rows),
+        "distinct_keys": len(all_counts),
         "bytes": total_bytes,
         "size_source": plan.size_source,
         **metrics,
         "max_mean_ratio_bytes": skew_metrics(aggregate.bytes)["max_mean_ratio"],
         "best_possible_max_mean_ratio": max(1.0, count * top_share),
+        # Sorted, so the simulation does not depend on the key table's order (batching).
         "uniform_placement": uniform_reference(
-            key_counts, aggregate.keyless_events, count, seed=seed
+            np.sort(all_counts), aggregate.keyless_events, count, seed=seed
         ),
         "keyed_only": {
             "events": int(aggregate.keyed_messages.sum()),
