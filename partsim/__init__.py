@@ -13,11 +13,19 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    """``analyze`` and ``AnalysisResult`` load on first use: ``import partsim`` stays light."""
+    """The analysis API loads on first use, so ``import partsim`` stays light."""
     if name in ("analyze", "AnalysisResult"):
         from partsim import analysis
 
         return getattr(analysis, name)
+    if name in ("sweep", "SweepResult"):
+        from partsim import compare
+
+        return getattr(compare, name)
+    if name in ("whatif", "WhatIfResult"):
+        from partsim import changes
+
+        return getattr(changes, name)
     raise AttributeError(f"module 'partsim' has no attribute {name!r}")
 
 
@@ -27,11 +35,15 @@ __all__ = [
     "DataError",
     "Partitioner",
     "PartsimError",
+    "SweepResult",
     "UsageError",
+    "WhatIfResult",
     "__version__",
     "analyze",
     "assign",
     "get_partitioner",
     "hash_keys",
     "partitioners",
+    "sweep",
+    "whatif",
 ]

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 
 from partsim.design import KeyDesign, parse_design
 from partsim.errors import DataError, UsageError
+from partsim.ordering import ordering_report
 from partsim.partitioners import Partitioner, check_partition_count, get_partitioner
 from partsim.serde import check_key_format, schema_prefix, serialize_keys
 
@@ -76,7 +77,7 @@ _MISSING_TIME = np.iinfo(np.int64).min
 _ZONED = r"([zZ]|[+-]\d\d(:?\d\d)?)$"
 
 
-def _numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def parse_numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Numbers from a column (text is parsed); NaN where a value is missing or not a number."""
     if pa.types.is_dictionary(values.type):
         values = values.cast(values.type.value_type)
@@ -93,7 +94,7 @@ def _numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
 
 
-def _timestamps(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def parse_timestamps(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Event times in int64 nanoseconds since the epoch (UTC); ``INT64_MIN`` where unparsable.
 
     Numbers are epoch seconds, milliseconds, microseconds or nanoseconds, told apart by their
@@ -114,7 +115,7 @@ def _timestamps(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
             return _time_ns(pc.cast(values, pa.timestamp("ns", tz="UTC" if zoned else None)))
         except pa.ArrowInvalid:
             pass
-    numbers = _numbers(values)
+    numbers = parse_numbers(values)
     numeric = np.isfinite(numbers)
     present = len(values) - values.null_count
     if numeric.any() and (not text or numeric.sum() >= 0.5 * present):
@@ -176,6 +177,9 @@ def _group(table: pa.Table, keys: list[str], sums: list[str]) -> pa.Table:
 
 
 _KEY_SCHEMA = pa.schema([("key", pa.binary()), ("count", pa.int64()), ("bytes", pa.float64())])
+ENTITY_SCHEMA = pa.schema(
+    [("entity", pa.large_string()), ("key", pa.binary()), ("count", pa.int64())]
+)
 _WINDOW_SCHEMA = pa.schema(
     [("window", pa.int64()), ("partition", pa.int32()), ("messages", pa.int64()),
      ("bytes", pa.float64())]
@@ -199,6 +203,7 @@ class LoadAggregate:
     windows: pa.Table = field(default_factory=lambda: _WINDOW_SCHEMA.empty_table())
     first_ns: int | None = None
     last_ns: int | None = None
+    entities: pa.Table | None = None  # (entity, key, count), with order_by
 
     @classmethod
     def empty(cls, partition_count: int) -> LoadAggregate:
@@ -219,6 +224,7 @@ class LoadAggregate:
             return parts[0]
         starts = [p.first_ns for p in parts if p.first_ns is not None]
         ends = [p.last_ns for p in parts if p.last_ns is not None]
+        entities = [p.entities for p in parts if p.entities is not None]
         return LoadAggregate(
             parts[0].partition_count,
             sum(p.messages for p in parts),
@@ -235,7 +241,20 @@ class LoadAggregate:
                    ["messages", "bytes"]).cast(_WINDOW_SCHEMA),
             min(starts) if starts else None,
             max(ends) if ends else None,
+            _group(pa.concat_tables(entities), ["entity", "key"], ["count"]).cast(
+                ENTITY_SCHEMA) if entities else None,
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Events:
+    """One batch's usable events, ready to place: what :meth:`BatchPlan.prepare` returns."""
+
+    batch: pa.RecordBatch | pa.Table  # the rows kept
+    key_bytes: pa.Array  # serialized keys, null for a null key
+    weights: np.ndarray  # bytes per event (1 without sizes)
+    times: np.ndarray | None  # ns since the epoch, with a timestamp column
+    skipped: int  # rows dropped as unparsable
 
 
 @dataclass(frozen=True)
@@ -254,6 +273,7 @@ class BatchPlan:
     seed: int = 0
     strict: bool = False
     value_sizes: bool = False  # the input has value_size (a kcat dump or a live sample)
+    order_by: str | None = None  # the entity whose events must stay in order
 
     @property
     def size_source(self) -> str:
@@ -269,20 +289,20 @@ class BatchPlan:
                 wanted.append(extra)
         return wanted
 
-    def aggregate(self, batch: pa.RecordBatch | pa.Table, keyless_seen: int) -> LoadAggregate:
-        """The aggregate of one batch; ``keyless_seen`` numbers its keyless records."""
+    def prepare(self, batch: pa.RecordBatch | pa.Table) -> Events:
+        """A batch's usable events: key bytes, bytes per event, times, and the rest skipped."""
         count = batch.num_rows
         keep = np.ones(count, dtype=bool)
         sizes = None
         if self.size:
-            sizes = _numbers(batch.column(self.size))
+            sizes = parse_numbers(batch.column(self.size))
             keep &= np.isfinite(sizes) & (sizes >= 0)
         elif self.value_sizes:
-            value_sizes = _numbers(batch.column("value_size"))
+            value_sizes = parse_numbers(batch.column("value_size"))
             sizes = np.where(np.isfinite(value_sizes), value_sizes, 0.0)
         times = None
         if self.timestamp:
-            times = _timestamps(batch.column(self.timestamp))
+            times = parse_timestamps(batch.column(self.timestamp))
             keep &= times != _MISSING_TIME
         skipped = int(count - keep.sum())
         if skipped and self.strict:
@@ -301,6 +321,19 @@ class BatchPlan:
             raise DataError(f"--key {self.design.expression!r}: {error}") from None
         if isinstance(key_bytes, pa.ChunkedArray):
             key_bytes = key_bytes.combine_chunks()
+        if sizes is None:
+            weights = np.ones(len(key_bytes))
+        elif self.size:
+            weights = sizes
+        else:
+            key_lengths = pc.binary_length(key_bytes).fill_null(0).to_numpy(zero_copy_only=False)
+            weights = sizes + key_lengths
+        return Events(batch, key_bytes, weights, times, skipped)
+
+    def aggregate(self, batch: pa.RecordBatch | pa.Table, keyless_seen: int) -> LoadAggregate:
+        """The aggregate of one batch; ``keyless_seen`` numbers its keyless records."""
+        events = self.prepare(batch)
+        key_bytes = events.key_bytes
         partitions, keyless = self.partitioner.hashed_partitions(key_bytes, self.partition_count)
         keyless_count = int(keyless.sum())
         if keyless_count:
@@ -308,14 +341,12 @@ class BatchPlan:
                 self.partitioner.keyless, keyless_seen, keyless_count, self.partition_count,
                 self.seed,
             )  # fmt: skip
-        if sizes is None:
-            weights = np.ones(len(partitions))
-        elif self.size:
-            weights = sizes
-        else:
-            key_lengths = pc.binary_length(key_bytes).fill_null(0).to_numpy(zero_copy_only=False)
-            weights = sizes + key_lengths
-        return self._counts(key_bytes, partitions, keyless, weights, times, skipped)
+        out = self._counts(
+            key_bytes, partitions, keyless, events.weights, events.times, events.skipped
+        )
+        if self.order_by is not None:
+            out.entities = entity_pairs(events.batch.column(self.order_by), key_bytes)
+        return out
 
     def _counts(self, key_bytes, partitions, keyless, weights, times, skipped) -> LoadAggregate:
         count = self.partition_count
@@ -343,6 +374,16 @@ class BatchPlan:
             out.windows = _window_counts(times // self.window_ns, partitions, weights, count)
             out.first_ns, out.last_ns = int(times.min()), int(times.max())
         return out
+
+
+def entity_pairs(entity: pa.Array | pa.ChunkedArray, key_bytes: pa.Array) -> pa.Table:
+    """Events per (entity, key) of one batch; events whose entity is null are left out."""
+    if not pa.types.is_large_string(entity.type):
+        entity = entity.cast(pa.large_string())
+    ones = pa.array(np.ones(len(key_bytes), dtype=np.int64))
+    pairs = pa.table({"entity": entity, "key": key_bytes, "count": ones})
+    pairs = pairs.filter(pc.is_valid(pairs["entity"]))
+    return _group(pairs, ["entity", "key"], ["count"]).cast(ENTITY_SCHEMA)
 
 
 def _window_counts(
@@ -647,6 +688,11 @@ def finish(
             for row in hot_keys.itertuples()
         ],
     }
+    if aggregate.entities is not None:
+        summary["order_by"] = plan.order_by
+        summary["ordering"] = ordering_report(
+            aggregate.entities, all_partitions, aggregate.keys.column("key")
+        )
     summary["verdict"] = _verdict(summary)
     windows = None
     if plan.timestamp and aggregate.windows.num_rows:
@@ -797,6 +843,7 @@ def make_plan(
     seed: int = 0,
     null_field_as_empty: bool = False,
     strict: bool = False,
+    order_by: str | None = None,
 ) -> BatchPlan:
     """Validate the analysis options once, before any data is read."""
     if schema_id is not None:
@@ -813,13 +860,19 @@ def make_plan(
         window_ns=parse_window(window),
         seed=seed,
         strict=strict,
+        order_by=order_by,
     )
 
 
 def bind_columns(plan: BatchPlan, available: Sequence[str]) -> BatchPlan:
     """Check the plan against the input's columns; fail naming the columns there are."""
     plan.design.check_columns(available, "--key")
-    for option, column in (("--size", plan.size), ("--timestamp", plan.timestamp)):
+    options = (
+        ("--size", plan.size),
+        ("--timestamp", plan.timestamp),
+        ("--order-by", plan.order_by),
+    )
+    for option, column in options:
         if column:
             parse_design(column).check_columns(available, option)
     return replace(plan, value_sizes=plan.size is None and "value_size" in available)
@@ -846,13 +899,15 @@ def analyze(
     strict: bool = False,
     batch_rows: int = 1 << 20,
     progress: bool = False,
+    order_by: str | None = None,
 ) -> AnalysisResult:
     """Analyze how the keys of a sample of events spread over ``partition_count`` partitions.
 
     ``inputs`` is a path, a glob, several of them, ``"-"`` for stdin, a pandas DataFrame or a
     pyarrow Table. ``key`` is a column or a template such as ``"{region}:{customer_id}"``.
     ``size`` names a bytes-per-event column (default: key plus value size where the input
-    has ``value_size``, else 1); ``timestamp`` names the event time, for per-window load.
+    has ``value_size``, else 1); ``timestamp`` names the event time, for per-window load;
+    ``order_by`` names the entity whose events must stay in order (``summary["ordering"]``).
     Returns an :class:`AnalysisResult`.
 
     >>> import pandas as pd
@@ -870,6 +925,7 @@ def analyze(
         key=key, partition_count=partition_count, partitioner=partitioner, key_format=key_format,
         schema_id=schema_id, schema_type=schema_type, size=size, timestamp=timestamp,
         window=window, seed=seed, null_field_as_empty=null_field_as_empty, strict=strict,
+        order_by=order_by,
     )  # fmt: skip
     source = open_events(
         inputs,

@@ -47,25 +47,35 @@ class PartitionerType(click.ParamType):
 PARTITION_COUNT = click.IntRange(1, MAX_PARTITION_COUNT)
 
 
+KEY_FORMAT_OPTION = click.option(
+    "--key-format", type=click.Choice(KEY_FORMATS), default="string", show_default=True,
+    help="How the producer serializes keys.",
+)  # fmt: skip
+SCHEMA_TYPE_OPTION = click.option(
+    "--schema-type", type=click.Choice(SCHEMA_TYPES), default="avro", show_default=True,
+    help="With a schema id: protobuf adds the message-index byte.",
+)  # fmt: skip
+
+
+def _stack(command, options):
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def producer_options(command):
     """The options that describe the producer: partitions, partitioner and key serializer."""
-    options = [
+    return _stack(command, [
         click.option("-p", "--partitions", "partition_count", type=PARTITION_COUNT,
                      required=True, help="The topic's partition count."),
         click.option("--partitioner", type=PartitionerType(), default="java", show_default=True,
                      help="The producer client's partitioner (see `partsim partitioners`)."),
-        click.option("--key-format", type=click.Choice(KEY_FORMATS), default="string",
-                     show_default=True, help="How the producer serializes keys."),
+        KEY_FORMAT_OPTION,
         click.option("--schema-id", type=click.IntRange(0, 2**31 - 1), default=None,
                      help="Confluent Schema Registry id: frame keys as 0x00 + 4-byte id + "
                      "payload."),
-        click.option("--schema-type", type=click.Choice(SCHEMA_TYPES), default="avro",
-                     show_default=True,
-                     help="With --schema-id: protobuf adds the message-index byte."),
-    ]  # fmt: skip
-    for option in reversed(options):
-        command = option(command)
-    return command
+        SCHEMA_TYPE_OPTION,
+    ])  # fmt: skip
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -79,6 +89,9 @@ def cli() -> None:
     \b
     Examples:
       partsim analyze sample_data/orders.csv --key customer_id -p 12
+      partsim sweep sample_data/orders.csv -p 6,12,24 --design c=customer_id
+      partsim whatif sample_data/orders.csv --key customer_id --from-partitions 12 \\
+          --to-partitions 16
       partsim partition user-42 order-7 -p 12
       partsim partition user-42 -p 12 --compare
       partsim partitioners
@@ -204,34 +217,53 @@ def _display(key: str | bytes) -> str:
 FORMAT_CHOICES = ("csv", "tsv", "jsonl", "parquet", "log", "kcat")
 
 
+def event_options(command):
+    """How events are read: input format, sizes, times, unparsable rows, the seed."""
+    return _stack(command, [
+        click.option("--size", metavar="COLUMN", default=None,
+                     help="Bytes per event. Default: key + value size where known, else 1."),
+        click.option("--timestamp", metavar="COLUMN", default=None,
+                     help="Event time (ISO 8601 or epoch s/ms/us/ns), for per-window load."),
+        click.option("--window", default="1min", show_default=True,
+                     help="Window length for per-window load, e.g. 10s, 1min, 1h."),
+        click.option("--order-by", metavar="COLUMN", default=None,
+                     help="The entity whose events must stay in order, e.g. account_id."),
+        click.option("--format", "format", type=click.Choice(FORMAT_CHOICES), default=None,
+                     help="Input format; default: from each file's extension."),
+        click.option("--delimiter", default=None,
+                     help="CSV field delimiter (default , or tab for .tsv)."),
+        click.option("--regex", default=None,
+                     help="For log lines: a regex with a named group 'key' (and optionally "
+                     "'ts', 'size')."),
+        click.option("--null-field-as-empty", is_flag=True,
+                     help="A null field in a key template becomes '' instead of a null key."),
+        click.option("--strict", is_flag=True,
+                     help="Fail on the first unparsable row instead of skipping it."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Seed for keyless records' picks and the random-placement reference."),
+    ])  # fmt: skip
+
+
+KEY_OPTION = click.option(
+    "--key", "key", required=True, metavar="EXPR",
+    help="A column, or a template over columns such as '{region}:{customer_id}'.",
+)  # fmt: skip
+JSON_OPTION = click.option(
+    "--json", "as_json", is_flag=True, help="Print the result as JSON, not as a table."
+)
+
+
+def _skipped_note(summary: dict) -> None:
+    if summary.get("skipped_rows"):
+        click.echo(f"note: skipped {summary['skipped_rows']:,} unparsable rows "
+                   "(--strict makes them an error)", err=True)  # fmt: skip
+
+
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option(
-    "--key",
-    "key",
-    required=True,
-    metavar="EXPR",
-    help="A column, or a template over columns such as '{region}:{customer_id}'.",
-)
+@KEY_OPTION
 @producer_options
-@click.option(
-    "--size",
-    metavar="COLUMN",
-    default=None,
-    help="Bytes per event. Default: key + value size where known, else 1.",
-)
-@click.option(
-    "--timestamp",
-    metavar="COLUMN",
-    default=None,
-    help="Event time (ISO 8601 or epoch s/ms/us/ns), for per-window load.",
-)
-@click.option(
-    "--window",
-    default="1min",
-    show_default=True,
-    help="Window length for per-window load, e.g. 10s, 1min, 1h.",
-)
+@event_options
 @click.option(
     "--top",
     type=click.IntRange(0),
@@ -240,63 +272,15 @@ FORMAT_CHOICES = ("csv", "tsv", "jsonl", "parquet", "log", "kcat")
     help="How many hot keys to report.",
 )
 @click.option(
-    "--format",
-    "input_format",
-    type=click.Choice(FORMAT_CHOICES),
-    default=None,
-    help="Input format; default: from each file's extension.",
-)
-@click.option("--delimiter", default=None, help="CSV field delimiter (default , or tab for .tsv).")
-@click.option(
-    "--regex",
-    default=None,
-    help="For log lines: a regex with a named group 'key' (and optionally 'ts', 'size').",
-)
-@click.option(
-    "--null-field-as-empty",
-    is_flag=True,
-    help="A null field in a key template becomes '' instead of making a null key.",
-)
-@click.option(
-    "--strict", is_flag=True, help="Fail on the first unparsable row instead of skipping it."
-)
-@click.option(
-    "--seed",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Seed for keyless records' picks and the random-placement reference.",
-)
-@click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Write summary.json, partitions.csv, hot_keys.csv, windows.csv, PNG plots "
-    "and report.html here.",
+    help="Also write summary.json, partitions.csv, hot_keys.csv, windows.csv, PNG "
+    "plots and report.html here.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON, not as a table.")
-def analyze(
-    inputs: Sequence[str],
-    key: str,
-    partition_count: int,
-    partitioner: str,
-    key_format: str,
-    schema_id: int | None,
-    schema_type: str,
-    size: str | None,
-    timestamp: str | None,
-    window: str,
-    top: int,
-    input_format: str | None,
-    delimiter: str | None,
-    regex: str | None,
-    null_field_as_empty: bool,
-    strict: bool,
-    seed: int,
-    out_dir: str | None,
-    as_json: bool,
-) -> None:
+@JSON_OPTION
+def analyze(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) -> None:
     """Report per-partition load, skew and hot keys for a sample of events.
 
     INPUTS are CSV/TSV, JSON lines, Parquet, log files (with --regex) or kcat dumps
@@ -307,7 +291,7 @@ def analyze(
     Examples:
       partsim analyze sample_data/orders.csv --key customer_id -p 12
       partsim analyze sample_data/orders.csv --key '{region}:{customer_id}' -p 12 \\
-          --size size_bytes --timestamp ts --out report/
+          --size size_bytes --timestamp ts --order-by customer_id --out report/
       partsim analyze sample_data/app.log --key key -p 6 --timestamp ts --size size \\
           --regex '^(?P<ts>\\S+) .*customer=(?P<key>\\S+) bytes=(?P<size>\\d+)'
       partsim analyze sample_data/orders.kcat --key key -p 6 --timestamp timestamp --json
@@ -315,22 +299,260 @@ def analyze(
     from partsim.analysis import analyze as run_analysis
     from partsim.outputs import format_summary, to_json, write_outputs
 
-    result = run_analysis(
-        list(inputs), key=key, partition_count=partition_count, partitioner=partitioner,
-        key_format=key_format, schema_id=schema_id, schema_type=schema_type, size=size,
-        timestamp=timestamp, window=window, top=top, seed=seed,
-        null_field_as_empty=null_field_as_empty, format=input_format, delimiter=delimiter,
-        regex=regex, strict=strict, progress=True,
-    )  # fmt: skip
+    result = run_analysis(list(inputs), progress=True, **options)
     if out_dir is not None:
         written = write_outputs(result, out_dir)
         click.echo(f"wrote {written}/: summary.json, partitions.csv, hot_keys.csv, "
                    f"{'windows.csv, ' if result.windows is not None else ''}PNG plots, report.html",
                    err=True)  # fmt: skip
     click.echo(to_json(result.summary) if as_json else format_summary(result), nl=False)
-    if result.summary["skipped_rows"]:
-        click.echo(f"note: skipped {result.summary['skipped_rows']:,} unparsable rows "
-                   "(--strict makes them an error)", err=True)  # fmt: skip
+    _skipped_note(result.summary)
+
+
+def _counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise click.BadParameter(
+            f"must be partition counts such as 6,12,24; got {text!r}"
+        ) from None
+    if not counts or any(not 1 <= n <= MAX_PARTITION_COUNT for n in counts):
+        raise click.BadParameter(
+            f"must be partition counts from 1 to {MAX_PARTITION_COUNT}, such as 6,12,24; "
+            f"got {text!r}"
+        )
+    return counts
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option(
+    "--design",
+    "designs",
+    multiple=True,
+    required=True,
+    metavar="NAME=EXPR",
+    help="A key design to compare (repeatable), e.g. by_customer=customer_id.",
+)
+@click.option(
+    "-p",
+    "--partitions",
+    "partition_counts",
+    required=True,
+    metavar="N,N,...",
+    callback=lambda _ctx, _param, value: _counts(value),
+    help="Partition counts to sweep, e.g. 6,12,24,48.",
+)
+@click.option(
+    "--partitioner",
+    "partitioners",
+    type=PartitionerType(),
+    multiple=True,
+    help="Partitioners to compare (repeatable); default java.",
+)
+@KEY_FORMAT_OPTION
+@click.option(
+    "--schema-id",
+    type=click.IntRange(0, 2**31 - 1),
+    default=None,
+    help="Confluent Schema Registry id: frame keys as 0x00 + 4-byte id + payload.",
+)
+@SCHEMA_TYPE_OPTION
+@event_options
+@click.option(
+    "--max-skew",
+    type=click.FloatRange(1),
+    default=1.2,
+    show_default=True,
+    help="The highest acceptable max/mean partition load.",
+)
+@click.option(
+    "--partition-capacity",
+    metavar="RATE",
+    default=None,
+    help="What one partition (its consumer) handles: 5000 (msgs/s) or 5MB/s.",
+)
+@click.option(
+    "--rate",
+    metavar="RATE",
+    default=None,
+    help="The topic's total rate, when there is no --timestamp: 50000 or 20MB/s.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write sweep.json, sweep.csv, recommendations.csv and plots here.",
+)
+@JSON_OPTION
+def sweep(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) -> None:
+    """Compare key designs, partitioners and partition counts, and recommend one.
+
+    For each design the recommendation is the smallest swept partition count that keeps
+    max/mean within --max-skew and every partition within --partition-capacity; when none
+    does, it says why (a key heavier than 1/N of the load cannot be fixed by more
+    partitions) and what would, with the ordering it costs.
+
+    \b
+    Examples:
+      partsim sweep sample_data/orders.csv -p 6,12,24,48 \\
+          --design customer=customer_id --design region_customer='{region}:{customer_id}' \\
+          --order-by customer_id
+      partsim sweep sample_data/orders.csv -p 12,24 --design customer=customer_id \\
+          --partitioner java --partitioner confluent-kafka --timestamp ts \\
+          --partition-capacity 5 --out sweep/
+    """
+    from partsim.compare import sweep as run_sweep
+    from partsim.outputs import format_sweep, to_json, write_sweep_outputs
+
+    result = run_sweep(list(inputs), progress=True, **options)
+    if out_dir is not None:
+        written = write_sweep_outputs(result, out_dir)
+        click.echo(f"wrote {written}/: sweep.json, sweep.csv, recommendations.csv, plots",
+                   err=True)  # fmt: skip
+    if as_json:
+        click.echo(to_json({**result.summary, "rows": result.table.to_dict("records")}), nl=False)
+    else:
+        click.echo(format_sweep(result), nl=False)
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@KEY_OPTION
+@click.option(
+    "-p",
+    "--partitions",
+    "partition_count",
+    type=PARTITION_COUNT,
+    default=None,
+    help="The partition count, when it does not change.",
+)
+@click.option(
+    "--from-partitions",
+    type=PARTITION_COUNT,
+    default=None,
+    help="The partition count before the change.",
+)
+@click.option(
+    "--to-partitions",
+    type=PARTITION_COUNT,
+    default=None,
+    help="The partition count after the change.",
+)
+@click.option(
+    "--partitioner",
+    type=PartitionerType(),
+    default="java",
+    show_default=True,
+    help="The partitioner, when it does not change.",
+)
+@click.option(
+    "--from-partitioner",
+    type=PartitionerType(),
+    default=None,
+    help="The producer client's partitioner before (e.g. librdkafka:consistent_random).",
+)
+@click.option(
+    "--to-partitioner",
+    type=PartitionerType(),
+    default=None,
+    help="The producer client's partitioner after (e.g. java).",
+)
+@KEY_FORMAT_OPTION
+@click.option(
+    "--schema-id",
+    type=click.IntRange(0, 2**31 - 1),
+    default=None,
+    help="The Schema Registry id, when it does not change.",
+)
+@click.option(
+    "--from-schema-id",
+    type=click.IntRange(0, 2**31 - 1),
+    default=None,
+    help="The key schema id before (framing puts it in the hashed bytes).",
+)
+@click.option(
+    "--to-schema-id",
+    type=click.IntRange(0, 2**31 - 1),
+    default=None,
+    help="The key schema id after.",
+)
+@SCHEMA_TYPE_OPTION
+@click.option(
+    "--salt",
+    type=click.IntRange(1),
+    default=None,
+    help="Salt keys over up to K sub-keys; shows load against ordering for 1..K.",
+)
+@click.option(
+    "--salt-hot",
+    type=click.IntRange(1),
+    default=None,
+    metavar="TOPK",
+    help="With --salt: salt only the TOPK heaviest keys.",
+)
+@click.option(
+    "--size",
+    metavar="COLUMN",
+    default=None,
+    help="Bytes per event. Default: key + value size where known, else 1.",
+)
+@click.option(
+    "--order-by",
+    metavar="COLUMN",
+    default=None,
+    help="The entity whose events must stay in order (default: the key).",
+)
+@click.option(
+    "--format",
+    "format",
+    type=click.Choice(FORMAT_CHOICES),
+    default=None,
+    help="Input format; default: from each file's extension.",
+)
+@click.option("--delimiter", default=None, help="CSV field delimiter.")
+@click.option("--regex", default=None, help="For log lines: a regex with a named group 'key'.")
+@click.option(
+    "--null-field-as-empty",
+    is_flag=True,
+    help="A null field in a key template becomes '' instead of a null key.",
+)
+@click.option("--strict", is_flag=True, help="Fail on the first unparsable row.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for keyless picks.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write whatif.json, partitions.csv, moves.csv, salting.csv and plots.",
+)
+@JSON_OPTION
+def whatif(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) -> None:
+    """What moves when the partition count, the client or the key schema changes, or when
+    hot keys are salted.
+
+    A key moves when it lands on another partition after the change: while producers switch
+    over, its events are split across two partitions and per-key order breaks.
+
+    \b
+    Examples:
+      partsim whatif sample_data/orders.csv --key customer_id \\
+          --from-partitions 12 --to-partitions 16
+      partsim whatif sample_data/orders.csv --key customer_id -p 12 \\
+          --from-partitioner confluent-kafka --to-partitioner java
+      partsim whatif sample_data/orders.csv --key customer_id -p 12 \\
+          --from-schema-id 1 --to-schema-id 2 --json
+      partsim whatif sample_data/orders.csv --key customer_id -p 12 --salt 4 --salt-hot 3
+    """
+    from partsim.changes import whatif as run_whatif
+    from partsim.outputs import format_whatif, to_json, write_whatif_outputs
+
+    result = run_whatif(list(inputs), progress=True, **options)
+    if out_dir is not None:
+        written = write_whatif_outputs(result, out_dir)
+        click.echo(f"wrote {written}/: whatif.json, partitions.csv, moves.csv, plots", err=True)
+    click.echo(to_json(result.summary) if as_json else format_whatif(result), nl=False)
 
 
 @cli.command(name="partitioners")

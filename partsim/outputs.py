@@ -154,6 +154,15 @@ def format_summary(result, *, partitions_shown: int = 64) -> str:
             f"rate {w['peak_partition_rate']:,.1f} msg/s (partition {w['peak_partition']}), "
             f"mean rate {w['mean_rate']:,.1f} msg/s"
         )
+    if "ordering" in s:
+        o = s["ordering"]
+        lines.append(
+            f"ordering by {s['order_by']}: {o['ordering_preserved']:.1%} of "
+            f"{o['entities_with_2_or_more_events']:,} entities with 2+ events keep their order; "
+            f"{o['events_at_risk']:.1%} of their events are at risk "
+            f"({o['unordered_by_spread_over_partitions']:,} spread over partitions, "
+            f"{o['unordered_by_null_or_keyless_keys']:,} with null or keyless keys)"
+        )
     lines += ["", s["verdict"], ""]
     frame = result.partitions
     rows = [["partition", "messages", "share", "x mean", "keys", "top key", "top key share"]]
@@ -176,4 +185,110 @@ def format_summary(result, *, partitions_shown: int = 64) -> str:
                 [_short(row.key, 48), f"{row.count:,}", f"{row.share:.2%}", str(row.partition)]
             )
         lines += _table(rows, {1, 2, 3})
+    return "\n".join(lines) + "\n"
+
+
+SWEEP_FILES = ("sweep.json", "sweep.csv", "recommendations.csv", "sweep_heatmap.png",
+               "sweep_lines.png")  # fmt: skip
+WHATIF_FILES = ("whatif.json", "partitions.csv", "moves.csv", "salting.csv",
+                "whatif_partitions.png", "salting.png")  # fmt: skip
+
+
+def write_sweep_outputs(result, out_dir: str | Path, *, plots: bool = True) -> Path:
+    """``sweep.json``, ``sweep.csv`` (one row per design × partitioner × partition count),
+    ``recommendations.csv`` and the heatmap and line plots."""
+
+    def write(folder: Path) -> None:
+        (folder / "sweep.json").write_text(
+            to_json({**result.summary, "rows": result.table.to_dict("records")}), encoding="utf-8"
+        )
+        result.table.to_csv(folder / "sweep.csv", index=False)
+        result.recommendations.to_csv(folder / "recommendations.csv", index=False)
+        if plots:
+            from partsim.plot import save_sweep_plots
+
+            save_sweep_plots(result, folder)
+
+    return write_directory(out_dir, write, SWEEP_FILES)
+
+
+def write_whatif_outputs(result, out_dir: str | Path, *, plots: bool = True) -> Path:
+    """``whatif.json``, ``partitions.csv`` (before/after), ``moves.csv`` (the keys that move),
+    ``salting.csv`` (with --salt) and the plots."""
+
+    def write(folder: Path) -> None:
+        (folder / "whatif.json").write_text(to_json(result.summary), encoding="utf-8")
+        result.partitions.to_csv(folder / "partitions.csv", index=False)
+        result.moves.to_csv(folder / "moves.csv", index=False)
+        if result.salting is not None:
+            result.salting.to_csv(folder / "salting.csv", index=False)
+        if plots:
+            from partsim.plot import save_whatif_plots
+
+            save_whatif_plots(result, folder)
+
+    return write_directory(out_dir, write, WHATIF_FILES)
+
+
+def _fraction(value: object) -> str:
+    return (
+        "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1%}"
+    )
+
+
+def format_sweep(result) -> str:
+    """The readable table ``partsim sweep`` prints."""
+    s = result.summary
+    lines = [f"{s['inputs']}: {s['events']:,} events; max skew {s['max_skew']:g}"]
+    rows = [["design", "partitioner", "N", "max/mean", "best", "hottest", "order kept",
+             "at risk", "keys"]]  # fmt: skip
+    for row in result.table.itertuples():
+        rows.append([
+            row.design, row.partitioner, str(row.partition_count), f"{row.max_mean_ratio:.2f}",
+            f"{row.best_possible_max_mean_ratio:.2f}", f"{row.hottest_partition_share:.1%}",
+            _fraction(row.ordering_preserved), _fraction(row.events_at_risk),
+            f"{row.distinct_keys:,}",
+        ])  # fmt: skip
+    lines += _table(rows, {2, 3, 4, 5, 6, 7, 8})
+    lines += ["", "recommendation:"]
+    for row in result.recommendations.itertuples():
+        lines.append(f"  {row.design} ({row.partitioner}): {row.advice}")
+    return "\n".join(lines) + "\n"
+
+
+def format_whatif(result) -> str:
+    """The readable summary ``partsim whatif`` prints."""
+    s = result.summary
+    before, after = s["before"], s["after"]
+
+    def config(c: dict) -> str:
+        schema = f", schema id {c['schema_id']}" if c["schema_id"] is not None else ""
+        return f"{c['partitioner']}, {c['partition_count']} partitions{schema}"
+
+    lines = [
+        f"{s['inputs']}: key {s['key']}, {s['events']:,} events, {s['distinct_keys']:,} keys",
+        f"before: {config(before)}",
+        f"after:  {config(after)}",
+        f"keys moved {s['keys_moved']:.1%} ({s['keys_moved_count']:,} of {s['keys_compared']:,}); "
+        f"events moved {s['events_moved']:.1%} ({s['events_moved_count']:,})",
+        f"max/mean {s['max_mean_ratio_before']:.2f} -> {s['max_mean_ratio_after']:.2f}",
+    ]
+    if s["keys_keyless_before_or_after"]:
+        lines.append(f"{s['keys_keyless_before_or_after']:,} keys take a keyless path on one side "
+                     "and are not counted as moved")  # fmt: skip
+    if len(result.moves):
+        lines += ["", "heaviest keys that move:"]
+        rows = [["key", "count", "from", "to"]]
+        for row in result.moves.head(10).itertuples():
+            rows.append([_short(row.key, 48), f"{row.count:,}", str(row.from_partition),
+                         str(row.to_partition)])  # fmt: skip
+        lines += _table(rows, {1, 2, 3})
+    if result.salting is not None:
+        lines += ["", f"salting (ordering by {s['order_by']}):"]
+        rows = [["salt", "max/mean", "hottest", "order kept", "events at risk"]]
+        for row in result.salting.itertuples():
+            rows.append([str(row.salt), f"{row.max_mean_ratio:.2f}",
+                         f"{row.hottest_partition_share:.1%}", _fraction(row.ordering_preserved),
+                         _fraction(row.events_at_risk)])  # fmt: skip
+        lines += _table(rows, {0, 1, 2, 3, 4})
     return "\n".join(lines) + "\n"

@@ -1,0 +1,275 @@
+"""What if the partition count, the producer client or the key schema changes, or hot keys
+are salted? Which keys move (and with them per-key ordering), and how the load changes.
+
+A change is a *before* and an *after* configuration: partition count, partitioner and
+Schema Registry id. A key *moves* when both configurations hash it and to different
+partitions; its events are then split across two partitions while the change rolls out,
+which breaks per-key order for them. Keys on a keyless path in either configuration have
+no fixed partition and are counted apart.
+
+Salting appends ``-0 … -(K-1)`` to a key so that its events spread over up to K partitions.
+The events of a salted key are taken as split evenly over its sub-keys (what random or
+round-robin salting gives on average). Salted keys lose per-key order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from partsim.analysis import display_key, make_plan
+from partsim.compare import KeySample, _key_partitions, collect, evaluate
+from partsim.errors import UsageError
+from partsim.partitioners import check_partition_count, get_partitioner
+from partsim.serde import schema_prefix
+
+__all__ = ["WhatIfResult", "salt_sample", "whatif"]
+
+
+@dataclass(frozen=True)
+class WhatIfResult:
+    """``summary`` (JSON-ready: ``keys_moved``, ``events_moved``, ``distinct_keys``,
+    ``events`` ...), ``partitions`` (load before and after), ``moves`` (the keys that move,
+    heaviest first) and ``salting`` (one row per salt factor, or None)."""
+
+    summary: dict
+    partitions: pd.DataFrame
+    moves: pd.DataFrame
+    salting: pd.DataFrame | None = None
+
+
+def salt_sample(
+    sample: KeySample, salt: int, keys_to_salt: np.ndarray, separator: str = "-"
+) -> KeySample:
+    """The sample after salting the keys at ``keys_to_salt`` (indexes into ``sample.keys``)
+    into ``salt`` sub-keys each, their events split evenly."""
+    if salt <= 1 or not len(keys_to_salt):
+        return sample
+    table = sample.keys
+    chosen = np.zeros(table.num_rows, dtype=bool)
+    chosen[keys_to_salt] = True
+    kept = table.filter(pa.array(~chosen))
+    salted = table.filter(pa.array(chosen))
+    variants = _salted(salted, salt, separator, ["count"], proportional=["bytes"])
+    salted_keys = table.column("key").filter(pa.array(chosen)).combine_chunks()
+    entities = _salt_rows(sample.entities, salted_keys, salt, separator, ())
+    windows = _salt_rows(sample.windows, salted_keys, salt, separator, ("bytes",))
+    return KeySample(
+        keys=pa.concat_tables([kept, variants.select(kept.column_names).cast(kept.schema)]),
+        null_events=sample.null_events,
+        null_bytes=sample.null_bytes,
+        events=sample.events,
+        skipped_rows=sample.skipped_rows,
+        entities=entities,
+        windows=windows,
+    )
+
+
+def _salt_rows(table, salted_keys, salt: int, separator: str, proportional: tuple):
+    """``table`` with its rows of salted keys split over the sub-keys (None stays None)."""
+    if table is None:
+        return None
+    hit = pc.is_in(table.column("key"), value_set=salted_keys).fill_null(False)
+    return pa.concat_tables(
+        [table.filter(pc.invert(hit)),
+         _salted(table.filter(hit), salt, separator, ["count"], proportional=proportional)]
+    )  # fmt: skip
+
+
+def _salted(
+    table: pa.Table, salt: int, separator: str, counts: list[str], proportional: tuple = ()
+) -> pa.Table:
+    """Each row repeated ``salt`` times with key + separator + i, counts split evenly."""
+    rows = table.num_rows
+    repeat = np.repeat(np.arange(rows), salt)
+    index = np.tile(np.arange(salt), rows)
+    out = table.take(pa.array(repeat))
+    suffixes = pa.array([f"{separator}{i}".encode() for i in range(salt)], pa.binary())
+    keys = pc.binary_join_element_wise(
+        out.column("key"), pc.take(suffixes, pa.array(index)), pa.scalar(b"", pa.binary())
+    )
+    columns = {name: out.column(name) for name in out.column_names}
+    columns["key"] = keys
+    for name in counts:
+        total = table.column(name).to_numpy()[repeat]
+        share = total // salt + (index < total % salt)
+        columns[name] = pa.array(share.astype(np.int64))
+        for other in proportional:
+            value = table.column(other).to_numpy()[repeat]
+            columns[other] = pa.array(
+                np.where(total > 0, value * share / np.maximum(total, 1), 0.0)
+            )
+    result = pa.table(columns)
+    return result.filter(pc.greater(result.column(counts[0]), 0))
+
+
+def whatif(
+    inputs: object,
+    *,
+    key: str,
+    partition_count: int | None = None,
+    from_partitions: int | None = None,
+    to_partitions: int | None = None,
+    partitioner: str = "java",
+    from_partitioner: str | None = None,
+    to_partitioner: str | None = None,
+    key_format: str = "string",
+    schema_id: int | None = None,
+    from_schema_id: int | None = None,
+    to_schema_id: int | None = None,
+    schema_type: str = "avro",
+    salt: int | None = None,
+    salt_hot: int | None = None,
+    order_by: str | None = None,
+    size: str | None = None,
+    seed: int = 0,
+    null_field_as_empty: bool = False,
+    top: int = 1000,
+    format: str | None = None,
+    delimiter: str | None = None,
+    regex: str | None = None,
+    strict: bool = False,
+    batch_rows: int = 1 << 20,
+    progress: bool = False,
+) -> WhatIfResult:
+    """Which keys and events move when the partition count, client or key schema changes,
+    and what salting hot keys does to load and to ordering.
+
+    Give the change as ``from_partitions``/``to_partitions``, ``from_partitioner``/
+    ``to_partitioner`` or ``from_schema_id``/``to_schema_id`` (unchanged settings come from
+    ``partition_count``, ``partitioner`` and ``schema_id``), and/or ``salt=K`` with
+    ``salt_hot=TOPK`` to salt only the heaviest keys.
+
+    >>> import pandas as pd
+    >>> events = pd.DataFrame({"user": [f"u{i}" for i in range(1000)]})
+    >>> moved = whatif(events, key="user", from_partitions=12, to_partitions=16)
+    >>> round(moved.summary["keys_moved"], 2)
+    0.76
+    """
+    count_before = from_partitions or partition_count
+    count_after = to_partitions or partition_count
+    if count_before is None or count_after is None:
+        raise UsageError("give -p/--partitions, or both --from-partitions and --to-partitions")
+    count_before, count_after = (
+        check_partition_count(count_before),
+        check_partition_count(count_after),
+    )
+    client_before = get_partitioner(from_partitioner or partitioner)
+    client_after = get_partitioner(to_partitioner or partitioner)
+    schema_before = from_schema_id if from_schema_id is not None else schema_id
+    schema_after = to_schema_id if to_schema_id is not None else schema_id
+    prefix_before = schema_prefix(schema_before, schema_type) if schema_before is not None else b""
+    prefix_after = schema_prefix(schema_after, schema_type) if schema_after is not None else b""
+    if salt is not None and (isinstance(salt, bool) or not isinstance(salt, int) or salt < 1):
+        raise UsageError(f"--salt must be a whole number >= 1; got {salt!r}")
+    if salt_hot is not None and (not isinstance(salt_hot, int) or salt_hot < 1):
+        raise UsageError(f"--salt-hot must be a whole number >= 1; got {salt_hot!r}")
+    before = (count_before, client_before.name, prefix_before)
+    after = (count_after, client_after.name, prefix_after)
+    if before == after and not salt:
+        raise UsageError(
+            "nothing changes: give --to-partitions, --to-partitioner, --to-schema-id or --salt"
+        )
+    plan = make_plan(key=key, partition_count=count_before, partitioner=client_before.name,
+                     key_format=key_format, size=size, seed=seed,
+                     null_field_as_empty=null_field_as_empty, strict=strict)  # fmt: skip
+    samples, described, _ = collect(
+        inputs, {"key": plan}, order_by=order_by, format=format, delimiter=delimiter,
+        regex=regex, strict=strict, batch_rows=batch_rows, progress=progress,
+    )  # fmt: skip
+    sample = samples["key"]
+    if sample.entities is None:  # per-key order: every key is its own entity
+        sample.entities = _keys_as_entities(sample)
+    keys = sample.keys.column("key")
+    counts = sample.keys.column("count").to_numpy()
+    part_before = _key_partitions(keys, client_before, count_before, prefix_before)
+    part_after = _key_partitions(keys, client_after, count_after, prefix_after)
+    both = (part_before >= 0) & (part_after >= 0)
+    moved = both & (part_before != part_after)
+    load_before = evaluate(sample, client_before, count_before, seed=seed, prefix=prefix_before)
+    load_after = evaluate(sample, client_after, count_after, seed=seed, prefix=prefix_after)
+    width = max(count_before, count_after)
+    partitions = pd.DataFrame({
+        "partition": np.arange(width),
+        "messages_before": np.pad(load_before.messages, (0, width - count_before)),
+        "messages_after": np.pad(load_after.messages, (0, width - count_after)),
+        "bytes_before": np.pad(load_before.bytes, (0, width - count_before)),
+        "bytes_after": np.pad(load_after.bytes, (0, width - count_after)),
+    })  # fmt: skip
+    order = np.argsort(-counts[moved], kind="stable")[:top]
+    moved_index = np.flatnonzero(moved)[order]
+    moves = pd.DataFrame({
+        "key": [display_key(k, key_format) for k in keys.take(pa.array(moved_index)).to_pylist()],
+        "count": counts[moved_index],
+        "from_partition": part_before[moved_index],
+        "to_partition": part_after[moved_index],
+    })  # fmt: skip
+    comparable_events = float(counts[both].sum())
+    summary = {
+        "inputs": described,
+        "key": key,
+        "before": {"partition_count": count_before, "partitioner": client_before.name,
+                   "schema_id": schema_before},
+        "after": {"partition_count": count_after, "partitioner": client_after.name,
+                  "schema_id": schema_after},
+        "events": sample.events,
+        "keyed_events": sample.events - sample.null_events,
+        "null_key_events": sample.null_events,
+        "distinct_keys": len(counts),
+        "keys_compared": int(both.sum()),
+        "keys_keyless_before_or_after": int((~both).sum()),
+        "keys_moved": float(moved.sum() / both.sum()) if both.sum() else 0.0,
+        "events_moved": float(counts[moved].sum() / comparable_events)
+        if comparable_events
+        else 0.0,
+        "keys_moved_count": int(moved.sum()),
+        "events_moved_count": int(counts[moved].sum()),
+        "max_mean_ratio_before": load_before.metrics["max_mean_ratio"],
+        "max_mean_ratio_after": load_after.metrics["max_mean_ratio"],
+        "ordering_before": _ordering_summary(load_before.ordering),
+        "ordering_after": _ordering_summary(load_after.ordering),
+        "order_by": order_by or "the key itself",
+        "top_moves": moves.head(20).to_dict("records"),
+    }  # fmt: skip
+    salting = None
+    if salt:
+        salting = _salting(sample, salt, salt_hot, client_after, count_after, prefix_after, seed)
+        summary["salting"] = salting.to_dict("records")
+    return WhatIfResult(summary, partitions, moves, salting)
+
+
+def _keys_as_entities(sample: KeySample) -> pa.Table:
+    """Per-key ordering: each key is the entity whose events must stay in order."""
+    keys = sample.keys
+    return pa.table({"entity": keys.column("key"), "key": keys.column("key"),
+                     "count": keys.column("count")})  # fmt: skip
+
+
+def _ordering_summary(ordering: dict | None) -> dict | None:
+    if ordering is None:
+        return None
+    return {name: ordering[name] for name in ("ordering_preserved", "events_at_risk",
+                                              "entities_with_2_or_more_events")}  # fmt: skip
+
+
+def _salting(sample, salt, salt_hot, client, count, prefix, seed) -> pd.DataFrame:
+    counts = sample.keys.column("count").to_numpy()
+    hot = np.argsort(-counts, kind="stable")
+    targets = hot[:salt_hot] if salt_hot else hot
+    rows = []
+    for factor in range(1, salt + 1):
+        salted = salt_sample(sample, factor, targets)
+        result = evaluate(salted, client, count, seed=seed, prefix=prefix)
+        rows.append({
+            "salt": factor,
+            "salted_keys": len(targets) if factor > 1 else 0,
+            "max_mean_ratio": result.metrics["max_mean_ratio"],
+            "hottest_partition_share": result.metrics["hottest_partition_share"],
+            "ordering_preserved": result.ordering["ordering_preserved"],
+            "events_at_risk": result.ordering["events_at_risk"],
+        })  # fmt: skip
+    return pd.DataFrame(rows)

@@ -1,0 +1,552 @@
+"""Key designs × partitioners × partition counts: load, ordering and a recommendation.
+
+The input is read once. For each key design a :class:`KeySample` keeps what every
+evaluation needs: per-key counts, the (entity, key) pairs for ordering, and per-window key
+counts for capacity. A key's partition is a function of its bytes, so evaluating a
+partitioner and a partition count hashes the distinct keys, never the events again.
+
+Ordering: an entity (``order_by``) with two or more events is *ordered* when all its events
+have a key the client hashes and all land on one partition. Kafka orders records only within
+a partition, so an entity spread over partitions, or with keyless events (null keys, and
+empty keys where the client treats them as null), can be consumed out of order.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from partsim.analysis import (
+    ENTITY_SCHEMA,
+    BatchPlan,
+    bind_columns,
+    entity_pairs,
+    keyless_fill,
+    make_plan,
+    prefetch,
+    skew_metrics,
+)
+from partsim.errors import DataError, UsageError
+from partsim.ordering import lookup_partitions, ordering_report
+from partsim.partitioners import Partitioner, check_partition_count, get_partitioner
+
+__all__ = [
+    "KeySample",
+    "SweepResult",
+    "evaluate",
+    "parse_designs",
+    "parse_rate",
+    "sweep",
+]
+
+_RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*([kKMGT]i?B|B)?\s*(?:/\s*s)?\s*$")
+_BYTE_UNITS = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+               "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}  # fmt: skip
+
+
+def parse_rate(text: str | float | int, option: str = "--rate") -> tuple[float, str]:
+    """A rate as ``(value per second, "messages" | "bytes")``: ``5000``, ``5000/s``, ``5MB/s``.
+
+    A bare number is messages per second; a byte unit selects bytes (KB = 1000 B, KiB = 1024).
+
+    >>> parse_rate("50000/s"), parse_rate("5MB/s")
+    ((50000.0, 'messages'), (5000000.0, 'bytes'))
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value, unit = float(text), None
+    else:
+        match = _RATE.match(str(text))
+        if not match:
+            raise UsageError(f"{option} must be a rate such as 5000, 5000/s or 5MB/s; got {text!r}")
+        value, unit = float(match.group(1)), match.group(2)
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{option} must be a positive rate; got {text!r}")
+    if unit is None:
+        return value, "messages"
+    unit = unit[0].upper() + unit[1:] if unit != "B" else unit
+    return value * _BYTE_UNITS[unit], "bytes"
+
+
+def parse_designs(designs: Sequence[str] | dict[str, str]) -> dict[str, str]:
+    """``NAME=EXPR`` strings (or a dict) as ``{name: expression}``; a bare EXPR names itself."""
+    if isinstance(designs, dict):
+        out = dict(designs)
+    else:
+        out = {}
+        for text in designs:
+            name, sep, expression = str(text).partition("=")
+            if not sep:
+                name, expression = text, text
+            name, expression = name.strip(), expression.strip()
+            if not name or not expression:
+                raise UsageError(
+                    f"--design must be NAME=EXPR, e.g. by_customer=customer_id; got {text!r}"
+                )
+            if name in out:
+                raise UsageError(f"--design {name!r} is given twice")
+            out[name] = expression
+    if not out:
+        raise UsageError("give at least one --design NAME=EXPR")
+    return out
+
+
+# ----------------------------------------------------------------------- key sample
+_KEYS = pa.schema([("key", pa.binary()), ("count", pa.int64()), ("bytes", pa.float64())])
+_WINDOWS = pa.schema(
+    [("window", pa.int64()), ("key", pa.binary()), ("count", pa.int64()), ("bytes", pa.float64())]
+)
+
+
+def _sum_by(table: pa.Table, keys: list[str], sums: list[str], schema: pa.Schema) -> pa.Table:
+    grouped = table.group_by(keys, use_threads=False).aggregate([(c, "sum") for c in sums])
+    names = {f"{c}_sum": c for c in sums}
+    grouped = grouped.rename_columns([names.get(n, n) for n in grouped.column_names])
+    return grouped.select(schema.names).cast(schema)
+
+
+@dataclass
+class KeySample:
+    """Mergeable per-design key statistics: all an evaluation needs, for any partitioner."""
+
+    keys: pa.Table = field(default_factory=_KEYS.empty_table)  # non-null keys
+    null_events: int = 0
+    null_bytes: float = 0.0
+    events: int = 0
+    skipped_rows: int = 0
+    entities: pa.Table | None = None  # (entity, key, count), with order_by
+    windows: pa.Table | None = None  # (window, key, count, bytes), with a timestamp
+
+    @staticmethod
+    def merge_all(parts: Sequence[KeySample]) -> KeySample:
+        """The sample of all the parts' inputs."""
+        if len(parts) == 1:
+            return parts[0]
+
+        def combined(name: str, keys: list[str], sums: list[str], schema: pa.Schema):
+            tables = [getattr(p, name) for p in parts if getattr(p, name) is not None]
+            return _sum_by(pa.concat_tables(tables), keys, sums, schema) if tables else None
+
+        return KeySample(
+            keys=combined("keys", ["key"], ["count", "bytes"], _KEYS),
+            null_events=sum(p.null_events for p in parts),
+            null_bytes=sum(p.null_bytes for p in parts),
+            events=sum(p.events for p in parts),
+            skipped_rows=sum(p.skipped_rows for p in parts),
+            entities=combined("entities", ["entity", "key"], ["count"], ENTITY_SCHEMA),
+            windows=combined("windows", ["window", "key"], ["count", "bytes"], _WINDOWS),
+        )
+
+
+def sample_batch(
+    plan: BatchPlan, batch: pa.RecordBatch | pa.Table, order_by: str | None
+) -> KeySample:
+    """The key sample of one batch under one design."""
+    events = plan.prepare(batch)
+    keys = events.key_bytes
+    weights = pa.array(events.weights)
+    ones = pa.array(np.ones(len(keys), dtype=np.int64))
+    table = pa.table({"key": keys, "count": ones, "bytes": weights})
+    nulls = table.filter(pc.is_null(table["key"]))
+    keyed = table.filter(pc.is_valid(table["key"]))
+    out = KeySample(
+        keys=_sum_by(keyed, ["key"], ["count", "bytes"], _KEYS),
+        null_events=nulls.num_rows,
+        null_bytes=float(pc.sum(nulls["bytes"]).as_py() or 0.0),
+        events=len(keys),
+        skipped_rows=events.skipped,
+    )
+    if order_by is not None:
+        out.entities = entity_pairs(events.batch.column(order_by), keys)
+    if events.times is not None and len(events.times):
+        windows = pa.table({"window": pa.array(events.times // plan.window_ns), "key": keys,
+                            "count": ones, "bytes": weights})  # fmt: skip
+        out.windows = _sum_by(windows, ["window", "key"], ["count", "bytes"], _WINDOWS)
+    return out
+
+
+# ------------------------------------------------------------------------ evaluation
+def _key_partitions(
+    keys: pa.Array | pa.ChunkedArray,
+    partitioner: Partitioner,
+    partition_count: int,
+    prefix: bytes = b"",
+) -> np.ndarray:
+    """Each key's partition (after ``prefix``, e.g. Schema Registry framing), or -1 where the
+    client takes its keyless path."""
+    if len(keys) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if prefix:
+        keys = pc.binary_join_element_wise(
+            pa.scalar(prefix, pa.binary()), keys, pa.scalar(b"", pa.binary())
+        )
+    partitions, keyless = partitioner.hashed_partitions(keys, partition_count)
+    out = partitions.astype(np.int64)
+    out[keyless] = -1
+    return out
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One design under one partitioner and partition count."""
+
+    messages: np.ndarray
+    bytes: np.ndarray
+    metrics: dict
+    ordering: dict | None
+    peak_rates: dict | None
+
+
+def evaluate(
+    sample: KeySample,
+    partitioner: Partitioner | str,
+    partition_count: int,
+    *,
+    seed: int = 0,
+    window_seconds: float | None = None,
+    prefix: bytes = b"",
+) -> Evaluation:
+    """Per-partition load, skew, ordering and peak per-partition rates of one configuration.
+
+    Keyless records (null keys, and keys the client treats as null) are spread with the
+    client's keyless strategy, drawn from ``seed``. ``prefix`` is prepended to every key
+    before hashing (Schema Registry framing, :func:`partsim.serde.schema_prefix`).
+    """
+    partitioner = get_partitioner(partitioner)
+    partition_count = check_partition_count(partition_count)
+    keys = sample.keys
+    counts = keys.column("count").to_numpy()
+    byte_sums = keys.column("bytes").to_numpy()
+    partition = _key_partitions(keys.column("key"), partitioner, partition_count, prefix)
+    hashed = partition >= 0
+    messages = np.bincount(partition[hashed], weights=counts[hashed], minlength=partition_count)
+    nbytes = np.bincount(partition[hashed], weights=byte_sums[hashed], minlength=partition_count)
+    keyless_events = sample.null_events + int(counts[~hashed].sum())
+    keyless_bytes = sample.null_bytes + float(byte_sums[~hashed].sum())
+    if keyless_events:
+        spread = np.bincount(
+            keyless_fill(partitioner.keyless, 0, keyless_events, partition_count, seed),
+            minlength=partition_count,
+        )
+        messages = messages + spread
+        nbytes = nbytes + spread * (keyless_bytes / keyless_events)
+    metrics = skew_metrics(messages)
+    top = float(counts.max() / sample.events) if len(counts) and sample.events else 0.0
+    metrics.update(
+        {
+            "max_mean_ratio_bytes": skew_metrics(nbytes)["max_mean_ratio"],
+            "hottest_partition_share_bytes": float(nbytes.max() / nbytes.sum())
+            if nbytes.sum()
+            else 0.0,
+            "distinct_keys": len(counts),
+            "events": sample.events,
+            "keyless_events": keyless_events,
+            "top_key_share": top,
+            "best_possible_max_mean_ratio": max(1.0, partition_count * top),
+        }
+    )
+    ordering = None
+    if sample.entities is not None:
+        ordering = ordering_report(sample.entities, partition, keys.column("key"))
+    peaks = None
+    if sample.windows is not None and sample.windows.num_rows and window_seconds:
+        peaks = _peak_rates(sample.windows, partition, keys.column("key"), partition_count,
+                            window_seconds)  # fmt: skip
+    return Evaluation(messages.astype(np.int64), nbytes, metrics, ordering, peaks)
+
+
+def _peak_rates(windows: pa.Table, key_partition: np.ndarray, sample_keys, partition_count: int,
+                window_seconds: float) -> dict:  # fmt: skip
+    """The highest per-partition message and byte rates of any window."""
+    window = windows.column("window").to_numpy()
+    partition = lookup_partitions(windows.column("key"), sample_keys, key_partition)
+    count = windows.column("count").to_numpy().astype(float)
+    size = windows.column("bytes").to_numpy()
+    first = int(window.min())
+    span = int(window.max()) - first + 1
+    hashed = partition >= 0
+    cells, inverse = np.unique((window[hashed] - first) * partition_count + partition[hashed],
+                               return_inverse=True)  # fmt: skip
+    msg = np.bincount(inverse, weights=count[hashed]) if len(cells) else np.zeros(0)
+    byt = np.bincount(inverse, weights=size[hashed]) if len(cells) else np.zeros(0)
+    # Keyless records spread evenly over the partitions within their window.
+    keyless_msg = np.bincount(window[~hashed] - first, weights=count[~hashed], minlength=span)
+    keyless_byt = np.bincount(window[~hashed] - first, weights=size[~hashed], minlength=span)
+    per_msg = np.zeros(span * partition_count)
+    per_byt = np.zeros(span * partition_count)
+    if len(cells):
+        per_msg[cells] += msg
+        per_byt[cells] += byt
+    per_msg = per_msg.reshape(span, partition_count) + keyless_msg[:, None] / partition_count
+    per_byt = per_byt.reshape(span, partition_count) + keyless_byt[:, None] / partition_count
+    return {
+        "peak_partition_messages_per_second": float(per_msg.max() / window_seconds),
+        "peak_partition_bytes_per_second": float(per_byt.max() / window_seconds),
+        "peak_total_messages_per_second": float(per_msg.sum(axis=1).max() / window_seconds),
+    }
+
+
+# -------------------------------------------------------------------------- sweep
+@dataclass(frozen=True)
+class SweepResult:
+    """``table``: one row per design × partitioner × partition count; ``recommendations``: one
+    per design × partitioner; ``summary``: the JSON-ready whole."""
+
+    table: pd.DataFrame
+    recommendations: pd.DataFrame
+    summary: dict
+    loads: dict = field(default_factory=dict, repr=False)  # (design, partitioner, N) -> loads
+
+
+def collect(
+    inputs: object,
+    plans: dict[str, BatchPlan],
+    *,
+    order_by: str | None = None,
+    format: str | None = None,
+    delimiter: str | None = None,
+    regex: str | None = None,
+    strict: bool = False,
+    batch_rows: int = 1 << 20,
+    progress: bool = False,
+) -> tuple[dict[str, KeySample], str, list[str]]:
+    """Read the input once and build a key sample per design."""
+    from partsim.design import parse_design
+    from partsim.io import open_events
+    from partsim.progress import Progress
+
+    source = open_events(inputs, format=format, delimiter=delimiter, regex=regex, strict=strict,
+                         batch_rows=batch_rows)  # fmt: skip
+    bound = {name: bind_columns(plan, source.columns) for name, plan in plans.items()}
+    if order_by is not None:
+        parse_design(order_by).check_columns(source.columns, "--order-by")
+    parts: dict[str, list[KeySample]] = {name: [] for name in bound}
+    with Progress(enabled=progress, total_bytes=source.bytes_total) as bar:
+        for batch in prefetch(source):
+            if batch.num_rows == 0:
+                continue
+            for name, plan in bound.items():
+                parts[name].append(sample_batch(plan, batch, order_by))
+                if sum(p.keys.num_rows for p in parts[name]) > 4_000_000:
+                    parts[name] = [KeySample.merge_all(parts[name])]
+            bar.update(batch.num_rows, source.bytes_read)
+    samples = {}
+    for name, pieces in parts.items():
+        sample = KeySample.merge_all(pieces) if pieces else KeySample()
+        sample.skipped_rows += source.skipped_rows
+        if sample.events == 0:
+            raise DataError(f"no events in {source.describe()}")
+        samples[name] = sample
+    return samples, source.describe(), source.columns
+
+
+def sweep(
+    inputs: object,
+    *,
+    designs: Sequence[str] | dict[str, str],
+    partition_counts: Iterable[int],
+    partitioners: Sequence[str] = ("java",),
+    order_by: str | None = None,
+    key_format: str = "string",
+    schema_id: int | None = None,
+    schema_type: str = "avro",
+    size: str | None = None,
+    timestamp: str | None = None,
+    window: str | int | float = "1min",
+    max_skew: float = 1.2,
+    partition_capacity: str | float | None = None,
+    rate: str | float | None = None,
+    seed: int = 0,
+    null_field_as_empty: bool = False,
+    format: str | None = None,
+    delimiter: str | None = None,
+    regex: str | None = None,
+    strict: bool = False,
+    batch_rows: int = 1 << 20,
+    progress: bool = False,
+) -> SweepResult:
+    """Compare key designs, partitioners and partition counts on one sample of events.
+
+    ``designs`` are ``"NAME=EXPR"`` strings (or ``{name: expr}``), each expression a column or
+    a template as in :func:`partsim.analyze`. Returns a :class:`SweepResult` whose ``table``
+    has one row per design × partitioner × partition count and whose ``recommendations``
+    give, per design and partitioner, the smallest swept count that keeps max/mean within
+    ``max_skew`` and every partition within ``partition_capacity`` (a rate such as ``5000``
+    msgs/s or ``"5MB/s"``, checked against the timestamp's peak window or ``rate``).
+
+    >>> import pandas as pd
+    >>> events = pd.DataFrame({"user": [f"u{i % 50}" for i in range(1000)]})
+    >>> result = sweep(events, designs=["user"], partition_counts=[3, 6])
+    >>> result.table[["design", "partition_count", "distinct_keys"]].values.tolist()
+    [['user', 3, 50], ['user', 6, 50]]
+    """
+    named = parse_designs(designs)
+    counts = sorted({check_partition_count(int(n)) for n in partition_counts})
+    if not counts:
+        raise UsageError("give at least one partition count, e.g. -p 6,12,24")
+    chosen = [get_partitioner(name) for name in (partitioners or ["java"])]
+    if isinstance(max_skew, bool) or not isinstance(max_skew, (int, float)) or max_skew < 1:
+        raise UsageError(f"--max-skew must be a number >= 1 (max/mean); got {max_skew!r}")
+    capacity = (
+        parse_rate(partition_capacity, "--partition-capacity") if partition_capacity else None
+    )
+    total_rate = parse_rate(rate, "--rate") if rate is not None else None
+    if capacity and not (timestamp or total_rate):
+        raise UsageError("--partition-capacity needs --timestamp (peak window) or --rate")
+    plans = {
+        name: make_plan(key=expression, partition_count=counts[0], partitioner=chosen[0].name,
+                        key_format=key_format, schema_id=schema_id, schema_type=schema_type,
+                        size=size, timestamp=timestamp, window=window, seed=seed,
+                        null_field_as_empty=null_field_as_empty, strict=strict)
+        for name, expression in named.items()
+    }  # fmt: skip
+    samples, described, _ = collect(
+        inputs, plans, order_by=order_by, format=format, delimiter=delimiter, regex=regex,
+        strict=strict, batch_rows=batch_rows, progress=progress,
+    )  # fmt: skip
+    window_seconds = next(iter(plans.values())).window_ns / 1e9
+    rows, loads = [], {}
+    for name, sample in samples.items():
+        for partitioner in chosen:
+            for count in counts:
+                result = evaluate(sample, partitioner, count, seed=seed,
+                                  window_seconds=window_seconds if timestamp else None)  # fmt: skip
+                loads[(name, partitioner.name, count)] = result.messages
+                rows.append(_row(name, named[name], partitioner, count, result, capacity,
+                                 total_rate, max_skew))  # fmt: skip
+    table = pd.DataFrame(rows)
+    recommendations = _recommend(table, samples, named, max_skew, capacity)
+    summary = {
+        "inputs": described,
+        "designs": named,
+        "partitioners": [p.name for p in chosen],
+        "partition_counts": counts,
+        "order_by": order_by,
+        "max_skew": max_skew,
+        "partition_capacity": None if capacity is None else
+        {"value": capacity[0], "unit": f"{capacity[1]}/s"},
+        "events": next(iter(samples.values())).events,
+        "recommendations": recommendations.to_dict("records"),
+    }  # fmt: skip
+    return SweepResult(table, recommendations, summary, loads)
+
+
+def _row(name, expression, partitioner, count, result: Evaluation, capacity, total_rate, max_skew):
+    metrics = result.metrics
+    row = {
+        "design": name,
+        "key": expression,
+        "partitioner": partitioner.name,
+        "partition_count": count,
+        "max_mean_ratio": metrics["max_mean_ratio"],
+        "cv": metrics["cv"],
+        "gini": metrics["gini"],
+        "hottest_partition": metrics["hottest_partition"],
+        "hottest_partition_share": metrics["hottest_partition_share"],
+        "max_mean_ratio_bytes": metrics["max_mean_ratio_bytes"],
+        "best_possible_max_mean_ratio": metrics["best_possible_max_mean_ratio"],
+        "top_key_share": metrics["top_key_share"],
+        "ordering_preserved": None
+        if result.ordering is None
+        else result.ordering["ordering_preserved"],
+        "events_at_risk": None if result.ordering is None else result.ordering["events_at_risk"],
+        "distinct_keys": metrics["distinct_keys"],
+        "events": metrics["events"],
+        "keyless_events": metrics["keyless_events"],
+    }
+    peak = None
+    if capacity is not None:
+        unit = capacity[1]
+        if result.peak_rates is not None:
+            peak = result.peak_rates[f"peak_partition_{unit}_per_second"]
+        else:
+            share = metrics[
+                "hottest_partition_share" if unit == "messages" else "hottest_partition_share_bytes"
+            ]
+            peak = total_rate[0] * share if total_rate[1] == unit else None
+        row["peak_partition_rate"] = peak
+        row["capacity_ok"] = None if peak is None else bool(peak <= capacity[0])
+    row["skew_ok"] = bool(metrics["max_mean_ratio"] <= max_skew)
+    return row
+
+
+def _recommend(table: pd.DataFrame, samples, named, max_skew, capacity) -> pd.DataFrame:
+    out = []
+    for (design, partitioner), rows in table.groupby(["design", "partitioner"], sort=False):
+        rows = rows.sort_values("partition_count")
+        ok = rows["skew_ok"]
+        if "capacity_ok" in rows:
+            ok = ok & rows["capacity_ok"].fillna(False).astype(bool)
+        good = rows[ok]
+        row = {"design": design, "partitioner": partitioner}
+        if len(good):
+            best = good.iloc[0]
+            within = ", and every partition within capacity" if capacity else ""
+            row["partition_count"] = int(best["partition_count"])
+            row["max_mean_ratio"] = float(best["max_mean_ratio"])
+            row["advice"] = (
+                f"{int(best['partition_count'])} partitions: max/mean "
+                f"{best['max_mean_ratio']:.2f} <= {max_skew:g}{within}"
+            )
+        else:
+            row["partition_count"] = None
+            row["max_mean_ratio"] = float(rows["max_mean_ratio"].min())
+            row["advice"] = _why_not(rows, samples[design], named[design], max_skew, capacity)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def _why_not(rows: pd.DataFrame, sample: KeySample, expression: str, max_skew, capacity) -> str:
+    """Why no swept partition count works, and what would (with the ordering it costs)."""
+    from partsim.analysis import display_key
+
+    top_share = float(rows["top_key_share"].iloc[0])
+    counts = rows["partition_count"].tolist()
+    keys = sample.keys
+    top_key = ""
+    if keys.num_rows:
+        index = int(np.argmax(keys.column("count").to_numpy()))
+        top_key = display_key(keys.column("key")[index].as_py(), "string")
+    smallest = counts[0]
+    if smallest * top_share > max_skew:
+        salt = math.ceil(smallest * top_share / max_skew)
+        return (
+            f"No swept count works: key {top_key!r} carries {top_share:.1%} of events, more than "
+            f"{max_skew:g}/N of the load for every N >= {smallest}, and more partitions make it "
+            f"worse. Salt it over {salt}+ sub-keys or use a composite key such as "
+            f"'{{{expression}}}-{{another_field}}'; its {top_share:.1%} of events then lose "
+            "per-key order (they spread over several partitions)."
+        )
+    if (
+        capacity is not None
+        and "capacity_ok" in rows
+        and not rows["capacity_ok"].fillna(False).any()
+    ):
+        peak = rows["peak_partition_rate"].min()
+        unit = capacity[1]
+        return (
+            f"No swept count keeps every partition within {capacity[0]:,.0f} {unit}/s: the "
+            f"busiest partition still peaks at {peak:,.0f} {unit}/s. If one key carries that "
+            "peak, only salting or a finer key spreads it (and its events lose per-key order); "
+            "otherwise try larger partition counts."
+        )
+    best = rows.loc[rows["max_mean_ratio"].idxmin()]
+    message = (
+        f"No swept count reaches max/mean <= {max_skew:g} (best {best['max_mean_ratio']:.2f} at "
+        f"{int(best['partition_count'])} partitions)."
+    )
+    if top_share > 0:
+        ceiling = math.floor(max_skew / top_share)
+        message += (
+            f" Key {top_key!r} carries {top_share:.1%} of events, so no count above {ceiling} "
+            f"can meet {max_skew:g}; at or below it, the result depends on where the heavy keys "
+            "happen to land. Salting the heaviest keys or a finer key lifts that bound (salted "
+            "keys lose per-key order)."
+        )
+    return message

