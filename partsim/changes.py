@@ -128,7 +128,7 @@ def whatif(
     size: str | None = None,
     seed: int = 0,
     null_field_as_empty: bool = False,
-    top: int = 1000,
+    top: int | None = None,
     format: str | None = None,
     delimiter: str | None = None,
     regex: str | None = None,
@@ -200,7 +200,7 @@ def whatif(
         "bytes_before": np.pad(load_before.bytes, (0, width - count_before)),
         "bytes_after": np.pad(load_after.bytes, (0, width - count_after)),
     })  # fmt: skip
-    order = np.argsort(-counts[moved], kind="stable")[:top]
+    order = np.argsort(-counts[moved], kind="stable")[:top]  # every moved key unless top
     moved_index = np.flatnonzero(moved)[order]
     moves = pd.DataFrame({
         "key": [display_key(k, key_format) for k in keys.take(pa.array(moved_index)).to_pylist()],

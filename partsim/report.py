@@ -433,6 +433,41 @@ def _windows(summary: Mapping) -> str:
     return f"<h2>Time windows</h2>{_table([('', False), ('', False)], body, 'refs')}"
 
 
+def _ordering(summary: Mapping) -> str:
+    ordering = summary.get("ordering")
+    if not ordering:
+        return ""
+    entity = _e(summary.get("order_by", "entity"))
+    rows = [
+        ("entities with 2 or more events", _count(ordering["entities_with_2_or_more_events"])),
+        ("keep their order", f"{_pct(ordering['ordering_preserved'])} "
+         f"({_count(ordering['ordered_entities'])})"),
+        ("their events at risk", _pct(ordering["events_at_risk"])),
+        ("unordered: spread over partitions", _count(
+            ordering["unordered_by_spread_over_partitions"])),
+        ("unordered: null or keyless keys", _count(
+            ordering["unordered_by_null_or_keyless_keys"])),
+    ]  # fmt: skip
+    body = [f"<tr><td>{_e(name)}</td><td>{value}</td></tr>" for name, value in rows]
+    worst = "".join(
+        f'<tr><td><code>{_e(row["entity"])}</code></td><td class="num">{_count(row["events"])}'
+        f'</td><td class="num">{_count(row["partitions"])}</td><td class="num">'
+        f"{_count(row['keyless_events'])}</td></tr>"
+        for row in ordering.get("worst_by_events", [])
+    )
+    head = [(entity, False), ("events", True), ("partitions", True), ("keyless events", True)]
+    return (
+        f"<h2>Ordering by {entity}</h2>"
+        f"{_table([('', False), ('', False)], body, 'refs')}"
+        '<p class="note">Kafka orders records only within a partition. An entity keeps its '
+        "order when all its events have a hashed key and land on one partition; a null key "
+        "(or a key the client treats as null) goes wherever the keyless path sends it, and a "
+        "salted key spreads the entity over partitions, so neither keeps order.</p>"
+        + (f"<h3>Unordered entities with the most events</h3>{_table(head, [worst])}"
+           if worst else "")
+    )  # fmt: skip
+
+
 def _skipped(summary: Mapping) -> str:
     examples = summary.get("skipped_examples")
     if not examples:
@@ -463,6 +498,7 @@ def render_html(result, images: Mapping[str, bytes] | None = None) -> str:
             _partitions(result, sizes),
             _hot_keys(result, sizes),
             _metrics(summary),
+            _ordering(summary),
             _windows(summary),
             _skipped(summary),
         ]

@@ -247,3 +247,26 @@ def test_bad_designs_and_counts_get_one_line(args: list[str], needle: str) -> No
     assert done.returncode in (1, 2)
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and needle in lines[0], lines
+
+
+def test_moves_csv_lists_every_key_that_moves(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"k": [f"key-{i}" for i in range(5000)]})
+    result = whatif(frame, key="k", from_partitions=6, to_partitions=7)
+    assert len(result.moves) == result.summary["keys_moved_count"] > 1000
+    from partsim.outputs import write_whatif_outputs
+
+    write_whatif_outputs(result, tmp_path / "w", plots=False)
+    assert len(pd.read_csv(tmp_path / "w" / "moves.csv")) == result.summary["keys_moved_count"]
+
+
+def test_report_shows_ordering_and_escapes_entities(tmp_path: Path) -> None:
+    from partsim.outputs import write_outputs
+
+    frame = pd.DataFrame(
+        {"acct": ["<b>x</b>"] * 3 + ["y"] * 3, "k": ["a", "b", "c", "d", "d", "d"]}
+    )
+    result = partsim.analyze(frame, key="k", partition_count=8, order_by="acct")
+    write_outputs(result, tmp_path / "r", plots=False)
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "Ordering by acct" in html
+    assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
