@@ -10,7 +10,14 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["DataError", "PartsimError", "UsageError", "closest", "invalid_choice"]
+__all__ = [
+    "BrokerError",
+    "DataError",
+    "PartsimError",
+    "UsageError",
+    "closest",
+    "invalid_choice",
+]
 
 
 class PartsimError(Exception):
@@ -27,6 +34,12 @@ class UsageError(PartsimError, ValueError):
 
 class DataError(PartsimError, ValueError):
     """The input data cannot be used as asked (undecodable hex, an int out of range, ...)."""
+
+    exit_code = 1
+
+
+class BrokerError(PartsimError):
+    """A Kafka cluster could not be read: unreachable, authentication refused, access denied."""
 
     exit_code = 1
 

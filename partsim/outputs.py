@@ -292,3 +292,77 @@ def format_whatif(result) -> str:
                          _fraction(row.events_at_risk)])  # fmt: skip
         lines += _table(rows, {0, 1, 2, 3, 4})
     return "\n".join(lines) + "\n"
+
+
+SIMULATE_FILES = ("simulation.json", "rates.csv", "lag.csv", "consumers.csv",
+                  "consumer_sweep.csv", "brokers.csv", "lag.png", "consumers.png",
+                  "brokers.png")  # fmt: skip
+
+
+def write_simulation_outputs(result, out_dir: str | Path, *, plots: bool = True) -> Path:
+    """``simulation.json`` and CSVs (per-step rates and lag, consumers, the consumer sweep,
+    brokers), with lag curves, consumer load bars and broker load as PNGs."""
+
+    def write(folder: Path) -> None:
+        (folder / "simulation.json").write_text(to_json(result.summary), encoding="utf-8")
+        for name, frame in (("rates", result.rates), ("lag", result.lag)):
+            frame = frame.copy()
+            frame["time"] = frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            frame.to_csv(folder / f"{name}.csv", index=False)
+        consumers = result.consumers.copy()
+        consumers["partitions"] = [" ".join(map(str, parts)) for parts in consumers["partitions"]]
+        consumers.to_csv(folder / "consumers.csv", index=False)
+        result.consumer_sweep.to_csv(folder / "consumer_sweep.csv", index=False)
+        if result.brokers is not None:
+            result.brokers.to_csv(folder / "brokers.csv", index=False)
+        if plots:
+            from partsim.plot import save_simulation_plots
+
+            save_simulation_plots(result, folder)
+
+    return write_directory(out_dir, write, SIMULATE_FILES)
+
+
+def format_simulation(result) -> str:
+    """The readable summary ``partsim simulate`` prints."""
+    s = result.summary
+    capacity = s["consumer_capacity"]
+    lines = [
+        f"{s['inputs']}: key {s['key']}, {s['partitioner']}, {s['partition_count']} partitions, "
+        f"{s['total_rate_messages_per_second']:,.0f} msg/s (x{s['scale_factor']:.3g} the sample)",
+        f"{len(s['consumers'])} consumers ({s['assignor']}), {capacity['value']:,.0f} "
+        f"{capacity['unit']} each; keyless records: {s['keyless_events']:,} "
+        f"({s['keyless_client']})",
+        f"max lag {s['max_lag_messages']:,.0f} messages, {s['max_lag_seconds']:,.1f} s; "
+        f"drains {s['time_to_drain_seconds']:,.1f} s after the last arrival",
+    ]
+    if s["slo_met"] is not None:
+        verdict = "met" if s["slo_met"] else "NOT met"
+        lines.append(f"SLO max lag {s['max_lag_seconds_slo']:g} s: {verdict}")
+        smallest = s.get("smallest_consumer_count", {})
+        lines.append(
+            f"smallest consumer count that meets it: {smallest['consumers']}"
+            if smallest.get("consumers")
+            else f"consumers: {smallest.get('reason', '')}"
+        )
+        parts = s.get("smallest_partition_count", {})
+        lines.append(
+            f"smallest partition count that meets it (one consumer each): {parts['partitions']}"
+            if parts.get("partitions")
+            else f"partitions: {parts.get('reason', '')}"
+        )
+    lines += ["", "consumer loads:"]
+    rows = [["consumer", "partitions", "load", "max lag msgs", "max lag s"]]
+    for row in s["consumers"]:
+        rows.append([row["consumer"], _short(" ".join(map(str, row["partitions"])), 40),
+                     f"{row['load_share']:.1%}", f"{row['max_lag_messages']:,.0f}",
+                     f"{row['max_lag_seconds']:,.1f}"])  # fmt: skip
+    lines += _table(rows, {2, 3, 4})
+    if s.get("brokers"):
+        lines += ["", "brokers (bytes/s):"]
+        rows = [["broker", "leaders", "in", "out"]]
+        for row in s["brokers"]:
+            rows.append([str(row["broker"]), str(row["leader_partitions"]),
+                         f"{row['bytes_in']:,.0f}", f"{row['bytes_out']:,.0f}"])  # fmt: skip
+        lines += _table(rows, {1, 2, 3})
+    return "\n".join(lines) + "\n"

@@ -47,8 +47,11 @@ __all__ = [
     "PALETTE",
     "byte_unit",
     "figure",
+    "plot_broker_load",
+    "plot_consumer_load",
     "plot_heatmap",
     "plot_hot_keys",
+    "plot_lag",
     "plot_load",
     "plot_lorenz",
     "plot_salting",
@@ -57,6 +60,7 @@ __all__ = [
     "plot_whatif_partitions",
     "png_bytes",
     "save_plots",
+    "save_simulation_plots",
     "save_sweep_plots",
     "save_whatif_plots",
 ]
@@ -1042,4 +1046,99 @@ def save_whatif_plots(result, out_dir: str | Path) -> dict[str, Path]:
     }
     if result.salting is not None:
         plots["salting"] = (plot_salting, (8, 4.5))
+    return _write_plots(result, out_dir, plots)
+
+
+# ----------------------------------------------------------------------- simulation
+def plot_lag(result, *, top: int = 6, ax: Axes | None = None) -> Axes:
+    """Lag in seconds over time for the ``top`` partitions that lag most, with the SLO line.
+
+    ``result`` is a :class:`~partsim.simulation.SimulationResult`.
+    """
+    ax = _new_axes() if ax is None else ax
+    summary = result.summary
+    lag = result.lag
+    worst = lag.groupby("partition")["lag_seconds"].max().nlargest(top)
+    colours = [PALETTE["hot"], PALETTE["load"], PALETTE["band"], PALETTE["fill"], "#009E73",
+               "#CC79A7", "#F0E442", "#000000"]  # fmt: skip
+    start = lag["time"].min()
+    for index, partition in enumerate(worst.index):
+        rows = lag[lag["partition"] == partition]
+        seconds = (rows["time"] - start).dt.total_seconds()
+        ax.plot(seconds, rows["lag_seconds"], color=colours[index % len(colours)],
+                linewidth=1.6 if index == 0 else 1.0, label=f"partition {partition}")  # fmt: skip
+    slo = summary.get("max_lag_seconds_slo")
+    if slo is not None:
+        ax.axhline(slo, color=PALETTE["reference"], linestyle="--", linewidth=1,
+                   label=f"SLO {slo:g} s")  # fmt: skip
+    ax.set_xlabel("time since the first event (s)")
+    ax.set_ylabel("consumer lag (seconds behind)")
+    verdict = ""
+    if summary.get("slo_met") is not None:
+        verdict = ": SLO met" if summary["slo_met"] else ": SLO not met"
+    ax.set_title(
+        f"Max lag {summary['max_lag_seconds']:,.1f} s ({summary['max_lag_messages']:,.0f} "
+        f"messages){verdict}; drains in {summary['time_to_drain_seconds']:,.1f} s"
+    )
+    ax.legend(loc="upper left", fontsize="small", frameon=False)
+    ax.set_ylim(bottom=0)
+    return ax
+
+
+def plot_consumer_load(result, *, ax: Axes | None = None) -> Axes:
+    """Each consumer's share of the messages, against the fair share ``1/C``."""
+    ax = _new_axes() if ax is None else ax
+    consumers = result.summary["consumers"]
+    shares = np.array([row["load_share"] for row in consumers]) * 100
+    hottest = int(shares.argmax()) if len(shares) else 0
+    colours = [PALETTE["hot"] if i == hottest else PALETTE["load"] for i in range(len(shares))]
+    ax.bar(np.arange(len(shares)), shares, color=colours)
+    fair = 100 / max(1, len(shares))
+    ax.axhline(fair, color=PALETTE["reference"], linestyle="--", linewidth=1,
+               label=f"fair share 1/{len(shares)} = {fair:.1f}%")  # fmt: skip
+    ax.set_xticks(np.arange(len(shares)))
+    ax.set_xticklabels([str(i) for i in range(len(shares))])
+    ax.set_xlabel(f"consumer ({result.summary['assignor']} assignor)")
+    ax.set_ylabel("share of messages (%)")
+    idle = sum(1 for row in consumers if not row["partitions"])
+    ax.set_title(
+        f"Consumer {hottest} carries {shares[hottest] / fair:.2f}× its fair share"
+        + (f"; {idle} consumer{'s' if idle > 1 else ''} idle" if idle else "")
+    )
+    ax.legend(loc="upper right", fontsize="small", frameon=False)
+    return ax
+
+
+def plot_broker_load(result, *, ax: Axes | None = None) -> Axes:
+    """Bytes in and out per broker (leaders placed round robin)."""
+    ax = _new_axes() if ax is None else ax
+    brokers = result.brokers
+    if brokers is None:
+        raise UsageError("the broker plot needs --brokers")
+    scale, unit = byte_unit(float(max(brokers["bytes_in"].max(), brokers["bytes_out"].max(), 1)))
+    x = np.arange(len(brokers))
+    ax.bar(x - 0.2, brokers["bytes_in"] / scale, width=0.4, color=PALETTE["load"],
+           label="in (produce + replication)")  # fmt: skip
+    ax.bar(x + 0.2, brokers["bytes_out"] / scale, width=0.4, color=PALETTE["band"],
+           label="out (consumers + replication)")  # fmt: skip
+    ax.set_xticks(x)
+    ax.set_xticklabels([str(b) for b in brokers["broker"]])
+    ax.set_xlabel("broker")
+    ax.set_ylabel(f"{unit}/s")
+    busiest = int(brokers["bytes_in"].idxmax())
+    mean = brokers["bytes_in"].mean()
+    ratio = brokers["bytes_in"].iloc[busiest] / mean if mean else 0.0
+    ax.set_title(f"Broker {brokers['broker'].iloc[busiest]} takes {ratio:.2f}× the mean bytes in")
+    ax.legend(loc="upper right", fontsize="small", frameon=False)
+    return ax
+
+
+def save_simulation_plots(result, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``lag.png``, ``consumers.png`` and (with brokers) ``brokers.png``."""
+    plots: dict[str, tuple[Callable[..., Axes], tuple[float, float]]] = {
+        "lag": (plot_lag, (8, 4.5)),
+        "consumers": (plot_consumer_load, (8, 4.5)),
+    }
+    if result.brokers is not None:
+        plots["brokers"] = (plot_broker_load, (8, 4.5))
     return _write_plots(result, out_dir, plots)

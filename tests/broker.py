@@ -87,10 +87,14 @@ def log_tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def start_broker(log_path: Path, timeout: float = 30.0) -> BrokerProcess:
+def start_broker(
+    log_path: Path, timeout: float = 30.0, *, authentication: bool = False
+) -> BrokerProcess:
     """Start Tansu on a free loopback port with memory storage and wait until it answers.
 
     The broker runs in its own process group; stdout and stderr go to ``log_path``.
+    With ``authentication`` every client must authenticate (SASL SCRAM); no user exists, so
+    it is ready once it accepts connections, and any credentials are refused.
     Raises :class:`BrokerError` (with the log tail) if it does not come up in time.
     """
     binary = tansu_binary()
@@ -111,6 +115,7 @@ def start_broker(log_path: Path, timeout: float = 30.0) -> BrokerProcess:
                     url,
                     "--storage-engine",
                     "memory://tansu/",
+                    *(["--authentication"] if authentication else []),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -120,7 +125,10 @@ def start_broker(log_path: Path, timeout: float = 30.0) -> BrokerProcess:
             )
         broker = BrokerProcess(proc=proc, port=port, log_path=log_path)
         try:
-            wait_until_ready(broker, deadline)
+            if authentication:
+                wait_until_listening(broker, deadline)
+            else:
+                wait_until_ready(broker, deadline)
             return broker
         except BrokerError as exc:
             last_error = str(exc)
@@ -152,6 +160,21 @@ def wait_until_ready(broker: BrokerProcess, deadline: float) -> None:
             last = exc
         time.sleep(0.1)
     raise BrokerError(f"no answer on {broker.bootstrap} before the deadline ({last})")
+
+
+def wait_until_listening(broker: BrokerProcess, deadline: float) -> None:
+    """Wait until the broker accepts TCP connections (for a broker no client can log in to)."""
+    while time.monotonic() < deadline:
+        code = broker.proc.poll()
+        if code is not None:
+            raise BrokerError(f"broker exited with code {code}")
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", broker.port), timeout=1),
+        ):
+            return
+        time.sleep(0.05)
+    raise BrokerError(f"{broker.bootstrap} accepted no connection before the deadline")
 
 
 def stop_broker(broker: BrokerProcess, grace: float = 10.0) -> int | None:

@@ -1,0 +1,1601 @@
+"""Live topics: sample a running topic read-only, and find out which producers wrote it.
+
+The partition a record sits on was chosen by the producer that wrote it, so a topic records
+which partitioner each producer really used. :func:`sample_topic` reads a sample spread evenly
+over the partitions; :func:`verify` finds the registered partitioners that predict each keyed
+record's observed partition; :func:`analyze_topic` runs ``partsim analyze`` on a live sample and
+sets the observed partitions beside the predicted ones.
+
+Read-only by construction. Partitions are assigned directly (``assign()``), never subscribed,
+so no consumer group is joined and no rebalance touches an application's group. librdkafka's
+consumer needs a ``group.id``: it is a fresh ``partsim-sample-<uuid4>`` with
+``enable.auto.commit=false`` and ``enable.auto.offset.store=false``, and partsim never calls
+``commit()``. Nothing is produced. Topic metadata is requested for *all* topics, because a
+metadata request that names a missing topic creates it on brokers with
+``auto.create.topics.enable``.
+
+Broker quirks handled on purpose: a partition is finished by its end-of-partition event or its
+budget, never by its high watermark (some brokers, Tansu among them, report a wrong one), and
+records are filtered by timestamp on the client as well, since ``offsets_for_times`` is only a
+starting hint.
+
+This is the only module that imports a Kafka client, and it does so inside functions, so
+``import partsim`` stays light.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import difflib
+import itertools
+import json
+import logging
+import math
+import operator
+import os
+import re
+import tempfile
+import textwrap
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from partsim.errors import BrokerError, DataError, UsageError
+from partsim.partitioners import check_partition_count, get_partitioner, partitioner_names
+
+__all__ = [
+    "LiveSample",
+    "VerifyResult",
+    "analyze_topic",
+    "client_config",
+    "load_sample",
+    "observed_vs_predicted",
+    "read_properties",
+    "redact",
+    "sample_topic",
+    "verify",
+    "write_sample",
+]
+
+#: librdkafka's log lines go here, never to stderr: a user sees one ``Error:`` line instead.
+LOG = logging.getLogger("partsim.live")
+LOG.addHandler(logging.NullHandler())
+
+#: Columns of a sample, in order. ``key`` is the raw key bytes (null for a null key).
+SAMPLE_SCHEMA = pa.schema(
+    [
+        ("key", pa.binary()),
+        ("partition", pa.int32()),
+        ("offset", pa.int64()),
+        ("timestamp", pa.timestamp("ms", tz="UTC")),
+        ("key_size", pa.int32()),
+        ("value_size", pa.int32()),
+        ("headers", pa.string()),
+    ]
+)
+#: The Parquet schema-metadata key (and the CSV sidecar's content) holding a sample's facts.
+METADATA_KEY = b"partsim.sample"
+#: Share of keyed records one partitioner must explain for the topic to count as unmixed.
+EXPLAINED_ENOUGH = 0.99
+#: How many keys ``keys_on_multiple_partitions`` lists.
+EXAMPLES = 10
+
+REDACTED = "[redacted]"
+#: A property whose name contains one of these holds a secret (or may embed one).
+_SECRET_NAME_PARTS = (
+    "password",
+    "secret",
+    "jaas",
+    "token",
+    "credential",
+    "user.info",
+    "sasl.oauthbearer.config",
+    "key.pem",
+    "keystore.key",
+    "private",
+)
+#: Properties partsim sets itself to stay read-only; ``-X`` may not change them.
+_READ_ONLY_PROPERTIES = (
+    "group.id",
+    "group.instance.id",
+    "group.protocol",
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+    "enable.partition.eof",
+    "allow.auto.create.topics",
+)
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+def is_secret(name: str) -> bool:
+    """True for a client property whose value must never be shown (passwords, JAAS, tokens)."""
+    lowered = name.lower()
+    return any(part in lowered for part in _SECRET_NAME_PARTS)
+
+
+def redact(config: Mapping[str, object]) -> dict[str, object]:
+    """A copy of ``config`` that is safe to print, log or write: secret values are replaced.
+
+    Every place partsim shows client properties (errors, sample metadata, reports) goes
+    through this function.
+
+    >>> redact({"bootstrap.servers": "b:9092", "sasl.password": "hunter2"})
+    {'bootstrap.servers': 'b:9092', 'sasl.password': '[redacted]'}
+    """
+    return {
+        name: REDACTED if is_secret(name) and value not in (None, "") else value
+        for name, value in config.items()
+    }
+
+
+def _scrub(text: str, *configs: Mapping[str, object]) -> str:
+    """``text`` with every secret value of ``configs`` replaced (librdkafka quotes values)."""
+    for config in configs:
+        for name, value in config.items():
+            if is_secret(name) and isinstance(value, str) and len(value) >= 3:
+                text = text.replace(value, REDACTED)
+    return text
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def read_properties(path: str | os.PathLike[str]) -> dict[str, str]:
+    r"""Parse a Java ``.properties`` file: ``key=value``, ``key: value`` or ``key value``.
+
+    Follows ``java.util.Properties.load``: ``#`` and ``!`` start comments, a line ending in
+    an odd number of backslashes continues on the next, and ``\t``, ``\n``, ``\uXXXX`` and
+    ``\<char>`` are unescaped.
+    """
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as error:
+        raise UsageError(f"--config {str(path)!r}: cannot read it ({error.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")  # Java's historical encoding for .properties
+    properties: dict[str, str] = {}
+    pending = ""
+    for line in text.splitlines():
+        stripped = line.lstrip() if not pending else line.lstrip(" \t\f")
+        if not pending and (not stripped or stripped[0] in "#!"):
+            continue
+        trailing = len(stripped) - len(stripped.rstrip("\\"))
+        if trailing % 2:
+            pending += stripped[:-1]
+            continue
+        logical, pending = pending + stripped, ""
+        name, value = _split_property(logical)
+        properties[name] = value
+    if pending:
+        name, value = _split_property(pending)
+        properties[name] = value
+    return properties
+
+
+def _split_property(line: str) -> tuple[str, str]:
+    index = 0
+    while index < len(line):
+        char = line[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char in "=: \t\f":
+            break
+        index += 1
+    name, rest = line[:index], line[index:].lstrip(" \t\f")
+    if rest[:1] in ("=", ":"):
+        rest = rest[1:].lstrip(" \t\f")
+    return _unescape(name), _unescape(rest)
+
+
+def _unescape(text: str) -> str:
+    simple = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
+
+    def one(match: re.Match[str]) -> str:
+        escaped = match.group(1)
+        if escaped.startswith("u") and len(escaped) == 5:
+            return chr(int(escaped[1:], 16))
+        return simple.get(escaped, escaped)
+
+    return re.sub(r"\\(u[0-9a-fA-F]{4}|.)", one, text)
+
+
+#: Java client properties that have no librdkafka equivalent and change nothing for a reader.
+_JAVA_ONLY = frozenset(
+    {
+        "key.deserializer",
+        "value.deserializer",
+        "key.serializer",
+        "value.serializer",
+        "client.dns.lookup",
+        "sasl.login.callback.handler.class",
+        "sasl.client.callback.handler.class",
+        "ssl.truststore.type",
+        "ssl.keystore.type",
+        "ssl.truststore.password",
+        "ssl.protocol",
+        "ssl.enabled.protocols",
+        "ssl.keymanager.algorithm",
+        "ssl.trustmanager.algorithm",
+        "ssl.secure.random.implementation",
+        "ssl.engine.factory.class",
+        "interceptor.classes",
+        "metric.reporters",
+    }
+)
+_JAVA_ONLY_PREFIXES = ("schema.registry.", "basic.auth.", "bearer.auth.", "confluent.")
+
+
+def java_properties_to_librdkafka(
+    properties: Mapping[str, str], source: str = "--config"
+) -> dict[str, str]:
+    """Translate a Java client's properties into librdkafka's.
+
+    ``sasl.jaas.config`` becomes ``sasl.username``/``sasl.password`` (PLAIN, SCRAM), the
+    OIDC client settings (OAUTHBEARER) or the Kerberos keytab and principal (GSSAPI); PEM
+    trust and key stores become ``ssl.ca.location``, ``ssl.certificate.location`` and
+    ``ssl.key.location`` (a PKCS#12 keystore stays ``ssl.keystore.location``). A JKS store is
+    a :class:`UsageError`: librdkafka reads PEM files. Java-only properties (serializers,
+    Schema Registry settings) are dropped; the rest pass through unchanged.
+    """
+    out: dict[str, str] = {}
+    for name, value in properties.items():
+        if name in _JAVA_ONLY or name.startswith(_JAVA_ONLY_PREFIXES):
+            continue
+        if name == "sasl.jaas.config":
+            out.update(_jaas(value, source))
+        elif name == "ssl.truststore.location":
+            kind = _store_type(properties, "truststore", value)
+            if kind != "PEM":
+                raise UsageError(
+                    f"{source}: ssl.truststore.location {value!r} is a {kind} store, and "
+                    "librdkafka reads PEM files: export the CA certificate with `keytool "
+                    f"-exportcert -rfc -keystore {value} -alias <alias> -file ca.pem` and "
+                    "set ssl.truststore.location=ca.pem (or -X ssl.ca.location=ca.pem)"
+                )
+            out["ssl.ca.location"] = value
+        elif name == "ssl.keystore.location":
+            kind = _store_type(properties, "keystore", value)
+            if kind == "PEM":  # one file holding the key and the certificate chain
+                out["ssl.certificate.location"] = value
+                out["ssl.key.location"] = value
+            elif kind == "PKCS12":
+                out["ssl.keystore.location"] = value
+                if "ssl.keystore.password" in properties:
+                    out["ssl.keystore.password"] = properties["ssl.keystore.password"]
+            else:
+                raise UsageError(
+                    f"{source}: ssl.keystore.location {value!r} is a {kind} store, and "
+                    "librdkafka reads PEM (or PKCS#12) files: convert it with `keytool "
+                    f"-importkeystore -srckeystore {value} -destkeystore client.p12 "
+                    "-deststoretype PKCS12` and set ssl.keystore.type=PKCS12"
+                )
+        elif name == "ssl.keystore.password":
+            continue  # used with a PKCS#12 keystore above; PEM keys use ssl.key.password
+        elif name == "ssl.truststore.certificates":
+            out["ssl.ca.pem"] = value
+        elif name == "ssl.keystore.certificate.chain":
+            out["ssl.certificate.pem"] = value
+        elif name == "ssl.keystore.key":
+            out["ssl.key.pem"] = value
+        elif name == "ssl.endpoint.identification.algorithm":
+            out[name] = value or "none"
+        else:
+            out[name] = value
+    return out
+
+
+def _store_type(properties: Mapping[str, str], store: str, location: str) -> str:
+    given = properties.get(f"ssl.{store}.type", "").strip().upper()
+    if given:
+        return "PKCS12" if given in ("PKCS12", "P12") else given
+    suffix = Path(location).suffix.lower()
+    if suffix in (".pem", ".crt", ".cer", ".key"):
+        return "PEM"
+    if suffix in (".p12", ".pfx"):
+        return "PKCS12"
+    return "JKS"  # Java's default store type
+
+
+def _jaas(value: str, source: str) -> dict[str, str]:
+    """librdkafka SASL properties from a ``sasl.jaas.config`` login-module line."""
+    module = value.strip().split(None, 1)[0] if value.strip() else ""
+    options = {
+        match.group(1): (
+            re.sub(r"\\(.)", r"\1", match.group(2))
+            if match.group(2) is not None
+            else match.group(3)
+        )
+        for match in re.finditer(r'([\w.]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;]+))', value)
+    }
+    short = module.rsplit(".", 1)[-1]
+    if short in ("PlainLoginModule", "ScramLoginModule"):
+        if "username" not in options or "password" not in options:
+            raise UsageError(f"{source}: sasl.jaas.config {short} needs username and password")
+        return {"sasl.username": options["username"], "sasl.password": options["password"]}
+    if short == "OAuthBearerLoginModule":
+        out = {"sasl.oauthbearer.method": "oidc"}
+        names = {"clientId": "client.id", "clientSecret": "client.secret", "scope": "scope"}
+        for java, librdkafka in names.items():
+            if java in options:
+                out[f"sasl.oauthbearer.{librdkafka}"] = options[java]
+        return out
+    if short == "Krb5LoginModule":
+        out = {}
+        if "keyTab" in options:
+            out["sasl.kerberos.keytab"] = options["keyTab"]
+        if "principal" in options:
+            out["sasl.kerberos.principal"] = options["principal"]
+        return out
+    raise UsageError(
+        f"{source}: sasl.jaas.config uses {short or 'no login module'}; partsim maps "
+        "PlainLoginModule, ScramLoginModule, OAuthBearerLoginModule and Krb5LoginModule "
+        "(or give librdkafka properties with -X)"
+    )
+
+
+def client_config(
+    bootstrap: str | None,
+    *,
+    config: Mapping[str, object] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+) -> dict[str, str]:
+    """The librdkafka properties to connect with: ``config_file`` (Java-style), then
+    ``config`` (librdkafka names, as ``-X`` gives them), then ``bootstrap``, later winning.
+
+    Raises :class:`UsageError` without a bootstrap address, or when ``config`` tries to set a
+    property partsim keeps read-only (``group.id``, ``enable.auto.commit``, ...).
+    """
+    settings: dict[str, str] = {}
+    if config_file is not None:
+        source = f"--config {os.fspath(config_file)}"
+        settings.update(java_properties_to_librdkafka(read_properties(config_file), source))
+    for name, value in (config or {}).items():
+        if name in _READ_ONLY_PROPERTIES:
+            raise UsageError(
+                f"-X {name} cannot be set: partsim sets it itself to stay read-only "
+                "(a fresh group id that is never joined or committed)"
+            )
+        settings[str(name)] = str(value)
+    for name in _READ_ONLY_PROPERTIES:
+        settings.pop(name, None)  # a config file's group.id must not be used either
+    if bootstrap:
+        settings["bootstrap.servers"] = bootstrap
+    if not settings.get("bootstrap.servers"):
+        raise UsageError("--bootstrap is required (HOST:PORT), or bootstrap.servers in --config")
+    return settings
+
+
+# --------------------------------------------------------------------------- times
+
+
+_RELATIVE = re.compile(r"^-\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d|w)$")
+_UNIT_MS = {"ms": 1, "s": 1000, "sec": 1000, "m": 60_000, "min": 60_000, "h": 3_600_000,
+            "d": 86_400_000, "w": 604_800_000}  # fmt: skip
+
+
+def parse_time(value: object, option: str, *, now_ms: int | None = None) -> int | None:
+    """Milliseconds since the epoch from a datetime, ISO 8601 text (UTC unless it has a zone),
+    epoch seconds or milliseconds (told apart by magnitude), or a time back from now such as
+    ``-1h``, ``-30min`` or ``-2d``.
+
+    >>> parse_time("2024-01-01T00:00:00Z", "--from-time")
+    1704067200000
+    >>> parse_time("-1h", "--from-time", now_ms=7_200_000)
+    3600000
+    """
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return int(moment.timestamp() * 1000)
+    text = str(value).strip()
+    relative = _RELATIVE.match(text.lower())
+    if relative:
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        return now - int(float(relative.group(1)) * _UNIT_MS[relative.group(2)])
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        number = float(text)
+        return int(number * 1000) if number < 1e11 else int(number)
+    try:
+        moment = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "zZ" else text)
+    except ValueError:
+        raise UsageError(
+            f"{option} must be an ISO 8601 time (2024-05-01T12:00:00Z), epoch seconds or "
+            f"milliseconds, or a time back from now such as -1h; got {text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return int(moment.timestamp() * 1000)
+
+
+def _iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+@dataclass(frozen=True)
+class LiveSample:
+    """Records read from a topic: the :data:`SAMPLE_SCHEMA` table and what was asked for.
+
+    ``partial`` is true when reading stopped before every partition gave its budget or
+    reached its end (Ctrl-C, a lost broker, no progress for ``timeout`` seconds); ``reason``
+    says why, and ``stopped_by`` is one of ``"end"`` (every partition finished),
+    ``"duration"`` (the time bound was reached), ``"interrupt"`` or ``"stall"``.
+    ``settings`` are the client properties used, already redacted.
+    """
+
+    table: pa.Table
+    topic: str
+    partition_count: int
+    partial: bool = False
+    reason: str | None = None
+    stopped_by: str = "end"
+    sampled_at: str = ""
+    group_id: str | None = None
+    settings: Mapping[str, object] = field(default_factory=dict)
+    request: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def records(self) -> int:
+        return self.table.num_rows
+
+    def metadata(self) -> dict[str, object]:
+        """The JSON-ready facts a written sample carries (no secrets: settings are redacted)."""
+        return {
+            "topic": self.topic,
+            "partition_count": self.partition_count,
+            "records": self.records,
+            "partial": self.partial,
+            "reason": self.reason,
+            "stopped_by": self.stopped_by,
+            "sampled_at": self.sampled_at,
+            "group_id": self.group_id,
+            "settings": redact(self.settings),
+            "request": dict(self.request),
+        }
+
+    def __repr__(self) -> str:
+        state = f"partial: {self.reason}" if self.partial else "complete"
+        return (
+            f"<LiveSample {self.records:,} records of {self.topic!r} "
+            f"({self.partition_count} partitions), {state}>"
+        )
+
+
+def sample_topic(
+    bootstrap: str | None,
+    topic: str,
+    *,
+    max_messages: int = 10_000,
+    duration: float | None = None,
+    from_time: object = None,
+    to_time: object = None,
+    config: Mapping[str, object] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    timeout: float = 10.0,
+    progress: bool = False,
+    status: Callable[[str], None] | None = None,
+) -> LiveSample:
+    """Read a sample of ``topic``, spread evenly over its partitions, without disturbing it.
+
+    Each partition gets a budget of ``max_messages / partitions`` records (the remainder to
+    the lowest partitions). Without times, a partition's most recent ``budget`` records are
+    read. With ``from_time`` reading starts at the first record at or after it; with
+    ``to_time`` alone it starts ``budget`` records before the first record after it. Records
+    outside ``[from_time, to_time]`` are skipped on the client, and a partition is finished
+    by its budget, its end, or a record after ``to_time``. A partition that holds fewer
+    records than its budget does not pass the rest on.
+
+    ``timeout`` bounds connecting and the metadata calls (:class:`BrokerError`:
+    unreachable, authentication refused); while reading, ``timeout`` seconds without a
+    record or an end-of-partition event stop the sample as partial (a broker that died).
+    ``duration`` bounds the reading itself. Ctrl-C also stops it: what was read is returned,
+    marked partial. A missing topic is a :class:`UsageError` naming similar topics; a topic
+    with no records (in the time range) a :class:`DataError`.
+
+    ``status``, when given, receives one line of text once reading starts.
+    """
+    from confluent_kafka import TopicPartition
+
+    if isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1:
+        raise UsageError(f"max_messages must be a whole number >= 1; got {max_messages!r}")
+    timeout = _positive(timeout, "timeout")
+    if duration is not None:
+        duration = _positive(duration, "duration")
+    if not topic or not isinstance(topic, str):
+        raise UsageError("--topic is required: the name of the topic to sample")
+    from_ms = parse_time(from_time, "--from-time")
+    to_ms = parse_time(to_time, "--to-time")
+    if from_ms is not None and to_ms is not None and from_ms > to_ms:
+        raise UsageError(f"--from-time ({_iso(from_ms)}) is after --to-time ({_iso(to_ms)})")
+    settings = client_config(bootstrap, config=config, config_file=config_file)
+    address = settings["bootstrap.servers"]
+    group_id = f"partsim-sample-{uuid.uuid4()}"
+    errors: list[Any] = []
+    consumer = _consumer(settings, group_id, errors)
+    started = dt.datetime.now(dt.timezone.utc)
+    request = {
+        "max_messages": max_messages,
+        "duration": duration,
+        "from_time": _iso(from_ms),
+        "to_time": _iso(to_ms),
+        "timeout": timeout,
+    }
+    try:
+        deadline = time.monotonic() + timeout
+        link = _Link(consumer, address, settings, errors, timeout, deadline)
+        partition_count = _partition_count(link, topic)
+        budgets = _budgets(max_messages, partition_count)
+        starts = _start_offsets(link, topic, budgets, from_ms, to_ms)
+        if not starts:
+            raise DataError(_no_records(topic, from_ms, to_ms))
+        consumer.assign([TopicPartition(topic, p, offset) for p, offset in starts.items()])
+        if status is not None:
+            status(
+                f"sampling {topic}: up to {sum(budgets[p] for p in starts):,} records from "
+                f"{len(starts)} of {partition_count} partitions (Ctrl-C stops and keeps what "
+                "was read)"
+            )
+        read = _read(link, topic, {p: budgets[p] for p in starts}, from_ms, to_ms, duration,
+                     progress)  # fmt: skip
+    finally:
+        try:
+            consumer.close()  # no commit: auto commit and offset store are off
+        except Exception as error:  # closing a consumer whose broker died must not hide a sample
+            LOG.debug("closing the consumer failed: %s", error)
+    chunks, stopped_by, reason = read
+    table = _sample_table(chunks)
+    if table.num_rows == 0 and stopped_by == "end":
+        raise DataError(_no_records(topic, from_ms, to_ms))
+    if table.num_rows == 0 and stopped_by == "stall":
+        raise BrokerError(_scrub(reason or "no records", settings))
+    return LiveSample(
+        table=table,
+        topic=topic,
+        partition_count=partition_count,
+        partial=stopped_by in ("interrupt", "stall"),
+        reason=_scrub(reason, settings) if reason else None,
+        stopped_by=stopped_by,
+        sampled_at=started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        group_id=group_id,
+        settings=redact(settings),
+        request=request,
+    )
+
+
+def _positive(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise UsageError(f"{name} must be a positive number of seconds; got {value!r}")
+    if not math.isfinite(value):
+        raise UsageError(f"{name} must be a finite number of seconds; got {value!r}")
+    return float(value)
+
+
+def _no_records(topic: str, from_ms: int | None, to_ms: int | None) -> str:
+    if from_ms is None and to_ms is None:
+        return f"topic {topic!r} is empty: no records to sample"
+    window = f"between {_iso(from_ms) or 'the start'} and {_iso(to_ms) or 'now'}"
+    return f"topic {topic!r} has no records {window}"
+
+
+def _consumer(settings: Mapping[str, str], group_id: str, errors: list[Any]):
+    """A consumer that can only read: assign() only, no commits, no topic creation."""
+    from confluent_kafka import Consumer, KafkaException
+
+    properties: dict[str, Any] = {
+        "fetch.wait.max.ms": 100,  # an idle partition answers (end of partition) quickly
+        # After the local queue passes queued.min.messages, librdkafka pauses a partition's
+        # fetches for this long (default 1 s): far longer than this loop takes to drain it.
+        "fetch.queue.backoff.ms": 10,
+        **settings,
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "enable.partition.eof": True,
+        "allow.auto.create.topics": False,
+        "auto.offset.reset": settings.get("auto.offset.reset", "earliest"),
+        "error_cb": errors.append,
+        "logger": LOG,
+    }
+    try:
+        return Consumer(properties)
+    except KafkaException as error:
+        raise UsageError(
+            f"client properties rejected by librdkafka: {_scrub(error.args[0].str(), settings)}"
+        ) from None
+    except (TypeError, ValueError) as error:
+        raise UsageError(f"client properties: {_scrub(str(error), settings)}") from None
+
+
+@dataclass(frozen=True)
+class _Link:
+    """A consumer and what its errors are reported with: the address, the (secret) settings,
+    the errors librdkafka reported, the timeout and the deadline for connecting."""
+
+    consumer: Any
+    address: str
+    settings: Mapping[str, str]
+    errors: list[Any]
+    timeout: float
+    deadline: float
+
+    def problem(self) -> str | None:
+        """The last client error, scrubbed of secrets, or None."""
+        for error in reversed(self.errors):
+            text = _short_error(error.str() if hasattr(error, "str") else str(error))
+            if text:
+                return _scrub(text, self.settings)
+        return None
+
+    def check(self) -> None:
+        """Raise at once for failures that waiting cannot fix: authentication, TLS, every
+        broker refusing the connection."""
+        from confluent_kafka import KafkaError
+
+        self.consumer.poll(0)  # serves error_cb; nothing is assigned yet, nothing is consumed
+        auth = {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED}
+        for error in reversed(self.errors):
+            if error.code() in auth:
+                raise BrokerError(
+                    f"authentication failed at {self.address}: "
+                    f"{_scrub(_short_error(error.str()), self.settings)} (check sasl.mechanism, "
+                    "sasl.username and sasl.password in -X or --config)"
+                )
+        codes = {error.code() for error in self.errors}
+        if KafkaError._SSL in codes:
+            raise BrokerError(
+                f"TLS handshake with {self.address} failed: {self.problem()} (check "
+                "security.protocol and ssl.ca.location, or ssl.truststore.location in --config)"
+            )
+        if KafkaError._ALL_BROKERS_DOWN in codes:
+            raise BrokerError(f"cannot reach the broker at {self.address}: {self.problem()}")
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline; raises the 'cannot reach' error when none are."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            problem = self.problem()
+            raise BrokerError(
+                f"cannot reach the broker at {self.address} within {self.timeout:g} s"
+                + (f" ({problem})" if problem else "")
+            )
+        return left
+
+
+def _short_error(text: str) -> str:
+    """librdkafka's message without its ``proto://host:port/id:`` prefix and timing suffix."""
+    text = re.sub(r"^\S+://\S+?/\S+?: ", "", text.strip())
+    text = re.sub(r"^\S+:\d+/\S+?: ", "", text)
+    return re.sub(r"\s*\(after \d+ms in state \w+\)\s*$", "", text)
+
+
+def _partition_count(link: _Link, topic: str) -> int:
+    """The topic's partition count, from metadata for all topics (never naming the topic)."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    metadata = None
+    while metadata is None:
+        try:
+            metadata = link.consumer.list_topics(timeout=min(0.5, link.remaining()))
+        except KafkaException as error:
+            if error.args[0].code() not in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT):
+                raise BrokerError(
+                    f"metadata request to {link.address} failed: "
+                    f"{_scrub(error.args[0].str(), link.settings)}"
+                ) from None
+        link.check()
+    info = metadata.topics.get(topic)
+    if info is None:
+        raise UsageError(_missing_topic(topic, list(metadata.topics), link.address))
+    if info.error is not None:
+        if info.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+            raise BrokerError(f"not authorized to describe topic {topic!r} at {link.address}")
+        if info.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            raise UsageError(_missing_topic(topic, list(metadata.topics), link.address))
+        raise BrokerError(f"topic {topic!r} at {link.address}: {info.error.str()}")
+    if not info.partitions:
+        raise BrokerError(f"topic {topic!r} at {link.address} lists no partitions")
+    return len(info.partitions)
+
+
+def _missing_topic(topic: str, names: Iterable[str], address: str) -> str:
+    visible = sorted(name for name in names if not name.startswith("__"))
+    similar = difflib.get_close_matches(topic, visible, n=5, cutoff=0.6)
+    similar += [n for n in visible if topic.lower() in n.lower() and n not in similar][:5]
+    message = f"topic {topic!r} not found at {address}"
+    if similar:
+        return message + f"; similar topics: {', '.join(similar[:5])}"
+    if not visible:
+        return message + "; the cluster lists no topics"
+    return message + f" ({len(visible)} topics there, none with a similar name)"
+
+
+def _budgets(max_messages: int, partition_count: int) -> list[int]:
+    """Records per partition: an even split of ``max_messages``, remainder to the lowest ids.
+
+    >>> _budgets(10, 4)
+    [3, 3, 2, 2]
+    """
+    base, extra = divmod(max_messages, partition_count)
+    return [base + (1 if partition < extra else 0) for partition in range(partition_count)]
+
+
+#: librdkafka's logical offset "``n`` records before the end": ``RD_KAFKA_OFFSET_TAIL(n)``.
+def _tail(count: int) -> int:
+    return -2000 - count
+
+
+def _start_offsets(
+    link: _Link, topic: str, budgets: list[int], from_ms: int | None, to_ms: int | None
+) -> dict[int, int]:
+    """Where each partition's reading starts (partitions with nothing to read are left out)."""
+    from confluent_kafka import KafkaException, TopicPartition
+
+    wanted = [p for p, budget in enumerate(budgets) if budget > 0]
+    if from_ms is None and to_ms is None:
+        return {p: _tail(budgets[p]) for p in wanted}
+    # offsets_for_times gives the first offset whose timestamp is >= the time (-1: none).
+    lookup = from_ms if from_ms is not None else to_ms + 1
+    try:
+        found = link.consumer.offsets_for_times(
+            [TopicPartition(topic, p, lookup) for p in wanted], timeout=link.remaining()
+        )
+    except KafkaException as error:
+        link.check()
+        raise BrokerError(
+            f"looking up offsets by time at {link.address} failed within {link.timeout:g} s: "
+            f"{_scrub(error.args[0].str(), link.settings)}"
+        ) from None
+    starts: dict[int, int] = {}
+    for item in found:
+        if from_ms is not None:
+            if item.offset >= 0:
+                starts[item.partition] = item.offset
+        elif item.offset >= 0:
+            starts[item.partition] = max(item.offset - budgets[item.partition], 0)
+        else:  # every record is before to_time: its most recent ones
+            starts[item.partition] = _tail(budgets[item.partition])
+    return starts
+
+
+#: One ``consume()`` call's records, column by column: partitions, offsets, timestamps (ms),
+#: keys, value sizes and headers. A chunk is appended whole, so an interrupt can never leave
+#: the columns of different lengths.
+Chunk = tuple[list[int], list[int], list[int], list["bytes | None"], list[int], list[Any]]
+
+
+def _read(
+    link: _Link,
+    topic: str,
+    budgets: dict[int, int],
+    from_ms: int | None,
+    to_ms: int | None,
+    duration: float | None,
+    progress: bool,
+) -> tuple[list[Chunk], str, str | None]:
+    """The consume loop. Returns ``(chunks, stopped_by, reason)``.
+
+    A batch with no error event, no time window and no partition past its budget (nearly
+    every batch) is taken whole and its columns are extracted by ``map`` over the message
+    methods, in C; any other batch goes message by message.
+    """
+    from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
+
+    from partsim.progress import Progress
+
+    consumer, timeout = link.consumer, link.timeout
+    chunks: list[Chunk] = []
+    remaining = dict(budgets)
+    active = set(remaining)
+    eof = KafkaError._PARTITION_EOF
+    fatal_codes = {
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError._AUTHENTICATION,
+        KafkaError.SASL_AUTHENTICATION_FAILED,
+    }
+    windowed = from_ms is not None or to_ms is not None
+    low = from_ms if from_ms is not None else -(2**62)
+    high = to_ms if to_ms is not None else 2**62
+    started = last_progress = time.monotonic()
+    stopped_by, reason = "end", None
+
+    def finish(partition: int) -> None:
+        active.discard(partition)
+        consumer.pause([TopicPartition(topic, partition)])
+
+    def whole(batch: list) -> bool:
+        """Take the batch as it is, when nothing in it needs a look of its own."""
+        if windowed or any(map(operator.is_not, map(Message.error, batch), _NONE)):
+            return False  # (KafkaError == None raises, so no list.count(None) here)
+        counts = Counter(map(Message.partition, batch))
+        if any(p not in active or n > remaining[p] for p, n in counts.items()):
+            return False
+        for partition, count in counts.items():
+            remaining[partition] -= count
+            if not remaining[partition]:
+                finish(partition)
+        return True
+
+    def one_by_one(batch: list) -> list:
+        kept = []
+        for message in batch:
+            error = message.error()
+            if error is not None:
+                if error.code() == eof:
+                    if message.partition() in active:
+                        finish(message.partition())
+                elif error.fatal() or error.code() in fatal_codes:
+                    raise _Stop(error.str())
+                else:
+                    link.errors.append(error)
+                continue
+            partition = message.partition()
+            if partition not in active:
+                continue  # fetched before the partition was finished
+            if windowed:
+                stamp = message.timestamp()[1]
+                if stamp > high:
+                    finish(partition)
+                    continue
+                if stamp < low:
+                    continue
+            kept.append(message)
+            remaining[partition] -= 1
+            if not remaining[partition]:
+                finish(partition)
+        return kept
+
+    bar = Progress(enabled=progress, total_bytes=sum(budgets.values()), label=f"sampling {topic}")
+    try:
+        with bar:
+            while active:
+                batch = consumer.consume(num_messages=1000, timeout=0.1)
+                now = time.monotonic()
+                if batch:
+                    last_progress = now
+                    kept = batch if whole(batch) else one_by_one(batch)
+                    if kept:
+                        chunks.append(_columns(kept, Message))
+                    bar.update(len(kept), _count(chunks))
+                if not active:
+                    break
+                if duration is not None and now - started >= duration:
+                    stopped_by = "duration"
+                    break
+                if now - last_progress >= timeout:
+                    problem = link.problem()
+                    unfinished = ", ".join(str(p) for p in sorted(active)[:10])
+                    raise _Stop(
+                        f"no records for {timeout:g} s from partition(s) {unfinished}"
+                        + (f" ({problem})" if problem else "")
+                    )
+    except KeyboardInterrupt:
+        stopped_by = "interrupt"
+        reason = f"interrupted (Ctrl-C) after {_count(chunks):,} records"
+    except _Stop as stop:
+        stopped_by, reason = "stall", f"stopped after {_count(chunks):,} records: {stop.args[0]}"
+    except KafkaException as error:
+        stopped_by = "stall"
+        reason = f"stopped after {_count(chunks):,} records: {error.args[0].str()}"
+    return chunks, stopped_by, reason
+
+
+_MILLIS = operator.itemgetter(1)  # Message.timestamp() is (type, ms)
+_NONE = itertools.repeat(None)
+
+
+def _columns(messages: list, message_type: Any) -> Chunk:
+    """The sample columns of error-free messages (``map`` calls each method in C)."""
+    return (
+        list(map(message_type.partition, messages)),
+        list(map(message_type.offset, messages)),
+        list(map(_MILLIS, map(message_type.timestamp, messages))),
+        list(map(message_type.key, messages)),
+        list(map(len, messages)),  # len(message) is the value's size (0 for a null value)
+        list(map(message_type.headers, messages)),
+    )
+
+
+def _count(chunks: list[Chunk]) -> int:
+    return sum(len(chunk[0]) for chunk in chunks)
+
+
+class _Stop(Exception):
+    """Reading cannot go on (a lost broker, a deleted topic); what was read is kept."""
+
+
+def _sample_table(chunks: Sequence[Chunk]) -> pa.Table:
+    """The :data:`SAMPLE_SCHEMA` table of the consumed chunks."""
+    count = _count(list(chunks))
+    if not count:
+        return SAMPLE_SCHEMA.empty_table()
+
+    def column(index: int) -> list:
+        return list(itertools.chain.from_iterable(chunk[index] for chunk in chunks))
+
+    key_array = pa.array(column(3), pa.binary())
+    millis = np.fromiter(column(2), dtype=np.int64, count=count)
+    timestamps = pa.array(millis, mask=millis < 0).cast(pa.timestamp("ms", tz="UTC"))
+    headers = column(5)
+    if headers.count(None) == count:
+        header_text = pa.nulls(count, pa.string())
+    else:
+        header_text = pa.array(
+            [None if h is None else _headers_json(h) for h in headers], pa.string()
+        )
+    return pa.table(
+        [
+            key_array,
+            pa.array(column(0), pa.int32()),
+            pa.array(column(1), pa.int64()),
+            timestamps,
+            pc.binary_length(key_array).cast(pa.int32()),
+            pa.array(column(4), pa.int32()),
+            header_text,
+        ],
+        schema=SAMPLE_SCHEMA,
+    )
+
+
+def _headers_json(headers: Sequence[tuple[str, bytes | None]]) -> str:
+    """A record's headers as JSON: ``[[name, base64 value or null], ...]`` in record order."""
+    return json.dumps(
+        [[name, None if value is None else base64.b64encode(value).decode("ascii")]
+         for name, value in headers],
+        separators=(",", ":"),
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- files
+
+
+def write_sample(sample: LiveSample, path: str | os.PathLike[str]) -> Path:
+    """Write ``sample`` as Parquet (``.parquet``/``.pq``) or CSV (``.csv``), atomically.
+
+    Parquet keeps every column as read, with the sample's facts (topic, partition count,
+    partial, reason, time, redacted settings) in the schema metadata. CSV has the key as
+    text when every key is valid UTF-8, else a ``key_hex`` column; times are ISO 8601; the
+    facts go to ``<path>.meta.json``. Either file is what ``partsim analyze`` reads: ``--key
+    key`` (or ``--key key_hex --key-format hex``). In CSV an empty key reads back as null,
+    except through :func:`load_sample`, which restores it from ``key_size``.
+    """
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    target = Path(path)
+    kind = _file_kind(target)
+    facts = json.dumps(sample.metadata(), ensure_ascii=False).encode("utf-8")
+    if kind == "parquet":
+        table = sample.table.replace_schema_metadata({METADATA_KEY: facts})
+        _atomic(target, lambda tmp: pq.write_table(table, tmp))
+        return target
+    table = _csv_table(sample.table)
+    sidecar = target.with_name(target.name + ".meta.json")
+    _atomic(sidecar, lambda tmp: Path(tmp).write_bytes(facts + b"\n"))
+    _atomic(target, lambda tmp: pa_csv.write_csv(table, tmp))
+    return target
+
+
+def _file_kind(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    if suffix == ".csv":
+        return "csv"
+    raise UsageError(f"the sample file must end in .parquet or .csv; got {str(path)!r}")
+
+
+def _atomic(target: Path, write: Callable[[str], None]) -> None:
+    """Write through a temporary file beside ``target``, then rename it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _csv_table(table: pa.Table) -> pa.Table:
+    keys = table.column("key").combine_chunks() if table.num_rows else table.column("key")
+    try:
+        key_column = ("key", pc.cast(keys, pa.string()))
+    except pa.ArrowInvalid:  # some key is not UTF-8: write every key as hex
+        key_column = ("key_hex", pc.hex(keys) if hasattr(pc, "hex") else _hex(keys))
+    stamps = pc.strftime(table.column("timestamp"), format="%Y-%m-%dT%H:%M:%SZ")
+    columns = {key_column[0]: key_column[1]}
+    for name in table.column_names[1:]:
+        columns[name] = stamps if name == "timestamp" else table.column(name)
+    return pa.table(columns)
+
+
+def _hex(keys: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return pa.array([None if k is None else k.hex() for k in keys.to_pylist()], pa.string())
+
+
+def load_sample(path: str | os.PathLike[str]) -> LiveSample:
+    """Read back a sample written by :func:`write_sample`, with its facts."""
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    source = Path(path)
+    kind = _file_kind(source)
+    if not source.is_file():
+        raise UsageError(f"sample file {str(source)!r} not found")
+    if kind == "parquet":
+        try:
+            table = pq.read_table(source)
+        except (pa.ArrowException, OSError) as error:
+            raise DataError(f"{source}: not a readable Parquet file ({error})") from None
+        raw = (table.schema.metadata or {}).get(METADATA_KEY)
+        facts = json.loads(raw) if raw else None
+        table = table.replace_schema_metadata(None)
+    else:
+        sidecar = source.with_name(source.name + ".meta.json")
+        facts = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else None
+        text_types = {"key": pa.string(), "key_hex": pa.string(), "headers": pa.string(),
+                      "timestamp": pa.string()}  # fmt: skip
+        try:
+            table = pa_csv.read_csv(
+                source,
+                convert_options=pa_csv.ConvertOptions(
+                    column_types=text_types, strings_can_be_null=True
+                ),
+            )
+        except (pa.ArrowException, OSError) as error:
+            raise DataError(f"{source}: not a readable CSV file ({error})") from None
+        table = _from_csv(table)
+    if facts is None:
+        raise DataError(
+            f"{source} is not a partsim sample (no sample metadata); `partsim verify` reads it "
+            "with -p/--partitions"
+        )
+    missing = [name for name in SAMPLE_SCHEMA.names if name not in table.column_names]
+    if missing:
+        raise DataError(f"{source}: a sample needs the columns {', '.join(missing)}")
+    return LiveSample(
+        table=table.select(SAMPLE_SCHEMA.names).cast(SAMPLE_SCHEMA),
+        topic=facts.get("topic", ""),
+        partition_count=int(facts["partition_count"]),
+        partial=bool(facts.get("partial")),
+        reason=facts.get("reason"),
+        stopped_by=facts.get("stopped_by", "end"),
+        sampled_at=facts.get("sampled_at", ""),
+        group_id=facts.get("group_id"),
+        settings=facts.get("settings", {}),
+        request=facts.get("request", {}),
+    )
+
+
+def _from_csv(table: pa.Table) -> pa.Table:
+    """A CSV sample's columns back in :data:`SAMPLE_SCHEMA` types (empty keys restored)."""
+    sizes = table.column("key_size").cast(pa.int32())
+    if "key_hex" in table.column_names:
+        keys = pa.array(
+            [None if k is None else bytes.fromhex(k) for k in table.column("key_hex").to_pylist()],
+            pa.binary(),
+        )
+    else:
+        keys = table.column("key").cast(pa.binary())
+    keys = pc.if_else(pc.equal(sizes, 0), pa.scalar(b"", pa.binary()), keys)
+    stamps = table.column("timestamp").cast(pa.timestamp("ms", tz="UTC"))  # ISO 8601, Z
+    return pa.table(
+        {
+            "key": keys,
+            "partition": table.column("partition"),
+            "offset": table.column("offset"),
+            "timestamp": stamps,
+            "key_size": sizes,
+            "value_size": table.column("value_size"),
+            "headers": table.column("headers"),
+        }
+    )
+
+
+# --------------------------------------------------------------------------- verify
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Which producer clients the observed placements fit.
+
+    ``explained_by`` maps each partitioner that hashes keys to the share of the keyed
+    records it hashes whose observed partition it predicts (None when it hashes none of
+    them). ``best`` lists the partitioners tied at the top share; ``mixed`` is true when none
+    explains :data:`EXPLAINED_ENOUGH` of the keyed records but two or three together do,
+    and ``combination`` is that greedy cover, one step per entry (tied partitioners
+    together). ``keys_on_multiple_partitions`` is ``{"count", "examples"}``.
+    """
+
+    records: int
+    keyed_records: int
+    partition_count: int
+    explained_by: dict[str, float | None]
+    best: list[str]
+    mixed: bool
+    combination: list[dict[str, object]]
+    keys_on_multiple_partitions: dict[str, object]
+    topic: str | None = None
+    partial: bool = False
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON ``partsim verify --json`` prints."""
+        return {
+            "records": self.records,
+            "keyed_records": self.keyed_records,
+            "partition_count": self.partition_count,
+            "explained_by": self.explained_by,
+            "best": self.best,
+            "mixed": self.mixed,
+            "combination": self.combination,
+            "keys_on_multiple_partitions": self.keys_on_multiple_partitions,
+            "topic": self.topic,
+            "partial": self.partial,
+            "reason": self.reason,
+        }
+
+
+def verify(
+    source: LiveSample | pa.Table | str | os.PathLike[str],
+    *,
+    partition_count: int | None = None,
+    partitioners: Sequence[str] | None = None,
+) -> VerifyResult:
+    """Find which registered partitioners put each keyed record where it was observed.
+
+    ``source`` is a :class:`LiveSample`, a path to a sample file (or to any file ``partsim
+    analyze`` reads that has ``key`` and ``partition`` columns, such as a kcat dump), or a
+    pyarrow Table with those columns. ``partition_count`` defaults to the sample's; a plain
+    table or file needs it.
+
+    Null keys take every client's keyless path and are not counted as keyed. A keyed record
+    that a partitioner sends down its keyless path too (an empty key under librdkafka's
+    ``consistent_random`` or kafka-go's ``crc32``; Kinesis rejects it) is no evidence for or
+    against that partitioner: it is left out of that partitioner's share, numerator and
+    denominator. Partitioners that ignore keys (``librdkafka:random``, ``kafka-go``) cannot
+    be recognized from placements and are not scored.
+    """
+    table, count, topic, partial, reason = _verify_input(source, partition_count)
+    keys = table.column("key")
+    observed = table.column("partition").to_numpy(zero_copy_only=False).astype(np.int64)
+    records = table.num_rows
+    keyed_mask = ~_mask(keys.is_null())
+    keyed_keys = keys.filter(pa.array(keyed_mask))
+    keyed_observed = observed[keyed_mask]
+    keyed = len(keyed_observed)
+    if np.any((observed < 0) | (observed >= count)):
+        raise DataError(
+            f"the sample has partitions up to {int(observed.max())}, beyond partition_count "
+            f"{count}: pass the topic's partition count"
+        )
+    encoded = pc.dictionary_encode(keyed_keys).combine_chunks() if keyed else None
+    names = _scored_partitioners(partitioners)
+    explained: dict[str, np.ndarray] = {}
+    hashed: dict[str, np.ndarray] = {}
+    for name in names:
+        if encoded is None:
+            explained[name] = hashed[name] = np.zeros(0, dtype=bool)
+            continue
+        predicted, keyless = _placements(name, encoded.dictionary, count)
+        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        hashed[name] = ~keyless[indices]
+        explained[name] = hashed[name] & (predicted[indices] == keyed_observed)
+    shares: dict[str, float | None] = {
+        name: (float(explained[name].sum() / hashed[name].sum()) if hashed[name].any() else None)
+        for name in names
+    }
+    scored = [share for share in shares.values() if share is not None]
+    top = max(scored) if scored else None
+    best = [name for name in names if top is not None and shares[name] == top and top > 0]
+    combination: list[dict[str, object]] = []
+    mixed = False
+    if keyed and top is not None and top < EXPLAINED_ENOUGH:
+        combination = _greedy_cover(names, explained, keyed)
+        covered = sum(float(step["share"]) for step in combination)
+        mixed = len(combination) >= 2 and covered >= EXPLAINED_ENOUGH
+        if not mixed:
+            combination = []
+    return VerifyResult(
+        records=records,
+        keyed_records=keyed,
+        partition_count=count,
+        explained_by=shares,
+        best=best,
+        mixed=mixed,
+        combination=combination,
+        keys_on_multiple_partitions=_split_keys(keyed_keys, keyed_observed),
+        topic=topic,
+        partial=partial,
+        reason=reason,
+    )
+
+
+def _verify_input(source, partition_count):
+    """(table with key and partition, partition count, topic, partial, reason)."""
+    topic, partial, reason, known = None, False, None, None
+    if isinstance(source, LiveSample):
+        table, topic, partial, reason = source.table, source.topic, source.partial, source.reason
+        known = source.partition_count
+    elif isinstance(source, pa.Table):
+        table = source
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if path.suffix.lower() in (".parquet", ".pq", ".csv") and _is_sample(path):
+            sample = load_sample(path)
+            table, topic, partial, reason = (
+                sample.table,
+                sample.topic,
+                sample.partial,
+                sample.reason,
+            )
+            known = sample.partition_count
+        else:
+            table = _read_events(path)
+    else:
+        raise UsageError(
+            "verify needs a LiveSample, a sample file or a pyarrow Table; "
+            f"got {type(source).__name__}"
+        )
+    for column in ("key", "partition"):
+        if column not in table.column_names:
+            raise DataError(
+                f"verify needs the columns key and partition; the input has "
+                f"{', '.join(table.column_names) or 'none'}"
+            )
+    count = partition_count if partition_count is not None else known
+    if count is None:
+        raise UsageError(
+            "the input does not record the topic's partition count: give it with "
+            "-p/--partitions (partition_count=)"
+        )
+    count = check_partition_count(count)
+    keys = table.column("key")
+    if not (pa.types.is_binary(keys.type) or pa.types.is_large_binary(keys.type)):
+        keys = keys.cast(pa.string()).cast(pa.binary())  # text keys as their UTF-8 bytes
+    partitions = table.column("partition")
+    if not pa.types.is_integer(partitions.type):
+        try:
+            partitions = partitions.cast(pa.int64())
+        except pa.ArrowInvalid:
+            raise DataError("the partition column holds values that are not integers") from None
+    if partitions.null_count:
+        raise DataError(f"{partitions.null_count} records have no partition")
+    table = pa.table({"key": keys, "partition": partitions})
+    return table, count, topic, partial, reason
+
+
+def _is_sample(path: Path) -> bool:
+    """True for a file :func:`write_sample` wrote (it carries sample metadata)."""
+    if not path.is_file():
+        raise UsageError(f"file {str(path)!r} not found")
+    if path.suffix.lower() == ".csv":
+        return path.with_name(path.name + ".meta.json").is_file()
+    import pyarrow.parquet as pq
+
+    try:
+        return METADATA_KEY in (pq.read_schema(path).metadata or {})
+    except (pa.ArrowException, OSError) as error:
+        raise DataError(f"{path}: not a readable Parquet file ({error})") from None
+
+
+def _read_events(path: Path) -> pa.Table:
+    """Any input ``partsim analyze`` reads (a kcat dump, a CSV export), as one table."""
+    from partsim.io import open_events
+
+    source = open_events(str(path))
+    batches = list(source)
+    if not batches:
+        return pa.table({name: pa.array([], pa.string()) for name in source.columns})
+    return pa.Table.from_batches(batches)
+
+
+def _mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], pa.bool_())
+    return values.to_numpy(zero_copy_only=False).astype(bool, copy=False)
+
+
+def _scored_partitioners(partitioners: Sequence[str] | None) -> list[str]:
+    names = (
+        [get_partitioner(name).name for name in partitioners]
+        if partitioners
+        else partitioner_names()
+    )
+    return list(dict.fromkeys(name for name in names if not get_partitioner(name).ignores_keys))
+
+
+def _placements(name: str, distinct: pa.Array, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each distinct key's partition under ``name``, and which keys it does not hash."""
+    chosen = get_partitioner(name)
+    if chosen.null_key == "reject":  # Kinesis refuses empty keys: score the others only
+        empty = pc.equal(pc.binary_length(distinct), 0).to_numpy(zero_copy_only=False)
+        predicted = np.full(len(distinct), -1, dtype=np.int64)
+        if (~empty).any():
+            kept = distinct.filter(pa.array(~empty))
+            predicted[~empty] = chosen.hashed_partitions(kept, count)[0]
+        return predicted, empty
+    predicted, keyless = chosen.hashed_partitions(distinct, count)
+    return predicted.astype(np.int64), keyless
+
+
+def _greedy_cover(
+    names: Sequence[str], explained: Mapping[str, np.ndarray], keyed: int
+) -> list[dict[str, object]]:
+    """Up to three steps, each taking the partitioners that explain the most records not yet
+    explained; stops once :data:`EXPLAINED_ENOUGH` of the keyed records are."""
+    left = np.ones(keyed, dtype=bool)
+    steps: list[dict[str, object]] = []
+    while len(steps) < 3:
+        gains = {name: int((explained[name] & left).sum()) for name in names}
+        most = max(gains.values(), default=0)
+        if most == 0:
+            break
+        tied = [name for name in names if gains[name] == most]
+        steps.append({"partitioners": tied, "share": most / keyed})
+        left &= ~explained[tied[0]]
+        if 1 - left.sum() / keyed >= EXPLAINED_ENOUGH:
+            break
+    return steps
+
+
+def _split_keys(keys: pa.Array | pa.ChunkedArray, observed: np.ndarray) -> dict[str, object]:
+    """Distinct keys seen on more than one partition, with up to :data:`EXAMPLES` examples
+    (the most frequent first)."""
+    if len(observed) == 0:
+        return {"count": 0, "examples": []}
+    grouped = (
+        pa.table({"key": keys, "partition": pa.array(observed, pa.int64())})
+        .group_by("key", use_threads=False)
+        .aggregate([("partition", "distinct"), ([], "count_all")])
+    )
+    spread = pc.list_value_length(grouped.column("partition_distinct"))
+    split = grouped.filter(pc.greater(spread, 1))
+    split = split.sort_by([("count_all", "descending"), ("key", "ascending")])
+    examples = []
+    for row in split.slice(0, EXAMPLES).to_pylist():
+        example = _show_key(row["key"])
+        example["partitions"] = sorted(row["partition_distinct"])
+        example["records"] = row["count_all"]
+        examples.append(example)
+    return {"count": split.num_rows, "examples": examples}
+
+
+def _show_key(raw: bytes) -> dict[str, object]:
+    """``{"key": text}`` for a UTF-8 key, else ``{"key_hex": hex}``."""
+    try:
+        return {"key": raw.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"key_hex": raw.hex()}
+
+
+# --------------------------------------------------------------------------- analyze
+
+
+def observed_vs_predicted(
+    sample: LiveSample,
+    predicted_messages: Sequence[int] | np.ndarray,
+    *,
+    partitioner: str,
+    partition_count: int,
+) -> dict[str, object]:
+    """Where the sample's records are against where ``partitioner`` puts them.
+
+    ``matching_share`` is the share of keyed records that ``partitioner`` hashes whose
+    observed partition equals its prediction for the record key, over ``partition_count``
+    partitions. ``partitions`` lists, per partition, the records observed there and the
+    records the analysis predicts there (``predicted_messages``) for the same records.
+    ``budget_capped_partitions`` lists the partitions that filled their share of
+    ``max_messages``: their counts show the budget, not the topic's load.
+    """
+    chosen = get_partitioner(partitioner)
+    keys = sample.table.column("key")
+    observed = sample.table.column("partition").to_numpy(zero_copy_only=False).astype(np.int64)
+    keyed = ~_mask(keys.is_null())
+    compared = 0
+    matching = 0
+    if keyed.any() and not chosen.ignores_keys:
+        keyed_keys = keys.filter(pa.array(keyed))
+        encoded = pc.dictionary_encode(keyed_keys).combine_chunks()
+        predicted, keyless = _placements(chosen.name, encoded.dictionary, partition_count)
+        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        hashed = ~keyless[indices]
+        compared = int(hashed.sum())
+        matching = int((hashed & (predicted[indices] == observed[keyed])).sum())
+    width = max(partition_count, sample.partition_count)
+    seen = np.bincount(observed, minlength=width)
+    asked = sample.request.get("max_messages")
+    budgets = _budgets(int(asked), sample.partition_count) if asked else []
+    capped = [p for p, budget in enumerate(budgets) if budget and seen[p] >= budget]
+    expected = np.zeros(width, dtype=np.int64)
+    expected[: len(predicted_messages)] = np.asarray(predicted_messages, dtype=np.int64)
+    return {
+        "topic": sample.topic,
+        "topic_partition_count": sample.partition_count,
+        "partitioner": chosen.name,
+        "partition_count": partition_count,
+        "records": sample.records,
+        "partial": sample.partial,
+        "reason": sample.reason,
+        "keyed_records_compared": compared,
+        "matching_share": matching / compared if compared else None,
+        "budget_capped_partitions": capped,
+        "partitions": [
+            {"partition": p, "observed": int(seen[p]), "predicted": int(expected[p])}
+            for p in range(width)
+        ],
+    }
+
+
+def analyze_topic(
+    bootstrap: str | None,
+    topic: str,
+    *,
+    key: str = "key",
+    partition_count: int | None = None,
+    partitioner: str = "java",
+    key_format: str = "string",
+    schema_id: int | None = None,
+    max_messages: int = 10_000,
+    duration: float | None = None,
+    from_time: object = None,
+    to_time: object = None,
+    config: Mapping[str, object] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    timeout: float = 10.0,
+    progress: bool = False,
+    status: Callable[[str], None] | None = None,
+    **options: Any,
+):
+    """Sample ``topic`` and analyze the sample as ``partsim analyze`` does a file.
+
+    ``partition_count`` defaults to the topic's. The record keys are already serialized, so
+    ``key_format`` must be ``string`` or ``bytes`` and ``schema_id`` unset. Returns the
+    :class:`~partsim.analysis.AnalysisResult` and the :class:`LiveSample`; the summary gains
+    ``observed_vs_predicted`` (see :func:`observed_vs_predicted`) and ``sample``.
+    """
+    from partsim.analysis import analyze
+
+    if key_format not in ("string", "bytes") or schema_id is not None:
+        raise UsageError(
+            "keys read from a topic are already serialized (and framed): --key-format and "
+            "--schema-id do not apply with --bootstrap"
+        )
+    get_partitioner(partitioner)
+    if partition_count is not None:
+        check_partition_count(partition_count)
+    sample = sample_topic(
+        bootstrap, topic, max_messages=max_messages, duration=duration, from_time=from_time,
+        to_time=to_time, config=config, config_file=config_file, timeout=timeout,
+        progress=progress, status=status,
+    )  # fmt: skip
+    count = partition_count or sample.partition_count
+    result = analyze(
+        sample.table, key=key, partition_count=count, partitioner=partitioner,
+        key_format=key_format, progress=progress, **options,
+    )  # fmt: skip
+    section = observed_vs_predicted(
+        sample,
+        result.partitions["messages"].to_numpy(),
+        partitioner=partitioner,
+        partition_count=count,
+    )
+    summary = {
+        **result.summary,
+        "inputs": f"topic {topic} ({sample.records:,} records sampled"
+        + (", partial" if sample.partial else "")
+        + ")",
+        "sample": sample.metadata(),
+        "observed_vs_predicted": section,
+    }
+    return replace(result, summary=summary), sample
+
+
+# --------------------------------------------------------------------------- text
+
+
+def check_sample_path(path: str | os.PathLike[str]) -> Path:
+    """Fail before sampling, not after, when the output file has an unknown extension."""
+    target = Path(path)
+    _file_kind(target)
+    return target
+
+
+def format_verify(result: VerifyResult) -> str:
+    """The readable report ``partsim verify`` prints without ``--json``: partitioners with the
+    same share (clients identical for these keys) share a line."""
+    source = f"topic {result.topic}" if result.topic else "the sample"
+    lines = [
+        f"{source}: {result.records:,} records ({result.keyed_records:,} keyed), "
+        f"{result.partition_count} partitions"
+        + (f"; PARTIAL sample: {result.reason}" if result.partial else "")
+    ]
+    shares = {name: share for name, share in result.explained_by.items() if share is not None}
+    if not result.keyed_records or not shares:
+        lines.append("no keyed records: placements cannot show which partitioner wrote them")
+    else:
+        top = shares[result.best[0]] if result.best else 0.0
+        if result.mixed:
+            lines.append(f"MIXED: {len(result.combination)} producer clients wrote this topic")
+            for step in result.combination:
+                lines += _share_line(float(step["share"]), list(step["partitioners"]))
+        else:
+            lines.append("best (the producer client):")
+            lines += _share_line(top, result.best)
+            if top < EXPLAINED_ENOUGH:
+                lines.append(
+                    f"no registered partitioner explains {EXPLAINED_ENOUGH:.0%} of the keyed "
+                    "records, nor do two or three together: a custom partitioner, explicit "
+                    "partitions, or records written before the partition count changed"
+                )
+        lines += ["", "share of keyed records each partitioner explains:"]
+        for share in sorted(set(shares.values()), reverse=True):
+            lines += _share_line(share, [name for name in shares if shares[name] == share])
+    split = result.keys_on_multiple_partitions
+    lines += ["", f"keys on more than one partition (ordering already broken): {split['count']:,}"]
+    for example in split["examples"]:
+        shown = example.get("key", None)
+        shown = repr(shown) if shown is not None else f"0x{example['key_hex']}"
+        partitions = ", ".join(str(p) for p in example["partitions"])
+        lines.append(f"  {shown}: partitions {partitions} ({example['records']:,} records)")
+    return "\n".join(lines) + "\n"
+
+
+def _share_line(share: float, names: Sequence[str]) -> list[str]:
+    return textwrap.wrap(
+        ", ".join(names), width=100, initial_indent=f"  {share:6.1%}  ", subsequent_indent=" " * 10
+    )
+
+
+def format_observed(section: Mapping[str, Any], *, partitions_shown: int = 64) -> str:
+    """The observed-vs-predicted lines ``partsim analyze --bootstrap`` adds to its summary."""
+    share = section["matching_share"]
+    lines = [
+        "",
+        f"observed vs predicted ({section['partitioner']}, {section['partition_count']} "
+        f"partitions; the topic has {section['topic_partition_count']}):",
+        (
+            f"{share:.1%} of {section['keyed_records_compared']:,} keyed records sit where "
+            f"{section['partitioner']} puts their key"
+            if share is not None
+            else f"{section['partitioner']} hashes none of the sampled keys"
+        ),
+    ]
+    if section["partial"]:
+        lines.append(f"PARTIAL sample: {section['reason']}")
+    if section["budget_capped_partitions"]:
+        note = (
+            f"note: {len(section['budget_capped_partitions'])} partitions filled their share of "
+            "--max-messages, so the sample's load is flattened; for load, sample a time window "
+            "(--from-time) with a --max-messages larger than it holds"
+        )
+        lines += textwrap.wrap(note, width=100, subsequent_indent="  ")
+    rows = section["partitions"]
+    if len(rows) > partitions_shown:
+        rows = sorted(rows, key=lambda row: -row["observed"])[:partitions_shown]
+    lines.append(f"{'partition':>9}  {'observed':>9}  {'predicted':>9}")
+    lines += [f"{r['partition']:>9}  {r['observed']:>9,}  {r['predicted']:>9,}" for r in rows]
+    return "\n".join(lines) + "\n"

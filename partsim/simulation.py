@@ -1,0 +1,441 @@
+"""Load over time, keyless records, consumer groups, lag and brokers, from a key sample.
+
+The sample's events are placed as the producer would place them. Keyed records are hashed;
+keyless records go through a simulation of the client's keyless path over time and sizes
+(:mod:`partsim.keyless`). They are then counted per step and partition, and scaled to a
+target rate (``rate``) or by a factor (``scale``), which keeps the sample's shape over time.
+Consumers of a group (:mod:`partsim.assignors`) serve their partitions with a capacity per
+second, and :mod:`partsim.lag` runs the queue: lag in messages and seconds, time to drain,
+the SLO check, and the smallest consumer and partition counts that meet it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from partsim.analysis import _group, _window_counts, bind_columns, make_plan, parse_window, prefetch
+from partsim.compare import parse_rate
+from partsim.errors import DataError, UsageError
+from partsim.lag import simulate_lag
+
+__all__ = ["KEYLESS_CLIENT_OF", "SimulationResult", "simulate"]
+
+#: Which keyless simulator reproduces each partitioner's keyless strategy.
+KEYLESS_CLIENT_OF = {
+    "uniform-sticky": "java",
+    "librdkafka-sticky": "librdkafka",
+    "franz-sticky": "franz-go",
+    "random": "kafka-python",
+    "round-robin": "kafkajs",
+    "round-robin-random-start": "kafkajs",
+    "pulsar-round-robin": "kafkajs",
+}
+_DEFAULT_CANDIDATES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """``summary`` (JSON-ready), ``rates`` (per step and partition), ``lag`` (per step and
+    partition), ``consumers`` (per consumer), ``consumer_sweep`` (per consumer count) and
+    ``brokers`` (per broker, or None)."""
+
+    summary: dict
+    rates: pd.DataFrame
+    lag: pd.DataFrame
+    consumers: pd.DataFrame
+    consumer_sweep: pd.DataFrame
+    brokers: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class _Series:
+    """Arrivals per step: messages and bytes, steps x partitions, unscaled."""
+
+    messages: np.ndarray
+    bytes: np.ndarray
+    first_step: int
+    keyless_events: int
+
+
+def simulate(
+    inputs: object,
+    *,
+    key: str,
+    partition_count: int,
+    consumer_capacity: str | float,
+    consumers: int = 1,
+    assignor: str = "range",
+    partitioner: str = "java",
+    key_format: str = "string",
+    schema_id: int | None = None,
+    schema_type: str = "avro",
+    size: str | None = None,
+    timestamp: str | None = None,
+    rate: str | float | None = None,
+    scale: float | None = None,
+    step: str | float = "1s",
+    max_lag_seconds: float | None = None,
+    brokers: int | None = None,
+    racks: Sequence[str] | None = None,
+    replication_factor: int = 1,
+    keyless_client: str | None = None,
+    linger_ms: float | None = None,
+    batch_size: int | None = None,
+    partition_candidates: Sequence[int] | None = None,
+    record_size: int = 100,
+    seed: int = 0,
+    null_field_as_empty: bool = False,
+    format: str | None = None,
+    delimiter: str | None = None,
+    regex: str | None = None,
+    strict: bool = False,
+    batch_rows: int = 1 << 20,
+    progress: bool = False,
+) -> SimulationResult:
+    """Simulate a topic fed by this sample: per-partition rates, consumer load, lag, brokers.
+
+    ``consumer_capacity`` is what one consumer handles per second: ``600`` (msgs/s) or
+    ``"5MB/s"``. Event times come from ``timestamp``; without one, records arrive in input
+    order at ``rate``. ``rate`` (total msgs/s or bytes/s) or ``scale`` (a factor) scales the
+    sample while keeping its shape. ``max_lag_seconds`` is the SLO. ``record_size`` is the
+    bytes per record that drive the producer's batching on the keyless path when the input
+    gives no sizes.
+
+    >>> import pandas as pd
+    >>> events = pd.DataFrame({"k": ["hot"] * 60_000,
+    ...                        "ts": pd.Series(range(60_000)) / 1000})  # 1,000 msg/s for 60 s
+    >>> run = simulate(events, key="k", timestamp="ts", partition_count=1,
+    ...                consumer_capacity=600)
+    >>> run.summary["max_lag_messages"], run.summary["time_to_drain_seconds"]
+    (24000.0, 40.0)
+    """
+    from partsim.assignors import assign_partitions, default_member_ids, sweep_consumers
+    from partsim.keyless import KEYLESS_CLIENTS, ProducerConfig
+
+    capacity, unit = parse_rate(consumer_capacity, "--consumer-capacity")
+    if isinstance(consumers, bool) or not isinstance(consumers, int) or consumers < 1:
+        raise UsageError(f"--consumers must be a whole number >= 1; got {consumers!r}")
+    if rate is not None and scale is not None:
+        raise UsageError("give --rate or --scale, not both")
+    if scale is not None and (not isinstance(scale, (int, float)) or scale <= 0):
+        raise UsageError(f"--scale must be a positive factor; got {scale!r}")
+    target = parse_rate(rate, "--rate") if rate is not None else None
+    if timestamp is None and target is None:
+        raise UsageError("simulate needs event times: give --timestamp COLUMN, or --rate")
+    step_ns = parse_window(step)
+    step_seconds = step_ns / 1e9
+    plan = make_plan(
+        key=key, partition_count=partition_count, partitioner=partitioner, key_format=key_format,
+        schema_id=schema_id, schema_type=schema_type, size=size, timestamp=timestamp,
+        window=step, seed=seed, null_field_as_empty=null_field_as_empty, strict=strict,
+    )  # fmt: skip
+    client = keyless_client or KEYLESS_CLIENT_OF[plan.partitioner.keyless]
+    if client not in KEYLESS_CLIENTS:
+        from partsim.errors import invalid_choice
+
+        raise invalid_choice("--keyless-client", client, KEYLESS_CLIENTS)
+    config = ProducerConfig(
+        **{name: value for name, value in (("linger_ms", linger_ms), ("batch_size", batch_size))
+           if value is not None}
+    )  # fmt: skip
+    search = max_lag_seconds is not None
+    if isinstance(record_size, bool) or not isinstance(record_size, int) or record_size < 1:
+        raise UsageError(f"--record-size must be a whole number of bytes >= 1; got {record_size!r}")
+    series, keys_by_step, keyless, described = _read(
+        inputs, plan, target, step_ns, client, config, seed, search, record_size,
+        format=format, delimiter=delimiter, regex=regex, strict=strict, batch_rows=batch_rows,
+        progress=progress,
+    )  # fmt: skip
+    keyless_path = (client, config, seed, step_ns)
+    # The factor compares totals, which do not depend on where keyless records go.
+    factor = _scale_factor(series, keyless, target, scale, step_seconds)
+    messages, nbytes, placement = _add_keyless(series.messages, series.bytes, keyless,
+                                               series.first_step, partition_count, factor,
+                                               keyless_path)  # fmt: skip
+    messages, nbytes = messages * factor, nbytes * factor
+    arrivals = messages if unit == "messages" else nbytes
+    assignment = assign_partitions(partition_count, consumers, assignor)
+    run = simulate_lag(arrivals, assignment, capacity=capacity, step_seconds=step_seconds)
+    sent = messages.sum(axis=0)
+    per_message = np.divide(nbytes.sum(axis=0), sent, out=np.ones(partition_count), where=sent > 0)
+    lag_messages = run.backlog if unit == "messages" else run.backlog / per_message
+    total = messages.sum()
+    names = default_member_ids(consumers)
+    consumer_rows = [
+        {"consumer": names[index], "partitions": list(parts),
+         "load_share": float(messages[:, list(parts)].sum() / total) if total else 0.0,
+         "max_lag_messages": float(lag_messages[:, list(parts)].max()) if parts else 0.0,
+         "max_lag_seconds": float(run.lag_seconds[:, list(parts)].max()) if parts else 0.0}
+        for index, parts in enumerate(assignment)
+    ]  # fmt: skip
+    slo_met = None if max_lag_seconds is None else bool(run.max_lag_seconds <= max_lag_seconds)
+    rate_per_partition = messages / step_seconds
+    mean_rate = rate_per_partition.mean(axis=0)
+    peak_to_mean = np.divide(rate_per_partition.max(axis=0), mean_rate,
+                             out=np.zeros(partition_count), where=mean_rate > 0)  # fmt: skip
+    summary: dict = {
+        "inputs": described,
+        "key": key,
+        "partitioner": plan.partitioner.name,
+        "partition_count": partition_count,
+        "keyless_client": client,
+        "keyless_events": series.keyless_events,
+        "keyless_placement": placement,
+        "keyless_imbalance": _keyless_imbalance(keyless, partition_count, keyless_path),
+        "step_seconds": step_seconds,
+        "steps": int(messages.shape[0]),
+        "scale_factor": factor,
+        "total_rate_messages_per_second": float(total / (messages.shape[0] * step_seconds)),
+        "consumer_capacity": {"value": capacity, "unit": f"{unit}/s"},
+        "assignor": assignor,
+        "consumers": consumer_rows,
+        "max_lag_messages": float(lag_messages.max()) if lag_messages.size else 0.0,
+        "max_lag_seconds": run.max_lag_seconds,
+        "time_to_drain_seconds": run.time_to_drain_seconds,
+        "drained": run.drained,
+        "max_lag_seconds_slo": max_lag_seconds,
+        "slo_met": slo_met,
+        "peak_to_mean": {str(p): float(v) for p, v in enumerate(peak_to_mean)},
+        "hottest_partition_peak_rate": float(rate_per_partition.max()) if messages.size else 0.0,
+    }
+    sweep = sweep_consumers(messages.sum(axis=0), list(range(1, partition_count + 1)), assignor)
+    if search:
+        summary["smallest_consumer_count"] = _smallest_consumers(
+            arrivals, partition_count, assignor, capacity, step_seconds, max_lag_seconds
+        )
+        summary["smallest_partition_count"] = _smallest_partitions(
+            keys_by_step, keyless, series, plan, factor, unit, capacity, step_seconds,
+            max_lag_seconds, partition_candidates or _DEFAULT_CANDIDATES,
+            keyless_path,
+        )  # fmt: skip
+    broker_frame = None
+    if brokers:
+        from partsim.assignors import broker_loads, place_leaders
+
+        replicas = place_leaders(partition_count, brokers, racks=racks,
+                                 replication_factor=replication_factor)  # fmt: skip
+        bytes_per_second = nbytes.sum(axis=0) / (nbytes.shape[0] * step_seconds)
+        broker_frame = broker_loads(replicas, bytes_per_second, bytes_per_second, brokers)
+        summary["brokers"] = broker_frame.to_dict("records")
+    steps = np.arange(messages.shape[0])
+    start = pd.Timestamp(series.first_step * step_ns, tz="UTC")
+    rates = pd.DataFrame({
+        "time": np.repeat(start + pd.to_timedelta(steps * step_seconds, unit="s"), partition_count),
+        "partition": np.tile(np.arange(partition_count), len(steps)),
+        "messages_per_second": (messages / step_seconds).ravel(),
+        "bytes_per_second": (nbytes / step_seconds).ravel(),
+    })  # fmt: skip
+    lag_steps = np.arange(len(run.backlog))
+    lag = pd.DataFrame({
+        "time": np.repeat(start + pd.to_timedelta((lag_steps + 1) * step_seconds, unit="s"),
+                          partition_count),
+        "partition": np.tile(np.arange(partition_count), len(lag_steps)),
+        "lag_messages": lag_messages.ravel(),
+        "lag_seconds": run.lag_seconds.ravel(),
+    })  # fmt: skip
+    return SimulationResult(summary, rates, lag, pd.DataFrame(consumer_rows), sweep, broker_frame)
+
+
+def _read(inputs, plan, target, step_ns, client, config, seed, search, record_size,
+          **io_options):  # fmt: skip
+    """Arrivals per step and partition (keyless records through the client's simulator), and
+    with ``search`` the per-step key counts needed to try other partition counts, with the
+    keyless records' times and sizes."""
+    from partsim.io import open_events
+    from partsim.progress import Progress
+
+    progress = io_options.pop("progress")
+    source = open_events(inputs, **io_options)
+    plan = bind_columns(plan, source.columns)
+    count = plan.partition_count
+    keyed_parts, keyless_times, keyless_sizes, key_parts = [], [], [], []
+    position = 0  # records seen, for synthesized times
+    byte_position = 0.0
+    with Progress(enabled=progress, total_bytes=source.bytes_total) as bar:
+        for batch in prefetch(source):
+            if batch.num_rows == 0:
+                continue
+            events = plan.prepare(batch)
+            if events.times is not None:
+                times = events.times
+            else:  # records arrive in input order at the target rate
+                value, unit = target
+                if unit == "messages":
+                    offsets = position + np.arange(len(events.weights))
+                else:
+                    offsets = byte_position + np.cumsum(events.weights) - events.weights
+                times = (offsets / value * 1e9).astype(np.int64)
+            position += len(events.weights)
+            byte_position += float(events.weights.sum())
+            partitions, keyless = plan.partitioner.hashed_partitions(events.key_bytes, count)
+            hashed = ~keyless
+            steps = times // step_ns
+            if hashed.any():
+                keyed_parts.append(_window_counts(steps[hashed], partitions[hashed],
+                                                  events.weights[hashed], count))  # fmt: skip
+            if keyless.any():
+                keyless_times.append(times[keyless])
+                # Batching runs on bytes: without sizes, a record is record_size bytes.
+                sized = plan.size is not None or plan.value_sizes
+                keyless_sizes.append(events.weights[keyless] if sized else
+                                     np.full(int(keyless.sum()), float(record_size)))  # fmt: skip
+            if search:
+                per_key = pa.table({
+                    "window": pa.array(steps), "key": events.key_bytes,
+                    "count": pa.array(np.ones(len(steps), dtype=np.int64)),
+                    "bytes": pa.array(events.weights),
+                })  # fmt: skip
+                key_parts.append(_group(per_key, ["window", "key"], ["count", "bytes"]))
+            bar.update(batch.num_rows, source.bytes_read)
+    if position == 0:
+        raise DataError(f"no events in {source.describe()}")
+    keyless_count = int(sum(len(t) for t in keyless_times))
+    keyless = None
+    if keyless_count:
+        times = np.concatenate(keyless_times)
+        sizes = np.concatenate(keyless_sizes)
+        order = np.argsort(times, kind="stable")
+        keyless = (times[order], sizes[order])
+    # The step range covers keyed and keyless records; where keyless records go is decided
+    # once the scale factor is known (see _add_keyless).
+    windows = [part.column("window").to_numpy() for part in keyed_parts]
+    if keyless is not None:
+        windows.append(keyless[0] // step_ns)
+    every = np.concatenate(windows)
+    first, last = int(every.min()), int(every.max())
+    messages = np.zeros((last - first + 1, count))
+    nbytes = np.zeros((last - first + 1, count))
+    if keyed_parts:
+        cells = _group(pa.concat_tables(keyed_parts), ["window", "partition"],
+                       ["messages", "bytes"])  # fmt: skip
+        rows = cells.column("window").to_numpy() - first
+        columns = cells.column("partition").to_numpy()
+        messages[rows, columns] = cells.column("messages").to_numpy()
+        nbytes[rows, columns] = cells.column("bytes").to_numpy()
+    keys = None
+    if search:
+        keys = _group(pa.concat_tables(key_parts), ["window", "key"], ["count", "bytes"])
+    return _Series(messages, nbytes, first, keyless_count), keys, keyless, source.describe()
+
+
+def _keyless_counts(keyless, partition_count, client, config, seed, step_ns) -> pa.Table:
+    """Keyless records placed by the client's simulated keyless path, per step and partition.
+
+    Counts are per record; the weights (bytes) are the records' sizes."""
+    from partsim.keyless import simulate_keyless
+
+    times, sizes = keyless
+    placed = simulate_keyless(client, (times - times[0]) / 1e9, sizes, partition_count,
+                              config=config, seed=seed)  # fmt: skip
+    return _window_counts(times // step_ns, placed, sizes, partition_count)
+
+
+def _keyless_imbalance(keyless, count, keyless_path) -> dict | None:
+    """How unevenly the client's keyless path spreads the sample's keyless records over
+    partitions in short windows (at the sample's own timing): 1 s windows, or longer ones
+    for long samples (at most about 100,000 windows)."""
+    if keyless is None:
+        return None
+    from partsim.keyless import imbalance, simulate_keyless, window_loads
+
+    client, config, seed, _ = keyless_path
+    times, sizes = keyless
+    seconds = (times - times[0]) / 1e9
+    window_s = max(1.0, float(seconds[-1]) / 100_000)
+    placed = simulate_keyless(client, seconds, sizes, count, config=config, seed=seed)
+    loads, _ = window_loads(seconds, placed, sizes, count, window_s)
+    return {"client": client, "window_seconds": window_s, **imbalance(loads)}
+
+
+def _add_keyless(messages, nbytes, keyless, first, count, factor, keyless_path):
+    """Add the keyless records to per-step arrivals; returns (messages, bytes, placement).
+
+    At the sample's own rate they are placed by the client's simulated keyless path. Scaled
+    up, sticky runs (batch.size bytes or a few milliseconds) are far shorter than a step, so
+    each step's keyless records are spread evenly over the partitions instead: simulating
+    the sample's timing and multiplying would pile a whole step's keyless records onto one
+    partition.
+    """
+    if keyless is None:
+        return messages, nbytes, "none"
+    client, config, seed, step_ns = keyless_path
+    messages, nbytes = messages.copy(), nbytes.copy()
+    if factor == 1:
+        cells = _keyless_counts(keyless, count, client, config, seed, step_ns)
+        rows = cells.column("window").to_numpy() - first
+        columns = cells.column("partition").to_numpy()
+        np.add.at(messages, (rows, columns), cells.column("messages").to_numpy())
+        np.add.at(nbytes, (rows, columns), cells.column("bytes").to_numpy())
+        return messages, nbytes, f"simulated ({client})"
+    rows = keyless[0] // step_ns - first
+    steps = messages.shape[0]
+    messages += (np.bincount(rows, minlength=steps) / count)[:, None]
+    nbytes += (np.bincount(rows, weights=keyless[1], minlength=steps) / count)[:, None]
+    return messages, nbytes, "spread evenly within each step (scaled: sticky runs are far shorter)"
+
+
+def _scale_factor(series: _Series, keyless, target, scale, step_seconds: float) -> float:
+    if scale is not None:
+        return float(scale)
+    if target is None:
+        return 1.0
+    value, unit = target
+    observed = (series.messages if unit == "messages" else series.bytes).sum()
+    if keyless is not None:
+        observed += len(keyless[0]) if unit == "messages" else keyless[1].sum()
+    duration = series.messages.shape[0] * step_seconds
+    return value * duration / observed if observed else 1.0
+
+
+def _smallest_consumers(arrivals, partition_count, assignor, capacity, step_seconds, slo):
+    from partsim.assignors import assign_partitions
+
+    for count in range(1, partition_count + 1):
+        run = simulate_lag(arrivals, assign_partitions(partition_count, count, assignor),
+                           capacity=capacity, step_seconds=step_seconds)  # fmt: skip
+        if run.max_lag_seconds <= slo:
+            return {"consumers": count, "max_lag_seconds": run.max_lag_seconds}
+    return {"consumers": None, "reason": (
+        f"even one consumer per partition ({partition_count}) leaves lag above {slo:g} s: the "
+        "hottest partition alone needs more than one consumer's capacity; more partitions, a "
+        "finer key or faster consumers are needed")}  # fmt: skip
+
+
+def _smallest_partitions(keys, keyless, series, plan, factor, unit, capacity, step_seconds, slo,
+                         candidates, keyless_path):  # fmt: skip
+    """The smallest candidate partition count that meets the SLO with one consumer each.
+
+    Keyed records are re-hashed for each count; keyless records go through the client's
+    keyless path again, as :func:`simulate` places them."""
+    from partsim.compare import _key_partitions
+
+    first = series.first_step
+    rows = keys.column("window").to_numpy() - first
+    steps = series.messages.shape[0]
+    weights = keys.column("count" if unit == "messages" else "bytes").to_numpy() * factor
+    hottest = 0.0
+    for count in sorted(set(candidates)):
+        partition = _key_partitions(keys.column("key"), plan.partitioner, count)
+        arrivals = np.zeros((steps, count))
+        hashed = partition >= 0  # null keys and keys the client treats as null are -1
+        np.add.at(arrivals, (rows[hashed], partition[hashed]), weights[hashed])
+        if keyless is not None:
+            zeros = np.zeros((steps, count))
+            loose, loose_bytes, _ = _add_keyless(zeros, zeros, keyless, first, count, factor,
+                                                 keyless_path)  # fmt: skip
+            arrivals += (loose if unit == "messages" else loose_bytes) * factor
+        run = simulate_lag(arrivals, [[p] for p in range(count)], capacity=capacity,
+                           step_seconds=step_seconds)  # fmt: skip
+        hottest = float(arrivals.max() / step_seconds)
+        if run.max_lag_seconds <= slo:
+            return {"partitions": count, "consumers": count, "max_lag_seconds": run.max_lag_seconds}
+    return {"partitions": None, "reason": (
+        f"no candidate up to {max(candidates)} partitions meets {slo:g} s with one consumer "
+        f"per partition: the busiest partition still peaks at {hottest:,.0f} {unit}/s against "
+        f"a capacity of {capacity:,.0f}; one key may carry more than a consumer can serve "
+        "(salt it, with the ordering that costs) or consumers must get faster")}  # fmt: skip

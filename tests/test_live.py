@@ -1,0 +1,589 @@
+"""Live topics: ``partsim sample``, ``verify`` and ``analyze --bootstrap`` against a real broker.
+
+Topics are written by real producers (confluent-kafka under several ``partitioner`` settings,
+and Debian's ``kcat``); partsim must name the producer, count the keys that two producers
+split, leave an application's committed offsets alone, and fail with one clear line. Tests
+without the ``broker`` mark check the parts that need no broker (secrets, client.properties,
+sample files, the verify arithmetic).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import confluent_kafka
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute
+import pyarrow.parquet as pq
+import pytest
+
+import partsim
+from partsim import live
+from partsim.errors import BrokerError, DataError, UsageError
+from partsim.partitioners import get_partitioner
+from tests import broker
+
+ROOT = Path(__file__).resolve().parents[1]
+PARTITIONS = 12
+#: Consumer settings that make reading slow enough to interrupt: one record per fetch, and
+#: a 200 ms pause between fetches (librdkafka's fetch queue back-off).
+SLOW = {
+    "message.max.bytes": 1000,
+    "fetch.max.bytes": 1000,
+    "max.partition.fetch.bytes": 1,
+    "queued.min.messages": 1,
+    "fetch.queue.backoff.ms": 200,
+}
+
+
+def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "partsim", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+def family(name: str) -> tuple[str | None, str]:
+    """What decides a keyed record's partition: the hash and the sign rule."""
+    chosen = get_partitioner(name)
+    return chosen.algorithm, chosen.sign_rule
+
+
+def error_line(done: subprocess.CompletedProcess) -> str:
+    """The one ``Error:`` line, checking that nothing else went wrong on stderr."""
+    assert "Traceback" not in done.stderr, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, done.stderr
+    return errors[0]
+
+
+def produce_single_batches(bootstrap: str, topic: str, count: int) -> None:
+    """``count`` records on partition 0, each in its own batch (so a slow fetch gets one)."""
+    producer = confluent_kafka.Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 0, "batch.num.messages": 1}
+    )
+    for index in range(count):
+        producer.produce(topic, key=f"slow-{index}".encode(), value=b"v" * 50, partition=0)
+        producer.poll(0)
+    assert producer.flush(30) == 0
+
+
+# --------------------------------------------------------------------------- no broker
+
+
+def test_redact_hides_every_secret_and_nothing_else() -> None:
+    config = {
+        "bootstrap.servers": "b1:9092",
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "reader",
+        "sasl.password": "hunter2",
+        "sasl.jaas.config": 'x required password="hunter2";',
+        "ssl.key.password": "k3y",
+        "ssl.keystore.password": "st0re",
+        "ssl.key.pem": "-----BEGIN PRIVATE KEY-----",
+        "sasl.oauthbearer.client.secret": "s3cret",
+        "sasl.oauthbearer.config": "principal=x",
+        "basic.auth.user.info": "u:p",
+        "ssl.key.location": "/etc/client.key",
+    }
+    shown = live.redact(config)
+    assert shown["bootstrap.servers"] == "b1:9092"
+    assert shown["sasl.username"] == "reader"
+    assert shown["ssl.key.location"] == "/etc/client.key"  # a path, not a secret
+    hidden = set(config) - {"bootstrap.servers", "security.protocol", "sasl.mechanism",
+                            "sasl.username", "ssl.key.location"}  # fmt: skip
+    assert all(shown[name] == live.REDACTED for name in hidden)
+    for secret in ("hunter2", "k3y", "st0re", "PRIVATE", "s3cret", "u:p", "principal"):
+        assert secret not in json.dumps(shown)
+
+
+def test_java_client_properties_become_librdkafka_properties(tmp_path: Path) -> None:
+    properties = tmp_path / "client.properties"
+    properties.write_text(
+        "# Confluent Cloud style\n"
+        "bootstrap.servers=b1:9092,b2:9092\n"
+        "security.protocol = SASL_SSL\n"
+        "sasl.mechanism: SCRAM-SHA-256\n"
+        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \\\n"
+        '    username="reader" password="p\\\\\\"a=ss;word";\n'
+        "ssl.truststore.location=/etc/ca.pem\n"
+        "ssl.truststore.type=PEM\n"
+        "ssl.endpoint.identification.algorithm=\n"
+        "key.deserializer=org.apache.kafka.common.serialization.StringDeserializer\n"
+        "schema.registry.url=https://sr\n"
+        "basic.auth.user.info=u:p\n"
+        "! a comment\n"
+        "client.id=partsim\\u0021\n"
+    )
+    settings = live.client_config(None, config={"client.id": "cli"}, config_file=properties)
+    assert settings == {
+        "bootstrap.servers": "b1:9092,b2:9092",
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-256",
+        "sasl.username": "reader",
+        "sasl.password": 'p"a=ss;word',  # escaped for .properties, then for JAAS
+        "ssl.ca.location": "/etc/ca.pem",
+        "ssl.endpoint.identification.algorithm": "none",
+        "client.id": "cli",  # -X wins over the file
+    }
+    plain = live.java_properties_to_librdkafka(
+        {
+            "sasl.jaas.config": "org.apache.kafka.common.security.plain.PlainLoginModule "
+            'required username=\'ignored\' username="key" password="secret";',
+            "ssl.keystore.location": "/etc/client.pem",
+            "ssl.keystore.type": "PEM",
+            "ssl.key.password": "kp",
+        }
+    )
+    assert plain == {
+        "sasl.username": "key",
+        "sasl.password": "secret",
+        "ssl.certificate.location": "/etc/client.pem",
+        "ssl.key.location": "/etc/client.pem",
+        "ssl.key.password": "kp",
+    }
+    pkcs12 = live.java_properties_to_librdkafka(
+        {"ssl.keystore.location": "/etc/client.p12", "ssl.keystore.password": "pw"}
+    )
+    assert pkcs12 == {"ssl.keystore.location": "/etc/client.p12", "ssl.keystore.password": "pw"}
+
+
+@pytest.mark.parametrize(
+    ("properties", "needle"),
+    [
+        ({"ssl.truststore.location": "/etc/truststore.jks"}, "librdkafka reads PEM files"),
+        (
+            {"ssl.keystore.location": "/etc/k.jks", "ssl.keystore.type": "JKS"},
+            "librdkafka reads PEM",
+        ),
+        ({"sasl.jaas.config": "com.example.MyLoginModule required;"}, "MyLoginModule"),
+    ],
+)
+def test_unusable_java_properties_are_a_clear_error(properties: dict, needle: str) -> None:
+    with pytest.raises(UsageError, match=needle):
+        live.java_properties_to_librdkafka(properties)
+
+
+def test_read_only_properties_cannot_be_overridden() -> None:
+    for name in ("group.id", "enable.auto.commit", "enable.auto.offset.store"):
+        with pytest.raises(UsageError, match="read-only"):
+            live.client_config("b:9092", config={name: "x"})
+    with pytest.raises(UsageError, match="--bootstrap is required"):
+        live.client_config(None)
+
+
+def test_times() -> None:
+    assert live.parse_time("2024-05-01T12:00:00Z", "t") == 1714564800000
+    assert live.parse_time("2024-05-01T14:00:00+02:00", "t") == 1714564800000
+    assert live.parse_time("2024-05-01 12:00:00", "t") == 1714564800000  # no zone: UTC
+    assert live.parse_time("1714564800", "t") == 1714564800000
+    assert live.parse_time("1714564800000", "t") == 1714564800000
+    assert live.parse_time("-30min", "t", now_ms=3_600_000) == 1_800_000
+    with pytest.raises(UsageError, match="--from-time must be an ISO 8601 time"):
+        live.parse_time("yesterday", "--from-time")
+
+
+def _sample(keys: list, partitions: list[int], count: int, **facts) -> live.LiveSample:
+    """A sample as sample_topic returns it, for records with these keys and partitions."""
+    key_array = pa.array(keys, pa.binary())
+    columns = [
+        key_array,
+        pa.array(partitions, pa.int32()),
+        pa.array(range(len(keys)), pa.int64()),
+        pa.array([1_700_000_000_000 + i for i in range(len(keys))], pa.timestamp("ms", "UTC")),
+        pa.compute.binary_length(key_array).cast(pa.int32()),
+        pa.array([10] * len(keys), pa.int32()),
+        pa.array([None] * (len(keys) - 1) + ['[["trace",null]]'], pa.string()),
+    ]
+    table = pa.table(columns, schema=live.SAMPLE_SCHEMA)
+    return live.LiveSample(table=table, topic="t", partition_count=count, **facts)
+
+
+def test_verify_arithmetic_and_the_keyless_rule() -> None:
+    rng = np.random.default_rng(7)
+    keys = [f"k{i}".encode() for i in range(400)]
+    crc = partsim.assign(keys, 12, partitioner="librdkafka:consistent", key_format="bytes")
+    # consistent_random sends empty keys down its keyless path: random partitions.
+    empties = [b""] * 30
+    empty_partitions = rng.integers(1, 12, size=30).tolist()  # never crc32("") % 12 == 0
+    result = live.verify(_sample(keys + empties + [None] * 5, [*crc, *empty_partitions, 3, 3,
+                                                              3, 3, 3], 12))  # fmt: skip
+    assert (result.records, result.keyed_records) == (435, 430)
+    assert result.best == ["librdkafka:consistent_random", "kafka-go:crc32"]
+    assert result.explained_by["librdkafka:consistent_random"] == 1.0
+    assert result.explained_by["librdkafka:consistent"] == 400 / 430  # hashes "" to 0
+    assert "librdkafka:random" not in result.explained_by  # ignores keys: not scored
+    assert not result.mixed and result.combination == []
+    split = result.keys_on_multiple_partitions
+    assert split["count"] == 1 and split["examples"][0]["key"] == ""
+    assert split["examples"][0]["records"] == 30
+
+
+def test_verify_examples_show_binary_keys_as_hex() -> None:
+    keys = [b"\xff\x00", b"\xff\x00", b"ok", b"ok", b"one"]
+    result = live.verify(_sample(keys, [1, 2, 0, 3, 0], 4))
+    examples = result.keys_on_multiple_partitions["examples"]
+    assert result.keys_on_multiple_partitions["count"] == 2
+    assert {"key_hex": "ff00", "partitions": [1, 2], "records": 2} in examples
+    assert {"key": "ok", "partitions": [0, 3], "records": 2} in examples
+    with pytest.raises(UsageError, match="-p/--partitions"):
+        live.verify(pa.table({"key": [b"a"], "partition": [0]}))
+    with pytest.raises(DataError, match="beyond partition_count"):
+        live.verify(pa.table({"key": [b"a"], "partition": [5]}), partition_count=3)
+
+
+def test_sample_files_round_trip_and_keep_no_secret(tmp_path: Path) -> None:
+    keys = [b"user-1", b"", None, b"\xff\xfe binary", b"line\nbreak"]
+    secrets = {"bootstrap.servers": "b:9092", "sasl.password": "hunter2"}
+    sample = _sample(keys, [0, 1, 2, 0, 1], 3, partial=True, reason="interrupted", settings=secrets)
+    for name in ("s.parquet", "s.csv"):
+        written = live.write_sample(sample, tmp_path / name)
+        back = live.load_sample(written)
+        assert back.table.equals(sample.table), name
+        assert (back.topic, back.partition_count, back.partial, back.reason) == (
+            "t", 3, True, "interrupted",
+        )  # fmt: skip
+    everything = b"".join(path.read_bytes() for path in tmp_path.iterdir())
+    assert b"hunter2" not in everything
+    assert "key_hex" in (tmp_path / "s.csv").read_text().splitlines()[0]  # a non-UTF-8 key
+    assert not list(tmp_path.glob(".*tmp"))  # temporary files were renamed or removed
+    # partsim analyze reads both files (the CSV through key_hex). In CSV an empty key reads
+    # as null there (documented), so this comparison leaves it out.
+    sample = _sample([k for k in keys if k != b""], [0, 2, 0, 1], 3)
+    live.write_sample(sample, tmp_path / "a.parquet")
+    live.write_sample(sample, tmp_path / "a.csv")
+    parquet = run("analyze", str(tmp_path / "a.parquet"), "--key", "key", "-p", "3", "--json")
+    csv = run("analyze", str(tmp_path / "a.csv"), "--key", "key_hex", "--key-format", "hex",
+              "-p", "3", "--json")  # fmt: skip
+    assert parquet.returncode == 0 and csv.returncode == 0, parquet.stderr + csv.stderr
+    exact, hexed = json.loads(parquet.stdout), json.loads(csv.stdout)
+    for field in ("events", "null_key_events", "distinct_keys", "max_mean_ratio"):
+        assert exact[field] == hexed[field], field
+    assert [k["partition"] for k in exact["top_keys"]] == [
+        k["partition"] for k in hexed["top_keys"]
+    ]
+    with pytest.raises(UsageError, match=r"\.parquet or \.csv"):
+        live.write_sample(sample, tmp_path / "s.json")
+
+
+# --------------------------------------------------------------------------- real broker
+
+
+@pytest.fixture(scope="module")
+def producers(kafka_bootstrap: str) -> dict[str, str]:
+    """One 12-partition topic per producer client, keyed by its partitioner name."""
+    keys = [f"customer-{i % 250}".encode() for i in range(1500)] + [b""] * 20
+    topics: dict[str, str] = {}
+    settings = {
+        "librdkafka:murmur2_random": {"partitioner": "murmur2_random"},
+        # Random (not sticky) empty keys: they then cannot all land on partition 0.
+        "librdkafka:consistent_random": {
+            "partitioner": "consistent_random",
+            "sticky.partitioning.linger.ms": 0,
+        },
+        "librdkafka:fnv1a_random": {"partitioner": "fnv1a_random"},
+        "librdkafka:consistent": {"partitioner": "consistent"},
+    }
+    for name, config in settings.items():
+        topic = broker.unique_topic(name.split(":")[1].replace("_", "-"))
+        broker.create_topic(kafka_bootstrap, topic, PARTITIONS)
+        broker.produce(kafka_bootstrap, topic, keys, config)
+        topics[name] = topic
+    return topics
+
+
+@pytest.mark.broker
+@pytest.mark.parametrize(
+    "client",
+    [
+        "librdkafka:murmur2_random",
+        "librdkafka:consistent_random",
+        "librdkafka:fnv1a_random",
+        "librdkafka:consistent",
+    ],
+)
+def test_verify_names_the_producer_client(
+    kafka_bootstrap: str, producers: dict[str, str], client: str
+) -> None:
+    sample = live.sample_topic(kafka_bootstrap, producers[client])
+    assert (sample.records, sample.partition_count, sample.partial) == (1520, PARTITIONS, False)
+    result = live.verify(sample)
+    assert client in result.best
+    assert {family(name) for name in result.best} == {family(client)}
+    assert result.explained_by[client] == 1.0 and not result.mixed
+    if client == "librdkafka:consistent_random":  # empty keys went random: consistent is out
+        assert result.best == ["librdkafka:consistent_random", "kafka-go:crc32"]
+        assert result.keys_on_multiple_partitions["count"] == 1  # the empty key
+    else:
+        assert result.keys_on_multiple_partitions == {"count": 0, "examples": []}
+    if client == "librdkafka:murmur2_random":  # Java-compatible: the Java family ties
+        assert {"java", "kafka-python", "franz-go", "librdkafka:murmur2"} <= set(result.best)
+
+
+@pytest.mark.broker
+def test_verify_names_kcat(kafka_bootstrap: str) -> None:
+    topic = broker.unique_topic("kcat")
+    broker.create_topic(kafka_bootstrap, topic, PARTITIONS)
+    broker.produce_kcat(kafka_bootstrap, topic, [f"device-{i}".encode() for i in range(400)])
+    result = live.verify(live.sample_topic(kafka_bootstrap, topic))
+    assert "librdkafka:consistent_random" in result.best  # kcat's default partitioner
+    assert {family(name) for name in result.best} == {("crc32", "unsigned")}
+    assert result.keyed_records == 400 and result.explained_by["java"] < 0.5
+
+
+@pytest.mark.broker
+def test_two_producers_are_reported_as_mixed_with_the_keys_they_split(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    topic = broker.unique_topic("mixed")
+    broker.create_topic(kafka_bootstrap, topic, PARTITIONS)
+    shared = [f"shared-{i}".encode() for i in range(40)]
+    java_keys = list(itertools.islice(
+        itertools.cycle([f"java-{i}".encode() for i in range(150)] + shared), 700))  # fmt: skip
+    rdkafka_keys = list(itertools.islice(
+        itertools.cycle([f"rd-{i}".encode() for i in range(60)] + shared), 300))  # fmt: skip
+    broker.produce(kafka_bootstrap, topic, java_keys, {"partitioner": "murmur2_random"})
+    broker.produce(kafka_bootstrap, topic, rdkafka_keys, {"partitioner": "consistent_random"})
+    split_keys = sum(
+        confluent_kafka.murmur2(key, PARTITIONS) != confluent_kafka.consistent(key, PARTITIONS)
+        for key in shared
+    )
+    assert split_keys > 20  # ~11 in 12 of the shared keys
+
+    out = tmp_path / "mixed.parquet"
+    sampled = run("sample", "--bootstrap", kafka_bootstrap, "--topic", topic, "-o", str(out))
+    assert sampled.returncode == 0, sampled.stderr
+    done = run("verify", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert {"records", "keyed_records", "partition_count", "explained_by", "best", "mixed",
+            "keys_on_multiple_partitions"} <= set(report)  # fmt: skip
+    assert (report["records"], report["keyed_records"], report["partition_count"]) == (
+        1000, 1000, PARTITIONS,
+    )  # fmt: skip
+    assert report["mixed"] is True
+    first, second = report["combination"]
+    assert "java" in first["partitioners"] and "librdkafka:murmur2_random" in first["partitioners"]
+    assert "librdkafka:consistent_random" in second["partitioners"]
+    assert first["share"] + second["share"] == pytest.approx(1.0)
+    assert 0.7 <= report["explained_by"]["java"] < 0.99
+    assert "java" in report["best"]
+    assert report["keys_on_multiple_partitions"]["count"] == split_keys
+    examples = report["keys_on_multiple_partitions"]["examples"]
+    assert len(examples) == 10 and all(e["key"].startswith("shared-") for e in examples)
+    text = run("verify", str(out))
+    assert "MIXED: 2 producer clients" in text.stdout and f": {split_keys}\n" in text.stdout
+
+
+def _committed(admin, group: str) -> list[tuple[str, int, int]]:
+    from confluent_kafka import ConsumerGroupTopicPartitions
+
+    futures = admin.list_consumer_group_offsets(
+        [ConsumerGroupTopicPartitions(group)], request_timeout=10
+    )
+    found = futures[group].result(timeout=10).topic_partitions or []
+    return sorted((tp.topic, tp.partition, tp.offset) for tp in found if tp.offset >= 0)
+
+
+@pytest.mark.broker
+def test_an_application_group_is_untouched_and_partsim_commits_nothing(
+    kafka_bootstrap: str, producers: dict[str, str], tmp_path: Path
+) -> None:
+    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    topic = producers["librdkafka:murmur2_random"]
+    group = f"orders-app-{uuid.uuid4().hex[:8]}"
+    app = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": group,
+                    "enable.auto.commit": False})  # fmt: skip
+    app.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
+    app.commit(offsets=[TopicPartition(topic, p, 3 + p) for p in range(0, PARTITIONS, 2)],
+               asynchronous=False)  # fmt: skip
+    app.close()
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    before = _committed(admin, group)
+    assert before == [(topic, p, 3 + p) for p in range(0, PARTITIONS, 2)]
+
+    out = tmp_path / "s.parquet"
+    sampled = run("sample", "--bootstrap", kafka_bootstrap, "--topic", topic, "-o", str(out))
+    analyzed = run("analyze", "--bootstrap", kafka_bootstrap, "--topic", topic, "--key", "key",
+                   "--partitioner", "librdkafka:murmur2_random", "--json")  # fmt: skip
+    verified = run("verify", "--bootstrap", kafka_bootstrap, "--topic", topic, "--json")
+    for done in (sampled, analyzed, verified):
+        assert done.returncode == 0, done.stderr
+    assert _committed(admin, group) == before
+
+    summary = json.loads(analyzed.stdout)
+    observed = summary["observed_vs_predicted"]
+    assert observed["matching_share"] == 1.0 and observed["keyed_records_compared"] == 1520
+    assert [row["observed"] for row in observed["partitions"]] == [
+        row["predicted"] for row in observed["partitions"]
+    ]
+    assert summary["partition_count"] == PARTITIONS  # -p defaulted to the topic's
+    assert json.loads(verified.stdout)["explained_by"]["java"] == 1.0
+    used = [live.load_sample(out).group_id, summary["sample"]["group_id"]]
+    assert all(name.startswith("partsim-sample-") for name in used)
+    listed = admin.list_consumer_groups(request_timeout=10).result(timeout=10)
+    ours = [g.group_id for g in listed.valid if g.group_id.startswith("partsim")]
+    for name in {*used, *ours}:
+        assert _committed(admin, name) == [], name
+
+
+@pytest.mark.broker
+def test_errors_are_one_clear_line_within_the_timeout(kafka_bootstrap: str, tmp_path: Path) -> None:
+    out = str(tmp_path / "s.parquet")
+    port = broker.free_port()
+    started = time.monotonic()
+    done = run("sample", "--bootstrap", f"127.0.0.1:{port}", "--topic", "orders",
+               "--timeout", "3", "-o", out)  # fmt: skip
+    assert time.monotonic() - started < 8
+    assert done.returncode == 1
+    assert error_line(done).startswith(f"Error: cannot reach the broker at 127.0.0.1:{port}")
+
+    topic = broker.unique_topic("payments")
+    broker.create_topic(kafka_bootstrap, topic, 3)
+    done = run("verify", "--bootstrap", kafka_bootstrap, "--topic", topic.replace("payments",
+               "payment"))  # fmt: skip
+    assert done.returncode == 2
+    assert f"not found at {kafka_bootstrap}; similar topics: {topic}" in error_line(done)
+
+    done = run("sample", "--bootstrap", kafka_bootstrap, "--topic", topic, "-o", out)
+    assert done.returncode == 1
+    assert error_line(done) == f"Error: topic {topic!r} is empty: no records to sample"
+    assert not Path(out).exists()
+
+    done = run("verify", "--bootstrap", kafka_bootstrap, "--topic", topic, "-X", "group.id=app")
+    assert done.returncode == 2 and "read-only" in error_line(done)
+
+
+@pytest.mark.broker
+def test_bad_credentials_fail_fast_without_showing_the_password(tmp_path: Path) -> None:
+    secured = broker.start_broker(tmp_path / "tansu-auth.log", authentication=True)
+    try:
+        out = str(tmp_path / "s.parquet")
+        started = time.monotonic()
+        credentials = [
+            "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanism=SCRAM-SHA-512",
+            "-X", "sasl.username=reader", "-X", "sasl.password=wrong-horse-battery",
+        ]  # fmt: skip
+        done = run("sample", "--bootstrap", secured.bootstrap, "--topic", "orders", "-o", out,
+                   *credentials)  # fmt: skip
+        assert time.monotonic() - started < 8
+        assert done.returncode == 1
+        assert error_line(done).startswith(f"Error: authentication failed at {secured.bootstrap}")
+        properties = tmp_path / "client.properties"
+        properties.write_text(
+            f"bootstrap.servers={secured.bootstrap}\nsecurity.protocol=SASL_PLAINTEXT\n"
+            "sasl.mechanism=SCRAM-SHA-256\nsasl.jaas.config=org.apache.kafka.common.security."
+            'scram.ScramLoginModule required username="reader" password="wrong-horse-battery";\n'
+        )
+        done = run("verify", "--config", str(properties), "--topic", "orders", "--json")
+        assert done.returncode == 1
+        assert error_line(done).startswith("Error: authentication failed")
+        assert "wrong-horse-battery" not in done.stdout + done.stderr
+    finally:
+        broker.stop_broker(secured)
+
+
+@pytest.mark.broker
+def test_ctrl_c_writes_a_valid_partial_sample(kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic = broker.unique_topic("slow")
+    broker.create_topic(kafka_bootstrap, topic, 1)
+    produce_single_batches(kafka_bootstrap, topic, 400)  # ~10 s to read at SLOW speed
+    out = tmp_path / "partial.parquet"
+    properties = [arg for name, value in SLOW.items() for arg in ("-X", f"{name}={value}")]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "partsim", "sample", "--bootstrap", kafka_bootstrap,
+         "--topic", topic, "-o", str(out), *properties],
+        stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        first = process.stderr.readline()  # the status line: reading has started
+        assert first.startswith(f"sampling {topic}"), first
+        time.sleep(1.5)
+        process.send_signal(signal.SIGINT)
+        rest = process.stderr.read()
+        code = process.wait(timeout=30)
+    finally:
+        process.kill()
+    assert code == 130, rest
+    assert "Traceback" not in rest and "Interrupted: interrupted (Ctrl-C)" in rest
+    table = pq.read_table(out)
+    facts = json.loads(table.schema.metadata[live.METADATA_KEY])
+    assert facts["partial"] is True and facts["stopped_by"] == "interrupt"
+    assert facts["reason"].startswith("interrupted (Ctrl-C) after")
+    assert 0 < table.num_rows < 400 and facts["records"] == table.num_rows
+    assert table.column("offset").to_pylist() == list(range(table.num_rows))
+
+
+@pytest.mark.broker
+def test_a_broker_dying_mid_sample_leaves_a_partial_sample(tmp_path: Path) -> None:
+    doomed = broker.start_broker(tmp_path / "tansu-doomed.log")
+    try:
+        topic = broker.unique_topic("doomed")
+        broker.create_topic(doomed.bootstrap, topic, 1)
+        produce_single_batches(doomed.bootstrap, topic, 400)
+
+        def kill_soon(_line: str) -> None:
+            threading.Timer(1.0, doomed.proc.kill).start()  # a crash, not a clean stop
+
+        sample = live.sample_topic(doomed.bootstrap, topic, config=SLOW, timeout=2,
+                                   status=kill_soon)  # fmt: skip
+    finally:
+        broker.stop_broker(doomed)
+    assert sample.partial and sample.stopped_by == "stall"
+    assert "no records for 2 s from partition(s) 0" in sample.reason
+    assert 0 < sample.records < 400
+    written = live.load_sample(live.write_sample(sample, tmp_path / "partial.csv"))
+    assert written.partial and written.reason == sample.reason
+    assert written.table.equals(sample.table)
+
+
+@pytest.mark.broker
+def test_time_window_and_budget(kafka_bootstrap: str, producers: dict[str, str]) -> None:
+    topic = producers["librdkafka:fnv1a_random"]
+    small = live.sample_topic(kafka_bootstrap, topic, max_messages=120)
+    counts = np.bincount(small.table.column("partition").to_numpy(), minlength=PARTITIONS)
+    assert counts.tolist() == [10] * PARTITIONS  # an even budget per partition
+    with pytest.raises(DataError, match="has no records between"):
+        live.sample_topic(kafka_bootstrap, topic, from_time="2999-01-01T00:00:00Z")
+    with pytest.raises(DataError, match="has no records between"):
+        live.sample_topic(kafka_bootstrap, topic, to_time="2001-01-01T00:00:00Z")
+    everything = live.sample_topic(kafka_bootstrap, topic, from_time="-1h", to_time="-0s")
+    assert everything.records == 1520
+
+
+@pytest.mark.broker
+def test_missing_topic_is_not_created(kafka_bootstrap: str) -> None:
+    name = f"never-created-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(UsageError, match="not found"):
+        live.sample_topic(kafka_bootstrap, name, timeout=5)
+    from confluent_kafka.admin import AdminClient
+
+    assert (
+        name
+        not in AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=10).topics
+    )
+    with pytest.raises(BrokerError):
+        live.sample_topic(f"127.0.0.1:{broker.free_port()}", name, timeout=1)
+
+
+def test_live_is_the_only_kafka_importer_and_loads_lazily() -> None:
+    code = "import sys, partsim.live; print('confluent_kafka' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=tempfile.gettempdir())  # fmt: skip
+    assert done.stdout.strip() == "False"

@@ -1,0 +1,154 @@
+"""Simulation: closed-form lag cases, scaling, consumer load, SLO search and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from kafka.partitioner.default import murmur2 as kafka_python_murmur2
+
+import partsim
+from partsim.lag import simulate_lag
+
+ROOT = Path(__file__).resolve().parents[1]
+ORDERS = ROOT / "sample_data" / "orders.csv"
+
+
+def hot_key_minute() -> pd.DataFrame:
+    """One hot key at 1,000 msg/s for 60 s."""
+    return pd.DataFrame({"k": ["hot"] * 60_000, "ts": np.arange(60_000) / 1000})
+
+
+def test_single_hot_key_closed_form() -> None:
+    # Backlog grows at 1,000 - 600 = 400 msg/s for 60 s, then drains at 600 msg/s.
+    run = partsim.simulate(hot_key_minute(), key="k", timestamp="ts", partition_count=1,
+                           consumer_capacity=600)  # fmt: skip
+    s = run.summary
+    assert s["max_lag_messages"] == pytest.approx(24_000)
+    assert s["time_to_drain_seconds"] == pytest.approx(40)
+    # The oldest unconsumed record at t=60 s arrived at 36 s; just before the drain ends at
+    # 100 s the oldest waiting record arrived at ~60 s.
+    lag = run.lag.set_index("time")["lag_seconds"]
+    assert lag.iloc[59] == pytest.approx(24.0)
+    assert s["max_lag_seconds"] == pytest.approx(39.6)
+    assert s["consumers"] == [
+        {"consumer": "consumer-0", "partitions": [0], "load_share": 1.0,
+         "max_lag_messages": 24_000.0, "max_lag_seconds": pytest.approx(39.6)}
+    ]  # fmt: skip
+
+
+def test_lag_queue_directly() -> None:
+    arrivals = np.zeros((100, 2))
+    arrivals[:60, 0] = 1000
+    arrivals[:60, 1] = 200
+    # One consumer owns both: it shares 600/s in proportion to backlog.
+    run = simulate_lag(arrivals, [[0, 1]], capacity=600.0)
+    total = run.backlog.sum(axis=1)
+    assert total.max() == pytest.approx(60 * 600)  # (1,200 - 600) x 60
+    assert run.time_to_drain_seconds == pytest.approx(60)
+    assert run.served.sum() == pytest.approx(arrivals.sum())
+    # Enough capacity: no lag at all.
+    assert simulate_lag(arrivals, [[0], [1]], capacity=1000.0).max_lag_messages == 0
+    # Nobody consumes partition 1: it never drains.
+    assert simulate_lag(arrivals, [[0]], capacity=2000.0).time_to_drain_seconds == float("inf")
+
+
+def test_scaling_keeps_the_shape() -> None:
+    frame = hot_key_minute()
+    base = partsim.simulate(frame, key="k", timestamp="ts", partition_count=1,
+                            consumer_capacity=10_000)  # fmt: skip
+    doubled = partsim.simulate(frame, key="k", timestamp="ts", partition_count=1,
+                               consumer_capacity=10_000, scale=2)  # fmt: skip
+    to_rate = partsim.simulate(frame, key="k", timestamp="ts", partition_count=1,
+                               consumer_capacity=10_000, rate="3000/s")  # fmt: skip
+    assert doubled.summary["total_rate_messages_per_second"] == pytest.approx(2000)
+    assert to_rate.summary["total_rate_messages_per_second"] == pytest.approx(3000)
+    np.testing.assert_allclose(doubled.rates["messages_per_second"],
+                               2 * base.rates["messages_per_second"])  # fmt: skip
+
+
+def test_consumer_loads_follow_the_assignment() -> None:
+    keys = [f"user-{i}" for i in range(600)]
+    frame = pd.DataFrame({"k": keys * 10, "ts": np.arange(6000) / 100})
+    run = partsim.simulate(frame, key="k", timestamp="ts", partition_count=12, consumers=5,
+                           consumer_capacity=1000)  # fmt: skip
+    per_partition = (
+        np.bincount(
+            [(kafka_python_murmur2(k.encode()) & 0x7FFFFFFF) % 12 for k in keys], minlength=12
+        )
+        * 10
+    )
+    expected_parts = [[0, 1, 2], [3, 4, 5], [6, 7], [8, 9], [10, 11]]  # range, 12 over 5
+    consumers = run.summary["consumers"]
+    assert [row["partitions"] for row in consumers] == expected_parts
+    for row, parts in zip(consumers, expected_parts, strict=True):
+        assert row["load_share"] == pytest.approx(per_partition[parts].sum() / 6000)
+
+
+def test_slo_search() -> None:
+    frame = pd.DataFrame(
+        {"k": [f"k{i % 97}" for i in range(30_000)], "ts": np.arange(30_000) / 1000}
+    )  # 1,000 msg/s for 30 s
+    run = partsim.simulate(frame, key="k", timestamp="ts", partition_count=8, consumers=1,
+                           consumer_capacity=400, max_lag_seconds=5)  # fmt: skip
+    s = run.summary
+    assert s["slo_met"] is False
+    smallest = s["smallest_consumer_count"]["consumers"]
+    assert smallest is not None and 3 <= smallest <= 8
+    check = partsim.simulate(frame, key="k", timestamp="ts", partition_count=8,
+                             consumers=smallest, consumer_capacity=400)  # fmt: skip
+    assert check.summary["max_lag_seconds"] <= 5
+    fewer = partsim.simulate(frame, key="k", timestamp="ts", partition_count=8,
+                             consumers=smallest - 1, consumer_capacity=400)  # fmt: skip
+    assert fewer.summary["max_lag_seconds"] > 5
+    assert s["smallest_partition_count"]["partitions"] is not None
+
+
+def test_without_timestamp_records_arrive_at_the_rate() -> None:
+    frame = pd.DataFrame({"k": [f"k{i}" for i in range(5000)]})
+    run = partsim.simulate(frame, key="k", partition_count=4, consumer_capacity=10_000,
+                           rate=1000)  # fmt: skip
+    assert run.summary["steps"] == 5
+    assert run.summary["total_rate_messages_per_second"] == pytest.approx(1000)
+    with pytest.raises(partsim.UsageError, match="needs event times"):
+        partsim.simulate(frame, key="k", partition_count=4, consumer_capacity=10)
+
+
+def test_keyless_records_use_the_clients_sticky_path() -> None:
+    frame = pd.DataFrame({"k": [None] * 20_000, "ts": np.arange(20_000) / 2000})
+    run = partsim.simulate(frame, key="k", timestamp="ts", partition_count=6,
+                           consumer_capacity=10_000, partitioner="confluent-kafka")  # fmt: skip
+    assert run.summary["keyless_client"] == "librdkafka"
+    assert run.summary["keyless_events"] == 20_000
+    assert run.rates["messages_per_second"].sum() == pytest.approx(20_000)
+
+
+def test_cli_simulate(tmp_path: Path) -> None:
+    out = tmp_path / "sim"
+    done = subprocess.run(
+        [sys.executable, "-m", "partsim", "simulate", str(ORDERS), "--key", "customer_id",
+         "-p", "12", "--timestamp", "ts", "--consumers", "4", "--consumer-capacity", "3",
+         "--max-lag-seconds", "60", "--brokers", "3", "--out", str(out), "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    for key in ("consumers", "max_lag_messages", "max_lag_seconds", "time_to_drain_seconds",
+                "slo_met"):  # fmt: skip
+        assert key in summary
+    assert [set(row) >= {"consumer", "partitions", "load_share"} for row in summary["consumers"]]
+    expected = {"simulation.json", "rates.csv", "lag.csv", "consumers.csv", "brokers.csv",
+                "lag.png", "consumers.png", "brokers.png"}  # fmt: skip
+    assert expected <= {p.name for p in out.iterdir()}
+    bad = subprocess.run(
+        [sys.executable, "-m", "partsim", "simulate", str(ORDERS), "--key", "customer_id",
+         "-p", "12", "--timestamp", "ts", "--consumer-capacity", "fast"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert "--consumer-capacity must be a rate" in bad.stderr
