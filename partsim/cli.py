@@ -757,6 +757,17 @@ ASSIGNOR_CHOICES = ("range", "roundrobin", "sticky", "cooperative-sticky", "unif
     help="Producer linger.ms for the keyless simulation.",
 )
 @click.option(
+    "--adaptive",
+    is_flag=True,
+    help="Java >= 3.3 adaptive partitioning for keyless records (with --broker-latency-ms).",
+)
+@click.option(
+    "--broker-latency-ms", default=None, metavar="MS,MS,...",
+    callback=lambda _ctx, _param, value: None if value is None else [
+        float(part) for part in value.split(",") if part.strip()],
+    help="Per-partition broker latency for the keyless simulation, one value per partition.",
+)  # fmt: skip
+@click.option(
     "--batch-size",
     type=click.IntRange(1),
     default=None,

@@ -294,7 +294,7 @@ def format_whatif(result) -> str:
     return "\n".join(lines) + "\n"
 
 
-SIMULATE_FILES = ("simulation.json", "rates.csv", "lag.csv", "consumers.csv",
+SIMULATE_FILES = ("simulation.json", "rates.csv", "lag.csv", "consumer_lag.csv", "consumers.csv",
                   "consumer_sweep.csv", "brokers.csv", "lag.png", "consumers.png",
                   "brokers.png")  # fmt: skip
 
@@ -305,7 +305,9 @@ def write_simulation_outputs(result, out_dir: str | Path, *, plots: bool = True)
 
     def write(folder: Path) -> None:
         (folder / "simulation.json").write_text(to_json(result.summary), encoding="utf-8")
-        for name, frame in (("rates", result.rates), ("lag", result.lag)):
+        frames = (("rates", result.rates), ("lag", result.lag),
+                  ("consumer_lag", result.consumer_lag))  # fmt: skip
+        for name, frame in frames:
             frame = frame.copy()
             frame["time"] = frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             frame.to_csv(folder / f"{name}.csv", index=False)

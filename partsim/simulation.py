@@ -41,14 +41,15 @@ _DEFAULT_CANDIDATES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 2
 @dataclass(frozen=True)
 class SimulationResult:
     """``summary`` (JSON-ready), ``rates`` (per step and partition), ``lag`` (per step and
-    partition), ``consumers`` (per consumer), ``consumer_sweep`` (per consumer count) and
-    ``brokers`` (per broker, or None)."""
+    partition), ``consumers`` (per consumer), ``consumer_sweep`` (per consumer count),
+    ``brokers`` (per broker, or None) and ``consumer_lag`` (per step and consumer)."""
 
     summary: dict
     rates: pd.DataFrame
     lag: pd.DataFrame
     consumers: pd.DataFrame
     consumer_sweep: pd.DataFrame
+    consumer_lag: pd.DataFrame | None = None
     brokers: pd.DataFrame | None = None
 
 
@@ -86,6 +87,8 @@ def simulate(
     keyless_client: str | None = None,
     linger_ms: float | None = None,
     batch_size: int | None = None,
+    adaptive: bool = False,
+    broker_latency_ms: Sequence[float] | None = None,
     partition_candidates: Sequence[int] | None = None,
     record_size: int = 100,
     seed: int = 0,
@@ -139,10 +142,16 @@ def simulate(
         from partsim.errors import invalid_choice
 
         raise invalid_choice("--keyless-client", client, KEYLESS_CLIENTS)
+    settings = {"linger_ms": linger_ms, "batch_size": batch_size, "adaptive": adaptive or None,
+                "broker_latency_ms": broker_latency_ms}  # fmt: skip
+    if broker_latency_ms is not None and len(broker_latency_ms) != partition_count:
+        raise UsageError(
+            f"--broker-latency-ms needs one latency per partition ({partition_count}); "
+            f"got {len(broker_latency_ms)}"
+        )
     config = ProducerConfig(
-        **{name: value for name, value in (("linger_ms", linger_ms), ("batch_size", batch_size))
-           if value is not None}
-    )  # fmt: skip
+        **{name: value for name, value in settings.items() if value is not None}
+    )
     search = max_lag_seconds is not None
     if isinstance(record_size, bool) or not isinstance(record_size, int) or record_size < 1:
         raise UsageError(f"--record-size must be a whole number of bytes >= 1; got {record_size!r}")
@@ -238,7 +247,22 @@ def simulate(
         "lag_messages": lag_messages.ravel(),
         "lag_seconds": run.lag_seconds.ravel(),
     })  # fmt: skip
-    return SimulationResult(summary, rates, lag, pd.DataFrame(consumer_rows), sweep, broker_frame)
+    backlog = run.consumer_backlog(assignment)
+    if unit == "bytes":  # lag in messages: bytes over each consumer's mean record size
+        sizes = [per_message[list(parts)].mean() if parts else 1.0 for parts in assignment]
+        backlog = backlog / np.asarray(sizes)
+    empty = np.zeros(len(run.backlog))
+    seconds = np.stack([run.lag_seconds[:, list(parts)].max(axis=1) if parts else empty
+                        for parts in assignment], axis=1)  # fmt: skip
+    consumer_lag = pd.DataFrame({
+        "time": np.repeat(start + pd.to_timedelta((lag_steps + 1) * step_seconds, unit="s"),
+                          len(assignment)),
+        "consumer": np.tile(names, len(lag_steps)),
+        "lag_messages": backlog.ravel(),
+        "lag_seconds": seconds.ravel(),
+    })  # fmt: skip
+    return SimulationResult(summary, rates, lag, pd.DataFrame(consumer_rows), sweep,
+                            consumer_lag=consumer_lag, brokers=broker_frame)  # fmt: skip
 
 
 def _read(inputs, plan, target, step_ns, client, config, seed, search, record_size,

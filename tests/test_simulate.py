@@ -152,3 +152,22 @@ def test_cli_simulate(tmp_path: Path) -> None:
     )  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
     assert "--consumer-capacity must be a rate" in bad.stderr
+
+
+def test_consumer_lag_is_the_sum_of_its_partitions() -> None:
+    frame = pd.DataFrame({"k": [f"k{i % 50}" for i in range(20_000)],
+                          "ts": np.arange(20_000) / 1000})  # fmt: skip
+    run = partsim.simulate(frame, key="k", timestamp="ts", partition_count=6, consumers=2,
+                           consumer_capacity=300)  # fmt: skip
+    per_partition = run.lag.pivot(index="time", columns="partition", values="lag_messages")
+    per_consumer = run.consumer_lag.pivot(index="time", columns="consumer", values="lag_messages")
+    for row in run.summary["consumers"]:
+        np.testing.assert_allclose(per_consumer[row["consumer"]],
+                                   per_partition[row["partitions"]].sum(axis=1))  # fmt: skip
+
+
+def test_broker_latency_needs_one_value_per_partition() -> None:
+    with pytest.raises(partsim.UsageError, match="one latency per partition"):
+        partsim.simulate(hot_key_minute(), key="k", timestamp="ts", partition_count=3,
+                         consumer_capacity=600, adaptive=True,
+                         broker_latency_ms=[0, 50])  # fmt: skip
