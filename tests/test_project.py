@@ -17,7 +17,7 @@ def test_ruff_lint_and_format() -> None:
     ruff = shutil.which("ruff")
     if ruff is None:
         pytest.fail("ruff is a test dependency: pip install -e '.[test]'")
-    paths = ["partsim", "tests", "bench", "setup.py"]
+    paths = ["partsim", "tests", "bench", "gallery", "notebooks", "sample_data", "setup.py"]
     lint = subprocess.run([ruff, "check", *paths], cwd=ROOT, capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
     fmt = subprocess.run(
@@ -53,3 +53,25 @@ def test_import_boundaries() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def _commands() -> list[str]:
+    from partsim.cli import cli
+
+    return sorted(cli.commands)
+
+
+def test_every_command_is_documented_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in _commands() if f"partsim {name}" not in readme]
+    assert not missing, f"commands missing from README.md: {missing}"
+
+
+@pytest.mark.parametrize("name", _commands())
+def test_every_help_ends_with_examples(name: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "partsim", name, "--help"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    description = done.stdout.split("Options:")[0]
+    examples = description.split("Examples:")
+    assert len(examples) == 2, f"partsim {name} --help has no Examples: paragraph"
+    assert f"partsim {name}" in examples[1], f"partsim {name} --help: examples don't use it"
