@@ -416,13 +416,15 @@ def analyze(
     if live and inputs:
         raise click.UsageError("give INPUTS or --bootstrap/--topic, not both")
     if live:
-        from partsim.live import analyze_topic, format_observed
+        from partsim.live import analyze_sample, check_live_keys, format_observed, sample_topic
 
-        result, sample = analyze_topic(
+        check_live_keys(options["key_format"], options["schema_id"])
+        sample = sample_topic(
             bootstrap, topic, max_messages=max_messages, duration=duration, from_time=from_time,
             to_time=to_time, config=config, config_file=config_file, timeout=timeout,
-            progress=True, status=_status, **options,
+            progress=True, status=_status,
         )  # fmt: skip
+        result = analyze_sample(sample, progress=True, **options)
     else:
         from partsim.analysis import analyze as run_analysis
 

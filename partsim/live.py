@@ -3,7 +3,7 @@
 The partition a record sits on was chosen by the producer that wrote it, so a topic records
 which partitioner each producer really used. :func:`sample_topic` reads a sample spread evenly
 over the partitions; :func:`verify` finds the registered partitioners that predict each keyed
-record's observed partition; :func:`analyze_topic` runs ``partsim analyze`` on a live sample and
+record's observed partition; :func:`analyze_sample` runs ``partsim analyze`` on a sample and
 sets the observed partitions beside the predicted ones.
 
 Read-only by construction. Partitions are assigned directly (``assign()``), never subscribed,
@@ -55,7 +55,7 @@ from partsim.partitioners import check_partition_count, get_partitioner, partiti
 __all__ = [
     "LiveSample",
     "VerifyResult",
-    "analyze_topic",
+    "analyze_sample",
     "client_config",
     "load_sample",
     "observed_vs_predicted",
@@ -566,6 +566,8 @@ def sample_topic(
     table = _sample_table(chunks)
     if table.num_rows == 0 and stopped_by == "end":
         raise DataError(_no_records(topic, from_ms, to_ms))
+    if table.num_rows == 0 and stopped_by == "duration":
+        raise DataError(f"no records of topic {topic!r} arrived within --duration {duration:g} s")
     if table.num_rows == 0 and stopped_by == "stall":
         raise BrokerError(_scrub(reason or "no records", settings))
     return LiveSample(
@@ -819,6 +821,7 @@ def _read(
     high = to_ms if to_ms is not None else 2**62
     started = last_progress = time.monotonic()
     stopped_by, reason = "end", None
+    kept_so_far = 0
 
     def finish(partition: int) -> None:
         active.discard(partition)
@@ -877,7 +880,8 @@ def _read(
                     kept = batch if whole(batch) else one_by_one(batch)
                     if kept:
                         chunks.append(_columns(kept, Message))
-                    bar.update(len(kept), _count(chunks))
+                        kept_so_far += len(kept)
+                    bar.update(len(kept), kept_so_far)
                 if not active:
                     break
                 if duration is not None and now - started >= duration:
@@ -1184,7 +1188,7 @@ def verify(
     observed = table.column("partition").to_numpy(zero_copy_only=False).astype(np.int64)
     records = table.num_rows
     keyed_mask = ~_mask(keys.is_null())
-    keyed_keys = keys.filter(pa.array(keyed_mask))
+    keyed_keys = _flat(keys.filter(pa.array(keyed_mask)))
     keyed_observed = observed[keyed_mask]
     keyed = len(keyed_observed)
     if np.any((observed < 0) | (observed >= count)):
@@ -1192,7 +1196,7 @@ def verify(
             f"the sample has partitions up to {int(observed.max())}, beyond partition_count "
             f"{count}: pass the topic's partition count"
         )
-    encoded = pc.dictionary_encode(keyed_keys).combine_chunks() if keyed else None
+    encoded = pc.dictionary_encode(keyed_keys) if keyed else None
     names = _scored_partitioners(partitioners)
     explained: dict[str, np.ndarray] = {}
     hashed: dict[str, np.ndarray] = {}
@@ -1313,6 +1317,13 @@ def _read_events(path: Path) -> pa.Table:
     return pa.Table.from_batches(batches)
 
 
+def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One contiguous array (so that dictionary encoding gives one dictionary)."""
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks() if values.num_chunks else pa.array([], values.type)
+    return values
+
+
 def _mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks() if values.num_chunks else pa.array([], pa.bool_())
@@ -1418,8 +1429,7 @@ def observed_vs_predicted(
     compared = 0
     matching = 0
     if keyed.any() and not chosen.ignores_keys:
-        keyed_keys = keys.filter(pa.array(keyed))
-        encoded = pc.dictionary_encode(keyed_keys).combine_chunks()
+        encoded = pc.dictionary_encode(_flat(keys.filter(pa.array(keyed))))
         predicted, keyless = _placements(chosen.name, encoded.dictionary, partition_count)
         indices = encoded.indices.to_numpy(zero_copy_only=False)
         hashed = ~keyless[indices]
@@ -1450,48 +1460,39 @@ def observed_vs_predicted(
     }
 
 
-def analyze_topic(
-    bootstrap: str | None,
-    topic: str,
+def check_live_keys(key_format: str, schema_id: int | None) -> None:
+    """Keys read from a topic are the serialized (and framed) bytes: nothing to serialize.
+
+    Called before sampling, so that a long sample does not end in a usage error.
+    """
+    if key_format not in ("string", "bytes") or schema_id is not None:
+        raise UsageError(
+            "keys read from a topic are already serialized (and framed): --key-format and "
+            "--schema-id do not apply to a live sample"
+        )
+
+
+def analyze_sample(
+    sample: LiveSample,
     *,
     key: str = "key",
     partition_count: int | None = None,
     partitioner: str = "java",
     key_format: str = "string",
     schema_id: int | None = None,
-    max_messages: int = 10_000,
-    duration: float | None = None,
-    from_time: object = None,
-    to_time: object = None,
-    config: Mapping[str, object] | None = None,
-    config_file: str | os.PathLike[str] | None = None,
-    timeout: float = 10.0,
     progress: bool = False,
-    status: Callable[[str], None] | None = None,
     **options: Any,
 ):
-    """Sample ``topic`` and analyze the sample as ``partsim analyze`` does a file.
+    """Analyze a :class:`LiveSample` as ``partsim analyze`` does a file.
 
-    ``partition_count`` defaults to the topic's. The record keys are already serialized, so
-    ``key_format`` must be ``string`` or ``bytes`` and ``schema_id`` unset. Returns the
-    :class:`~partsim.analysis.AnalysisResult` and the :class:`LiveSample`; the summary gains
-    ``observed_vs_predicted`` (see :func:`observed_vs_predicted`) and ``sample``.
+    ``partition_count`` defaults to the topic's; ``options`` are
+    :func:`partsim.analysis.analyze`'s. Returns its
+    :class:`~partsim.analysis.AnalysisResult`, whose summary gains ``observed_vs_predicted``
+    (see :func:`observed_vs_predicted`) and ``sample`` (:meth:`LiveSample.metadata`).
     """
     from partsim.analysis import analyze
 
-    if key_format not in ("string", "bytes") or schema_id is not None:
-        raise UsageError(
-            "keys read from a topic are already serialized (and framed): --key-format and "
-            "--schema-id do not apply with --bootstrap"
-        )
-    get_partitioner(partitioner)
-    if partition_count is not None:
-        check_partition_count(partition_count)
-    sample = sample_topic(
-        bootstrap, topic, max_messages=max_messages, duration=duration, from_time=from_time,
-        to_time=to_time, config=config, config_file=config_file, timeout=timeout,
-        progress=progress, status=status,
-    )  # fmt: skip
+    check_live_keys(key_format, schema_id)
     count = partition_count or sample.partition_count
     result = analyze(
         sample.table, key=key, partition_count=count, partitioner=partitioner,
@@ -1505,13 +1506,13 @@ def analyze_topic(
     )
     summary = {
         **result.summary,
-        "inputs": f"topic {topic} ({sample.records:,} records sampled"
+        "inputs": f"topic {sample.topic} ({sample.records:,} records sampled"
         + (", partial" if sample.partial else "")
         + ")",
         "sample": sample.metadata(),
         "observed_vs_predicted": section,
     }
-    return replace(result, summary=summary), sample
+    return replace(result, summary=summary)
 
 
 # --------------------------------------------------------------------------- text

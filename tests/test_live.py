@@ -246,6 +246,21 @@ def test_verify_examples_show_binary_keys_as_hex() -> None:
         live.verify(pa.table({"key": [b"a"], "partition": [5]}), partition_count=3)
 
 
+def test_verify_reads_a_kcat_dump_and_chunked_tables() -> None:
+    done = run("verify", "sample_data/orders.kcat", "-p", "6", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert "java" in report["best"] and report["explained_by"]["java"] == 1.0
+    assert (report["records"], report["topic"], report["partial"]) == (3000, None, False)
+    keys = [f"k{i}".encode() for i in range(300)]
+    table = pa.table({"key": keys, "partition": partsim.assign(keys, 5, key_format="bytes")})
+    chunked = pa.concat_tables([table.slice(0, 100), table.slice(100)])
+    assert (
+        live.verify(chunked, partition_count=5).to_dict()
+        == live.verify(table, partition_count=5).to_dict()
+    )
+
+
 def test_sample_files_round_trip_and_keep_no_secret(tmp_path: Path) -> None:
     keys = [b"user-1", b"", None, b"\xff\xfe binary", b"line\nbreak"]
     secrets = {"bootstrap.servers": "b:9092", "sasl.password": "hunter2"}
