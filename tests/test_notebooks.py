@@ -15,7 +15,11 @@ PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 
 
 def test_there_are_notebooks() -> None:
-    assert {path.name for path in PATHS} >= {"capacity_planning.ipynb", "key_design.ipynb"}
+    assert {path.name for path in PATHS} == {
+        "capacity_planning.ipynb",
+        "key_design.ipynb",
+        "live_topic.ipynb",
+    }
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda path: path.name)
