@@ -169,8 +169,8 @@ def _splitmix64(values: np.ndarray) -> np.ndarray:
 
 
 # -------------------------------------------------------------------------- aggregate
-def _group(table: pa.Table, keys: list[str], sums: list[str]) -> pa.Table:
-    """Sum ``sums`` per distinct ``keys`` (how partial tables merge)."""
+def sum_by(table: pa.Table, keys: list[str], sums: list[str]) -> pa.Table:
+    """Sum the columns ``sums`` per distinct ``keys`` (how partial tables merge)."""
     grouped = table.group_by(keys, use_threads=False).aggregate([(c, "sum") for c in sums])
     names = {f"{column}_sum": column for column in sums}
     return grouped.rename_columns([names.get(name, name) for name in grouped.column_names])
@@ -235,13 +235,13 @@ class LoadAggregate:
             sum(p.null_key_events for p in parts),
             sum(p.keyless_events for p in parts),
             sum(p.skipped_rows for p in parts),
-            _group(pa.concat_tables([p.keys for p in parts]), ["key"],
+            sum_by(pa.concat_tables([p.keys for p in parts]), ["key"],
                    ["count", "bytes"]).cast(_KEY_SCHEMA),
-            _group(pa.concat_tables([p.windows for p in parts]), ["window", "partition"],
+            sum_by(pa.concat_tables([p.windows for p in parts]), ["window", "partition"],
                    ["messages", "bytes"]).cast(_WINDOW_SCHEMA),
             min(starts) if starts else None,
             max(ends) if ends else None,
-            _group(pa.concat_tables(entities), ["entity", "key"], ["count"]).cast(
+            sum_by(pa.concat_tables(entities), ["entity", "key"], ["count"]).cast(
                 ENTITY_SCHEMA) if entities else None,
         )  # fmt: skip
 
@@ -383,7 +383,7 @@ def entity_pairs(entity: pa.Array | pa.ChunkedArray, key_bytes: pa.Array) -> pa.
     ones = pa.array(np.ones(len(key_bytes), dtype=np.int64))
     pairs = pa.table({"entity": entity, "key": key_bytes, "count": ones})
     pairs = pairs.filter(pc.is_valid(pairs["entity"]))
-    return _group(pairs, ["entity", "key"], ["count"]).cast(ENTITY_SCHEMA)
+    return sum_by(pairs, ["entity", "key"], ["count"]).cast(ENTITY_SCHEMA)
 
 
 def _window_counts(
@@ -943,7 +943,8 @@ def analyze(
         )
     aggregate.skipped_rows += source.skipped_rows
     if aggregate.events == 0:
-        detail = f" ({source.skipped_rows} unparsable rows skipped)" if source.skipped_rows else ""
+        skipped = aggregate.skipped_rows  # rows the reader and the plan both skipped
+        detail = f" ({skipped} unparsable rows skipped)" if skipped else ""
         raise DataError(f"no events in {source.describe()}{detail}")
     result = finish(aggregate, plan, top=top, inputs=source.describe(), seed=seed)
     if source.skipped_examples:

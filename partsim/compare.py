@@ -32,6 +32,7 @@ from partsim.analysis import (
     make_plan,
     prefetch,
     skew_metrics,
+    sum_by,
 )
 from partsim.errors import DataError, UsageError
 from partsim.ordering import lookup_partitions, ordering_report
@@ -105,10 +106,7 @@ _WINDOWS = pa.schema(
 
 
 def _sum_by(table: pa.Table, keys: list[str], sums: list[str], schema: pa.Schema) -> pa.Table:
-    grouped = table.group_by(keys, use_threads=False).aggregate([(c, "sum") for c in sums])
-    names = {f"{c}_sum": c for c in sums}
-    grouped = grouped.rename_columns([names.get(n, n) for n in grouped.column_names])
-    return grouped.select(schema.names).cast(schema)
+    return sum_by(table, keys, sums).select(schema.names).cast(schema)
 
 
 @dataclass

@@ -18,7 +18,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from partsim.analysis import _group, _window_counts, bind_columns, make_plan, parse_window, prefetch
+from partsim.analysis import (
+    _window_counts,
+    bind_columns,
+    make_plan,
+    parse_window,
+    prefetch,
+    sum_by,
+)
 from partsim.compare import parse_rate
 from partsim.errors import DataError, UsageError
 from partsim.lag import simulate_lag
@@ -314,7 +321,7 @@ def _read(inputs, plan, target, step_ns, client, config, seed, search, record_si
                     "count": pa.array(np.ones(len(steps), dtype=np.int64)),
                     "bytes": pa.array(events.weights),
                 })  # fmt: skip
-                key_parts.append(_group(per_key, ["window", "key"], ["count", "bytes"]))
+                key_parts.append(sum_by(per_key, ["window", "key"], ["count", "bytes"]))
             bar.update(batch.num_rows, source.bytes_read)
     if position == 0:
         raise DataError(f"no events in {source.describe()}")
@@ -335,7 +342,7 @@ def _read(inputs, plan, target, step_ns, client, config, seed, search, record_si
     messages = np.zeros((last - first + 1, count))
     nbytes = np.zeros((last - first + 1, count))
     if keyed_parts:
-        cells = _group(pa.concat_tables(keyed_parts), ["window", "partition"],
+        cells = sum_by(pa.concat_tables(keyed_parts), ["window", "partition"],
                        ["messages", "bytes"])  # fmt: skip
         rows = cells.column("window").to_numpy() - first
         columns = cells.column("partition").to_numpy()
@@ -343,7 +350,7 @@ def _read(inputs, plan, target, step_ns, client, config, seed, search, record_si
         nbytes[rows, columns] = cells.column("bytes").to_numpy()
     keys = None
     if search:
-        keys = _group(pa.concat_tables(key_parts), ["window", "key"], ["count", "bytes"])
+        keys = sum_by(pa.concat_tables(key_parts), ["window", "key"], ["count", "bytes"])
     return _Series(messages, nbytes, first, keyless_count), keys, keyless, source.describe()
 
 
