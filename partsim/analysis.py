@@ -540,8 +540,11 @@ class AnalysisResult:
         )
 
 
-def display_key(raw: bytes, key_format: str, prefix: int = 0) -> str:
-    """A serialized key shown as the user wrote it (framing removed)."""
+def display_key(raw: bytes | None, key_format: str, prefix: int = 0) -> str:
+    """A serialized key shown as the user wrote it (framing removed); ``(null)`` for a null
+    key that the partitioner hashes (librdkafka's consistent, murmur2 and fnv1a do)."""
+    if raw is None:
+        return "(null)"
     payload = raw[prefix:]
     if key_format in ("int16", "int32", "int64"):
         return str(int.from_bytes(payload, "big", signed=True))
@@ -864,9 +867,10 @@ def make_plan(
     )
 
 
-def bind_columns(plan: BatchPlan, available: Sequence[str]) -> BatchPlan:
-    """Check the plan against the input's columns; fail naming the columns there are."""
-    plan.design.check_columns(available, "--key")
+def bind_columns(plan: BatchPlan, available: Sequence[str], key_option: str = "--key") -> BatchPlan:
+    """Check the plan against the input's columns; fail naming the columns there are (and
+    ``key_option``, the option that gave the key design)."""
+    plan.design.check_columns(available, key_option)
     options = (
         ("--size", plan.size),
         ("--timestamp", plan.timestamp),

@@ -217,6 +217,7 @@ def whatif(
         "after": {"partition_count": count_after, "partitioner": client_after.name,
                   "schema_id": schema_after},
         "events": sample.events,
+        "skipped_rows": sample.skipped_rows,
         "keyed_events": sample.events - sample.null_events,
         "null_key_events": sample.null_events,
         "distinct_keys": len(counts),

@@ -552,6 +552,7 @@ def sweep(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) 
         click.echo(to_json({**result.summary, "rows": result.table.to_dict("records")}), nl=False)
     else:
         click.echo(format_sweep(result), nl=False)
+    _skipped_note(result.summary)
 
 
 @cli.command()
@@ -677,6 +678,18 @@ def whatif(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options)
         written = write_whatif_outputs(result, out_dir)
         click.echo(f"wrote {written}/: whatif.json, partitions.csv, moves.csv, plots", err=True)
     click.echo(to_json(result.summary) if as_json else format_whatif(result), nl=False)
+    _skipped_note(result.summary)
+
+
+def _latencies(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(
+            f"must be milliseconds per partition such as 5,5,40; got {text!r}"
+        ) from None
 
 
 ASSIGNOR_CHOICES = ("range", "roundrobin", "sticky", "cooperative-sticky", "uniform")
@@ -765,8 +778,7 @@ ASSIGNOR_CHOICES = ("range", "roundrobin", "sticky", "cooperative-sticky", "unif
 )
 @click.option(
     "--broker-latency-ms", default=None, metavar="MS,MS,...",
-    callback=lambda _ctx, _param, value: None if value is None else [
-        float(part) for part in value.split(",") if part.strip()],
+    callback=lambda _ctx, _param, value: _latencies(value),
     help="Per-partition broker latency for the keyless simulation, one value per partition.",
 )  # fmt: skip
 @click.option(
@@ -817,6 +829,7 @@ def simulate(inputs: Sequence[str], out_dir: str | None, as_json: bool, racks: s
         click.echo(f"wrote {written}/: simulation.json, rates.csv, lag.csv, consumers.csv, plots",
                    err=True)  # fmt: skip
     click.echo(to_json(result.summary) if as_json else format_simulation(result), nl=False)
+    _skipped_note(result.summary)
 
 
 @cli.command(name="partitioners")

@@ -321,7 +321,10 @@ def collect(
 
     source = open_events(inputs, format=format, delimiter=delimiter, regex=regex, strict=strict,
                          batch_rows=batch_rows)  # fmt: skip
-    bound = {name: bind_columns(plan, source.columns) for name, plan in plans.items()}
+    bound = {
+        name: bind_columns(plan, source.columns, f"--design {name}" if name != "key" else "--key")
+        for name, plan in plans.items()
+    }
     if order_by is not None:
         parse_design(order_by).check_columns(source.columns, "--order-by")
     parts: dict[str, list[KeySample]] = {name: [] for name in bound}
@@ -339,7 +342,9 @@ def collect(
         sample = KeySample.merge_all(pieces) if pieces else KeySample()
         sample.skipped_rows += source.skipped_rows
         if sample.events == 0:
-            raise DataError(f"no events in {source.describe()}")
+            skipped = sample.skipped_rows
+            detail = f" ({skipped} unparsable rows skipped)" if skipped else ""
+            raise DataError(f"no events in {source.describe()}{detail}")
         samples[name] = sample
     return samples, source.describe(), source.columns
 
@@ -430,6 +435,7 @@ def sweep(
         "partition_capacity": None if capacity is None else
         {"value": capacity[0], "unit": f"{capacity[1]}/s"},
         "events": next(iter(samples.values())).events,
+        "skipped_rows": max(sample.skipped_rows for sample in samples.values()),
         "recommendations": recommendations.to_dict("records"),
     }  # fmt: skip
     return SweepResult(table, recommendations, summary, loads)

@@ -137,6 +137,11 @@ def parse_design(expression: str, *, null_field_as_empty: bool = False) -> KeyDe
             raise UsageError(
                 f"--key {expression!r}: every {{}} must name a column, e.g. '{{customer_id}}'"
             )
+        if conversion is not None and conversion not in "rsa":
+            raise UsageError(
+                f"--key {expression!r}: unknown conversion '!{conversion}' in {{{field}}}; "
+                "use !s, !r or !a"
+            )
         parts.append((literal, field, spec or "", conversion))
     if not any(field for _, field, _, _ in parts):
         raise UsageError(f"--key {expression!r} names no column; use '{{column}}' fields")

@@ -62,6 +62,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
@@ -103,6 +104,10 @@ _LINE_BLOCK = 4 << 20  # text formats are parsed this many bytes at a time
 _MAX_LINE = 64 << 20
 _JSON_PROBE = 1 << 20
 _JSON_MAX_DEPTH = 64
+# Arrow's JSON parser recurses per nesting level and overflows the stack (a segfault) near
+# 15,000 levels on an 8 MiB stack, sooner on a thread's smaller one: a line with more '{'
+# and '[' than this is parsed in Python, which skips it as too deep.
+_ARROW_MAX_OPENS = 512
 _EXACT_FLOAT = 2**53  # integral doubles at least this big may have been rounded by Arrow
 _MAX_EXAMPLES = 5
 _BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, skipped at the start of text input
@@ -469,6 +474,8 @@ def _csv_header(stream: _ByteStream, source: _Input, options: _Options) -> list[
             raise DataError(f"{source.name}: the header row is longer than 64 MiB")
     if not names:
         raise DataError(f"{source.name} is empty; a CSV input needs a header row")
+    if not _valid_utf8(b"\n".join(head.split(b"\n")[: reader.line_num])):
+        raise DataError(f"{source.name}: the header row is not valid UTF-8")
     _check_unique(names, source.name)
     return names
 
@@ -528,8 +535,14 @@ def _json_columns(stream: _ByteStream, source: _Input) -> list[str]:
     end = head.find(b"\n", min(len(head), _JSON_PROBE) - 1)
     probe = (head if end < 0 else head[: end + 1]).removeprefix(_BOM)
     _check_json_lines(probe, source)
-    parser = _JsonParser(source.name, _Tally(strict=False))
-    return parser.names(probe)
+    tally = _Tally(strict=False)
+    names = _JsonParser(source.name, tally).names(probe)
+    if not names:  # otherwise every --key would be "not found" in "(none)", a usage error
+        if not probe.strip():
+            raise DataError(f"{source.name} is empty; JSON lines input needs one object a line")
+        first = f" (skipped {tally.examples[0]})" if tally.examples else ""
+        raise DataError(f"{source.name} has no JSON object with fields in its first MiB{first}")
+    return names
 
 
 def _check_json_lines(block: bytes, source: _Input) -> None:
@@ -834,7 +847,7 @@ class _JsonParser:
         return pa.RecordBatch.from_arrays(arrays, names=list(columns))
 
     def _parse(self, block: bytes, first_line: int) -> tuple[dict[str, pa.Array], int]:
-        fast = self._arrow(block)
+        fast = None if _too_deep_for_arrow(block) else self._arrow(block)
         return fast if fast is not None else self._python(block, first_line)
 
     def _arrow(self, block: bytes) -> tuple[dict[str, pa.Array], int] | None:
@@ -929,6 +942,17 @@ class _JsonParser:
             else:
                 stack.pop()
         return flat, None
+
+
+def _too_deep_for_arrow(block: bytes) -> bool:
+    """True when a line holds more than ``_ARROW_MAX_OPENS`` '{' and '[' (it may nest deep
+    enough to crash Arrow's recursive parser)."""
+    if block.count(b"{") + block.count(b"[") <= _ARROW_MAX_OPENS:
+        return False
+    data = np.frombuffer(block, dtype=np.uint8)
+    opens = np.flatnonzero((data == ord("{")) | (data == ord("[")))
+    lines = np.searchsorted(np.flatnonzero(data == ord("\n")), opens)
+    return bool(np.bincount(lines).max() > _ARROW_MAX_OPENS)
 
 
 def _leaves(table: pa.Table) -> list[tuple[tuple[str, ...], pa.ChunkedArray]] | None:

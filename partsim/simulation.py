@@ -68,6 +68,7 @@ class _Series:
     bytes: np.ndarray
     first_step: int
     keyless_events: int
+    skipped_rows: int = 0
 
 
 def simulate(
@@ -201,6 +202,7 @@ def simulate(
         "partition_count": partition_count,
         "keyless_client": client,
         "keyless_events": series.keyless_events,
+        "skipped_rows": series.skipped_rows,
         "keyless_placement": placement,
         "keyless_imbalance": _keyless_imbalance(keyless, partition_count, keyless_path),
         "step_seconds": step_seconds,
@@ -219,7 +221,9 @@ def simulate(
         "peak_to_mean": {str(p): float(v) for p, v in enumerate(peak_to_mean)},
         "hottest_partition_peak_rate": float(rate_per_partition.max()) if messages.size else 0.0,
     }
-    sweep = sweep_consumers(messages.sum(axis=0), list(range(1, partition_count + 1)), assignor)
+    # Every consumer count up to 64, and the partition count (one consumer each).
+    counts = sorted({*range(1, min(partition_count, 64) + 1), partition_count})
+    sweep = sweep_consumers(messages.sum(axis=0), counts, assignor)
     if search:
         summary["smallest_consumer_count"] = _smallest_consumers(
             arrivals, partition_count, assignor, capacity, step_seconds, max_lag_seconds
@@ -286,12 +290,14 @@ def _read(inputs, plan, target, step_ns, client, config, seed, search, record_si
     count = plan.partition_count
     keyed_parts, keyless_times, keyless_sizes, key_parts = [], [], [], []
     position = 0  # records seen, for synthesized times
+    skipped = 0  # rows with an unparsable size or timestamp
     byte_position = 0.0
     with Progress(enabled=progress, total_bytes=source.bytes_total) as bar:
         for batch in prefetch(source):
             if batch.num_rows == 0:
                 continue
             events = plan.prepare(batch)
+            skipped += events.skipped
             if events.times is not None:
                 times = events.times
             else:  # records arrive in input order at the target rate
@@ -323,8 +329,10 @@ def _read(inputs, plan, target, step_ns, client, config, seed, search, record_si
                 })  # fmt: skip
                 key_parts.append(sum_by(per_key, ["window", "key"], ["count", "bytes"]))
             bar.update(batch.num_rows, source.bytes_read)
+    skipped += source.skipped_rows
     if position == 0:
-        raise DataError(f"no events in {source.describe()}")
+        detail = f" ({skipped} unparsable rows skipped)" if skipped else ""
+        raise DataError(f"no events in {source.describe()}{detail}")
     keyless_count = int(sum(len(t) for t in keyless_times))
     keyless = None
     if keyless_count:
@@ -351,7 +359,8 @@ def _read(inputs, plan, target, step_ns, client, config, seed, search, record_si
     keys = None
     if search:
         keys = sum_by(pa.concat_tables(key_parts), ["window", "key"], ["count", "bytes"])
-    return _Series(messages, nbytes, first, keyless_count), keys, keyless, source.describe()
+    series = _Series(messages, nbytes, first, keyless_count, skipped)
+    return series, keys, keyless, source.describe()
 
 
 def _keyless_counts(keyless, partition_count, client, config, seed, step_ns) -> pa.Table:

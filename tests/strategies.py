@@ -15,3 +15,27 @@ partition_counts = st.one_of(
 )
 #: Text keys, lone surrogates included (the JDK encodes them as '?').
 text_keys = st.text(alphabet=st.characters(codec=None), max_size=40)
+
+#: Bytes that look like a text input: separators, quotes, braces, newlines and bad UTF-8.
+textish_bytes = st.lists(
+    st.one_of(
+        st.sampled_from([b",", b"\t", b"\n", b"\r\n", b'"', b"{", b"}", b"[", b"]", b":",
+                         b"key", b"customer=", b"\x00", b"\xff", b"\xef\xbb\xbf", b"PAR1"]),
+        st.binary(max_size=8),
+    ),
+    max_size=60,
+).map(b"".join)  # fmt: skip
+#: Input bytes for the reader fuzzers: any bytes, or text-like ones.
+input_bytes = st.one_of(st.binary(max_size=400), textish_bytes)
+#: Key templates: column-like text with braces, conversions and format specs mixed in.
+templates = st.lists(
+    st.one_of(st.sampled_from(["{", "}", "a", "b", "!r", "!z", ":", ">5", "05d", "{a}", "{b}",
+                               "{}", "{0}", "."]), st.text(max_size=4)),
+    max_size=8,
+).map("".join)  # fmt: skip
+#: Small event tables as rows of (key, size): keys from a few values so keys repeat.
+event_rows = st.lists(
+    st.tuples(st.sampled_from(["a", "b", "c", "user-1", "user-2", "", "ü"]),
+              st.integers(min_value=0, max_value=1000)),
+    min_size=1, max_size=80,
+)  # fmt: skip
