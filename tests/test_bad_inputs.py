@@ -12,12 +12,13 @@ from __future__ import annotations
 import gzip
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
+from tests.cli import run_partsim
 
 BIG = 20 * 1024 * 1024  # the "20 MB single line"
 RANGE = "is not in the range 1<=x<=2147483647"
@@ -62,13 +63,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run(*args: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "partsim", *args],
-        input=stdin,
-        capture_output=True,
-        timeout=120,
-        cwd=cwd,
-    )
+    return run_partsim(*args, stdin=stdin, cwd=cwd, text=False)
 
 
 def assert_one_error(done: subprocess.CompletedProcess, code: int, needle: str) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from kafka.partitioner.default import murmur2 as kafka_python_murmur2
+
+from tests.cli import run_partsim
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDERS = ROOT / "sample_data" / "orders.csv"
@@ -21,13 +21,7 @@ LOG_REGEX = r"^(?P<ts>\S+) .*customer=(?P<key>\S+) bytes=(?P<size>\d+)"
 
 
 def run(*args: str, stdin: bytes | None = None, cwd: Path | None = None):
-    return subprocess.run(
-        [sys.executable, "-m", "partsim", *args],
-        input=stdin,
-        capture_output=True,
-        timeout=120,
-        cwd=cwd,
-    )
+    return run_partsim(*args, stdin=stdin, cwd=cwd, text=False)
 
 
 def test_summary_on_stdout() -> None:

