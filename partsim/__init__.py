@@ -1,8 +1,9 @@
 """partsim: see how Kafka record keys spread over partitions, before production shows you.
 
-The public API is :func:`assign`, :func:`hash_keys`, :func:`partitioners` and :func:`analyze`,
-and for live topics :func:`sample_topic` and :func:`verify`; errors raised on purpose are
-:class:`PartsimError` subclasses.
+The public API: :func:`assign`, :func:`hash_keys` and :func:`partitioners` for single keys;
+:func:`analyze`, :func:`sweep`, :func:`whatif` and :func:`simulate` for samples of events;
+:func:`sample_topic` and :func:`verify` for live topics; and the plots in :mod:`partsim.plot`.
+Errors raised on purpose are :class:`PartsimError` subclasses.
 """
 
 from partsim.api import assign, hash_keys, partitioners
@@ -13,29 +14,30 @@ from partsim.serde import KEY_FORMATS
 __version__ = "0.1.0"
 
 
+#: Public names that load their module on first use, so ``import partsim`` stays light.
+_LAZY = {
+    "analyze": "analysis",
+    "AnalysisResult": "analysis",
+    "sweep": "compare",
+    "SweepResult": "compare",
+    "whatif": "changes",
+    "WhatIfResult": "changes",
+    "simulate": "simulation",
+    "SimulationResult": "simulation",
+    "sample_topic": "live",
+    "verify": "live",
+    "load_sample": "live",
+    "write_sample": "live",
+    "LiveSample": "live",
+    "VerifyResult": "live",
+}
+
+
 def __getattr__(name: str):
-    """The analysis API loads on first use, so ``import partsim`` stays light."""
-    if name in ("analyze", "AnalysisResult"):
-        from partsim import analysis
+    if name in _LAZY:
+        import importlib
 
-        return getattr(analysis, name)
-    if name in ("sweep", "SweepResult"):
-        from partsim import compare
-
-        return getattr(compare, name)
-    if name in ("simulate", "SimulationResult"):
-        from partsim import simulation
-
-        return getattr(simulation, name)
-    if name in ("whatif", "WhatIfResult"):
-        from partsim import changes
-
-        return getattr(changes, name)
-    if name in ("sample_topic", "verify", "load_sample", "write_sample", "LiveSample",
-                "VerifyResult"):  # fmt: skip
-        from partsim import live
-
-        return getattr(live, name)
+        return getattr(importlib.import_module(f"partsim.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'partsim' has no attribute {name!r}")
 
 
