@@ -88,21 +88,28 @@ def log_tail(path: Path, lines: int = 40) -> str:
 
 
 def start_broker(
-    log_path: Path, timeout: float = 30.0, *, authentication: bool = False
+    log_path: Path,
+    timeout: float = 30.0,
+    *,
+    authentication: bool = False,
+    port: int | None = None,
 ) -> BrokerProcess:
     """Start Tansu on a free loopback port with memory storage and wait until it answers.
 
     The broker runs in its own process group; stdout and stderr go to ``log_path``.
     With ``authentication`` every client must authenticate (SASL SCRAM); no user exists, so
     it is ready once it accepts connections, and any credentials are refused.
+    With ``port`` it listens on that port (to restart a broker where it was) and does not
+    retry elsewhere.
     Raises :class:`BrokerError` (with the log tail) if it does not come up in time.
     """
     binary = tansu_binary()
     env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
     deadline = time.monotonic() + timeout
     last_error = "not started"
-    for _attempt in range(3):  # another process may grab the free port first
-        port = free_port()
+    fixed = port
+    for _attempt in range(1 if fixed else 3):  # another process may grab the free port first
+        port = fixed or free_port()
         url = f"tcp://127.0.0.1:{port}"
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
