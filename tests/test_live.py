@@ -32,6 +32,7 @@ from partsim import live
 from partsim.errors import BrokerError, DataError, UsageError
 from partsim.partitioners import get_partitioner
 from tests import broker
+from tests.cli import run_partsim
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 12
@@ -47,13 +48,7 @@ SLOW = {
 
 
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "partsim", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
+    return run_partsim(*args, cwd=ROOT, timeout=timeout)
 
 
 def family(name: str) -> tuple[str | None, str]:
