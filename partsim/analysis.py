@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from queue import Full, Queue
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -246,6 +247,15 @@ class LoadAggregate:
         )  # fmt: skip
 
 
+class Rows(NamedTuple):
+    """A batch's usable rows and their parsed sizes and times (see :meth:`BatchPlan.rows`)."""
+
+    batch: pa.RecordBatch | pa.Table
+    sizes: np.ndarray | None
+    times: np.ndarray | None
+    skipped: int
+
+
 @dataclass(frozen=True)
 class Events:
     """One batch's usable events, ready to place: what :meth:`BatchPlan.prepare` returns."""
@@ -289,8 +299,10 @@ class BatchPlan:
                 wanted.append(extra)
         return wanted
 
-    def prepare(self, batch: pa.RecordBatch | pa.Table) -> Events:
-        """A batch's usable events: key bytes, bytes per event, times, and the rest skipped."""
+    def rows(self, batch: pa.RecordBatch | pa.Table) -> Rows:
+        """The batch's usable rows, with sizes and times parsed: the part of :meth:`prepare`
+        that does not depend on the key design (plans that share size, timestamp and
+        strictness can share it)."""
         count = batch.num_rows
         keep = np.ones(count, dtype=bool)
         sizes = None
@@ -312,6 +324,13 @@ class BatchPlan:
             batch = batch.filter(pa.array(keep))
             sizes = sizes[keep] if sizes is not None else None
             times = times[keep] if times is not None else None
+        return Rows(batch, sizes, times, skipped)
+
+    def prepare(self, batch: pa.RecordBatch | pa.Table, rows: Rows | None = None) -> Events:
+        """A batch's usable events: key bytes, bytes per event, times, and the rest skipped.
+
+        ``rows`` is the batch's :meth:`rows`, when already parsed for another design."""
+        batch, sizes, times, skipped = rows if rows is not None else self.rows(batch)
         try:
             keys = self.design.keys(batch)
             key_bytes = serialize_keys(

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from partsim.analysis import (
     ENTITY_SCHEMA,
     BatchPlan,
+    Rows,
     bind_columns,
     entity_pairs,
     keyless_fill,
@@ -143,10 +144,13 @@ class KeySample:
 
 
 def sample_batch(
-    plan: BatchPlan, batch: pa.RecordBatch | pa.Table, order_by: str | None
+    plan: BatchPlan,
+    batch: pa.RecordBatch | pa.Table,
+    order_by: str | None,
+    rows: Rows | None = None,
 ) -> KeySample:
-    """The key sample of one batch under one design."""
-    events = plan.prepare(batch)
+    """The key sample of one batch under one design (``rows``: the batch already parsed)."""
+    events = plan.prepare(batch, rows)
     keys = events.key_bytes
     weights = pa.array(events.weights)
     ones = pa.array(np.ones(len(keys), dtype=np.int64))
@@ -332,8 +336,10 @@ def collect(
         for batch in prefetch(source):
             if batch.num_rows == 0:
                 continue
+            # Every design shares size, timestamp and strictness: parse the rows once.
+            rows = next(iter(bound.values())).rows(batch)
             for name, plan in bound.items():
-                parts[name].append(sample_batch(plan, batch, order_by))
+                parts[name].append(sample_batch(plan, batch, order_by, rows))
                 if sum(p.keys.num_rows for p in parts[name]) > 4_000_000:
                     parts[name] = [KeySample.merge_all(parts[name])]
             bar.update(batch.num_rows, source.bytes_read)
