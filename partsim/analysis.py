@@ -28,10 +28,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from partsim.design import KeyDesign, parse_design
-from partsim.errors import DataError, UsageError
+from partsim.errors import DataError, UsageError, invalid_choice
 from partsim.ordering import ordering_report
 from partsim.partitioners import Partitioner, check_partition_count, get_partitioner
 from partsim.serde import check_key_format, schema_prefix, serialize_keys
+from partsim.sketch import (
+    DEFAULT_EXACT_KEYS,
+    LG_K,
+    LG_MAX_MAP_SIZE,
+    KeySketch,
+    SketchedKeys,
+    check_exact_keys,
+)
 
 __all__ = [
     "AnalysisResult",
@@ -48,6 +56,8 @@ SIMULATE_MAX_KEYS = 2_000_000
 SIMULATION_BUDGET = 40_000_000
 #: Rows of pending partial key and window tables that trigger a merge (bounds memory).
 MERGE_ROWS = 4_000_000
+#: Where ``analyze`` computes: this process, or a Dask cluster.
+ENGINES = ("local", "dask")
 
 
 # --------------------------------------------------------------------------- parsing
@@ -205,6 +215,11 @@ class LoadAggregate:
     first_ns: int | None = None
     last_ns: int | None = None
     entities: pa.Table | None = None  # (entity, key, count), with order_by
+    # Past ``key_limit`` distinct keys, ``keys`` empties into ``sketch`` (hashed with
+    # ``partitioner``, a registry name); None: the key table stays exact.
+    key_limit: int | None = None
+    partitioner: str | None = None
+    sketch: KeySketch | None = None
 
     @classmethod
     def empty(cls, partition_count: int) -> LoadAggregate:
@@ -226,7 +241,7 @@ class LoadAggregate:
         starts = [p.first_ns for p in parts if p.first_ns is not None]
         ends = [p.last_ns for p in parts if p.last_ns is not None]
         entities = [p.entities for p in parts if p.entities is not None]
-        return LoadAggregate(
+        merged = LoadAggregate(
             parts[0].partition_count,
             sum(p.messages for p in parts),
             sum(p.bytes for p in parts),
@@ -245,6 +260,33 @@ class LoadAggregate:
             sum_by(pa.concat_tables(entities), ["entity", "key"], ["count"]).cast(
                 ENTITY_SCHEMA) if entities else None,
         )  # fmt: skip
+        limits = [p.key_limit for p in parts if p.key_limit is not None]
+        merged.key_limit = min(limits) if limits else None
+        merged.partitioner = next((p.partitioner for p in parts if p.partitioner), None)
+        sketches = [p.sketch for p in parts if p.sketch is not None]
+        too_many = merged.key_limit is not None and merged.keys.num_rows > merged.key_limit
+        if sketches or too_many:
+            merged.sketch = KeySketch(merged.partition_count)
+            for sketch in sketches:
+                merged.sketch.merge(sketch)
+            merged._sketch_keys()
+        return merged
+
+    def _sketch_keys(self) -> None:
+        """Move the exact key table into the sketch (which must exist)."""
+        assert self.sketch is not None
+        if self.keys.num_rows:
+            if self.partitioner is None:
+                raise ValueError("an aggregate without its partitioner cannot sketch its keys")
+            keys = self.keys.column("key").combine_chunks()
+            partitions = get_partitioner(self.partitioner).hashed_partitions(
+                keys, self.partition_count
+            )[0]
+            self.sketch.update(
+                keys, self.keys.column("count").to_numpy(), self.keys.column("bytes").to_numpy(),
+                partitions,
+            )  # fmt: skip
+        self.keys = _KEY_SCHEMA.empty_table()
 
 
 class Rows(NamedTuple):
@@ -284,6 +326,7 @@ class BatchPlan:
     strict: bool = False
     value_sizes: bool = False  # the input has value_size (a kcat dump or a live sample)
     order_by: str | None = None  # the entity whose events must stay in order
+    exact_keys: int | None = DEFAULT_EXACT_KEYS  # distinct keys counted exactly, then sketched
 
     @property
     def size_source(self) -> str:
@@ -379,9 +422,12 @@ class BatchPlan:
         out.null_key_events = int(key_bytes.null_count)
         out.keyless_events = int(keyless.sum())
         out.skipped_rows = skipped
+        out.key_limit, out.partitioner = self.exact_keys, self.partitioner.name
         if hashed.any():
-            table = pa.table({"key": key_bytes.filter(pa.array(hashed)),
-                              "bytes": pa.array(weights[hashed])})  # fmt: skip
+            keys = key_bytes.filter(pa.array(hashed))
+            if pa.types.is_large_binary(keys.type) and keys.nbytes < 2**31 - 2**24:
+                keys = keys.cast(pa.binary())  # Arrow groups 32-bit-offset keys much faster
+            table = pa.table({"key": keys, "bytes": pa.array(weights[hashed])})
             grouped = table.group_by("key", use_threads=False).aggregate(
                 [("bytes", "sum"), ([], "count_all")]
             )
@@ -476,21 +522,31 @@ def skew_metrics(loads: np.ndarray) -> dict[str, float | int]:
 
 
 def uniform_reference(
-    weights: np.ndarray, keyless: int, partition_count: int, seed: int = 0
+    weights: np.ndarray,
+    keyless: int,
+    partition_count: int,
+    seed: int = 0,
+    tail: tuple[int, float] = (0, 0.0),
 ) -> dict[str, object]:
     """max/mean under uniform random placement of these key weights, as a mean with a spread.
 
     ``weights`` are the per-key loads; ``keyless`` records are placed one by one at random
-    (the long-run effect of every client's keyless path). Simulated when the key count allows
-    it, else computed with a normal approximation of each partition's load.
+    (the long-run effect of every client's keyless path). ``tail`` is ``(keys, weight)``:
+    that many more keys of that weight each (the sketched keys below the hot ones). Simulated
+    when the key count allows it, else computed with a normal approximation of each
+    partition's load.
     """
     weights = np.asarray(weights, dtype=float)
-    total = weights.sum() + keyless
+    tail_keys, tail_weight = tail
+    if tail_keys and len(weights) + tail_keys <= SIMULATE_MAX_KEYS:
+        weights = np.concatenate([np.full(tail_keys, tail_weight), weights])
+        tail_keys = 0
+    total = weights.sum() + tail_keys * tail_weight + keyless
     if partition_count == 1 or total <= 0:
         return {"method": "exact", "trials": 0, "mean": 1.0, "std": 0.0, "p05": 1.0, "p95": 1.0,
                 "partition_load_p05": total, "partition_load_p95": total}  # fmt: skip
     mean_load = total / partition_count
-    if len(weights) <= SIMULATE_MAX_KEYS:
+    if len(weights) + tail_keys <= SIMULATE_MAX_KEYS:
         trials = int(min(500, max(20, SIMULATION_BUDGET // max(1, len(weights)))))
         rng = np.random.default_rng(seed)
         even = np.full(partition_count, 1 / partition_count)
@@ -511,7 +567,7 @@ def uniform_reference(
             "partition_load_p95": float(np.quantile(loads, 0.95)),
         }
     # Each partition's load: a sum of w_k * Bernoulli(1/N); normal with this mean and sigma.
-    square_sum = (weights**2).sum() + keyless
+    square_sum = (weights**2).sum() + tail_keys * tail_weight**2 + keyless
     sigma = math.sqrt(square_sum * (1 / partition_count) * (1 - 1 / partition_count))
     normal = statistics.NormalDist()
 
@@ -596,21 +652,28 @@ def finish(
     prefix = (
         len(schema_prefix(plan.schema_id, plan.schema_type)) if plan.schema_id is not None else 0
     )
-    keys = aggregate.keys
+    sketched = aggregate.sketch.result() if aggregate.sketch is not None else None
+    keys = aggregate.keys if sketched is None else sketched.keys
     all_counts = keys.column("count").to_numpy()
     # A hashed key's partition is a function of its bytes: hash each distinct key once.
     all_partitions = plan.partitioner.hashed_partitions(keys.column("key"), count)[0]
-    distinct = np.bincount(all_partitions, minlength=count)
-    # Only the hot keys and each partition's top key need ordering: sort those candidates
-    # (ties by key), not the whole distinct-key table.
-    hot = min(top, keys.num_rows)
-    best = np.zeros(count, dtype=np.int64)
-    np.maximum.at(best, all_partitions, all_counts)
-    kth = np.partition(all_counts, keys.num_rows - hot)[keys.num_rows - hot] if hot else np.inf
-    candidates = (all_counts >= kth) | (all_counts == best[all_partitions])
-    keys = keys.filter(pa.array(candidates)).append_column(
-        "partition", pa.array(all_partitions[candidates])
-    )
+    if sketched is None:
+        distinct = np.bincount(all_partitions, minlength=count)
+        distinct_keys = len(all_counts)
+        # Only the hot keys and each partition's top key need ordering: sort those
+        # candidates (ties by key), not the whole distinct-key table.
+        hot = min(top, keys.num_rows)
+        best = np.zeros(count, dtype=np.int64)
+        np.maximum.at(best, all_partitions, all_counts)
+        kth = np.partition(all_counts, keys.num_rows - hot)[keys.num_rows - hot] if hot else np.inf
+        candidates = (all_counts >= kth) | (all_counts == best[all_partitions])
+        keys = keys.filter(pa.array(candidates))
+        key_partitions = all_partitions[candidates]
+    else:  # every key heavier than the sketch's error bound is a candidate already
+        distinct, distinct_keys = sketched.distinct, round(sketched.distinct_total)
+        hot = min(top, keys.num_rows)
+        key_partitions = all_partitions
+    keys = keys.append_column("partition", pa.array(key_partitions))
     keys = keys.sort_by([("count", "descending"), ("key", "ascending")])
     key_counts = keys.column("count").to_numpy()
     key_bytes_sum = keys.column("bytes").to_numpy()
@@ -630,6 +693,9 @@ def finish(
             "partition": key_partitions[:hot],
         }
     )
+    if sketched is not None:
+        hot_keys.insert(2, "count_lower", keys.column("count_lower").to_numpy()[:hot])
+        hot_keys.insert(3, "count_upper", keys.column("count_upper").to_numpy()[:hot])
 
     # Top key of each partition: candidates are sorted by count, so the first seen wins.
     first_index = np.full(count, -1)
@@ -675,7 +741,8 @@ def finish(
         "null_key_events": aggregate.null_key_events,
         "keyless_events": aggregate.keyless_events,
         "skipped_rows": aggregate.skipped_rows,
-        "distinct_keys": len(all_counts),
+        "distinct_keys": distinct_keys,
+        "key_counts": _key_counts_note(aggregate, sketched),
         "bytes": total_bytes,
         "size_source": plan.size_source,
         **metrics,
@@ -683,7 +750,11 @@ def finish(
         "best_possible_max_mean_ratio": max(1.0, count * top_share),
         # Sorted, so the simulation does not depend on the key table's order (batching).
         "uniform_placement": uniform_reference(
-            np.sort(all_counts), aggregate.keyless_events, count, seed=seed
+            np.sort(all_counts if sketched is None else sketched.keys["count_lower"].to_numpy()),
+            aggregate.keyless_events,
+            count,
+            seed=seed,
+            tail=_tail(aggregate, sketched),
         ),
         "keyed_only": {
             "events": int(aggregate.keyed_messages.sum()),
@@ -712,9 +783,13 @@ def finish(
     }
     if aggregate.entities is not None:
         summary["order_by"] = plan.order_by
-        summary["ordering"] = ordering_report(
-            aggregate.entities, all_partitions, aggregate.keys.column("key")
-        )
+        if sketched is None:
+            sample_keys, key_partition = aggregate.keys.column("key"), all_partitions
+        else:  # the key table is gone: hash the entities' keys themselves
+            sample_keys = pc.unique(aggregate.entities.column("key"))
+            key_partition, keyless = plan.partitioner.hashed_partitions(sample_keys, count)
+            key_partition[keyless] = -1
+        summary["ordering"] = ordering_report(aggregate.entities, key_partition, sample_keys)
     summary["verdict"] = _verdict(summary)
     windows = None
     if plan.timestamp and aggregate.windows.num_rows:
@@ -723,6 +798,45 @@ def finish(
     return AnalysisResult(
         summary=summary, partitions=partitions, hot_keys=hot_keys, windows=windows
     )
+
+
+def _tail(aggregate: LoadAggregate, sketched: SketchedKeys | None) -> tuple[int, float]:
+    """The sketched events its counters do not hold, as (keys, even weight each).
+
+    The candidates enter the reference with their lower bounds (the sketch's counters); the
+    rest of the keyed events is known exactly (keyed events less the counters), their spread
+    over keys is not, and an even spread gives the least hash noise they can add."""
+    if sketched is None:
+        return 0, 0.0
+    keys = sketched.keys.num_rows
+    rest_keys = max(0, round(sketched.distinct_total) - keys)
+    kept = int(pc.sum(sketched.keys["count_lower"]).as_py() or 0)  # the sketch's counters
+    rest = int(aggregate.keyed_messages.sum()) - kept
+    if rest_keys == 0 or rest <= 0:
+        return 0, 0.0
+    return rest_keys, rest / rest_keys
+
+
+def _key_counts_note(aggregate: LoadAggregate, sketched: SketchedKeys | None) -> dict:
+    """How hot keys and distinct keys were counted: exactly, or by sketches with bounds."""
+    if sketched is None:
+        return {"method": "exact", "exact_keys": aggregate.key_limit}
+    return {
+        "method": "sketch",
+        "exact_keys": aggregate.key_limit,
+        "sketches": f"Apache DataSketches frequent items (lg_max_map_size {LG_MAX_MAP_SIZE}) "
+        f"and HLL (lg_k {LG_K}, per partition)",
+        "count_error_bound": sketched.count_error,
+        "bytes_error_bound": sketched.bytes_error,
+        "distinct_keys_lower": sketched.distinct_lower,
+        "distinct_keys_upper": sketched.distinct_upper,
+        "note": (
+            f"more than {aggregate.key_limit:,} distinct keys: hot-key counts are estimates "
+            f"within ±{sketched.count_error:,} events, distinct keys within "
+            f"{sketched.distinct_lower:,.0f}–{sketched.distinct_upper:,.0f} (95%); "
+            "per-partition messages and bytes are exact"
+        ),
+    }
 
 
 def _windows(aggregate: LoadAggregate, window_ns: int) -> tuple[pd.DataFrame, dict]:
@@ -831,19 +945,25 @@ def analyze_batches(
     plan: BatchPlan,
     *,
     on_batch: Callable[[int], None] | None = None,
+    keyless_start: int = 0,
 ) -> LoadAggregate:
-    """Aggregate a stream of batches with ``plan``, merging as it goes (bounded memory)."""
+    """Aggregate a stream of batches with ``plan``, merging as it goes (bounded memory).
+
+    ``keyless_start`` numbers the first keyless record: pieces read in parallel start far
+    apart, so their keyless picks are independent draws."""
     total = LoadAggregate.empty(plan.partition_count)
     pending: list[LoadAggregate] = []
-    keyless_seen = 0
+    keyless_seen = keyless_start
+    merge_rows = min(MERGE_ROWS, plan.exact_keys or MERGE_ROWS)
     for batch in batches:
         if batch.num_rows == 0:
             continue
         part = plan.aggregate(batch, keyless_seen)
         keyless_seen += part.keyless_events
         pending.append(part)
-        # Merging costs a pass over the key table: do it when the parts add up, not per batch.
-        if sum(p.keys.num_rows + p.windows.num_rows for p in pending) > MERGE_ROWS:
+        # Merging costs a pass over the key table: do it when the parts add up, not per batch
+        # (and by the exact-key limit: past it, merging is what moves keys into the sketch).
+        if sum(p.keys.num_rows + p.windows.num_rows for p in pending) > merge_rows:
             total = LoadAggregate.merge_all([total, *pending])
             pending = []
         if on_batch is not None:
@@ -866,6 +986,7 @@ def make_plan(
     null_field_as_empty: bool = False,
     strict: bool = False,
     order_by: str | None = None,
+    exact_keys: int = DEFAULT_EXACT_KEYS,
 ) -> BatchPlan:
     """Validate the analysis options once, before any data is read."""
     if schema_id is not None:
@@ -883,6 +1004,7 @@ def make_plan(
         seed=seed,
         strict=strict,
         order_by=order_by,
+        exact_keys=check_exact_keys(exact_keys),
     )
 
 
@@ -923,6 +1045,10 @@ def analyze(
     batch_rows: int = 1 << 20,
     progress: bool = False,
     order_by: str | None = None,
+    exact_keys: int = DEFAULT_EXACT_KEYS,
+    engine: str = "local",
+    scheduler: str | None = None,
+    blocksize: int | str = 64 << 20,
 ) -> AnalysisResult:
     """Analyze how the keys of a sample of events spread over ``partition_count`` partitions.
 
@@ -931,7 +1057,11 @@ def analyze(
     ``size`` names a bytes-per-event column (default: key plus value size where the input
     has ``value_size``, else 1); ``timestamp`` names the event time, for per-window load;
     ``order_by`` names the entity whose events must stay in order (``summary["ordering"]``).
-    Returns an :class:`AnalysisResult`.
+    Past ``exact_keys`` distinct keys, hot keys and distinct counts come from sketches
+    (``summary["key_counts"]`` gives their bounds; :mod:`partsim.sketch`).
+    ``engine="dask"`` (or a dask DataFrame as ``inputs``) computes the same aggregates on a
+    Dask cluster at ``scheduler`` (default: a local cluster), in pieces of ``blocksize``
+    bytes (:mod:`partsim.dask_engine`). Returns an :class:`AnalysisResult`.
 
     >>> import pandas as pd
     >>> events = pd.DataFrame({"customer": ["a", "b", "a", None]})
@@ -948,16 +1078,23 @@ def analyze(
         key=key, partition_count=partition_count, partitioner=partitioner, key_format=key_format,
         schema_id=schema_id, schema_type=schema_type, size=size, timestamp=timestamp,
         window=window, seed=seed, null_field_as_empty=null_field_as_empty, strict=strict,
-        order_by=order_by,
+        order_by=order_by, exact_keys=exact_keys,
     )  # fmt: skip
-    source = open_events(
-        inputs,
-        format=format,
-        delimiter=delimiter,
-        regex=regex,
-        strict=strict,
-        batch_rows=batch_rows,
-    )
+    reader = dict(format=format, delimiter=delimiter, regex=regex, strict=strict,
+                  batch_rows=batch_rows)  # fmt: skip
+    if engine not in ENGINES:
+        raise invalid_choice("--engine", engine, ENGINES)
+    from partsim.dask_engine import is_dask_frame
+
+    if engine == "dask" or is_dask_frame(inputs):
+        from partsim.dask_engine import analyze_on_dask
+
+        return analyze_on_dask(inputs, plan, reader=reader, scheduler=scheduler,
+                               blocksize=blocksize, top=top, seed=seed,
+                               progress=progress)  # fmt: skip
+    if scheduler is not None:
+        raise UsageError("--scheduler applies to --engine dask only")
+    source = open_events(inputs, **reader)
     plan = bind_columns(plan, source.columns)
     bar = Progress(enabled=progress, total_bytes=source.bytes_total)
     with bar:
@@ -965,11 +1102,26 @@ def analyze(
             prefetch(source), plan, on_batch=lambda rows: bar.update(rows, source.bytes_read)
         )
     aggregate.skipped_rows += source.skipped_rows
+    return finish_run(
+        aggregate, plan, source.describe(), source.skipped_examples, top=top, seed=seed
+    )
+
+
+def finish_run(
+    aggregate: LoadAggregate,
+    plan: BatchPlan,
+    label: str,
+    skipped_examples: Sequence[str],
+    *,
+    top: int = 20,
+    seed: int = 0,
+) -> AnalysisResult:
+    """:func:`finish` for a whole input called ``label``, which must hold events."""
     if aggregate.events == 0:
         skipped = aggregate.skipped_rows  # rows the reader and the plan both skipped
         detail = f" ({skipped} unparsable rows skipped)" if skipped else ""
-        raise DataError(f"no events in {source.describe()}{detail}")
-    result = finish(aggregate, plan, top=top, inputs=source.describe(), seed=seed)
-    if source.skipped_examples:
-        result.summary["skipped_examples"] = list(source.skipped_examples)
+        raise DataError(f"no events in {label}{detail}")
+    result = finish(aggregate, plan, top=top, inputs=label, seed=seed)
+    if skipped_examples:
+        result.summary["skipped_examples"] = list(skipped_examples)
     return result

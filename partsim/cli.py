@@ -367,6 +367,35 @@ def _end_of_sample(sample) -> None:
     help="Also write summary.json, partitions.csv, hot_keys.csv, windows.csv, PNG "
     "plots and report.html here.",
 )
+@click.option(
+    "--exact-keys",
+    type=click.IntRange(1),
+    default=1_000_000,
+    show_default=True,
+    help="Distinct keys counted exactly; past this, hot keys and distinct counts come "
+    "from DataSketches sketches (with their error bounds) and memory stays bounded.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Where to compute: this process, or a Dask cluster (pip install 'partsim[dask]').",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="With --engine dask: the scheduler, e.g. tcp://10.0.0.5:8786 (its workers must "
+    "reach the input files). Default: a local cluster, one worker per core.",
+)
+@click.option(
+    "--blocksize",
+    default="64MiB",
+    show_default=True,
+    help="With --engine dask: bytes per piece of input (whole lines of text files, row "
+    "groups of Parquet); 0 for whole files.",
+)
 @live_options
 @JSON_OPTION
 def analyze(
@@ -398,6 +427,8 @@ def analyze(
       partsim analyze sample_data/app.log --key key -p 6 --timestamp ts --size size \\
           --regex '^(?P<ts>\\S+) .*customer=(?P<key>\\S+) bytes=(?P<size>\\d+)'
       partsim analyze sample_data/orders.kcat --key key -p 6 --timestamp timestamp --json
+      partsim analyze 'exports/*.parquet' --key customer_id -p 48 --engine dask \\
+          --scheduler tcp://scheduler:8786
 
     With --bootstrap and --topic instead of INPUTS, a live sample of the topic is analyzed
     (read-only, as `partsim sample` reads it; -p defaults to the topic's partition count),

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "BrokerError",
+    "ClusterError",
     "DataError",
     "PartsimError",
     "UsageError",
@@ -40,6 +41,12 @@ class DataError(PartsimError, ValueError):
 
 class BrokerError(PartsimError):
     """A Kafka cluster could not be read: unreachable, authentication refused, access denied."""
+
+    exit_code = 1
+
+
+class ClusterError(PartsimError):
+    """A Dask cluster could not be used: the scheduler is unreachable or a worker failed."""
 
     exit_code = 1
 

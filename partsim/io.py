@@ -58,7 +58,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,13 @@ class _Input:
     format: str
     compression: str | None
     size: int | None
+    # A piece of a file for parallel reading (see EventSource.pieces): the lines that
+    # start in bytes [start, end), read after ``header`` (a CSV's header rows), or these
+    # Parquet row groups.
+    start: int = 0
+    end: int | None = None
+    header: bytes = b""
+    row_groups: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +187,53 @@ class _Counted(io.RawIOBase):
         return data
 
 
+class _Span(io.RawIOBase):
+    """The lines of a file that start in bytes ``[start, end)``: one piece of a file that is
+    read in parallel. A line that starts before ``start`` belongs to the piece before; one
+    that starts before ``end`` is read to its end."""
+
+    def __init__(self, raw: Any, start: int, end: int) -> None:
+        super().__init__()
+        self._raw = raw
+        self._end = end
+        self._last = b"\n"
+        self._done = False
+        position = start
+        if start > 0:
+            raw.seek(start - 1)
+            while True:  # skip the rest of the line that began before ``start``
+                chunk = raw.read(1 << 16)
+                cut = chunk.find(b"\n")
+                if not chunk or cut >= 0:
+                    position = raw.tell() - len(chunk) + cut + 1 if cut >= 0 else raw.tell()
+                    break
+        raw.seek(position)
+        self._position = position
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._done:
+            return b""
+        size = 1 << 20 if size is None or size < 0 else size
+        if self._position < self._end:
+            data = self._raw.read(min(size, self._end - self._position))
+        elif self._last == b"\n":  # the piece ends on a line's end
+            data = b""
+        else:  # finish the line that started inside the piece
+            data = self._raw.read(min(size, 1 << 16))
+            cut = data.find(b"\n")
+            if cut >= 0:
+                data, self._done = data[: cut + 1], True
+        if not data:
+            self._done = True
+            return b""
+        self._position += len(data)
+        self._last = data[-1:]
+        return data
+
+
 class _ByteStream(io.RawIOBase):
     """The decompressed bytes of one input, with look-ahead for headers and probes.
 
@@ -198,11 +252,13 @@ class _ByteStream(io.RawIOBase):
             except OSError as exc:
                 raise DataError(f"cannot read {source.name}: {exc.strerror}") from None
         self._raw = raw
+        if source.end is not None:
+            raw = _Span(raw, source.start, source.end)
         self._counted = _Counted(raw)
         self._data: Any = self._counted
         if source.compression is not None:
             self._data = pa.CompressedInputStream(self._counted, source.compression)
-        self._pending = b""
+        self._pending = source.header
         self._final_newline = final_newline
         self._last = b"\n"
         self._eof = False
@@ -453,6 +509,13 @@ def _csv_delimiter(source: _Input, options: _Options) -> str:
 
 def _csv_header(stream: _ByteStream, source: _Input, options: _Options) -> list[str]:
     """The column names in the first non-blank row, parsed with the reader's own rules."""
+    return _csv_header_lines(stream, source, options)[0]
+
+
+def _csv_header_lines(
+    stream: _ByteStream, source: _Input, options: _Options
+) -> tuple[list[str], bytes]:
+    """The column names and the raw lines they were read from (blank lines before them too)."""
     size = 1 << 16
     while True:
         head = stream.peek(size, whole_lines=True)
@@ -474,10 +537,11 @@ def _csv_header(stream: _ByteStream, source: _Input, options: _Options) -> list[
             raise DataError(f"{source.name}: the header row is longer than 64 MiB")
     if not names:
         raise DataError(f"{source.name} is empty; a CSV input needs a header row")
-    if not _valid_utf8(b"\n".join(head.split(b"\n")[: reader.line_num])):
+    lines = b"\n".join(head.split(b"\n")[: reader.line_num])
+    if not _valid_utf8(lines):
         raise DataError(f"{source.name}: the header row is not valid UTF-8")
     _check_unique(names, source.name)
-    return names
+    return names, lines + b"\n"
 
 
 def _check_unique(names: Sequence[str], what: str) -> None:
@@ -1047,8 +1111,9 @@ def _read_jsonl(
 def _read_parquet(
     parquet: pq.ParquetFile, source: _Input, options: _Options
 ) -> Iterator[pa.RecordBatch]:
+    groups = list(source.row_groups) if source.row_groups is not None else None
     try:
-        for batch in parquet.iter_batches(batch_size=options.batch_rows):
+        for batch in parquet.iter_batches(batch_size=options.batch_rows, row_groups=groups):
             yield _flatten(batch)
     except (OSError, pa.ArrowException) as exc:
         raise _parquet_failure(source, exc) from None
@@ -1154,6 +1219,51 @@ class EventSource:
         """What is being read, for messages: ``orders.csv (CSV)``, ``3 files (CSV)``."""
         return self._label
 
+    def pieces(self, blocksize: int) -> list[EventSource]:
+        """This input as independent sources of about ``blocksize`` bytes each, in order, to
+        be read in parallel (by processes or a Dask cluster that can reach the files).
+
+        An uncompressed text file splits at line ends (so a CSV field must not hold a
+        newline; use a ``blocksize`` of 0 for whole files), a Parquet file at row groups, a
+        table into row slices; a compressed file is one piece. Each piece has its own skip
+        count; its messages name the byte range or row groups it covers.
+        """
+        if self._started:
+            raise UsageError("an EventSource that was read cannot be split")
+        if self._stdin is not None:
+            raise UsageError(
+                "stdin ('-') cannot be read in parallel pieces; save it to a file first"
+            )
+        if self._table is not None:
+            total = self._table.num_rows
+            nbytes = max(self._table.nbytes, 1)
+            rows = total if blocksize <= 0 else max(1, blocksize * total // nbytes)
+            return [
+                self._piece([], self._table.slice(first, rows), self._label)
+                for first in range(0, max(total, 1), max(rows, 1))
+            ]
+        pieces: list[EventSource] = []
+        for source in self._inputs:
+            for part in _split(source, self._options, blocksize):
+                pieces.append(self._piece([part], None, part.name))
+        return pieces
+
+    def _piece(self, inputs: list[_Input], table: pa.Table | None, label: str) -> EventSource:
+        return EventSource(columns=self.columns, inputs=inputs, table=table, label=label,
+                           options=self._options, tally=_Tally(self._tally.strict),
+                           stdin=None)  # fmt: skip
+
+    def __getstate__(self) -> dict:  # a piece travels to a worker before it is read
+        if self._started or self._stdin is not None:
+            raise TypeError("only an unread EventSource of files or a table can be pickled")
+        state = dict(self.__dict__)
+        del state["_position"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._position = lambda: 0
+
     def __repr__(self) -> str:
         return f"<EventSource {self._label}: {', '.join(self.columns)}>"
 
@@ -1236,6 +1346,45 @@ class EventSource:
             raise DataError(
                 f"{source.name} has other column types: {'; '.join(mismatched)}"
             ) from None
+
+
+def _split(source: _Input, options: _Options, blocksize: int) -> list[_Input]:
+    """One input as pieces of about ``blocksize`` bytes (see :meth:`EventSource.pieces`)."""
+    size = source.size or 0
+    if source.format == "parquet":
+        metadata = _parquet_file(source).metadata
+        groups, pieces, weight = [], [], 0
+        for index in range(metadata.num_row_groups):
+            groups.append(index)
+            weight += metadata.row_group(index).total_byte_size
+            if blocksize > 0 and weight >= blocksize:
+                pieces.append(tuple(groups))
+                groups, weight = [], 0
+        if groups or not pieces:
+            pieces.append(tuple(groups))
+        if len(pieces) == 1:
+            return [source]
+        return [
+            replace(source, name=f"{source.name}[row groups {group[0]}-{group[-1]}]",
+                    row_groups=group, size=size * len(group) // metadata.num_row_groups)
+            for group in pieces
+        ]  # fmt: skip
+    if source.compression is not None or blocksize <= 0 or size <= blocksize:
+        return [source]
+    header = b""
+    if source.format in ("csv", "tsv"):
+        stream = _ByteStream(source)
+        try:
+            header = _csv_header_lines(stream, source, options)[1]
+        finally:
+            stream.close()
+    return [
+        replace(source, name=f"{source.name}[bytes {start}-{min(start + blocksize, size)}]",
+                start=start, end=min(start + blocksize, size),
+                size=min(start + blocksize, size) - start,
+                header=header if start > 0 else b"")
+        for start in range(0, size, blocksize)
+    ]  # fmt: skip
 
 
 def open_events(

@@ -12,7 +12,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from partsim.errors import UsageError
@@ -126,6 +126,11 @@ def _short(text: object, width: int = 32) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _approx(summary: Mapping) -> str:
+    """``"~"`` when the key counts come from sketches (estimates), else ``""``."""
+    return "~" if summary.get("key_counts", {}).get("method") == "sketch" else ""
+
+
 def format_summary(result, *, partitions_shown: int = 64) -> str:
     """The readable summary ``partsim analyze`` prints without ``--json`` or ``--out``."""
     s = result.summary
@@ -139,13 +144,15 @@ def format_summary(result, *, partitions_shown: int = 64) -> str:
         f"{s['inputs']}: key {s['key']}, {s['partitioner']}, {s['partition_count']} partitions",
         f"events {s['events']:,} (keyed {s['keyed_events']:,}, null key {s['null_key_events']:,}"
         + (f", skipped {s['skipped_rows']:,} unparsable" if s["skipped_rows"] else "")
-        + f"), distinct keys {s['distinct_keys']:,}",
+        + f"), distinct keys {_approx(s)}{s['distinct_keys']:,}",
         f"max/mean {s['max_mean_ratio']:.2f}x (bytes {s['max_mean_ratio_bytes']:.2f}x); "
         f"best possible {s['best_possible_max_mean_ratio']:.2f}x; random placement "
         f"{noise['mean']:.2f}x ({noise['p05']:.2f}-{noise['p95']:.2f}, {how})",
         f"cv {s['cv']:.3f}  gini {s['gini']:.3f}  jain {s['jain']:.3f}  entropy {s['entropy']:.3f}",
         f"hottest partition {s['hottest_partition']}: {s['hottest_partition_share']:.1%} of events",
     ]
+    if _approx(s):
+        lines.append(f"sketched: {s['key_counts']['note']}")
     if "windows" in s:
         w = s["windows"]
         lines.append(

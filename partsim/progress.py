@@ -23,11 +23,13 @@ class Progress:
         total_bytes: int | None = None,
         stream: TextIO | None = None,
         label: str = "reading",
+        unit: str = "rows",
     ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = bool(enabled) and getattr(self.stream, "isatty", lambda: False)()
         self.total_bytes = total_bytes
         self.label = label
+        self.unit = unit
         self.rows = 0
         self.started = time.monotonic()
         self._drawn = 0.0
@@ -51,7 +53,7 @@ class Progress:
             return
         self._drawn = now
         elapsed = max(now - self.started, 1e-9)
-        line = f"{self.label}: {self.rows:,} rows, {self.rows / elapsed:,.0f} rows/s"
+        line = f"{self.label}: {self.rows:,} {self.unit}, {self.rows / elapsed:,.0f} {self.unit}/s"
         if self.total_bytes and bytes_read:
             done = min(bytes_read / self.total_bytes, 1.0)
             remaining = elapsed * (1 - done) / done if done > 0 else 0

@@ -229,7 +229,10 @@ def _header(summary: Mapping, sizes: bool) -> str:
         key_detail += f", schema id {_e(summary['schema_id'])}"
     facts = [
         _fact("Events", _count(summary["events"]), " · ".join(events_detail)),
-        _fact("Distinct keys", _count(summary["distinct_keys"])),
+        _fact("Distinct keys", _count(summary["distinct_keys"]))
+        if summary.get("key_counts", {}).get("method") != "sketch"
+        else _fact("Distinct keys", "≈" + _count(summary["distinct_keys"]),
+                   _e(summary["key_counts"]["note"])),
         _fact("Partitions", _count(summary["partition_count"]),
               f"partitioner {_e(summary['partitioner'])}"),
         _fact("Key design", f"<code>{_e(summary['key'])}</code>", key_detail),

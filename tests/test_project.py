@@ -45,12 +45,11 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 
 def test_import_boundaries() -> None:
-    """`import partsim` stays light: no click, matplotlib, Kafka client or pandas."""
-    code = (
-        "import sys, partsim; "
-        "print(sorted(m for m in ('click', 'matplotlib', 'confluent_kafka', 'kafka', 'pandas') "
-        "if m in sys.modules))"
-    )
+    """`import partsim` stays light: no click, matplotlib, Kafka client, pandas, Dask or
+    DataSketches."""
+    heavy = ("click", "matplotlib", "confluent_kafka", "kafka", "pandas", "dask", "distributed",
+             "datasketches")  # fmt: skip
+    code = f"import sys, partsim; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 

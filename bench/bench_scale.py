@@ -1,0 +1,131 @@
+"""Benchmark (issue 8): peak memory at scale, sketches, and the Dask engine against local.
+
+Workload: the issue-3 events (a Zipf ``customer_id`` over up to 1M customers, ``size_bytes``,
+a ``ts`` every 9 ms) at ``--rows`` events (default 50M), as CSV and as Parquet (1M-row row
+groups). Each run is ``partsim analyze`` in its own process, timed, with its peak RSS (the
+largest process: for Dask, the client or one worker, whichever is bigger):
+
+- ``customer_id`` (at most 1M distinct keys: exact counts), from CSV and from Parquet;
+- ``{customer_id}/{ts}`` (a distinct key per event: past ``--exact-keys``, sketches);
+- ``customer_id`` from CSV with ``--engine dask`` (a local cluster of one single-threaded
+  worker process per core) against the local engine, in the same run. Their per-partition
+  counts are checked equal.
+
+    python bench/bench_scale.py [--rows 50000000] [--workdir DIR] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pv
+import pyarrow.parquet as pq
+
+from bench.bench_analyze import make_csv, timed
+
+
+def make_parquet(csv_path: Path, path: Path) -> None:
+    """The CSV's rows as Parquet, in 1M-row row groups (streamed: bounded memory)."""
+    reader = pv.open_csv(
+        csv_path,
+        read_options=pv.ReadOptions(block_size=64 << 20),
+        convert_options=pv.ConvertOptions(column_types={"ts": pa.string()}),
+    )
+    with pq.ParquetWriter(path, reader.schema) as writer:
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in reader:
+            pending.append(batch)
+            rows += batch.num_rows
+            if rows >= 1_000_000:
+                writer.write_table(pa.Table.from_batches(pending), row_group_size=1_000_000)
+                pending, rows = [], 0
+        if pending:
+            writer.write_table(pa.Table.from_batches(pending), row_group_size=1_000_000)
+
+
+def analyze(data: Path, out: Path, key: str, *extra: str) -> tuple[float, float, dict]:
+    command = [
+        sys.executable, "-m", "partsim", "analyze", str(data), "--key", key, "-p", "48",
+        "--size", "size_bytes", "--timestamp", "ts", "--out", str(out), *extra,
+    ]  # fmt: skip
+    seconds, rss = timed(command)
+    summary = json.loads((out / "summary.json").read_text())
+    partitions = (out / "partitions.csv").read_text()
+    return seconds, rss, {"summary": summary, "partitions": partitions}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=50_000_000)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="partsim-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    csv_path = work / f"events-{args.rows}.csv"
+    parquet_path = work / f"events-{args.rows}.parquet"
+    if not csv_path.exists():
+        print(f"writing {csv_path} ...", file=sys.stderr)
+        make_csv(csv_path, args.rows)
+    if not parquet_path.exists():
+        print(f"writing {parquet_path} ...", file=sys.stderr)
+        make_parquet(csv_path, parquet_path)
+
+    runs = [
+        ("CSV, customer_id (exact)", csv_path, "customer_id", ()),
+        ("Parquet, customer_id (exact)", parquet_path, "customer_id", ()),
+        ("CSV, {customer_id}/{ts} (sketched)", csv_path, "{customer_id}/{ts}", ()),
+        ("CSV, customer_id, --engine dask (local cluster)", csv_path, "customer_id",
+         ("--engine", "dask")),
+    ]  # fmt: skip
+    rows = []
+    outputs = {}
+    for name, data, key, extra in runs:
+        print(f"running: {name} ...", file=sys.stderr)
+        seconds, rss, output = analyze(data, work / f"out-{len(rows)}", key, *extra)
+        summary = output["summary"]
+        assert summary["events"] == args.rows, (name, summary["events"])
+        outputs[name] = output
+        rows.append({
+            "run": name, "seconds": round(seconds, 2),
+            "rows_per_second": round(args.rows / seconds), "peak_rss_mib": round(rss),
+            "distinct_keys": summary["distinct_keys"],
+            "key_counts": summary["key_counts"]["method"],
+        })  # fmt: skip
+    local, dask = outputs[runs[0][0]], outputs[runs[3][0]]
+    assert dask["partitions"] == local["partitions"], "dask and local partition counts differ"
+    result = {
+        "rows": args.rows,
+        "csv_mib": round(csv_path.stat().st_size / 2**20),
+        "parquet_mib": round(parquet_path.stat().st_size / 2**20),
+        "runs": rows,
+        "dask_over_local": round(rows[3]["seconds"] / rows[0]["seconds"], 2),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+    }
+    print(
+        f"{args.rows:,} events: CSV {result['csv_mib']:,} MiB, Parquet {result['parquet_mib']:,}"
+        f" MiB; {result['machine']}\n"
+        "| run | wall s | events/s | peak RSS MiB | distinct keys | key counts |\n"
+        "|---|---:|---:|---:|---:|---|"
+    )
+    for row in rows:
+        print(
+            f"| {row['run']} | {row['seconds']:.1f} | {row['rows_per_second']:,} | "
+            f"{row['peak_rss_mib']:,} | {row['distinct_keys']:,} | {row['key_counts']} |"
+        )
+    print(f"dask / local: {result['dask_over_local']:.2f}x (same partitions.csv)")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
