@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from partsim.design import KeyDesign, parse_design
 from partsim.errors import DataError, UsageError, invalid_choice
+from partsim.io import BATCH_ROWS
 from partsim.ordering import ordering_report
 from partsim.partitioners import Partitioner, check_partition_count, get_partitioner
 from partsim.serde import check_key_format, schema_prefix, serialize_keys
@@ -271,6 +272,24 @@ class LoadAggregate:
                 merged.sketch.merge(sketch)
             merged._sketch_keys()
         return merged
+
+    # Pickled (to a Dask worker or back) with its tables in Arrow's IPC format, which writes
+    # only the rows a sliced or chunked table holds, not the whole buffers behind them.
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        for name in ("keys", "windows", "entities"):
+            if state[name] is not None:
+                sink = pa.BufferOutputStream()
+                with pa.ipc.new_stream(sink, state[name].schema) as writer:
+                    writer.write_table(state[name])
+                state[name] = sink.getvalue()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        for name in ("keys", "windows", "entities"):
+            if state[name] is not None:
+                state[name] = pa.ipc.open_stream(state[name]).read_all()
+        self.__dict__.update(state)
 
     def _sketch_keys(self) -> None:
         """Move the exact key table into the sketch (which must exist)."""
@@ -1042,7 +1061,7 @@ def analyze(
     delimiter: str | None = None,
     regex: str | None = None,
     strict: bool = False,
-    batch_rows: int = 1 << 20,
+    batch_rows: int = BATCH_ROWS,
     progress: bool = False,
     order_by: str | None = None,
     exact_keys: int = DEFAULT_EXACT_KEYS,

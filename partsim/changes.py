@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from partsim.analysis import display_key, make_plan
 from partsim.compare import KeySample, _key_partitions, collect, evaluate
 from partsim.errors import UsageError
+from partsim.io import BATCH_ROWS
 from partsim.partitioners import check_partition_count, get_partitioner
 from partsim.serde import schema_prefix
 
@@ -133,7 +134,7 @@ def whatif(
     delimiter: str | None = None,
     regex: str | None = None,
     strict: bool = False,
-    batch_rows: int = 1 << 20,
+    batch_rows: int = BATCH_ROWS,
     progress: bool = False,
 ) -> WhatIfResult:
     """Which keys and events move when the partition count, client or key schema changes,

@@ -36,6 +36,7 @@ from partsim.analysis import (
     sum_by,
 )
 from partsim.errors import DataError, UsageError
+from partsim.io import BATCH_ROWS
 from partsim.ordering import lookup_partitions, ordering_report
 from partsim.partitioners import Partitioner, check_partition_count, get_partitioner
 
@@ -315,7 +316,7 @@ def collect(
     delimiter: str | None = None,
     regex: str | None = None,
     strict: bool = False,
-    batch_rows: int = 1 << 20,
+    batch_rows: int = BATCH_ROWS,
     progress: bool = False,
 ) -> tuple[dict[str, KeySample], str, list[str]]:
     """Read the input once and build a key sample per design."""
@@ -377,7 +378,7 @@ def sweep(
     delimiter: str | None = None,
     regex: str | None = None,
     strict: bool = False,
-    batch_rows: int = 1 << 20,
+    batch_rows: int = BATCH_ROWS,
     progress: bool = False,
 ) -> SweepResult:
     """Compare key designs, partitioners and partition counts on one sample of events.

@@ -103,6 +103,9 @@ _CSV_BLOCKS = (1 << 20, 8 << 20, 64 << 20)  # a CSV row must fit in one block
 _LINE_BLOCK = 4 << 20  # text formats are parsed this many bytes at a time
 _MAX_LINE = 64 << 20
 _JSON_PROBE = 1 << 20
+#: Rows per batch by default: big enough to amortize per-batch work, small enough that the
+#: batches in flight (read ahead, being keyed, being grouped) stay well under 1 GiB.
+BATCH_ROWS = 1 << 18
 _JSON_MAX_DEPTH = 64
 # Arrow's JSON parser recurses per nesting level and overflows the stack (a segfault) near
 # 15,000 levels on an 8 MiB stack, sooner on a thread's smaller one: a line with more '{'
@@ -1394,7 +1397,7 @@ def open_events(
     delimiter: str | None = None,
     regex: str | None = None,
     strict: bool = False,
-    batch_rows: int = 1 << 20,
+    batch_rows: int = BATCH_ROWS,
 ) -> EventSource:
     """Open events for reading: a path, a glob, ``"-"`` (stdin), a list of those, a pandas
     DataFrame or a pyarrow Table.

@@ -28,6 +28,7 @@ from partsim.analysis import (
 )
 from partsim.compare import parse_rate
 from partsim.errors import DataError, UsageError
+from partsim.io import BATCH_ROWS
 from partsim.lag import simulate_lag
 
 __all__ = ["KEYLESS_CLIENT_OF", "SimulationResult", "simulate"]
@@ -105,7 +106,7 @@ def simulate(
     delimiter: str | None = None,
     regex: str | None = None,
     strict: bool = False,
-    batch_rows: int = 1 << 20,
+    batch_rows: int = BATCH_ROWS,
     progress: bool = False,
 ) -> SimulationResult:
     """Simulate a topic fed by this sample: per-partition rates, consumer load, lag, brokers.
