@@ -26,6 +26,7 @@ This is the only module that imports a Kafka client, and it does so inside funct
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import difflib
 import itertools
@@ -34,13 +35,19 @@ import logging
 import math
 import operator
 import os
+import queue
 import re
+import signal
+import struct
+import subprocess
+import sys
 import tempfile
 import textwrap
+import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -49,7 +56,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from partsim.errors import BrokerError, DataError, UsageError
+from partsim.errors import BrokerError, DataError, PartsimError, UsageError
 from partsim.partitioners import check_partition_count, get_partitioner, partitioner_names
 
 __all__ = [
@@ -437,9 +444,10 @@ class LiveSample:
     """Records read from a topic: the :data:`SAMPLE_SCHEMA` table and what was asked for.
 
     ``partial`` is true when reading stopped before every partition gave its budget or
-    reached its end (Ctrl-C, a lost broker, no progress for ``timeout`` seconds); ``reason``
-    says why, and ``stopped_by`` is one of ``"end"`` (every partition finished),
-    ``"duration"`` (the time bound was reached), ``"interrupt"`` or ``"stall"``.
+    reached its end (Ctrl-C, a lost broker, no progress for ``timeout`` seconds, a deleted
+    topic, a crashed Kafka client); ``reason`` says why, and ``stopped_by`` is one of
+    ``"end"`` (every partition finished), ``"duration"`` (the time bound was reached),
+    ``"interrupt"`` or ``"stall"`` (anything else that ended reading early).
     ``settings`` are the client properties used, already redacted.
     """
 
@@ -512,10 +520,13 @@ def sample_topic(
     marked partial. A missing topic is a :class:`UsageError` naming similar topics; a topic
     with no records (in the time range) a :class:`DataError`.
 
+    The Kafka client runs in a child process (see :class:`_Reader`) and sends the records
+    here in Arrow batches, so that a crash of librdkafka (it segfaults when a topic is deleted
+    under it on some brokers) cannot take the caller down: what was received is returned,
+    marked partial, with the signal and, when the topic is gone, that it was deleted.
+
     ``status``, when given, receives one line of text once reading starts.
     """
-    from confluent_kafka import TopicPartition
-
     if isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1:
         raise UsageError(f"max_messages must be a whole number >= 1; got {max_messages!r}")
     timeout = _positive(timeout, "timeout")
@@ -528,10 +539,7 @@ def sample_topic(
     if from_ms is not None and to_ms is not None and from_ms > to_ms:
         raise UsageError(f"--from-time ({_iso(from_ms)}) is after --to-time ({_iso(to_ms)})")
     settings = client_config(bootstrap, config=config, config_file=config_file)
-    address = settings["bootstrap.servers"]
     group_id = f"partsim-sample-{uuid.uuid4()}"
-    errors: list[Any] = []
-    consumer = _consumer(settings, group_id, errors)
     started = dt.datetime.now(dt.timezone.utc)
     request = {
         "max_messages": max_messages,
@@ -540,30 +548,10 @@ def sample_topic(
         "to_time": _iso(to_ms),
         "timeout": timeout,
     }
-    try:
-        deadline = time.monotonic() + timeout
-        link = _Link(consumer, address, settings, errors, timeout, deadline)
-        partition_count = _partition_count(link, topic)
-        budgets = _budgets(max_messages, partition_count)
-        starts = _start_offsets(link, topic, budgets, from_ms, to_ms)
-        if not starts:
-            raise DataError(_no_records(topic, from_ms, to_ms))
-        consumer.assign([TopicPartition(topic, p, offset) for p, offset in starts.items()])
-        if status is not None:
-            status(
-                f"sampling {topic}: up to {sum(budgets[p] for p in starts):,} records from "
-                f"{len(starts)} of {partition_count} partitions (Ctrl-C stops and keeps what "
-                "was read)"
-            )
-        read = _read(link, topic, {p: budgets[p] for p in starts}, from_ms, to_ms, duration,
-                     progress)  # fmt: skip
-    finally:
-        try:
-            consumer.close()  # no commit: auto commit and offset store are off
-        except Exception as error:  # closing a consumer whose broker died must not hide a sample
-            LOG.debug("closing the consumer failed: %s", error)
-    chunks, stopped_by, reason = read
-    table = _sample_table(chunks)
+    job = {"settings": settings, "group_id": group_id, "topic": topic, "from_ms": from_ms,
+           "to_ms": to_ms, **request}  # fmt: skip
+    partition_count, batches, stopped_by, reason = _sample_in_reader(job, status, progress)
+    table = pa.Table.from_batches(batches, SAMPLE_SCHEMA).combine_chunks()
     if table.num_rows == 0 and stopped_by == "end":
         raise DataError(_no_records(topic, from_ms, to_ms))
     if table.num_rows == 0 and stopped_by == "duration":
@@ -780,8 +768,7 @@ def _start_offsets(
 
 
 #: One ``consume()`` call's records, column by column: partitions, offsets, timestamps (ms),
-#: keys, value sizes and headers. A chunk is appended whole, so an interrupt can never leave
-#: the columns of different lengths.
+#: keys, value sizes and headers.
 Chunk = tuple[list[int], list[int], list[int], list["bytes | None"], list[int], list[Any]]
 
 
@@ -792,9 +779,11 @@ def _read(
     from_ms: int | None,
     to_ms: int | None,
     duration: float | None,
-    progress: bool,
-) -> tuple[list[Chunk], str, str | None]:
-    """The consume loop. Returns ``(chunks, stopped_by, reason)``.
+    deliver: Callable[[Chunk], None],
+    stopping: Callable[[], bool],
+) -> tuple[str, str | None]:
+    """The consume loop: each ``consume()`` call's kept records go to ``deliver`` as one
+    :data:`Chunk`. Returns ``(stopped_by, reason)``; ``stopping()`` true (Ctrl-C) ends it.
 
     A batch with no error event, no time window and no partition past its budget (nearly
     every batch) is taken whole and its columns are extracted by ``map`` over the message
@@ -802,10 +791,7 @@ def _read(
     """
     from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
-    from partsim.progress import Progress
-
     consumer, timeout = link.consumer, link.timeout
-    chunks: list[Chunk] = []
     remaining = dict(budgets)
     active = set(remaining)
     eof = KafkaError._PARTITION_EOF
@@ -869,40 +855,38 @@ def _read(
                 finish(partition)
         return kept
 
-    bar = Progress(enabled=progress, total_bytes=sum(budgets.values()), label=f"sampling {topic}")
     try:
-        with bar:
-            while active:
-                batch = consumer.consume(num_messages=1000, timeout=0.1)
-                now = time.monotonic()
-                if batch:
-                    last_progress = now
-                    kept = batch if whole(batch) else one_by_one(batch)
-                    if kept:
-                        chunks.append(_columns(kept, Message))
-                        kept_so_far += len(kept)
-                    bar.update(len(kept), kept_so_far)
-                if not active:
-                    break
-                if duration is not None and now - started >= duration:
-                    stopped_by = "duration"
-                    break
-                if now - last_progress >= timeout:
-                    problem = link.problem()
-                    unfinished = ", ".join(str(p) for p in sorted(active)[:10])
-                    raise _Stop(
-                        f"no records for {timeout:g} s from partition(s) {unfinished}"
-                        + (f" ({problem})" if problem else "")
-                    )
-    except KeyboardInterrupt:
-        stopped_by = "interrupt"
-        reason = f"interrupted (Ctrl-C) after {_count(chunks):,} records"
+        while active:
+            batch = consumer.consume(num_messages=1000, timeout=0.1)
+            now = time.monotonic()
+            if batch:
+                last_progress = now
+                kept = batch if whole(batch) else one_by_one(batch)
+                if kept:
+                    deliver(_columns(kept, Message))
+                    kept_so_far += len(kept)
+            if not active:
+                break
+            if stopping():
+                stopped_by = "interrupt"
+                reason = f"interrupted (Ctrl-C) after {kept_so_far:,} records"
+                break
+            if duration is not None and now - started >= duration:
+                stopped_by = "duration"
+                break
+            if now - last_progress >= timeout:
+                problem = link.problem()
+                unfinished = ", ".join(str(p) for p in sorted(active)[:10])
+                raise _Stop(
+                    f"no records for {timeout:g} s from partition(s) {unfinished}"
+                    + (f" ({problem})" if problem else "")
+                )
     except _Stop as stop:
-        stopped_by, reason = "stall", f"stopped after {_count(chunks):,} records: {stop.args[0]}"
+        stopped_by, reason = "stall", f"stopped after {kept_so_far:,} records: {stop.args[0]}"
     except KafkaException as error:
         stopped_by = "stall"
-        reason = f"stopped after {_count(chunks):,} records: {error.args[0].str()}"
-    return chunks, stopped_by, reason
+        reason = f"stopped after {kept_so_far:,} records: {error.args[0].str()}"
+    return stopped_by, reason
 
 
 _MILLIS = operator.itemgetter(1)  # Message.timestamp() is (type, ms)
@@ -921,41 +905,31 @@ def _columns(messages: list, message_type: Any) -> Chunk:
     )
 
 
-def _count(chunks: list[Chunk]) -> int:
-    return sum(len(chunk[0]) for chunk in chunks)
-
-
 class _Stop(Exception):
     """Reading cannot go on (a lost broker, a deleted topic); what was read is kept."""
 
 
-def _sample_table(chunks: Sequence[Chunk]) -> pa.Table:
-    """The :data:`SAMPLE_SCHEMA` table of the consumed chunks."""
-    count = _count(list(chunks))
-    if not count:
-        return SAMPLE_SCHEMA.empty_table()
-
-    def column(index: int) -> list:
-        return list(itertools.chain.from_iterable(chunk[index] for chunk in chunks))
-
-    key_array = pa.array(column(3), pa.binary())
-    millis = np.fromiter(column(2), dtype=np.int64, count=count)
-    timestamps = pa.array(millis, mask=millis < 0).cast(pa.timestamp("ms", tz="UTC"))
-    headers = column(5)
+def _sample_batch(chunk: Chunk) -> pa.RecordBatch:
+    """The :data:`SAMPLE_SCHEMA` batch of one consumed chunk."""
+    partitions, offsets, millis, keys, value_sizes, headers = chunk
+    count = len(partitions)
+    key_array = pa.array(keys, pa.binary())
+    stamps = np.fromiter(millis, dtype=np.int64, count=count)
+    timestamps = pa.array(stamps, mask=stamps < 0).cast(pa.timestamp("ms", tz="UTC"))
     if headers.count(None) == count:
         header_text = pa.nulls(count, pa.string())
     else:
         header_text = pa.array(
             [None if h is None else _headers_json(h) for h in headers], pa.string()
         )
-    return pa.table(
+    return pa.record_batch(
         [
             key_array,
-            pa.array(column(0), pa.int32()),
-            pa.array(column(1), pa.int64()),
+            pa.array(partitions, pa.int32()),
+            pa.array(offsets, pa.int64()),
             timestamps,
             pc.binary_length(key_array).cast(pa.int32()),
-            pa.array(column(4), pa.int32()),
+            pa.array(value_sizes, pa.int32()),
             header_text,
         ],
         schema=SAMPLE_SCHEMA,
@@ -969,6 +943,349 @@ def _headers_json(headers: Sequence[tuple[str, bytes | None]]) -> str:
          for name, value in headers],
         separators=(",", ":"),
     )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- the reading process
+
+
+#: A frame from the reading process: its kind (``B``: an Arrow IPC record batch, ``E``: a JSON
+#: event) and its payload's size in bytes; the payload follows.
+_FRAME = struct.Struct("!cI")
+#: The reading process's program for ``python -c``; its job comes as JSON on stdin (so no
+#: secret is on a command line). It ignores Ctrl-C until the reader installs its own handler:
+#: the parent decides what Ctrl-C means while connecting.
+_READER_PROGRAM = (
+    "import json, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "job = json.load(sys.stdin); sys.path[:] = job['path']; "
+    "from partsim.live import _reader_main; _reader_main(job)"
+)
+#: Seconds the reading process may stay silent beyond ``timeout`` (its start and its imports,
+#: on a loaded machine) before it counts as hung and is killed.
+_GRACE = 10.0
+#: The errors a reading process reports, by name.
+_ERRORS = {error.__name__: error for error in (PartsimError, UsageError, DataError, BrokerError)}
+
+
+def _sample_in_reader(
+    job: dict[str, Any], status: Callable[[str], None] | None, progress: bool
+) -> tuple[int, list[pa.RecordBatch], str, str | None]:
+    """Read as ``job`` says in a :class:`_Reader`. Returns the topic's partition count, the
+    record batches received, ``stopped_by`` and ``reason``.
+
+    When the reading process dies without saying how reading ended, what it sent is kept and
+    the reason names the signal (a crash) and, when the topic is gone, its deletion.
+    """
+    from partsim.progress import Progress
+
+    topic, address = job["topic"], job["settings"]["bootstrap.servers"]
+    with _Reader(job) as reader:
+        opened = reader.receive()
+        if opened is None:
+            raise BrokerError(f"{reader.ending()} while connecting to {address}")
+        budgets = dict(opened["budgets"])
+        if not budgets:
+            raise DataError(_no_records(topic, job["from_ms"], job["to_ms"]))
+        partition_count = opened["partition_count"]
+        if status is not None:
+            status(
+                f"sampling {topic}: up to {sum(budgets.values()):,} records from "
+                f"{len(budgets)} of {partition_count} partitions (Ctrl-C stops and keeps what "
+                "was read)"
+            )
+        batches: list[pa.RecordBatch] = []
+        received = 0
+        bar = Progress(
+            enabled=progress, total_bytes=sum(budgets.values()), label=f"sampling {topic}"
+        )
+        with bar, _ctrl_c(reader.interrupt):
+            while (item := reader.receive()) is not None:
+                if not isinstance(item, pa.RecordBatch):
+                    return partition_count, batches, item["stopped_by"], item["reason"]
+                batches.append(item)
+                received += item.num_rows
+                bar.update(item.num_rows, received)
+        if reader.interrupts:  # a second Ctrl-C killed it
+            reason = f"interrupted (Ctrl-C) after {received:,} records"
+            return partition_count, batches, "interrupt", reason
+        problem = reader.ending()
+    if reader.crashed and _topic_gone(job):
+        gone = f"topic {topic!r} no longer exists at {address} (deleted while it was read)"
+        problem = f"{gone}; {problem}"
+    return partition_count, batches, "stall", f"stopped after {received:,} records: {problem}"
+
+
+def _topic_gone(job: dict[str, Any]) -> bool:
+    """True when ``job``'s topic is no longer in the cluster's metadata (asked by a fresh
+    reading process, which reads nothing)."""
+    try:
+        with _Reader({**job, "probe": True}) as probe:
+            probe.receive()
+    except UsageError:  # the topic is not found
+        return True
+    except (PartsimError, RuntimeError) as error:
+        LOG.debug("could not tell whether topic %r still exists: %s", job["topic"], error)
+    return False
+
+
+class _Reader:
+    """The child process that runs the Kafka client for :func:`sample_topic`.
+
+    librdkafka is C, and when it crashes it takes its process along: version 2.16 segfaults
+    (in ``rd_kafka_metadata_cache_find``) when a topic is deleted under it on Tansu. So the
+    consumer runs in a fresh Python process (``python -c`` :data:`_READER_PROGRAM`, the same
+    interpreter and ``sys.path``), which writes :data:`_FRAME` frames to its stdout: each
+    ``consume()`` call's records as an Arrow IPC record batch, and JSON events (the
+    partitions it reads, log lines, how reading ended, a :class:`PartsimError`). A thread
+    here turns the frames into items of a queue. The process's exit code says how it ended
+    when it could not say so itself.
+
+    Ctrl-C, once :func:`_ctrl_c` passes it to :meth:`interrupt`, is passed on to the process,
+    which stops reading and reports what it read; a second one kills it. A process silent for
+    ``timeout`` + :data:`_GRACE` seconds is killed as hung.
+    """
+
+    def __init__(self, job: dict[str, Any]) -> None:
+        self.settings = job["settings"]
+        self.idle = job["timeout"] + _GRACE
+        self.client = "librdkafka"
+        self.interrupts = self.forwarded = 0
+        self.hung = self.killed = False
+        # The same imports as here: this sys.path, and this partsim whatever sys.path says.
+        path = [str(entry) for entry in sys.path if isinstance(entry, (str, os.PathLike))]
+        path.append(str(Path(__file__).resolve().parents[1]))
+        facts = {**job, "path": path, "log_level": LOG.getEffectiveLevel()}
+        payload = json.dumps(facts).encode("utf-8")
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by __exit__)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _READER_PROGRAM],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self.stderr,
+            )
+        except OSError as error:
+            self.stderr.close()
+            raise PartsimError(
+                f"cannot start a Python process to read the topic: {error}"
+            ) from None
+        self.last = time.monotonic()
+        self.inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.pump = threading.Thread(
+            target=_pump, args=(self.process.stdout, self.inbox), daemon=True
+        )
+        self.pump.start()
+        with contextlib.suppress(OSError):  # if it died at once, ending() tells how
+            self.process.stdin.write(payload)
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+
+    def __enter__(self) -> _Reader:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        if kind is not None or self.process.poll() is None:
+            # After its last event the process only closes its consumer: a second is plenty.
+            self._wait(0 if kind is not None else 1.0)
+        self.pump.join()
+        self.process.stdout.close()
+        self.stderr.close()
+
+    def interrupt(self) -> None:
+        """Ctrl-C: counted here, acted on in :meth:`receive` (not inside a signal handler)."""
+        self.interrupts += 1
+
+    def receive(self) -> pa.RecordBatch | dict[str, Any] | None:
+        """The next record batch or event; None once the process has gone without a last
+        word. Log lines are logged here, and a reported error is raised."""
+        while True:
+            self._watch()
+            try:
+                item = self.inbox.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is None:
+                return None
+            self.last = time.monotonic()
+            if isinstance(item, pa.RecordBatch):
+                return item
+            if "log" in item:
+                level, message = item["log"]
+                LOG.log(level, "%s", _scrub(message, self.settings))
+                continue
+            if "error" in item:
+                message = _scrub(item["message"], self.settings)
+                if item["error"] in _ERRORS:
+                    raise _ERRORS[item["error"]](message)
+                LOG.error("the reading process failed:\n%s", message)
+                raise RuntimeError(
+                    f"the reading process failed: {message.strip().splitlines()[-1]}"
+                )
+            self.client = item.get("client", self.client)
+            return item
+
+    def _watch(self) -> None:
+        """Pass a new Ctrl-C on (the second one kills); kill a process that went silent."""
+        if self.interrupts > self.forwarded:
+            self.forwarded = self.interrupts
+            if self.interrupts == 1 and self.process.poll() is None:
+                self.process.send_signal(signal.SIGINT)
+            else:
+                self._wait(0)
+        if time.monotonic() - self.last > self.idle and self.process.poll() is None:
+            self.hung = True
+            self._wait(0)
+
+    def _wait(self, seconds: float) -> int:
+        """Wait up to ``seconds`` for the process to end, then kill it; its exit code."""
+        try:
+            return self.process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            self.killed = True
+            self.process.kill()
+            return self.process.wait()
+
+    @property
+    def crashed(self) -> bool:
+        """True when the process died by a signal that partsim did not send."""
+        code = self.process.poll()
+        return code is not None and code < 0 and not self.killed
+
+    def ending(self) -> str:
+        """How the process ended without a last word: a crash (which signal), a hang, or an
+        exit (with its last line on stderr)."""
+        code = self._wait(5.0)
+        if self.hung:
+            return f"the Kafka client ({self.client}) stopped answering for {self.idle:g} s"
+        if code < 0:
+            name = signal.Signals(-code).name if -code in signal.valid_signals() else "unknown"
+            return f"the Kafka client ({self.client}) crashed (signal {-code}, {name})"
+        self.stderr.seek(0)
+        lines = self.stderr.read().decode("utf-8", "replace").strip().splitlines()
+        last = _scrub(lines[-1], self.settings) if lines else ""
+        return f"the reading process exited with code {code}" + (f": {last}" if last else "")
+
+
+def _pump(stream: Any, inbox: queue.SimpleQueue) -> None:
+    """Frames from a reading process into ``inbox`` (record batches and event dicts), then
+    None at the end of the stream or at a frame cut short (the process died writing it)."""
+    try:
+        while len(head := stream.read(_FRAME.size)) == _FRAME.size:
+            kind, size = _FRAME.unpack(head)
+            payload = stream.read(size)
+            if len(payload) < size:
+                break
+            if kind == b"B":
+                inbox.put(pa.ipc.read_record_batch(pa.py_buffer(payload), SAMPLE_SCHEMA))
+            else:
+                inbox.put(json.loads(payload))
+    except (OSError, ValueError, pa.ArrowException) as error:
+        LOG.debug("reading from the reading process failed: %s", error)
+    finally:
+        inbox.put(None)
+
+
+@contextlib.contextmanager
+def _ctrl_c(handler: Callable[[], None]) -> Iterator[None]:
+    """Within the block, Ctrl-C calls ``handler`` instead of raising KeyboardInterrupt (in the
+    main thread, where Python delivers signals, unless SIGINT is ignored)."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous in (
+        signal.SIG_IGN,
+        None,
+    ):
+        yield
+        return
+    signal.signal(signal.SIGINT, lambda *_: handler())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _reader_main(job: dict[str, Any]) -> None:
+    """The reading process (see :class:`_Reader`): read as ``job`` says, sending frames to
+    stdout. Ctrl-C stops reading; what was read is still sent, then how reading ended."""
+    import traceback
+
+    channel = _Channel(os.fdopen(os.dup(1), "wb"))
+    os.dup2(2, 1)  # a stray print goes to stderr, never among the frames
+    interrupted = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+    LOG.setLevel(job["log_level"])
+    LOG.addHandler(_Forward(channel))
+    try:
+        _reader(job, channel, interrupted.is_set)
+    except PartsimError as error:
+        channel.event(error=type(error).__name__, message=str(error))
+    except Exception:
+        channel.event(error="internal", message=traceback.format_exc())
+    channel.stream.close()
+    sys.stderr.flush()
+    os._exit(0)  # the consumer is closed: skip tearing down the interpreter (0.1 s)
+
+
+def _reader(job: dict[str, Any], channel: _Channel, stopping: Callable[[], bool]) -> None:
+    """Connect, find the partitions and where to start, tell the parent, then read. A probe
+    (``job["probe"]``) stops once it knows the partition count."""
+    from confluent_kafka import TopicPartition, libversion
+
+    settings, topic, timeout = job["settings"], job["topic"], job["timeout"]
+    errors: list[Any] = []
+    consumer = _consumer(settings, job["group_id"], errors)
+    try:
+        address = settings["bootstrap.servers"]
+        link = _Link(consumer, address, settings, errors, timeout, time.monotonic() + timeout)
+        partition_count = _partition_count(link, topic)
+        budgets = _budgets(job["max_messages"], partition_count)
+        from_ms, to_ms = job["from_ms"], job["to_ms"]
+        starts = {} if job.get("probe") else _start_offsets(link, topic, budgets, from_ms, to_ms)
+        if starts:
+            consumer.assign([TopicPartition(topic, p, offset) for p, offset in starts.items()])
+        channel.event(
+            partition_count=partition_count,
+            budgets=[[p, budgets[p]] for p in starts],
+            client=f"librdkafka {libversion()[0]}",
+        )
+        if starts:
+            budget = {p: budgets[p] for p in starts}
+            read = _read(link, topic, budget, from_ms, to_ms, job["duration"], channel.chunk,
+                         stopping)  # fmt: skip
+            channel.event(stopped_by=read[0], reason=read[1])
+    finally:
+        try:
+            consumer.close()  # no commit: auto commit and offset store are off
+        except Exception as error:  # a consumer whose broker died may fail to close
+            LOG.debug("closing the consumer failed: %s", error)
+
+
+class _Channel:
+    """The reading process's end of the pipe: :data:`_FRAME` frames on ``stream``."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def send(self, kind: bytes, payload: bytes | pa.Buffer) -> None:
+        self.stream.write(_FRAME.pack(kind, len(payload)))
+        self.stream.write(payload)
+        self.stream.flush()
+
+    def event(self, **facts: object) -> None:
+        self.send(b"E", json.dumps(facts).encode("utf-8"))
+
+    def chunk(self, chunk: Chunk) -> None:
+        self.send(b"B", _sample_batch(chunk).serialize())
+
+
+class _Forward(logging.Handler):
+    """Sends the reading process's log records (librdkafka's) to the parent's :data:`LOG`."""
+
+    def __init__(self, channel: _Channel) -> None:
+        super().__init__()
+        self.channel = channel
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(OSError):  # the parent stopped listening after the last event
+            self.channel.event(log=[record.levelno, record.getMessage()])
 
 
 # --------------------------------------------------------------------------- files
