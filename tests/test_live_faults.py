@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pickle
 import queue
 import signal
 import subprocess
@@ -137,9 +138,8 @@ def signal_reader(signum: int) -> None:
     """Send ``signum`` to the one reading process this test process runs."""
     me = os.getpid()
     children = Path(f"/proc/{me}/task/{me}/children").read_text().split()
-    readers = [
-        int(pid) for pid in children if b"_reader_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    ]
+    program = live._READER_PROGRAM.encode()
+    readers = [int(pid) for pid in children if program in Path(f"/proc/{pid}/cmdline").read_bytes()]
     assert len(readers) == 1, readers
     os.kill(readers[0], signum)
 
@@ -182,10 +182,21 @@ def test_a_hung_client_is_killed_and_its_records_kept(
 
 
 def test_a_frame_cut_short_ends_the_stream() -> None:
-    batch = live._sample_batch(([0], [7], [1_700_000_000_000], [b"key"], [5], [None]))
-    payload = batch.serialize().to_pybytes()
-    frame = live._FRAME.pack(b"B", len(payload)) + payload
+    chunk = ([0], [7], [1_700_000_000_000], [b"key"], [5], [None])
+    payload = pickle.dumps(chunk)
+    frame = live._FRAME.pack(b"C", len(payload)) + payload
     inbox: queue.SimpleQueue = queue.SimpleQueue()
     live._pump(io.BytesIO(frame + frame[:-1]), inbox)  # the process died writing the second
-    assert inbox.get().equals(batch)
+    assert inbox.get().equals(live._sample_batch(chunk))
     assert inbox.get() is None and inbox.empty()
+
+
+def test_the_reading_process_imports_no_numpy_nor_pyarrow() -> None:
+    """It starts for every sample: partsim/__init__.py's imports would cost 0.1-0.3 s."""
+    program = live._READER_PROGRAM.replace("main(job)", "print(json.dumps(sorted(sys.modules)))")
+    job = {"path": sys.path, "package": str(ROOT / "partsim")}
+    done = subprocess.run([sys.executable, "-c", program], input=json.dumps(job),
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    modules = set(json.loads(done.stdout))
+    assert "partsim._live_reader" in modules and "partsim.errors" in modules
+    assert not modules & {"numpy", "pyarrow", "pandas", "partsim.api", "confluent_kafka"}
