@@ -688,8 +688,9 @@ class _Reader:
     the chunks into Arrow record batches (in parallel with the reading). The process's exit
     code says how it ended when it could not say so itself.
 
-    Ctrl-C, once :func:`_ctrl_c` passes it to :meth:`interrupt`, is passed on to the process,
-    which stops reading and reports what it read; a second one kills it. A process silent for
+    Ctrl-C, once :func:`_ctrl_c` passes it to :meth:`interrupt`, is passed on to the process
+    (SIGINT), which stops reading and reports what it read; a second one (or the first, where
+    there is no SIGINT to send) kills it. A process silent for
     ``timeout`` + :data:`_GRACE` seconds is killed as hung.
     """
 
@@ -778,7 +779,7 @@ class _Reader:
         """Pass a new Ctrl-C on (the second one kills); kill a process that went silent."""
         if self.interrupts > self.forwarded:
             self.forwarded = self.interrupts
-            if self.interrupts == 1 and self.process.poll() is None:
+            if self.interrupts == 1 and os.name == "posix" and self.process.poll() is None:
                 self.process.send_signal(signal.SIGINT)
             else:
                 self._wait(0)
