@@ -19,28 +19,33 @@ budget, never by its high watermark (some brokers, Tansu among them, report a wr
 records are filtered by timestamp on the client as well, since ``offsets_for_times`` is only a
 starting hint.
 
-This is the only module that imports a Kafka client, and it does so inside functions, so
-``import partsim`` stays light.
+The consumer runs in a child process, the reading process, whose code is in
+:mod:`partsim._live_reader`: a crash of librdkafka (a C library) ends that process, and the
+sample read so far is kept (see :class:`_Reader`). These two are the only modules that import
+a Kafka client, and they do so inside functions, so ``import partsim`` stays light.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
-import difflib
-import itertools
 import json
 import logging
 import math
-import operator
 import os
+import pickle
+import queue
 import re
+import signal
+import subprocess
+import sys
 import tempfile
 import textwrap
+import threading
 import time
 import uuid
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -49,7 +54,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from partsim.errors import BrokerError, DataError, UsageError
+from partsim._live_reader import _FRAME, REDACTED, Chunk, _budgets, _scrub, is_secret
+from partsim.errors import BrokerError, DataError, PartsimError, UsageError
 from partsim.partitioners import check_partition_count, get_partitioner, partitioner_names
 
 __all__ = [
@@ -89,20 +95,6 @@ EXPLAINED_ENOUGH = 0.99
 #: How many keys ``keys_on_multiple_partitions`` lists.
 EXAMPLES = 10
 
-REDACTED = "[redacted]"
-#: A property whose name contains one of these holds a secret (or may embed one).
-_SECRET_NAME_PARTS = (
-    "password",
-    "secret",
-    "jaas",
-    "token",
-    "credential",
-    "user.info",
-    "sasl.oauthbearer.config",
-    "key.pem",
-    "keystore.key",
-    "private",
-)
 #: Properties partsim sets itself to stay read-only; ``-X`` may not change them.
 _READ_ONLY_PROPERTIES = (
     "group.id",
@@ -118,12 +110,6 @@ _READ_ONLY_PROPERTIES = (
 # --------------------------------------------------------------------------- secrets
 
 
-def is_secret(name: str) -> bool:
-    """True for a client property whose value must never be shown (passwords, JAAS, tokens)."""
-    lowered = name.lower()
-    return any(part in lowered for part in _SECRET_NAME_PARTS)
-
-
 def redact(config: Mapping[str, object]) -> dict[str, object]:
     """A copy of ``config`` that is safe to print, log or write: secret values are replaced.
 
@@ -137,15 +123,6 @@ def redact(config: Mapping[str, object]) -> dict[str, object]:
         name: REDACTED if is_secret(name) and value not in (None, "") else value
         for name, value in config.items()
     }
-
-
-def _scrub(text: str, *configs: Mapping[str, object]) -> str:
-    """``text`` with every secret value of ``configs`` replaced (librdkafka quotes values)."""
-    for config in configs:
-        for name, value in config.items():
-            if is_secret(name) and isinstance(value, str) and len(value) >= 3:
-                text = text.replace(value, REDACTED)
-    return text
 
 
 # --------------------------------------------------------------------------- configuration
@@ -437,9 +414,10 @@ class LiveSample:
     """Records read from a topic: the :data:`SAMPLE_SCHEMA` table and what was asked for.
 
     ``partial`` is true when reading stopped before every partition gave its budget or
-    reached its end (Ctrl-C, a lost broker, no progress for ``timeout`` seconds); ``reason``
-    says why, and ``stopped_by`` is one of ``"end"`` (every partition finished),
-    ``"duration"`` (the time bound was reached), ``"interrupt"`` or ``"stall"``.
+    reached its end (Ctrl-C, a lost broker, no progress for ``timeout`` seconds, a deleted
+    topic, a crashed Kafka client); ``reason`` says why, and ``stopped_by`` is one of
+    ``"end"`` (every partition finished), ``"duration"`` (the time bound was reached),
+    ``"interrupt"`` or ``"stall"`` (anything else that ended reading early).
     ``settings`` are the client properties used, already redacted.
     """
 
@@ -512,10 +490,13 @@ def sample_topic(
     marked partial. A missing topic is a :class:`UsageError` naming similar topics; a topic
     with no records (in the time range) a :class:`DataError`.
 
+    The Kafka client runs in a child process (see :class:`_Reader`) and sends the records
+    here in batches, so that a crash of librdkafka (it segfaults when a topic is deleted
+    under it on some brokers) cannot take the caller down: what was received is returned,
+    marked partial, with the signal and, when the topic is gone, that it was deleted.
+
     ``status``, when given, receives one line of text once reading starts.
     """
-    from confluent_kafka import TopicPartition
-
     if isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1:
         raise UsageError(f"max_messages must be a whole number >= 1; got {max_messages!r}")
     timeout = _positive(timeout, "timeout")
@@ -528,10 +509,7 @@ def sample_topic(
     if from_ms is not None and to_ms is not None and from_ms > to_ms:
         raise UsageError(f"--from-time ({_iso(from_ms)}) is after --to-time ({_iso(to_ms)})")
     settings = client_config(bootstrap, config=config, config_file=config_file)
-    address = settings["bootstrap.servers"]
     group_id = f"partsim-sample-{uuid.uuid4()}"
-    errors: list[Any] = []
-    consumer = _consumer(settings, group_id, errors)
     started = dt.datetime.now(dt.timezone.utc)
     request = {
         "max_messages": max_messages,
@@ -540,30 +518,10 @@ def sample_topic(
         "to_time": _iso(to_ms),
         "timeout": timeout,
     }
-    try:
-        deadline = time.monotonic() + timeout
-        link = _Link(consumer, address, settings, errors, timeout, deadline)
-        partition_count = _partition_count(link, topic)
-        budgets = _budgets(max_messages, partition_count)
-        starts = _start_offsets(link, topic, budgets, from_ms, to_ms)
-        if not starts:
-            raise DataError(_no_records(topic, from_ms, to_ms))
-        consumer.assign([TopicPartition(topic, p, offset) for p, offset in starts.items()])
-        if status is not None:
-            status(
-                f"sampling {topic}: up to {sum(budgets[p] for p in starts):,} records from "
-                f"{len(starts)} of {partition_count} partitions (Ctrl-C stops and keeps what "
-                "was read)"
-            )
-        read = _read(link, topic, {p: budgets[p] for p in starts}, from_ms, to_ms, duration,
-                     progress)  # fmt: skip
-    finally:
-        try:
-            consumer.close()  # no commit: auto commit and offset store are off
-        except Exception as error:  # closing a consumer whose broker died must not hide a sample
-            LOG.debug("closing the consumer failed: %s", error)
-    chunks, stopped_by, reason = read
-    table = _sample_table(chunks)
+    job = {"settings": settings, "group_id": group_id, "topic": topic, "from_ms": from_ms,
+           "to_ms": to_ms, **request}  # fmt: skip
+    partition_count, batches, stopped_by, reason = _sample_in_reader(job, status, progress)
+    table = pa.Table.from_batches(batches, SAMPLE_SCHEMA).combine_chunks()
     if table.num_rows == 0 and stopped_by == "end":
         raise DataError(_no_records(topic, from_ms, to_ms))
     if table.num_rows == 0 and stopped_by == "duration":
@@ -599,363 +557,27 @@ def _no_records(topic: str, from_ms: int | None, to_ms: int | None) -> str:
     return f"topic {topic!r} has no records {window}"
 
 
-def _consumer(settings: Mapping[str, str], group_id: str, errors: list[Any]):
-    """A consumer that can only read: assign() only, no commits, no topic creation."""
-    from confluent_kafka import Consumer, KafkaException
-
-    properties: dict[str, Any] = {
-        "fetch.wait.max.ms": 100,  # an idle partition answers (end of partition) quickly
-        # After the local queue passes queued.min.messages, librdkafka pauses a partition's
-        # fetches for this long (default 1 s): far longer than this loop takes to drain it.
-        "fetch.queue.backoff.ms": 10,
-        **settings,
-        "group.id": group_id,
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "enable.partition.eof": True,
-        "allow.auto.create.topics": False,
-        "auto.offset.reset": settings.get("auto.offset.reset", "earliest"),
-        "error_cb": errors.append,
-        "logger": LOG,
-    }
-    try:
-        return Consumer(properties)
-    except KafkaException as error:
-        raise UsageError(
-            f"client properties rejected by librdkafka: {_scrub(error.args[0].str(), settings)}"
-        ) from None
-    except (TypeError, ValueError) as error:
-        raise UsageError(f"client properties: {_scrub(str(error), settings)}") from None
-
-
-@dataclass(frozen=True)
-class _Link:
-    """A consumer and what its errors are reported with: the address, the (secret) settings,
-    the errors librdkafka reported, the timeout and the deadline for connecting."""
-
-    consumer: Any
-    address: str
-    settings: Mapping[str, str]
-    errors: list[Any]
-    timeout: float
-    deadline: float
-
-    def problem(self) -> str | None:
-        """The last client error, scrubbed of secrets, or None."""
-        for error in reversed(self.errors):
-            text = _short_error(error.str() if hasattr(error, "str") else str(error))
-            if text:
-                return _scrub(text, self.settings)
-        return None
-
-    def check(self) -> None:
-        """Raise at once for failures that waiting cannot fix: authentication, TLS, every
-        broker refusing the connection."""
-        from confluent_kafka import KafkaError
-
-        self.consumer.poll(0)  # serves error_cb; nothing is assigned yet, nothing is consumed
-        auth = {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED}
-        for error in reversed(self.errors):
-            if error.code() in auth:
-                raise BrokerError(
-                    f"authentication failed at {self.address}: "
-                    f"{_scrub(_short_error(error.str()), self.settings)} (check sasl.mechanism, "
-                    "sasl.username and sasl.password in -X or --config)"
-                )
-        codes = {error.code() for error in self.errors}
-        if KafkaError._SSL in codes:
-            raise BrokerError(
-                f"TLS handshake with {self.address} failed: {self.problem()} (check "
-                "security.protocol and ssl.ca.location, or ssl.truststore.location in --config)"
-            )
-        if KafkaError._ALL_BROKERS_DOWN in codes:
-            raise BrokerError(f"cannot reach the broker at {self.address}: {self.problem()}")
-
-    def remaining(self) -> float:
-        """Seconds left before the deadline; raises the 'cannot reach' error when none are."""
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            problem = self.problem()
-            raise BrokerError(
-                f"cannot reach the broker at {self.address} within {self.timeout:g} s"
-                + (f" ({problem})" if problem else "")
-            )
-        return left
-
-
-def _short_error(text: str) -> str:
-    """librdkafka's message without its ``proto://host:port/id:`` prefix and timing suffix."""
-    text = re.sub(r"^\S+://\S+?/\S+?: ", "", text.strip())
-    text = re.sub(r"^\S+:\d+/\S+?: ", "", text)
-    return re.sub(r"\s*\(after \d+ms in state \w+\)\s*$", "", text)
-
-
-def _partition_count(link: _Link, topic: str) -> int:
-    """The topic's partition count, from metadata for all topics (never naming the topic)."""
-    from confluent_kafka import KafkaError, KafkaException
-
-    metadata = None
-    while metadata is None:
-        try:
-            metadata = link.consumer.list_topics(timeout=min(0.5, link.remaining()))
-        except KafkaException as error:
-            if error.args[0].code() not in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT):
-                raise BrokerError(
-                    f"metadata request to {link.address} failed: "
-                    f"{_scrub(error.args[0].str(), link.settings)}"
-                ) from None
-        link.check()
-    info = metadata.topics.get(topic)
-    if info is None:
-        raise UsageError(_missing_topic(topic, list(metadata.topics), link.address))
-    if info.error is not None:
-        if info.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
-            raise BrokerError(f"not authorized to describe topic {topic!r} at {link.address}")
-        if info.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-            raise UsageError(_missing_topic(topic, list(metadata.topics), link.address))
-        raise BrokerError(f"topic {topic!r} at {link.address}: {info.error.str()}")
-    if not info.partitions:
-        raise BrokerError(f"topic {topic!r} at {link.address} lists no partitions")
-    return len(info.partitions)
-
-
-def _missing_topic(topic: str, names: Iterable[str], address: str) -> str:
-    visible = sorted(name for name in names if not name.startswith("__"))
-    similar = difflib.get_close_matches(topic, visible, n=5, cutoff=0.6)
-    similar += [n for n in visible if topic.lower() in n.lower() and n not in similar][:5]
-    message = f"topic {topic!r} not found at {address}"
-    if similar:
-        return message + f"; similar topics: {', '.join(similar[:5])}"
-    if not visible:
-        return message + "; the cluster lists no topics"
-    return message + f" ({len(visible)} topics there, none with a similar name)"
-
-
-def _budgets(max_messages: int, partition_count: int) -> list[int]:
-    """Records per partition: an even split of ``max_messages``, remainder to the lowest ids.
-
-    >>> _budgets(10, 4)
-    [3, 3, 2, 2]
-    """
-    base, extra = divmod(max_messages, partition_count)
-    return [base + (1 if partition < extra else 0) for partition in range(partition_count)]
-
-
-#: librdkafka's logical offset "``n`` records before the end": ``RD_KAFKA_OFFSET_TAIL(n)``.
-def _tail(count: int) -> int:
-    return -2000 - count
-
-
-def _start_offsets(
-    link: _Link, topic: str, budgets: list[int], from_ms: int | None, to_ms: int | None
-) -> dict[int, int]:
-    """Where each partition's reading starts (partitions with nothing to read are left out)."""
-    from confluent_kafka import KafkaException, TopicPartition
-
-    wanted = [p for p, budget in enumerate(budgets) if budget > 0]
-    if from_ms is None and to_ms is None:
-        return {p: _tail(budgets[p]) for p in wanted}
-    # offsets_for_times gives the first offset whose timestamp is >= the time (-1: none).
-    lookup = from_ms if from_ms is not None else to_ms + 1
-    try:
-        found = link.consumer.offsets_for_times(
-            [TopicPartition(topic, p, lookup) for p in wanted], timeout=link.remaining()
-        )
-    except KafkaException as error:
-        link.check()
-        raise BrokerError(
-            f"looking up offsets by time at {link.address} failed within {link.timeout:g} s: "
-            f"{_scrub(error.args[0].str(), link.settings)}"
-        ) from None
-    starts: dict[int, int] = {}
-    for item in found:
-        if from_ms is not None:
-            if item.offset >= 0:
-                starts[item.partition] = item.offset
-        elif item.offset >= 0:
-            starts[item.partition] = max(item.offset - budgets[item.partition], 0)
-        else:  # every record is before to_time: its most recent ones
-            starts[item.partition] = _tail(budgets[item.partition])
-    return starts
-
-
-#: One ``consume()`` call's records, column by column: partitions, offsets, timestamps (ms),
-#: keys, value sizes and headers. A chunk is appended whole, so an interrupt can never leave
-#: the columns of different lengths.
-Chunk = tuple[list[int], list[int], list[int], list["bytes | None"], list[int], list[Any]]
-
-
-def _read(
-    link: _Link,
-    topic: str,
-    budgets: dict[int, int],
-    from_ms: int | None,
-    to_ms: int | None,
-    duration: float | None,
-    progress: bool,
-) -> tuple[list[Chunk], str, str | None]:
-    """The consume loop. Returns ``(chunks, stopped_by, reason)``.
-
-    A batch with no error event, no time window and no partition past its budget (nearly
-    every batch) is taken whole and its columns are extracted by ``map`` over the message
-    methods, in C; any other batch goes message by message.
-    """
-    from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
-
-    from partsim.progress import Progress
-
-    consumer, timeout = link.consumer, link.timeout
-    chunks: list[Chunk] = []
-    remaining = dict(budgets)
-    active = set(remaining)
-    eof = KafkaError._PARTITION_EOF
-    fatal_codes = {
-        KafkaError.TOPIC_AUTHORIZATION_FAILED,
-        KafkaError.UNKNOWN_TOPIC_OR_PART,
-        KafkaError._UNKNOWN_PARTITION,
-        KafkaError._AUTHENTICATION,
-        KafkaError.SASL_AUTHENTICATION_FAILED,
-    }
-    windowed = from_ms is not None or to_ms is not None
-    low = from_ms if from_ms is not None else -(2**62)
-    high = to_ms if to_ms is not None else 2**62
-    started = last_progress = time.monotonic()
-    stopped_by, reason = "end", None
-    kept_so_far = 0
-
-    def finish(partition: int) -> None:
-        active.discard(partition)
-        consumer.pause([TopicPartition(topic, partition)])
-
-    def whole(batch: list) -> bool:
-        """Take the batch as it is, when nothing in it needs a look of its own."""
-        if windowed or any(map(operator.is_not, map(Message.error, batch), _NONE)):
-            return False  # (KafkaError == None raises, so no list.count(None) here)
-        counts = Counter(map(Message.partition, batch))
-        if any(p not in active or n > remaining[p] for p, n in counts.items()):
-            return False
-        for partition, count in counts.items():
-            remaining[partition] -= count
-            if not remaining[partition]:
-                finish(partition)
-        return True
-
-    def one_by_one(batch: list) -> list:
-        kept = []
-        for message in batch:
-            error = message.error()
-            if error is not None:
-                if error.code() == eof:
-                    if message.partition() in active:
-                        finish(message.partition())
-                elif error.fatal() or error.code() in fatal_codes:
-                    raise _Stop(error.str())
-                else:
-                    link.errors.append(error)
-                continue
-            partition = message.partition()
-            if partition not in active:
-                continue  # fetched before the partition was finished
-            if windowed:
-                stamp = message.timestamp()[1]
-                if stamp > high:
-                    finish(partition)
-                    continue
-                if stamp < low:
-                    continue
-            kept.append(message)
-            remaining[partition] -= 1
-            if not remaining[partition]:
-                finish(partition)
-        return kept
-
-    bar = Progress(enabled=progress, total_bytes=sum(budgets.values()), label=f"sampling {topic}")
-    try:
-        with bar:
-            while active:
-                batch = consumer.consume(num_messages=1000, timeout=0.1)
-                now = time.monotonic()
-                if batch:
-                    last_progress = now
-                    kept = batch if whole(batch) else one_by_one(batch)
-                    if kept:
-                        chunks.append(_columns(kept, Message))
-                        kept_so_far += len(kept)
-                    bar.update(len(kept), kept_so_far)
-                if not active:
-                    break
-                if duration is not None and now - started >= duration:
-                    stopped_by = "duration"
-                    break
-                if now - last_progress >= timeout:
-                    problem = link.problem()
-                    unfinished = ", ".join(str(p) for p in sorted(active)[:10])
-                    raise _Stop(
-                        f"no records for {timeout:g} s from partition(s) {unfinished}"
-                        + (f" ({problem})" if problem else "")
-                    )
-    except KeyboardInterrupt:
-        stopped_by = "interrupt"
-        reason = f"interrupted (Ctrl-C) after {_count(chunks):,} records"
-    except _Stop as stop:
-        stopped_by, reason = "stall", f"stopped after {_count(chunks):,} records: {stop.args[0]}"
-    except KafkaException as error:
-        stopped_by = "stall"
-        reason = f"stopped after {_count(chunks):,} records: {error.args[0].str()}"
-    return chunks, stopped_by, reason
-
-
-_MILLIS = operator.itemgetter(1)  # Message.timestamp() is (type, ms)
-_NONE = itertools.repeat(None)
-
-
-def _columns(messages: list, message_type: Any) -> Chunk:
-    """The sample columns of error-free messages (``map`` calls each method in C)."""
-    return (
-        list(map(message_type.partition, messages)),
-        list(map(message_type.offset, messages)),
-        list(map(_MILLIS, map(message_type.timestamp, messages))),
-        list(map(message_type.key, messages)),
-        list(map(len, messages)),  # len(message) is the value's size (0 for a null value)
-        list(map(message_type.headers, messages)),
-    )
-
-
-def _count(chunks: list[Chunk]) -> int:
-    return sum(len(chunk[0]) for chunk in chunks)
-
-
-class _Stop(Exception):
-    """Reading cannot go on (a lost broker, a deleted topic); what was read is kept."""
-
-
-def _sample_table(chunks: Sequence[Chunk]) -> pa.Table:
-    """The :data:`SAMPLE_SCHEMA` table of the consumed chunks."""
-    count = _count(list(chunks))
-    if not count:
-        return SAMPLE_SCHEMA.empty_table()
-
-    def column(index: int) -> list:
-        return list(itertools.chain.from_iterable(chunk[index] for chunk in chunks))
-
-    key_array = pa.array(column(3), pa.binary())
-    millis = np.fromiter(column(2), dtype=np.int64, count=count)
-    timestamps = pa.array(millis, mask=millis < 0).cast(pa.timestamp("ms", tz="UTC"))
-    headers = column(5)
+def _sample_batch(chunk: Chunk) -> pa.RecordBatch:
+    """The :data:`SAMPLE_SCHEMA` batch of one consumed chunk."""
+    partitions, offsets, millis, keys, value_sizes, headers = chunk
+    count = len(partitions)
+    key_array = pa.array(keys, pa.binary())
+    stamps = np.fromiter(millis, dtype=np.int64, count=count)
+    timestamps = pa.array(stamps, mask=stamps < 0).cast(pa.timestamp("ms", tz="UTC"))
     if headers.count(None) == count:
         header_text = pa.nulls(count, pa.string())
     else:
         header_text = pa.array(
             [None if h is None else _headers_json(h) for h in headers], pa.string()
         )
-    return pa.table(
+    return pa.record_batch(
         [
             key_array,
-            pa.array(column(0), pa.int32()),
-            pa.array(column(1), pa.int64()),
+            pa.array(partitions, pa.int32()),
+            pa.array(offsets, pa.int64()),
             timestamps,
             pc.binary_length(key_array).cast(pa.int32()),
-            pa.array(column(4), pa.int32()),
+            pa.array(value_sizes, pa.int32()),
             header_text,
         ],
         schema=SAMPLE_SCHEMA,
@@ -969,6 +591,270 @@ def _headers_json(headers: Sequence[tuple[str, bytes | None]]) -> str:
          for name, value in headers],
         separators=(",", ":"),
     )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- the reading process
+
+
+#: The reading process's program for ``python -c``; its job comes as JSON on stdin (so no
+#: secret is on a command line). It ignores Ctrl-C until the reader installs its own handler
+#: (the parent decides what Ctrl-C means while connecting), and imports
+#: :mod:`partsim._live_reader` under a bare ``partsim`` package, without numpy and pyarrow.
+_READER_PROGRAM = (
+    "import json, signal, sys, types; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "job = json.load(sys.stdin); sys.path[:] = job['path']; "
+    "package = sys.modules['partsim'] = types.ModuleType('partsim'); "
+    "package.__path__ = [job['package']]; "
+    "from partsim._live_reader import main; main(job)"
+)
+#: Seconds the reading process may stay silent beyond ``timeout`` (its start and its imports,
+#: on a loaded machine) before it counts as hung and is killed.
+_GRACE = 10.0
+#: The errors a reading process reports, by name.
+_ERRORS = {error.__name__: error for error in (PartsimError, UsageError, DataError, BrokerError)}
+
+
+def _sample_in_reader(
+    job: dict[str, Any], status: Callable[[str], None] | None, progress: bool
+) -> tuple[int, list[pa.RecordBatch], str, str | None]:
+    """Read as ``job`` says in a :class:`_Reader`. Returns the topic's partition count, the
+    record batches received, ``stopped_by`` and ``reason``.
+
+    When the reading process dies without saying how reading ended, what it sent is kept and
+    the reason names the signal (a crash) and, when the topic is gone, its deletion.
+    """
+    from partsim.progress import Progress
+
+    topic, address = job["topic"], job["settings"]["bootstrap.servers"]
+    with _Reader(job) as reader:
+        opened = reader.receive()
+        if opened is None:
+            raise BrokerError(f"{reader.ending()} while connecting to {address}")
+        budgets = dict(opened["budgets"])
+        if not budgets:
+            raise DataError(_no_records(topic, job["from_ms"], job["to_ms"]))
+        partition_count = opened["partition_count"]
+        if status is not None:
+            status(
+                f"sampling {topic}: up to {sum(budgets.values()):,} records from "
+                f"{len(budgets)} of {partition_count} partitions (Ctrl-C stops and keeps what "
+                "was read)"
+            )
+        batches: list[pa.RecordBatch] = []
+        received = 0
+        bar = Progress(
+            enabled=progress, total_bytes=sum(budgets.values()), label=f"sampling {topic}"
+        )
+        with bar, _ctrl_c(reader.interrupt):
+            while (item := reader.receive()) is not None:
+                if not isinstance(item, pa.RecordBatch):
+                    return partition_count, batches, item["stopped_by"], item["reason"]
+                batches.append(item)
+                received += item.num_rows
+                bar.update(item.num_rows, received)
+        if reader.interrupts:  # a second Ctrl-C killed it
+            reason = f"interrupted (Ctrl-C) after {received:,} records"
+            return partition_count, batches, "interrupt", reason
+        problem = reader.ending()
+    if reader.crashed and _topic_gone(job):
+        gone = f"topic {topic!r} no longer exists at {address} (deleted while it was read)"
+        problem = f"{gone}; {problem}"
+    return partition_count, batches, "stall", f"stopped after {received:,} records: {problem}"
+
+
+def _topic_gone(job: dict[str, Any]) -> bool:
+    """True when ``job``'s topic is no longer in the cluster's metadata (asked by a fresh
+    reading process, which reads nothing)."""
+    try:
+        with _Reader({**job, "probe": True}) as probe:
+            probe.receive()
+    except UsageError:  # the topic is not found
+        return True
+    except (PartsimError, RuntimeError) as error:
+        LOG.debug("could not tell whether topic %r still exists: %s", job["topic"], error)
+    return False
+
+
+class _Reader:
+    """The child process that runs the Kafka client for :func:`sample_topic`.
+
+    librdkafka is C, and when it crashes it takes its process along: version 2.16 segfaults
+    (in ``rd_kafka_metadata_cache_find``) when a topic is deleted under it on Tansu. So the
+    consumer runs in a fresh Python process (``python -c`` :data:`_READER_PROGRAM`, the same
+    interpreter and ``sys.path``; its code is :mod:`partsim._live_reader`), which writes
+    :data:`_FRAME` frames to its stdout: each ``consume()`` call's records as a pickled
+    :data:`Chunk` of columns, and JSON events (the partitions it reads, log lines, how reading
+    ended, a :class:`PartsimError`). A thread here turns the frames into items of a queue,
+    the chunks into Arrow record batches (in parallel with the reading). The process's exit
+    code says how it ended when it could not say so itself.
+
+    Ctrl-C, once :func:`_ctrl_c` passes it to :meth:`interrupt`, is passed on to the process
+    (SIGINT), which stops reading and reports what it read; a second one (or the first, where
+    there is no SIGINT to send) kills it. A process silent for
+    ``timeout`` + :data:`_GRACE` seconds is killed as hung.
+    """
+
+    def __init__(self, job: dict[str, Any]) -> None:
+        self.settings = job["settings"]
+        self.idle = job["timeout"] + _GRACE
+        self.client = "librdkafka"
+        self.interrupts = self.forwarded = 0
+        self.hung = self.killed = False
+        # The same imports as here: this sys.path, and this partsim package.
+        path = [str(entry) for entry in sys.path if isinstance(entry, (str, os.PathLike))]
+        package = str(Path(__file__).resolve().parent)
+        facts = {**job, "path": path, "package": package, "log_level": LOG.getEffectiveLevel()}
+        payload = json.dumps(facts).encode("utf-8")
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by __exit__)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _READER_PROGRAM],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self.stderr,
+            )
+        except OSError as error:
+            self.stderr.close()
+            raise PartsimError(
+                f"cannot start a Python process to read the topic: {error}"
+            ) from None
+        self.last = time.monotonic()
+        self.inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.pump = threading.Thread(
+            target=_pump, args=(self.process.stdout, self.inbox), daemon=True
+        )
+        self.pump.start()
+        with contextlib.suppress(OSError):  # if it died at once, ending() tells how
+            self.process.stdin.write(payload)
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+
+    def __enter__(self) -> _Reader:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        if kind is not None or self.process.poll() is None:
+            # After its last event the process only closes its consumer: a second is plenty.
+            self._wait(0 if kind is not None else 1.0)
+        self.pump.join()
+        self.process.stdout.close()
+        self.stderr.close()
+
+    def interrupt(self) -> None:
+        """Ctrl-C: counted here, acted on in :meth:`receive` (not inside a signal handler)."""
+        self.interrupts += 1
+
+    def receive(self) -> pa.RecordBatch | dict[str, Any] | None:
+        """The next record batch or event; None once the process has gone without a last
+        word. Log lines are logged here, and a reported error is raised."""
+        while True:
+            self._watch()
+            try:
+                item = self.inbox.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is None:
+                return None
+            if isinstance(item, Exception):
+                raise item
+            self.last = time.monotonic()
+            if isinstance(item, pa.RecordBatch):
+                return item
+            if "log" in item:
+                level, message = item["log"]
+                LOG.log(level, "%s", _scrub(message, self.settings))
+                continue
+            if "error" in item:
+                message = _scrub(item["message"], self.settings)
+                if item["error"] in _ERRORS:
+                    raise _ERRORS[item["error"]](message)
+                LOG.error("the reading process failed:\n%s", message)
+                raise RuntimeError(
+                    f"the reading process failed: {message.strip().splitlines()[-1]}"
+                )
+            self.client = item.get("client", self.client)
+            return item
+
+    def _watch(self) -> None:
+        """Pass a new Ctrl-C on (the second one kills); kill a process that went silent."""
+        if self.interrupts > self.forwarded:
+            self.forwarded = self.interrupts
+            if self.interrupts == 1 and os.name == "posix" and self.process.poll() is None:
+                self.process.send_signal(signal.SIGINT)
+            else:
+                self._wait(0)
+        if time.monotonic() - self.last > self.idle and self.process.poll() is None:
+            self.hung = True
+            self._wait(0)
+
+    def _wait(self, seconds: float) -> int:
+        """Wait up to ``seconds`` for the process to end, then kill it; its exit code."""
+        try:
+            return self.process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            self.killed = True
+            self.process.kill()
+            return self.process.wait()
+
+    @property
+    def crashed(self) -> bool:
+        """True when the process died by a signal that partsim did not send."""
+        code = self.process.poll()
+        return code is not None and code < 0 and not self.killed
+
+    def ending(self) -> str:
+        """How the process ended without a last word: a crash (which signal), a hang, or an
+        exit (with its last line on stderr)."""
+        code = self._wait(5.0)
+        if self.hung:
+            return f"the Kafka client ({self.client}) stopped answering for {self.idle:g} s"
+        if code < 0 and not self.killed:
+            name = signal.Signals(-code).name if -code in signal.valid_signals() else "unknown"
+            return f"the Kafka client ({self.client}) crashed (signal {-code}, {name})"
+        if self.killed:
+            return "the reading process stopped sending and did not exit: it was killed"
+        self.stderr.seek(0)
+        lines = self.stderr.read().decode("utf-8", "replace").strip().splitlines()
+        last = _scrub(lines[-1], self.settings) if lines else ""
+        return f"the reading process exited with code {code}" + (f": {last}" if last else "")
+
+
+def _pump(stream: Any, inbox: queue.SimpleQueue) -> None:
+    """Frames from a reading process into ``inbox`` (record batches and event dicts), then
+    None at the end of the stream or at a frame cut short (the process died writing it). An
+    unexpected exception (a bug) goes into ``inbox`` too, for :meth:`_Reader.receive` to raise."""
+    try:
+        while len(head := stream.read(_FRAME.size)) == _FRAME.size:
+            kind, size = _FRAME.unpack(head)
+            payload = stream.read(size)
+            if len(payload) < size:
+                break
+            if kind == b"C":  # from our own reading process: trusted
+                inbox.put(_sample_batch(pickle.loads(payload)))
+            else:
+                inbox.put(json.loads(payload))
+    except OSError as error:
+        LOG.debug("reading from the reading process failed: %s", error)
+    except Exception as error:  # whole frames from partsim's own process: a bug
+        inbox.put(error)
+    finally:
+        inbox.put(None)
+
+
+@contextlib.contextmanager
+def _ctrl_c(handler: Callable[[], None]) -> Iterator[None]:
+    """Within the block, Ctrl-C calls ``handler`` instead of raising KeyboardInterrupt (in the
+    main thread, where Python delivers signals, unless SIGINT is ignored)."""
+    previous = signal.getsignal(signal.SIGINT)
+    in_main = threading.current_thread() is threading.main_thread()
+    if not in_main or previous in (signal.SIG_IGN, None):
+        yield
+        return
+    signal.signal(signal.SIGINT, lambda *_: handler())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 # --------------------------------------------------------------------------- files
