@@ -150,6 +150,18 @@ def test_key_sketch_pickles_to_an_equal_sketch() -> None:
     assert result.distinct.tolist() == [1, 0, 2]
 
 
+def test_ordering_is_the_same_when_keys_are_sketched(events: pd.DataFrame) -> None:
+    # one event in ten is salted: the entities that own one lose their order
+    salt = np.where(events.index % 10 == 0, "#1", "")
+    frame = events.assign(account=events["user"], salted=events["user"] + salt)
+    options = dict(key="salted", partition_count=N, order_by="account")
+    exact = partsim.analyze(frame, **options)
+    sketched = partsim.analyze(frame, exact_keys=1_000, **options)
+    assert sketched.summary["key_counts"]["method"] == "sketch"
+    assert sketched.summary["ordering"] == exact.summary["ordering"]
+    assert 0 < exact.summary["ordering"]["ordering_preserved"] < 1
+
+
 def test_bad_exact_keys_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="--exact-keys must be a whole number >= 1"):
         partsim.analyze(pd.DataFrame({"k": ["a"]}), key="k", partition_count=2, exact_keys=0)
