@@ -2,8 +2,9 @@
 
 Workload: the issue-3 events (a Zipf ``customer_id`` over up to 1M customers, ``size_bytes``,
 a ``ts`` every 9 ms) at ``--rows`` events (default 50M), as CSV and as Parquet (1M-row row
-groups). Each run is ``partsim analyze`` in its own process, timed, with its peak RSS (the
-largest process: for Dask, the client or one worker, whichever is bigger):
+groups). Each run is ``partsim analyze --out`` in its own process, timed, with its peak RSS:
+that of the largest process (for Dask, the client or one worker, whichever is bigger) and
+that of all its processes together:
 
 - ``customer_id`` (at most 1M distinct keys: exact counts), from CSV and from Parquet;
 - ``{customer_id}/{ts}`` (a distinct key per event: past ``--exact-keys``, sketches);
@@ -11,7 +12,7 @@ largest process: for Dask, the client or one worker, whichever is bigger):
   worker process per core) against the local engine, in the same run. Their per-partition
   counts are checked equal.
 
-    python bench/bench_scale.py [--rows 50000000] [--workdir DIR] [--json out.json]
+    python -m bench.bench_scale [--rows 50000000] [--workdir DIR] [--json out.json]
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pv
 import pyarrow.parquet as pq
 
-from bench.bench_analyze import make_csv, timed
+from bench.bench_analyze import make_csv
 
 
 def make_parquet(csv_path: Path, path: Path) -> None:
@@ -51,15 +54,42 @@ def make_parquet(csv_path: Path, path: Path) -> None:
             writer.write_table(pa.Table.from_batches(pending), row_group_size=1_000_000)
 
 
-def analyze(data: Path, out: Path, key: str, *extra: str) -> tuple[float, float, dict]:
+def timed_tree(command: list[str]) -> tuple[float, float, float]:
+    """Wall seconds; the peak RSS of the largest process (the kernel's ``ru_maxrss`` of the
+    command and the descendants it waited for); and the peak of the command's and its
+    descendants' summed RSS, sampled every 50 ms with psutil (a dependency of
+    dask.distributed). In MiB."""
+    import psutil
+
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    root, total = psutil.Process(process.pid), 0
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        try:
+            tree = [root, *root.children(recursive=True)]
+            total = max(total, sum(member.memory_info().rss for member in tree))
+        except psutil.Error:
+            pass  # a process ended while being read
+        time.sleep(0.05)
+    took = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(command)}")
+    return took, usage.ru_maxrss / 1024, total / 2**20
+
+
+def analyze(data: Path, out: Path, key: str, *extra: str) -> tuple[float, float, float, dict]:
     command = [
         sys.executable, "-m", "partsim", "analyze", str(data), "--key", key, "-p", "48",
         "--size", "size_bytes", "--timestamp", "ts", "--out", str(out), *extra,
     ]  # fmt: skip
-    seconds, rss = timed(command)
+    seconds, rss, total = timed_tree(command)
     summary = json.loads((out / "summary.json").read_text())
     partitions = (out / "partitions.csv").read_text()
-    return seconds, rss, {"summary": summary, "partitions": partitions}
+    return seconds, rss, total, {"summary": summary, "partitions": partitions}
 
 
 def main() -> None:
@@ -91,13 +121,14 @@ def main() -> None:
     outputs = {}
     for name, data, key, extra in runs:
         print(f"running: {name} ...", file=sys.stderr)
-        seconds, rss, output = analyze(data, work / f"out-{len(rows)}", key, *extra)
+        seconds, rss, total, output = analyze(data, work / f"out-{len(rows)}", key, *extra)
         summary = output["summary"]
         assert summary["events"] == args.rows, (name, summary["events"])
         outputs[name] = output
         rows.append({
             "run": name, "seconds": round(seconds, 2),
             "rows_per_second": round(args.rows / seconds), "peak_rss_mib": round(rss),
+            "peak_total_rss_mib": round(total),
             "distinct_keys": summary["distinct_keys"],
             "key_counts": summary["key_counts"]["method"],
         })  # fmt: skip
@@ -114,13 +145,14 @@ def main() -> None:
     print(
         f"{args.rows:,} events: CSV {result['csv_mib']:,} MiB, Parquet {result['parquet_mib']:,}"
         f" MiB; {result['machine']}\n"
-        "| run | wall s | events/s | peak RSS MiB | distinct keys | key counts |\n"
-        "|---|---:|---:|---:|---:|---|"
+        "| run | wall s | events/s | peak RSS MiB (largest process) | all processes |"
+        " distinct keys | key counts |\n|---|---:|---:|---:|---:|---:|---|"
     )
     for row in rows:
         print(
             f"| {row['run']} | {row['seconds']:.1f} | {row['rows_per_second']:,} | "
-            f"{row['peak_rss_mib']:,} | {row['distinct_keys']:,} | {row['key_counts']} |"
+            f"{row['peak_rss_mib']:,} | {row['peak_total_rss_mib']:,} | "
+            f"{row['distinct_keys']:,} | {row['key_counts']} |"
         )
     print(f"dask / local: {result['dask_over_local']:.2f}x (same partitions.csv)")
     if args.json:

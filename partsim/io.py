@@ -567,7 +567,9 @@ def _flat_names(schema: pa.Schema) -> list[str]:
 
 def _parquet_file(source: _Input) -> pq.ParquetFile:
     try:
-        return pq.ParquetFile(source.path)
+        # Buffered column reads: the default reads whole column chunks ahead (547 MiB of
+        # Arrow memory to stream a file of 38 MiB row groups, against 45 MiB this way).
+        return pq.ParquetFile(source.path, pre_buffer=False, buffer_size=1 << 20)
     except (OSError, pa.ArrowException) as exc:
         raise _parquet_failure(source, exc) from None
 
