@@ -409,10 +409,10 @@ def analyze(
       partsim analyze --bootstrap localhost:9092 --topic orders --key key \\
           --partitioner confluent-kafka --timestamp timestamp --max-messages 50000
     """
-    from partsim.outputs import format_summary, to_json, write_outputs
+    from partsim.outputs import PlotProcess, format_summary, to_json, write_outputs
 
     live = bootstrap is not None or topic is not None
-    sample = None
+    sample = plotter = None
     if live and inputs:
         raise click.UsageError("give INPUTS or --bootstrap/--topic, not both")
     if live:
@@ -432,9 +432,16 @@ def analyze(
             raise click.UsageError("Missing argument 'INPUTS...' (or --bootstrap and --topic).")
         if options["partition_count"] is None:
             raise click.UsageError("Missing option '-p' / '--partitions'.")
-        result = run_analysis(list(inputs), progress=True, **options)
+        # The plots' process imports matplotlib while the events are read.
+        plotter = PlotProcess.start() if out_dir is not None else None
+        try:
+            result = run_analysis(list(inputs), progress=True, **options)
+        except BaseException:
+            if plotter is not None:
+                plotter.close()
+            raise
     if out_dir is not None:
-        written = write_outputs(result, out_dir)
+        written = write_outputs(result, out_dir, plotter=plotter)
         click.echo(f"wrote {written}/: summary.json, partitions.csv, hot_keys.csv, "
                    f"{'windows.csv, ' if result.windows is not None else ''}PNG plots, report.html",
                    err=True)  # fmt: skip
