@@ -394,12 +394,13 @@ def figure(
 
 def png_bytes(fig: Figure) -> bytes:
     """``fig`` as PNG bytes. Figures use the constrained layout, so one draw is enough
-    (``bbox_inches="tight"`` would draw every figure twice)."""
+    (``bbox_inches="tight"`` would draw every figure twice). zlib's fastest level: the
+    heatmap's PNG is a quarter bigger, and encoded in a third less time."""
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # A key in a script the font lacks is drawn as boxes; that is no reason to warn.
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
-        fig.savefig(buffer, format="png", dpi=DPI)
+        fig.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
 
