@@ -7,10 +7,12 @@ the traceback of an unexpected error.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 import click
 
@@ -1047,3 +1049,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     return code if isinstance(code, int) else 0
+
+
+def run() -> NoReturn:
+    """The ``partsim`` command: :func:`main`, then exit without the interpreter's teardown.
+
+    After an analysis, freeing every object one by one and unloading pandas and Arrow took
+    0.1-0.2 s; the operating system frees the process at once. Output is flushed first.
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # the reader went away, or closed
+            stream.flush()
+    os._exit(code)
