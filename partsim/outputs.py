@@ -7,6 +7,7 @@ that looks whole.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import math
@@ -134,8 +135,11 @@ class PlotProcess:
             os.close(jobs_out)
             return None
         if pid == 0:
+            os.setpgid(0, 0)  # a group of its own, with its helpers, to be ended as one
             os.close(jobs_out)
             _plot_process(jobs_in)
+        with contextlib.suppress(OSError):  # also here, so that it holds before close()
+            os.setpgid(pid, pid)
         os.close(jobs_in)
         return cls(pid, jobs_out)
 
@@ -170,7 +174,8 @@ class PlotProcess:
             os.close(self._jobs)  # it reads the end of its input and exits
             self._jobs = None
         elif self.pid:
-            os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGKILL)
         if self.pid:
             os.waitpid(self.pid, 0)
             self.pid = 0
@@ -232,7 +237,7 @@ def write_outputs(
             if plots and plotter is not None:
                 drawn = plotter.wait()
         finally:
-            if plotter is not None:
+            if plotter is not None:  # ended before the folder is removed on an error
                 plotter.close()
         images: dict[str, bytes] = {}
         if plots and not drawn:
@@ -247,7 +252,11 @@ def write_outputs(
 
         (folder / "report.html").write_text(render_html(result, images), encoding="utf-8")
 
-    return write_directory(out_dir, write, ANALYZE_FILES)
+    try:
+        return write_directory(out_dir, write, ANALYZE_FILES)
+    finally:
+        if plotter is not None:  # also when write() never ran
+            plotter.close()
 
 
 def _write_tables(result, folder: Path) -> None:

@@ -176,6 +176,29 @@ def test_the_plot_process_writes_the_same_report(tmp_path: Path) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+def test_a_failure_while_the_plot_process_draws_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    import partsim
+    from partsim import outputs
+
+    result = partsim.analyze(ORDERS, key="customer_id", partition_count=4, timestamp="ts")
+    plotter = outputs.PlotProcess.start()
+    if plotter is None:
+        pytest.skip("plots are drawn in a forked process on Linux only")
+    pid = plotter.pid
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(outputs, "_write_tables", broken)
+    with pytest.raises(RuntimeError):
+        outputs.write_outputs(result, tmp_path / "report", plotter=plotter)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
 def test_a_failure_while_writing_leaves_no_half_written_report(tmp_path: Path, monkeypatch) -> None:
     import partsim
     from partsim import outputs, plot
