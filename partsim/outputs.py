@@ -22,6 +22,8 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from partsim.errors import UsageError
 
 __all__ = ["PlotProcess", "format_summary", "to_json", "write_directory", "write_outputs"]
@@ -267,8 +269,11 @@ def _write_tables(result, folder: Path) -> None:
     if result.windows is not None:
         windows = result.windows.copy()
         whole = float(result.summary["windows"]["window_seconds"]).is_integer()
-        stamp = "%Y-%m-%dT%H:%M:%SZ" if whole else "%Y-%m-%dT%H:%M:%S.%fZ"
-        windows["window_start"] = windows["window_start"].dt.strftime(stamp)
+        # 2026-11-27T10:01:00Z (with .ffffff for windows of fractional seconds), as
+        # strftime("%Y-%m-%dT%H:%M:%S[.%f]Z") writes it, ten times faster.
+        starts = windows["window_start"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        text = np.datetime_as_string(starts.astype("datetime64[s]" if whole else "datetime64[us]"))
+        windows["window_start"] = np.char.add(text, "Z")
         windows.to_csv(folder / "windows.csv", index=False)
 
 
