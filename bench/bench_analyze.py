@@ -4,8 +4,9 @@ Workload (issue 3): a CSV of ``--rows`` events (default 10M) with a Zipf-distrib
 ``customer_id``, a ``size_bytes`` and a ``ts`` timestamp, fully analyzed with
 ``--size --timestamp --out``. The floor is what any per-key analysis must at least do:
 ``pyarrow.csv.read_csv`` of the file plus ``pyarrow.compute.value_counts`` of the key
-column. Each side runs in its own process, so its peak RSS is measured too; each figure is
-the best of ``--repeat`` runs.
+column. Each side runs in its own process, so its peak RSS is measured too (for partsim, the
+largest of its processes: it forks one to draw the plots); each figure is the best of
+``--repeat`` runs. The machine is often shared: compare the two figures of one run.
 
     python bench/bench_analyze.py [--rows 10000000] [--repeat 3] [--workdir DIR]
 """

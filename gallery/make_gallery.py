@@ -20,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SOURCES = (
     "partsim/plot.py",
+    "partsim/style.py",
     "partsim/analysis.py",
     "partsim/compare.py",
     "partsim/changes.py",

@@ -1,8 +1,6 @@
 """``python -m partsim``: the same as the ``partsim`` command."""
 
-import sys
-
-from partsim.cli import main
+from partsim.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -411,9 +411,12 @@ class BatchPlan:
             weights = sizes + key_lengths
         return Events(batch, key_bytes, weights, times, skipped)
 
-    def aggregate(self, batch: pa.RecordBatch | pa.Table, keyless_seen: int) -> LoadAggregate:
-        """The aggregate of one batch; ``keyless_seen`` numbers its keyless records."""
-        events = self.prepare(batch)
+    def aggregate(
+        self, batch: pa.RecordBatch | pa.Table, keyless_seen: int, rows: Rows | None = None
+    ) -> LoadAggregate:
+        """The aggregate of one batch; ``keyless_seen`` numbers its keyless records
+        (``rows``: the batch's :meth:`rows`, when already parsed)."""
+        events = self.prepare(batch, rows)
         key_bytes = events.key_bytes
         partitions, keyless = self.partitioner.hashed_partitions(key_bytes, self.partition_count)
         keyless_count = int(keyless.sum())
@@ -435,18 +438,24 @@ class BatchPlan:
         out.messages = np.bincount(partitions, minlength=count).astype(np.int64)
         out.bytes = np.bincount(partitions, weights=weights, minlength=count)
         hashed = ~keyless
-        out.keyed_messages = np.bincount(partitions[hashed], minlength=count).astype(np.int64)
-        out.keyed_bytes = np.bincount(partitions[hashed], weights=weights[hashed], minlength=count)
+        out.keyless_events = int(keyless.sum())
+        if out.keyless_events:
+            keyed = partitions[hashed]
+            out.keyed_messages = np.bincount(keyed, minlength=count).astype(np.int64)
+            out.keyed_bytes = np.bincount(keyed, weights=weights[hashed], minlength=count)
+        else:  # every event hashed: the same counts, without copying the batch
+            out.keyed_messages, out.keyed_bytes = out.messages.copy(), out.bytes.copy()
         out.events = len(partitions)
         out.null_key_events = int(key_bytes.null_count)
-        out.keyless_events = int(keyless.sum())
         out.skipped_rows = skipped
         out.key_limit, out.partitioner = self.exact_keys, self.partitioner.name
         if hashed.any():
-            keys = key_bytes.filter(pa.array(hashed))
+            keys, key_weights = key_bytes, weights
+            if out.keyless_events:
+                keys, key_weights = key_bytes.filter(pa.array(hashed)), weights[hashed]
             if pa.types.is_large_binary(keys.type) and keys.nbytes < 2**31 - 2**24:
                 keys = keys.cast(pa.binary())  # Arrow groups 32-bit-offset keys much faster
-            table = pa.table({"key": keys, "bytes": pa.array(weights[hashed])})
+            table = pa.table({"key": keys, "bytes": pa.array(key_weights)})
             grouped = table.group_by("key", use_threads=False).aggregate(
                 [("bytes", "sum"), ([], "count_all")]
             )
@@ -959,8 +968,17 @@ def prefetch(batches: Iterable[pa.RecordBatch], depth: int = 2) -> Iterator[pa.R
         stop.set()
 
 
+def parse_ahead(
+    batches: Iterable[pa.RecordBatch | pa.Table], plan: BatchPlan
+) -> Iterator[tuple[pa.RecordBatch | pa.Table, Rows]]:
+    """Each batch with its :meth:`BatchPlan.rows`, for :func:`analyze_batches`; in a
+    :func:`prefetch` thread, the sizes and times are parsed while other batches aggregate."""
+    for batch in batches:
+        yield batch, plan.rows(batch)
+
+
 def analyze_batches(
-    batches: Iterable[pa.RecordBatch | pa.Table],
+    batches: Iterable[pa.RecordBatch | pa.Table | tuple[pa.RecordBatch | pa.Table, Rows]],
     plan: BatchPlan,
     *,
     on_batch: Callable[[int], None] | None = None,
@@ -968,16 +986,18 @@ def analyze_batches(
 ) -> LoadAggregate:
     """Aggregate a stream of batches with ``plan``, merging as it goes (bounded memory).
 
+    A batch may come with its rows already parsed (see :func:`parse_ahead`).
     ``keyless_start`` numbers the first keyless record: pieces read in parallel start far
     apart, so their keyless picks are independent draws."""
     total = LoadAggregate.empty(plan.partition_count)
     pending: list[LoadAggregate] = []
     keyless_seen = keyless_start
     merge_rows = min(MERGE_ROWS, plan.exact_keys or MERGE_ROWS)
-    for batch in batches:
+    for item in batches:
+        batch, rows = item if isinstance(item, tuple) else (item, None)
         if batch.num_rows == 0:
             continue
-        part = plan.aggregate(batch, keyless_seen)
+        part = plan.aggregate(batch, keyless_seen, rows)
         keyless_seen += part.keyless_events
         pending.append(part)
         # Merging costs a pass over the key table: do it when the parts add up, not per batch
@@ -1080,7 +1100,8 @@ def analyze(
     (``summary["key_counts"]`` gives their bounds; :mod:`partsim.sketch`).
     ``engine="dask"`` (or a dask DataFrame as ``inputs``) computes the same aggregates on a
     Dask cluster at ``scheduler`` (default: a local cluster), in pieces of ``blocksize``
-    bytes (:mod:`partsim.dask_engine`). Returns an :class:`AnalysisResult`.
+    bytes (:mod:`partsim.dask_engine`). Returns an :class:`AnalysisResult`, which does not
+    depend on ``batch_rows``.
 
     >>> import pandas as pd
     >>> events = pd.DataFrame({"customer": ["a", "b", "a", None]})
@@ -1117,8 +1138,11 @@ def analyze(
     plan = bind_columns(plan, source.columns)
     bar = Progress(enabled=progress, total_bytes=source.bytes_total)
     with bar:
+        # Three threads: reading, parsing sizes and times, aggregating.
         aggregate = analyze_batches(
-            prefetch(source), plan, on_batch=lambda rows: bar.update(rows, source.bytes_read)
+            prefetch(parse_ahead(prefetch(source), plan)),
+            plan,
+            on_batch=lambda rows: bar.update(rows, source.bytes_read),
         )
     aggregate.skipped_rows += source.skipped_rows
     return finish_run(

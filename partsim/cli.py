@@ -7,10 +7,12 @@ the traceback of an unexpected error.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 import click
 
@@ -440,10 +442,10 @@ def analyze(
       partsim analyze --bootstrap localhost:9092 --topic orders --key key \\
           --partitioner confluent-kafka --timestamp timestamp --max-messages 50000
     """
-    from partsim.outputs import format_summary, to_json, write_outputs
+    from partsim.outputs import PlotProcess, format_summary, to_json, write_outputs
 
     live = bootstrap is not None or topic is not None
-    sample = None
+    sample = plotter = None
     if live and inputs:
         raise click.UsageError("give INPUTS or --bootstrap/--topic, not both")
     if live:
@@ -463,9 +465,16 @@ def analyze(
             raise click.UsageError("Missing argument 'INPUTS...' (or --bootstrap and --topic).")
         if options["partition_count"] is None:
             raise click.UsageError("Missing option '-p' / '--partitions'.")
-        result = run_analysis(list(inputs), progress=True, **options)
+        # The plots' process imports matplotlib while the events are read.
+        plotter = PlotProcess.start() if out_dir is not None else None
+        try:
+            result = run_analysis(list(inputs), progress=True, **options)
+        except BaseException:
+            if plotter is not None:
+                plotter.close()
+            raise
     if out_dir is not None:
-        written = write_outputs(result, out_dir)
+        written = write_outputs(result, out_dir, plotter=plotter)
         click.echo(f"wrote {written}/: summary.json, partitions.csv, hot_keys.csv, "
                    f"{'windows.csv, ' if result.windows is not None else ''}PNG plots, report.html",
                    err=True)  # fmt: skip
@@ -1071,3 +1080,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     return code if isinstance(code, int) else 0
+
+
+def run() -> NoReturn:
+    """The ``partsim`` command: :func:`main`, then exit without the interpreter's teardown.
+
+    After an analysis, freeing every object one by one and unloading pandas and Arrow took
+    0.1-0.2 s; the operating system frees the process at once. Output is flushed first.
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # the reader went away, or closed
+            stream.flush()
+    os._exit(code)

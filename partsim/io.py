@@ -60,16 +60,17 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-import pyarrow.json as pa_json
-import pyarrow.parquet as pq
 
 from partsim.errors import DataError, UsageError, invalid_choice
 from partsim.serde import java_utf8
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 __all__ = ["FORMATS", "KCAT_COLUMNS", "EventSource", "open_events"]
 
@@ -566,6 +567,8 @@ def _flat_names(schema: pa.Schema) -> list[str]:
 
 
 def _parquet_file(source: _Input) -> pq.ParquetFile:
+    import pyarrow.parquet as pq  # only Parquet input needs it
+
     try:
         # Buffered column reads: the default reads whole column chunks ahead (547 MiB of
         # Arrow memory to stream a file of 38 MiB row groups, against 45 MiB this way).
@@ -921,6 +924,8 @@ class _JsonParser:
 
     def _arrow(self, block: bytes) -> tuple[dict[str, pa.Array], int] | None:
         """Columns by Arrow's reader, or None if it cannot give the exact text."""
+        import pyarrow.json as pa_json  # only JSON lines input needs it
+
         for _ in range(2):  # a second pass once timestamp-looking fields are declared text
             try:
                 table = pa_json.read_json(

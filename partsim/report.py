@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 
 from partsim import __version__
-from partsim.plot import PALETTE, byte_unit
+from partsim.style import PALETTE, byte_unit
 
 __all__ = ["render_html"]
 

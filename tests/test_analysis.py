@@ -161,6 +161,40 @@ def test_batch_size_does_not_change_the_result() -> None:
         assert one.summary == other.summary
 
 
+def test_parsing_ahead_in_threads_does_not_change_the_aggregate() -> None:
+    """analyze() parses sizes and times in a reader thread (parse_ahead + prefetch): the
+    aggregate equals the one-thread pass, with keyless records in some batches only."""
+    rng = np.random.default_rng(9)
+    count = 6_000
+    keys = [f"k{x}" for x in rng.zipf(1.3, count) % 500]
+    keys[4_000:4_010] = [None] * 10  # keyless records (java) in one batch only
+    sizes = rng.integers(1, 900, count).astype(str)
+    sizes[::97] = "n/a"  # unparsable: skipped
+    table = pa.table(
+        {
+            "k": pa.array(keys, pa.string()),
+            "size": pa.array(sizes, pa.string()),
+            "ts": pa.array(
+                pd.date_range("2026-01-01", periods=count, freq="250ms").astype(str), pa.string()
+            ),
+        }
+    )
+    plan = make_plan(key="k", partition_count=7, size="size", timestamp="ts")
+    batches = table.to_batches(max_chunksize=1_000)
+    one = analyze_batches(batches, plan)
+    ahead = analyze_batches(
+        analysis.prefetch(analysis.parse_ahead(analysis.prefetch(iter(batches)), plan)), plan
+    )
+    for name in ("messages", "bytes", "keyed_messages", "keyed_bytes"):
+        assert np.array_equal(getattr(one, name), getattr(ahead, name)), name
+    assert (one.events, one.keyless_events, one.skipped_rows) == (
+        ahead.events, ahead.keyless_events, ahead.skipped_rows
+    )  # fmt: skip
+    assert one.keyless_events == 10 and one.skipped_rows == len(sizes[::97])
+    assert one.keys.equals(ahead.keys) and one.windows.equals(ahead.windows)
+    assert not np.array_equal(one.messages, one.keyed_messages)
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     keys=st.lists(st.one_of(st.none(), st.text(max_size=6)), min_size=1, max_size=80),

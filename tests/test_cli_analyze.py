@@ -134,6 +134,71 @@ def test_bad_inputs_get_one_line_and_leave_no_output(tmp_path: Path) -> None:
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.partsim-")]
 
 
+def _report(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def test_the_plot_process_writes_the_same_report(tmp_path: Path) -> None:
+    """``analyze --out`` draws its PNGs in a forked process: same bytes as drawn here, and
+    the process is gone afterwards; one that dies is replaced by drawing here."""
+    import os
+
+    import partsim
+    from partsim import outputs
+
+    result = partsim.analyze(
+        ORDERS, key="customer_id", partition_count=6, size="size_bytes", timestamp="ts"
+    )
+    outputs.write_outputs(result, tmp_path / "here")
+    expected = _report(tmp_path / "here")
+    assert {"heatmap.png", "load.png", "lorenz.png", "hot_keys.png"} <= set(expected)
+
+    plotter = outputs.PlotProcess.start()
+    if plotter is None:
+        pytest.skip("plots are drawn in a forked process on Linux only")
+    pid = plotter.pid
+    outputs.write_outputs(result, tmp_path / "forked", plotter=plotter)
+    assert _report(tmp_path / "forked") == expected
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+    dead = outputs.PlotProcess.start()
+    assert dead is not None
+    os.kill(dead.pid, 9)
+    outputs.write_outputs(result, tmp_path / "dead", plotter=dead)
+    assert _report(tmp_path / "dead") == expected
+
+    unused = outputs.PlotProcess.start()
+    assert unused is not None
+    pid = unused.pid
+    unused.close()  # as after a failed analysis: the process ends, reaped
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def test_a_failure_while_the_plot_process_draws_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    import partsim
+    from partsim import outputs
+
+    result = partsim.analyze(ORDERS, key="customer_id", partition_count=4, timestamp="ts")
+    plotter = outputs.PlotProcess.start()
+    if plotter is None:
+        pytest.skip("plots are drawn in a forked process on Linux only")
+    pid = plotter.pid
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(outputs, "_write_tables", broken)
+    with pytest.raises(RuntimeError):
+        outputs.write_outputs(result, tmp_path / "report", plotter=plotter)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
 def test_a_failure_while_writing_leaves_no_half_written_report(tmp_path: Path, monkeypatch) -> None:
     import partsim
     from partsim import outputs, plot
