@@ -84,7 +84,7 @@ def parse_window(window: str | int | float | pd.Timedelta) -> int:
     return int(length.value)
 
 
-_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+_NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
 _MISSING_TIME = np.iinfo(np.int64).min
 _ZONED = r"([zZ]|[+-]\d\d(:?\d\d)?)$"
 
@@ -96,6 +96,7 @@ def parse_numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
         if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
             values = values.cast(pa.large_string())
+        values = pc.utf8_trim_whitespace(values)  # " 12" is 12, as a spreadsheet reads it
         try:
             values = pc.cast(values, pa.float64())
         except pa.ArrowInvalid:  # some values are not numbers: those become missing

@@ -282,3 +282,17 @@ def test_epoch_timestamps_in_any_unit() -> None:
         result = partsim.analyze(frame, key="k", partition_count=2, timestamp="ts")
         assert result.summary["windows"]["first_event"].startswith("2023-11-14T22:13:20")
         assert result.summary["windows"]["windows"] == 2
+
+
+def test_sizes_and_times_with_spaces_around_them_are_read() -> None:
+    """A CSV written as ``a, 12`` has a size of 12, not an internal error."""
+    events = pa.table(
+        {
+            "key": ["a", "b", "c"],
+            "size": [" 12", "13 ", "\t14"],
+            "ts": [" 1790000000", "1790000001 ", "1790000002"],
+        }
+    )
+    result = partsim.analyze(events, key="key", partition_count=3, size="size", timestamp="ts")
+    assert result.summary["bytes"] == 39.0
+    assert result.summary["skipped_rows"] == 0
