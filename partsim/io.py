@@ -111,6 +111,11 @@ _JSON_MAX_DEPTH = 64
 # 15,000 levels on an 8 MiB stack, sooner on a thread's smaller one: a line with more '{'
 # and '[' than this is parsed in Python, which skips it as too deep.
 _ARROW_MAX_OPENS = 512
+# A line that is not an object, such as `null`: Arrow's JSON reader (pyarrow 26.0.1)
+# segfaults when the first line of a block is a bare `null` (or `nullx`, `null }`), and reads a
+# later `null` line as a row of nulls. A block with a line that does not start with '{' is
+# parsed in Python, which skips such lines.
+_NOT_AN_OBJECT = re.compile(rb"^[ \t\r]*[^ \t\r\n{]", re.MULTILINE)
 _EXACT_FLOAT = 2**53  # integral doubles at least this big may have been rounded by Arrow
 _MAX_EXAMPLES = 5
 _BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, skipped at the start of text input
@@ -914,7 +919,8 @@ class _JsonParser:
         return pa.RecordBatch.from_arrays(arrays, names=list(columns))
 
     def _parse(self, block: bytes, first_line: int) -> tuple[dict[str, pa.Array], int]:
-        fast = None if _too_deep_for_arrow(block) else self._arrow(block)
+        safe = not _too_deep_for_arrow(block) and not _has_non_object_line(block)
+        fast = self._arrow(block) if safe else None
         return fast if fast is not None else self._python(block, first_line)
 
     def _arrow(self, block: bytes) -> tuple[dict[str, pa.Array], int] | None:
@@ -928,7 +934,10 @@ class _JsonParser:
                 )
             except (pa.ArrowException, ValueError):
                 return None
-            leaves = _leaves(table)
+            try:
+                leaves = _leaves(table)
+            except UnicodeDecodeError:  # Arrow checks values, not field names, for UTF-8
+                return None
             if leaves is None:
                 return None
             timestamps = [path for path, column in leaves if pa.types.is_temporal(column.type)]
@@ -1020,6 +1029,15 @@ def _too_deep_for_arrow(block: bytes) -> bool:
     opens = np.flatnonzero((data == ord("{")) | (data == ord("[")))
     lines = np.searchsorted(np.flatnonzero(data == ord("\n")), opens)
     return bool(np.bincount(lines).max() > _ARROW_MAX_OPENS)
+
+
+def _has_non_object_line(block: bytes) -> bool:
+    """True when a line of ``block`` does not start with '{' (after blanks): no object, or
+    a bare value that Arrow may crash on (see ``_NOT_AN_OBJECT``)."""
+    starts = block.count(b"\n{") + block.startswith(b"{")
+    if starts == block.count(b"\n") + (not block.endswith(b"\n")):
+        return False  # every line starts with '{': the common case, counted fast
+    return _NOT_AN_OBJECT.search(block) is not None
 
 
 def _leaves(table: pa.Table) -> list[tuple[tuple[str, ...], pa.ChunkedArray]] | None:

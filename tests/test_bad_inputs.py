@@ -48,6 +48,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     deep = b'{"a": ' * 50_000 + b"1" + b"}" * 50_000 + b"\n"  # crashed Arrow's parser
     put("deep.jsonl", deep)
     put("deep_mixed.jsonl", b'{"customer_id": "a"}\n' + deep + b'{"customer_id": "b"}\n')
+    # Found by fuzz/ (atheris), minimized: each one crashed, leaked a traceback or misread.
+    put("null.jsonl", b"null}\n")  # Arrow's JSON reader segfaulted on a first line 'null'
+    put("null_mixed.jsonl", b'null\n{"customer_id": "a"}\nnull\n{"customer_id": "b"}\n')
+    put("name_utf8.jsonl", b'{"customer_id": "a", "\xff": 1}\n{"customer_id": "b"}\n')
     rows = b"customer_id,region\n" + b"".join(b"C%05d,EU\n" % i for i in range(20_000))
     put("cut.csv.gz", gzip.compress(rows)[:3000])
     pq.write_table(pa.table({"customer_id": [f"C{i}" for i in range(20_000)]}),
@@ -120,6 +124,9 @@ CASES = [
      "cut.csv.gz is truncated or corrupt (gzip)"),
     ("truncated-parquet", ["analyze", "cut.parquet", *ANALYZE], 1,
      "cut.parquet is truncated or corrupt (Parquet)"),
+    # -- found by fuzzing (fuzz/): a bare null line, names and rows that are not UTF-8
+    ("json-null-line", ["analyze", "null.jsonl", *ANALYZE], 1,
+     "null.jsonl has no JSON object with fields in its first MiB (skipped null.jsonl:1: "),
     # -- regexes
     ("regex-never-matches", ["analyze", "app.log", "--key", "key", "-p", "3", "--regex",
                              r"nomatch=(?P<key>\S+)"], 1,
@@ -232,6 +239,8 @@ SKIPS = [
     ("analyze-utf8", ["analyze", "utf8.csv", *ANALYZE], 1),
     ("analyze-log-utf8", ["analyze", "utf8.log", *LOG_KEY], 1),
     ("analyze-deep-json", ["analyze", "deep_mixed.jsonl", *ANALYZE], 1),
+    ("analyze-json-null", ["analyze", "null_mixed.jsonl", *ANALYZE], 2),
+    ("analyze-json-name-utf8", ["analyze", "name_utf8.jsonl", *ANALYZE], 1),
     ("sweep", ["sweep", "ragged.csv", "-p", "3", "--design", "c=customer_id"], 2),
     ("whatif", ["whatif", "ragged.csv", "--key", "customer_id", "--from-partitions", "3",
                 "--to-partitions", "4"], 2),
