@@ -570,10 +570,15 @@ def _flat_names(schema: pa.Schema) -> list[str]:
     return names
 
 
+#: What pyarrow raises for a corrupt Parquet file: Arrow's errors, and a UnicodeDecodeError
+#: (a ValueError) for a column name that is not UTF-8.
+_PARQUET_ERRORS = (OSError, ValueError, pa.ArrowException)
+
+
 def _parquet_file(source: _Input) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(source.path)
-    except (OSError, pa.ArrowException) as exc:
+    except _PARQUET_ERRORS as exc:
         raise _parquet_failure(source, exc) from None
 
 
@@ -592,7 +597,11 @@ def _columns_of(source: _Input, options: _Options, stdin: _ByteStream | None) ->
             if stdin is None:
                 stream.close()
     if source.format == "parquet":
-        return _flat_names(_parquet_file(source).schema_arrow)
+        parquet = _parquet_file(source)
+        try:
+            return _flat_names(parquet.schema_arrow)
+        except _PARQUET_ERRORS as exc:
+            raise _parquet_failure(source, exc) from None
     if source.format == "log":
         assert options.regex is not None
         groups = options.regex.groupindex
@@ -1136,7 +1145,7 @@ def _read_parquet(
     try:
         for batch in parquet.iter_batches(batch_size=options.batch_rows, row_groups=groups):
             yield _flatten(batch)
-    except (OSError, pa.ArrowException) as exc:
+    except _PARQUET_ERRORS as exc:
         raise _parquet_failure(source, exc) from None
 
 

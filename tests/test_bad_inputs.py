@@ -62,6 +62,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pa.table({"listed": [[1, 2], [3]], "f": [1.5, 2.5], "i": [70_000, 1], "ts": ["x", "y"]}),
         folder / "types.parquet",
     )
+    pq.write_table(pa.table({"customer_id": ["a"]}), folder / "name.parquet", store_schema=False)
+    name = (folder / "name.parquet").read_bytes()
+    put("name_utf8.parquet", name.replace(b"customer_id", b"custome\xdf_id"))
     (folder / "adir").mkdir()
     return folder
 
@@ -127,6 +130,8 @@ CASES = [
     # -- found by fuzzing (fuzz/): a bare null line, names and rows that are not UTF-8
     ("json-null-line", ["analyze", "null.jsonl", *ANALYZE], 1,
      "null.jsonl has no JSON object with fields in its first MiB (skipped null.jsonl:1: "),
+    ("parquet-name-utf8", ["analyze", "name_utf8.parquet", *ANALYZE], 1,
+     "name_utf8.parquet is truncated or corrupt (Parquet): 'utf-8' codec can't decode"),
     # -- regexes
     ("regex-never-matches", ["analyze", "app.log", "--key", "key", "-p", "3", "--regex",
                              r"nomatch=(?P<key>\S+)"], 1,
