@@ -746,7 +746,12 @@ def _csv_batches(
             yield _utf8_batch(batch, source, tally, numbers, ragged)
     except pa.ArrowInvalid as exc:
         if failure:
-            raise failure[0] from None
+            # Not left in the list: Arrow's parse options hold invalid_row, out of the garbage
+            # collector's sight, so an error in it (whose traceback holds this frame) would
+            # keep the frame, its streams and buffers alive for good.
+            error = failure[0]
+            failure.clear()
+            raise error from None
         message = str(exc)
         if "straddling" in message:
             raise _RowTooLong from None
