@@ -49,6 +49,7 @@ with ``strict=True`` the first one is a :class:`~partsim.errors.DataError` inste
 from __future__ import annotations
 
 import bisect
+import codecs
 import csv
 import glob
 import io
@@ -334,6 +335,78 @@ class _ByteStream(io.RawIOBase):
         if self.source.path is not None and not self._raw.closed:
             self._raw.close()
         super().close()
+
+
+class _Escaped(io.RawIOBase):
+    """A CSV stream as Arrow's parser reads it: every row UTF-8, even one that is not.
+
+    pyarrow decodes a row with the wrong number of fields as UTF-8 before it calls the
+    invalid-row handler; for a row that is not UTF-8 it cannot, prints a traceback and gives
+    up on the whole file. Here each byte that is not part of valid UTF-8 becomes ``escape``
+    followed by that byte as a Latin-1 character (two UTF-8 bytes, neither ASCII, so never a
+    delimiter, quote or newline), and ``escape`` itself is doubled; :meth:`unescape` gives a
+    value's bytes back. ASCII input, the common case, passes through as it is.
+    """
+
+    def __init__(self, stream: _ByteStream, escape: str) -> None:
+        super().__init__()
+        self._stream = stream
+        self.escape = escape
+        self._escape_byte = escape.encode()
+        self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        self._out = b""
+        self._eof = False
+        self.escaped = False  # whether any escape was written (values may need unescape)
+        self._escapes = re.compile(
+            re.escape(self._escape_byte) + rb"(?:" + re.escape(self._escape_byte)
+            + rb"|[\xc2\xc3][\x80-\xbf])"
+        )  # fmt: skip
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = sys.maxsize
+        while not self._out and not self._eof:
+            self._out = self._convert(self._stream.read(min(size, 1 << 24)))
+        data, self._out = self._out[:size], self._out[size:]
+        return data
+
+    def _convert(self, chunk: bytes) -> bytes:
+        if not chunk:
+            self._eof = True
+            return self._encode(self._decoder.decode(b"", final=True))
+        if chunk.isascii() and self._escape_byte not in chunk and not self._decoder.getstate()[0]:
+            return chunk
+        return self._encode(self._decoder.decode(chunk))
+
+    def _encode(self, text: str) -> bytes:
+        if self.escape in text:
+            text = text.replace(self.escape, self.escape * 2)
+            self.escaped = True
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: the bytes that were not UTF-8
+            self.escaped = True
+            escaped = _SURROGATE.sub(lambda bad: self.escape + chr(ord(bad[0]) - 0xDC00), text)
+            return escaped.encode()
+
+    def unescape(self, values: pa.Array) -> pa.Array:
+        """A binary column's values as they were in the input."""
+
+        def original(found: re.Match[bytes]) -> bytes:
+            escaped = found[0][1:]
+            return escaped if escaped == self._escape_byte else escaped.decode().encode("latin-1")
+
+        return pa.array(
+            [None if value is None else self._escapes.sub(original, value)
+             for value in values.to_pylist()],
+            pa.binary(),
+        )  # fmt: skip
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 def _line_blocks(stream: _ByteStream, name: str) -> Iterator[tuple[int, bytes]]:
@@ -699,6 +772,9 @@ def _csv_batches(
     threads: bool = False,
 ) -> Iterator[pa.RecordBatch]:
     names = _csv_header(stream, source, options)
+    delimiter = _csv_delimiter(source, options)
+    escaped = _Escaped(stream, "\x02" if delimiter == "\x01" else "\x01")
+    arrow_names = [name.replace(escaped.escape, escaped.escape * 2) for name in names]
     ragged: list[int] = []  # row numbers of skipped rows, for numbering the others
     failure: list[Exception] = []
 
@@ -719,13 +795,13 @@ def _csv_batches(
 
     tsv = source.format == "tsv"
     parse = pa_csv.ParseOptions(
-        delimiter=_csv_delimiter(source, options),
+        delimiter=delimiter,
         quote_char=False if tsv else '"',
         newlines_in_values=not tsv,
         invalid_row_handler=invalid_row,
     )
     convert = pa_csv.ConvertOptions(
-        column_types={name: pa.binary() for name in names},
+        column_types={name: pa.binary() for name in arrow_names},
         null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
@@ -736,13 +812,17 @@ def _csv_batches(
     next_row = 2  # row 1 is the header
     try:
         reader = pa_csv.open_csv(
-            stream, read_options=read, parse_options=parse, convert_options=convert
+            escaped, read_options=read, parse_options=parse, convert_options=convert
         )
-        if reader.schema.names != names:
+        if reader.schema.names != arrow_names:
             raise DataError(f"cannot read the header of {source.name}")
         for batch in reader:
             numbers = _row_numbers(next_row, batch.num_rows, ragged)
             next_row = numbers.stop
+            if escaped.escaped:
+                batch = pa.RecordBatch.from_arrays(
+                    [escaped.unescape(column) for column in batch.columns], names=names
+                )
             yield _utf8_batch(batch, source, tally, numbers, ragged)
     except pa.ArrowInvalid as exc:
         if failure:

@@ -52,6 +52,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     put("null.jsonl", b"null}\n")  # Arrow's JSON reader segfaulted on a first line 'null'
     put("null_mixed.jsonl", b'null\n{"customer_id": "a"}\nnull\n{"customer_id": "b"}\n')
     put("name_utf8.jsonl", b'{"customer_id": "a", "\xff": 1}\n{"customer_id": "b"}\n')
+    put("ragged_utf8.csv", b"customer_id,region\na,EU\n\xff\nc,US\n")
     rows = b"customer_id,region\n" + b"".join(b"C%05d,EU\n" % i for i in range(20_000))
     put("cut.csv.gz", gzip.compress(rows)[:3000])
     pq.write_table(pa.table({"customer_id": [f"C{i}" for i in range(20_000)]}),
@@ -132,6 +133,8 @@ CASES = [
      "null.jsonl has no JSON object with fields in its first MiB (skipped null.jsonl:1: "),
     ("parquet-name-utf8", ["analyze", "name_utf8.parquet", *ANALYZE], 1,
      "name_utf8.parquet is truncated or corrupt (Parquet): 'utf-8' codec can't decode"),
+    ("ragged-utf8-strict", ["analyze", "ragged_utf8.csv", *ANALYZE, "--strict"], 1,
+     "ragged_utf8.csv:3: expected 2 fields, found 1"),
     # -- regexes
     ("regex-never-matches", ["analyze", "app.log", "--key", "key", "-p", "3", "--regex",
                              r"nomatch=(?P<key>\S+)"], 1,
@@ -246,6 +249,7 @@ SKIPS = [
     ("analyze-deep-json", ["analyze", "deep_mixed.jsonl", *ANALYZE], 1),
     ("analyze-json-null", ["analyze", "null_mixed.jsonl", *ANALYZE], 2),
     ("analyze-json-name-utf8", ["analyze", "name_utf8.jsonl", *ANALYZE], 1),
+    ("analyze-ragged-utf8", ["analyze", "ragged_utf8.csv", *ANALYZE], 1),
     ("sweep", ["sweep", "ragged.csv", "-p", "3", "--design", "c=customer_id"], 2),
     ("whatif", ["whatif", "ragged.csv", "--key", "customer_id", "--from-partitions", "3",
                 "--to-partitions", "4"], 2),
