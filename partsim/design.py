@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from partsim.errors import UsageError, closest
+from partsim.errors import DataError, UsageError, closest
 
 __all__ = ["KeyDesign", "parse_design"]
 
@@ -61,9 +61,11 @@ class KeyDesign:
         """The key of each event of ``batch`` (text for templates, native for a column)."""
         if self.is_column:
             values = batch.column(self.columns[0])
-            if self.null_field_as_empty:
-                values = _as_text(values).fill_null("")
-            return values
+            if not self.null_field_as_empty:
+                return values
+            if pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
+                return values.fill_null(pa.scalar(b"", values.type))  # raw key bytes stay bytes
+            return self._text(batch, self.columns[0]).fill_null("")
         pieces: list[pa.Array | pa.Scalar] = []
         if any(spec or conversion for _, field, spec, conversion in self.parts if field):
             return self._format_rows(batch)
@@ -71,11 +73,27 @@ class KeyDesign:
             if literal:
                 pieces.append(pa.scalar(literal, type=pa.large_string()))
             if field is not None:
-                text = _as_text(batch.column(field))
+                text = self._text(batch, field)
                 pieces.append(text.fill_null("") if self.null_field_as_empty else text)
         if len(pieces) == 1 and isinstance(pieces[0], pa.Scalar):  # a template of literals only
             return pa.array([pieces[0].as_py()] * batch.num_rows, type=pa.string())
         return pc.binary_join_element_wise(*pieces, pa.scalar("", type=pa.large_string()))
+
+    def _text(self, batch: pa.RecordBatch | pa.Table, field: str) -> pa.Array | pa.ChunkedArray:
+        """A column as text for a template, or a :class:`DataError` naming it."""
+        values = batch.column(field)
+        try:
+            return _as_text(values)
+        except pa.ArrowInvalid:
+            raise DataError(
+                f"--key {self.expression!r}: column {field!r} holds bytes that are not valid "
+                "UTF-8, so they cannot be formatted as text; use the column alone as the key"
+            ) from None
+        except pa.ArrowNotImplementedError:
+            raise DataError(
+                f"--key {self.expression!r}: column {field!r} is {values.type}, which cannot be "
+                "formatted as text; use text, number, boolean or time columns"
+            ) from None
 
     def _format_rows(self, batch: pa.RecordBatch | pa.Table) -> pa.Array:
         """The slow path, for fields with a format spec or conversion (``{id:05d}``)."""

@@ -60,9 +60,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     whole = (folder / "full.parquet").read_bytes()
     put("cut.parquet", whole[: len(whole) // 2])
     pq.write_table(
-        pa.table({"listed": [[1, 2], [3]], "f": [1.5, 2.5], "i": [70_000, 1], "ts": ["x", "y"]}),
+        pa.table({"listed": [[1, 2], [3]], "f": [1.5, 2.5], "i": [70_000, 1], "ts": ["x", "y"],
+                  "raw": pa.array([b"\xff", b"a"], pa.binary())}),
         folder / "types.parquet",
-    )
+    )  # fmt: skip
     pq.write_table(pa.table({"customer_id": ["a"]}), folder / "name.parquet", store_schema=False)
     name = (folder / "name.parquet").read_bytes()
     put("name_utf8.parquet", name.replace(b"customer_id", b"custome\xdf_id"))
@@ -135,6 +136,10 @@ CASES = [
      "name_utf8.parquet is truncated or corrupt (Parquet): 'utf-8' codec can't decode"),
     ("ragged-utf8-strict", ["analyze", "ragged_utf8.csv", *ANALYZE, "--strict"], 1,
      "ragged_utf8.csv:3: expected 2 fields, found 1"),
+    ("template-list", ["analyze", "types.parquet", "--key", "{listed}", "-p", "3"], 1,
+     "--key '{listed}': column 'listed' is list<element: int64>, which cannot be formatted"),
+    ("template-binary-utf8", ["analyze", "types.parquet", "--key", "{raw}:{i}", "-p", "3"], 1,
+     "--key '{raw}:{i}': column 'raw' holds bytes that are not valid UTF-8"),
     # -- regexes
     ("regex-never-matches", ["analyze", "app.log", "--key", "key", "-p", "3", "--regex",
                              r"nomatch=(?P<key>\S+)"], 1,
@@ -278,6 +283,13 @@ def test_nul_bytes_and_undecodable_kcat_keys_are_kept_as_key_bytes(corpus: Path)
     assert done.returncode == 0 and done.stderr == b"", done.stderr
     summary = json.loads(done.stdout)
     assert summary["skipped_rows"] == 0
+    assert "k\\xff\\xfe" in [row["key"] for row in summary["top_keys"]]
+    # --null-field-as-empty keeps the raw key bytes (it cast them to text, which failed)
+    done = run("analyze", "binary.kcat", "--key", "key", "-p", "3", "--null-field-as-empty",
+               "--json", cwd=corpus)  # fmt: skip
+    assert done.returncode == 0 and done.stderr == b"", done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["events"], summary["null_key_events"], summary["skipped_rows"]) == (2, 0, 0)
     assert "k\\xff\\xfe" in [row["key"] for row in summary["top_keys"]]
 
 
