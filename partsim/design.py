@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from partsim.errors import DataError, UsageError, closest
+from partsim.serde import is_utf8
 
 __all__ = ["KeyDesign", "parse_design"]
 
@@ -114,12 +115,15 @@ class KeyDesign:
                     value = ""
                 value = formatter.convert_field(value, conversion) if conversion else value
                 try:
-                    text.append(format(value, spec or ""))
-                except (ValueError, TypeError) as error:
+                    formatted = format(value, spec or "")
+                    if not formatted.isascii():
+                        formatted.encode("utf-8")  # '{id:c}' of 55296 is a lone surrogate
+                except (ValueError, TypeError, OverflowError) as error:  # '{id:c}' of -1
                     raise UsageError(
                         f"--key {self.expression!r}: cannot format {value!r} with "
                         f"'{{{field}:{spec}}}': {error}"
                     ) from None
+                text.append(formatted)
             out.append(None if text is None else "".join(text))
         return pa.array(out, type=pa.string())
 
@@ -143,6 +147,8 @@ def parse_design(expression: str, *, null_field_as_empty: bool = False) -> KeyDe
     """
     if not isinstance(expression, str) or not expression.strip():
         raise UsageError(f"--key must be a column name or a template; got {expression!r}")
+    if not is_utf8(expression):  # bytes of argv that are not UTF-8 (surrogate escapes)
+        raise UsageError(f"--key {expression!r} is not valid UTF-8")
     if "{" not in expression and "}" not in expression:
         return KeyDesign(expression, (("", expression, "", None),), null_field_as_empty, False)
     try:

@@ -70,7 +70,7 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from partsim.errors import DataError, UsageError, invalid_choice
-from partsim.serde import java_utf8
+from partsim.serde import is_utf8, java_utf8
 
 __all__ = ["FORMATS", "KCAT_COLUMNS", "EventSource", "open_events"]
 
@@ -452,14 +452,6 @@ def _text_lines(block: bytes) -> tuple[list[str], bool]:
     if lines and not lines[-1]:
         lines.pop()
     return lines, dirty
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------------------
@@ -924,7 +916,7 @@ def _read_log(
             invalid = [
                 (i, match)
                 for i, match in found
-                if not all(_is_utf8(text) for text in match.groups(default=""))
+                if not all(is_utf8(text) for text in match.groups(default=""))
             ]
             if invalid:
                 tally.skip(
@@ -952,7 +944,7 @@ def _read_kcat(
             bad.extend(
                 i
                 for i, parts in enumerate(fields)
-                if len(parts) == 5 and not _is_utf8("\t".join(parts[1:]))
+                if len(parts) == 5 and not is_utf8("\t".join(parts[1:]))
             )
             bad.sort()
         if bad:

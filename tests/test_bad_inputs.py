@@ -61,7 +61,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     put("cut.parquet", whole[: len(whole) // 2])
     pq.write_table(
         pa.table({"listed": [[1, 2], [3]], "f": [1.5, 2.5], "i": [70_000, 1], "ts": ["x", "y"],
-                  "raw": pa.array([b"\xff", b"a"], pa.binary())}),
+                  "raw": pa.array([b"\xff", b"a"], pa.binary()), "big": [2**40, 1],
+                  "surrogate": [0xD800, 1]}),
         folder / "types.parquet",
     )  # fmt: skip
     pq.write_table(pa.table({"customer_id": ["a"]}), folder / "name.parquet", store_schema=False)
@@ -140,6 +141,12 @@ CASES = [
      "--key '{listed}': column 'listed' is list<element: int64>, which cannot be formatted"),
     ("template-binary-utf8", ["analyze", "types.parquet", "--key", "{raw}:{i}", "-p", "3"], 1,
      "--key '{raw}:{i}': column 'raw' holds bytes that are not valid UTF-8"),
+    ("template-not-utf8", ["analyze", "ok.csv", "--key", "\udce9{customer_id}", "-p", "3"], 2,
+     "--key '\\udce9{customer_id}' is not valid UTF-8"),
+    ("template-char-overflow", ["analyze", "types.parquet", "--key", "{big:c}", "-p", "3"], 2,
+     "cannot format 1099511627776 with '{big:c}': %c arg not in range(0x110000)"),
+    ("template-char-surrogate", ["analyze", "types.parquet", "--key", "{surrogate:c}", "-p",
+                                 "3"], 2, "cannot format 55296 with '{surrogate:c}': 'utf-8'"),
     # -- regexes
     ("regex-never-matches", ["analyze", "app.log", "--key", "key", "-p", "3", "--regex",
                              r"nomatch=(?P<key>\S+)"], 1,
