@@ -9,6 +9,7 @@ bare column keeps its own type (so ``--key-format int64`` can read an integer co
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,11 @@ from partsim.errors import DataError, UsageError, closest
 from partsim.serde import is_utf8
 
 __all__ = ["KeyDesign", "parse_design"]
+
+#: The largest width or precision in a template's format spec: Kafka's default
+#: max.request.size (1 MiB) bounds a record, key included, and '{id:>999999999}' would
+#: build a gigabyte per key.
+MAX_KEY_WIDTH = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,12 @@ def parse_design(expression: str, *, null_field_as_empty: bool = False) -> KeyDe
         if field is not None and (field == "" or field.isdigit()):
             raise UsageError(
                 f"--key {expression!r}: every {{}} must name a column, e.g. '{{customer_id}}'"
+            )
+        widths = [int(digits) for digits in re.findall(r"\d+", spec or "")]
+        if widths and max(widths) > MAX_KEY_WIDTH:
+            raise UsageError(
+                f"--key {expression!r}: a width or precision of {max(widths)} in "
+                f"{{{field}:{spec}}} is more than a key can hold (at most {MAX_KEY_WIDTH:,})"
             )
         if conversion is not None and conversion not in "rsa":
             raise UsageError(

@@ -145,6 +145,8 @@ CASES = [
      "--key '\\udce9{customer_id}' is not valid UTF-8"),
     ("template-char-overflow", ["analyze", "types.parquet", "--key", "{big:c}", "-p", "3"], 2,
      "cannot format 1099511627776 with '{big:c}': %c arg not in range(0x110000)"),
+    ("template-huge-width", ["analyze", "ok.csv", "--key", "{customer_id:2222222222222222224}",
+                             "-p", "3"], 2, "a width or precision of 2222222222222222224 in"),
     ("template-char-surrogate", ["analyze", "types.parquet", "--key", "{surrogate:c}", "-p",
                                  "3"], 2, "cannot format 55296 with '{surrogate:c}': 'utf-8'"),
     # -- regexes
