@@ -59,6 +59,9 @@ SIMULATION_BUDGET = 40_000_000
 MERGE_ROWS = 4_000_000
 #: Where ``analyze`` computes: this process, or a Dask cluster.
 ENGINES = ("local", "dask")
+#: Window x partition cells of the per-window table (idle cells included) at most: about
+#: 1.5 GB at the peak. One stray timestamp years away would otherwise ask for terabytes.
+MAX_WINDOW_CELLS = 20_000_000
 
 
 # --------------------------------------------------------------------------- parsing
@@ -862,13 +865,24 @@ def _windows(aggregate: LoadAggregate, window_ns: int) -> tuple[pd.DataFrame, di
     count = aggregate.partition_count
     table = aggregate.windows.sort_by([("window", "ascending"), ("partition", "ascending")])
     frame = table.to_pandas()
+    seconds = window_ns / 1e9
+    first, last = int(frame["window"].min()), int(frame["window"].max())
+    if (last - first + 1) * count > MAX_WINDOW_CELLS:
+        span = [
+            pd.Timestamp(aggregate.first_ns, tz="UTC"),
+            pd.Timestamp(aggregate.last_ns, tz="UTC"),
+        ]
+        raise DataError(
+            f"the timestamps span {last - first + 1:,} windows of {seconds:g} s "
+            f"({span[0].isoformat()} to {span[1].isoformat()}), which with {count:,} partitions "
+            f"is more than {MAX_WINDOW_CELLS:,} window x partition cells; give a longer --window "
+            "or leave out the events far from the rest"
+        )
     # Every window x partition, zeros included, so a spreadsheet sees the idle partitions.
     full = pd.MultiIndex.from_product(
-        [np.arange(frame["window"].min(), frame["window"].max() + 1), np.arange(count)],
-        names=["window", "partition"],
+        [np.arange(first, last + 1), np.arange(count)], names=["window", "partition"]
     )
     frame = frame.set_index(["window", "partition"]).reindex(full, fill_value=0).reset_index()
-    seconds = window_ns / 1e9
     frame.insert(0, "window_start", pd.to_datetime(frame.pop("window") * window_ns, utc=True))
     frame["messages_per_second"] = frame["messages"] / seconds
     wide = frame.pivot(index="window_start", columns="partition", values="messages")

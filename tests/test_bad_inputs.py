@@ -53,6 +53,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     put("null_mixed.jsonl", b'null\n{"customer_id": "a"}\nnull\n{"customer_id": "b"}\n')
     put("name_utf8.jsonl", b'{"customer_id": "a", "\xff": 1}\n{"customer_id": "b"}\n')
     put("ragged_utf8.csv", b"customer_id,region\na,EU\n\xff\nc,US\n")
+    put("far.csv", b"customer_id,ts\na,2026-11-27T10:00:00Z\nb,2016-11-27T10:00:00Z\n")
     rows = b"customer_id,region\n" + b"".join(b"C%05d,EU\n" % i for i in range(20_000))
     put("cut.csv.gz", gzip.compress(rows)[:3000])
     pq.write_table(pa.table({"customer_id": [f"C{i}" for i in range(20_000)]}),
@@ -122,6 +123,8 @@ CASES = [
                         "int16"], 1, "key 70000 is out of range for key_format 'int16'"),
     ("list-key", ["analyze", "types.parquet", "--key", "listed", "-p", "3"], 1,
      "needs text or bytes keys; got Arrow type list"),
+    ("timestamps-far-apart", ["analyze", "far.csv", *ANALYZE, "--timestamp", "ts", "--window",
+                              "1s"], 1, "the timestamps span 315,532,801 windows of 1 s (2016-"),
     ("timestamps-unparsable", ["analyze", "types.parquet", "--key", "i", "-p", "3", "--timestamp",
                                "ts"], 1, "no events in types.parquet (Parquet) (2 unparsable"),
     # -- deeply nested JSON, truncated gzip and Parquet
