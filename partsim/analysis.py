@@ -102,6 +102,7 @@ def parse_numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         try:
             values = pc.cast(values, pa.float64())
         except pa.ArrowInvalid:  # some values are not numbers: those become missing
+            values = pc.utf8_trim_whitespace(values)  # " 12" is a number; Arrow's cast says no
             numeric = pc.match_substring_regex(values, _NUMBER)
             values = pc.cast(
                 pc.if_else(numeric, values, pa.scalar(None, values.type)), pa.float64()

@@ -324,6 +324,19 @@ def test_a_null_key_that_the_partitioner_hashes_is_shown_not_a_crash(tmp_path: P
     assert "(null)" in done.stdout.decode()
 
 
+def test_sizes_with_spaces_and_order_by_with_only_null_keys(tmp_path: Path) -> None:
+    # Found by fuzz/fuzz_analyze.py: both were internal errors (ArrowInvalid, IndexError).
+    (tmp_path / "sizes.csv").write_bytes(b"customer_id,size\na, 12\nb,3 \n")
+    done = run("analyze", "sizes.csv", *ANALYZE, "--size", "size", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["bytes"] == 15
+    (tmp_path / "nulls.jsonl").write_bytes(b'{"user": null, "n": "1"}\n{"user": null, "n": "1"}\n')
+    done = run("analyze", "nulls.jsonl", "--key", "{user}:{n}", "-p", "3", "--order-by", "n",
+               "--json", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["null_key_events"] == 2
+
+
 def test_a_header_that_is_not_utf8_is_a_data_error(tmp_path: Path) -> None:
     (tmp_path / "h.csv").write_bytes(b"\x80\na\n")
     assert_one_error(run("analyze", "h.csv", *ANALYZE, cwd=tmp_path), 1,
