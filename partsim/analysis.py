@@ -98,7 +98,11 @@ def parse_numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         values = values.cast(values.type.value_type)
     if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
         if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-            values = values.cast(pa.large_string())
+            try:
+                values = values.cast(pa.large_string())
+            except pa.ArrowInvalid:  # bytes that are not UTF-8 (a kcat key): not numbers
+                values = pa.array([_utf8_or_none(value) for value in values.to_pylist()],
+                                  pa.large_string())  # fmt: skip
         try:
             values = pc.cast(values, pa.float64())
         except pa.ArrowInvalid:  # some values are not numbers: those become missing
@@ -108,6 +112,13 @@ def parse_numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
                 pc.if_else(numeric, values, pa.scalar(None, values.type)), pa.float64()
             )
     return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def _utf8_or_none(value: bytes | None) -> str | None:
+    try:
+        return None if value is None else value.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def parse_timestamps(values: pa.Array | pa.ChunkedArray) -> np.ndarray:

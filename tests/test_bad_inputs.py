@@ -325,7 +325,7 @@ def test_a_null_key_that_the_partitioner_hashes_is_shown_not_a_crash(tmp_path: P
 
 
 def test_sizes_with_spaces_and_order_by_with_only_null_keys(tmp_path: Path) -> None:
-    # Found by fuzz/fuzz_analyze.py: both were internal errors (ArrowInvalid, IndexError).
+    # Found by fuzz/fuzz_analyze.py: all three were internal errors (ArrowInvalid, IndexError).
     (tmp_path / "sizes.csv").write_bytes(b"customer_id,size\na, 12\nb,3 \n")
     done = run("analyze", "sizes.csv", *ANALYZE, "--size", "size", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -335,6 +335,12 @@ def test_sizes_with_spaces_and_order_by_with_only_null_keys(tmp_path: Path) -> N
                "--json", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["null_key_events"] == 2
+    # --size and --timestamp over kcat's raw key bytes, not UTF-8: unparsable, not a crash
+    (tmp_path / "keys.kcat").write_bytes(b"12\t0\t1\t2\t3\n\xd6\t0\t2\t3\t4\n")
+    done = run("analyze", "keys.kcat", "--key", "key", "-p", "3", "--size", "key",
+               "--timestamp", "key", "--json", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["skipped_rows"] == 1
 
 
 def test_a_header_that_is_not_utf8_is_a_data_error(tmp_path: Path) -> None:
