@@ -478,7 +478,13 @@ class BatchPlan:
 def entity_pairs(entity: pa.Array | pa.ChunkedArray, key_bytes: pa.Array) -> pa.Table:
     """Events per (entity, key) of one batch; events whose entity is null are left out."""
     if not pa.types.is_large_string(entity.type):
-        entity = entity.cast(pa.large_string())
+        try:
+            entity = entity.cast(pa.large_string())
+        except pa.ArrowInvalid:  # e.g. kcat's raw key bytes
+            raise DataError(
+                "--order-by: the entity column holds bytes that are not valid UTF-8; "
+                "order by a text column"
+            ) from None
     ones = pa.array(np.ones(len(key_bytes), dtype=np.int64))
     pairs = pa.table({"entity": entity, "key": key_bytes, "count": ones})
     pairs = pairs.filter(pc.is_valid(pairs["entity"]))

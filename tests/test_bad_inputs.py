@@ -325,7 +325,7 @@ def test_a_null_key_that_the_partitioner_hashes_is_shown_not_a_crash(tmp_path: P
 
 
 def test_sizes_with_spaces_and_order_by_with_only_null_keys(tmp_path: Path) -> None:
-    # Found by fuzz/fuzz_analyze.py: all three were internal errors (ArrowInvalid, IndexError).
+    # Found by fuzz/fuzz_analyze.py: each was an internal error (ArrowInvalid, IndexError).
     (tmp_path / "sizes.csv").write_bytes(b"customer_id,size\na, 12\nb,3 \n")
     done = run("analyze", "sizes.csv", *ANALYZE, "--size", "size", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -341,6 +341,9 @@ def test_sizes_with_spaces_and_order_by_with_only_null_keys(tmp_path: Path) -> N
                "--timestamp", "key", "--json", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["skipped_rows"] == 1
+    done = run("analyze", "keys.kcat", "--key", "key", "-p", "3", "--order-by", "key",
+               cwd=tmp_path)  # fmt: skip
+    assert_one_error(done, 1, "--order-by: the entity column holds bytes that are not valid")
 
 
 def test_a_header_that_is_not_utf8_is_a_data_error(tmp_path: Path) -> None:
