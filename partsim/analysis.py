@@ -59,6 +59,9 @@ SIMULATION_BUDGET = 40_000_000
 MERGE_ROWS = 4_000_000
 #: Where ``analyze`` computes: this process, or a Dask cluster.
 ENGINES = ("local", "dask")
+#: Window x partition cells of the per-window table (idle cells included) at most: about
+#: 1.5 GB at the peak. One stray timestamp years away would otherwise ask for terabytes.
+MAX_WINDOW_CELLS = 20_000_000
 
 
 # --------------------------------------------------------------------------- parsing
@@ -95,7 +98,11 @@ def parse_numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         values = values.cast(values.type.value_type)
     if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
         if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-            values = values.cast(pa.large_string())
+            try:
+                values = values.cast(pa.large_string())
+            except pa.ArrowInvalid:  # bytes that are not UTF-8 (a kcat key): not numbers
+                values = pa.array([_utf8_or_none(value) for value in values.to_pylist()],
+                                  pa.large_string())  # fmt: skip
         values = pc.utf8_trim_whitespace(values)  # " 12" is 12, as a spreadsheet reads it
         try:
             values = pc.cast(values, pa.float64())
@@ -105,6 +112,13 @@ def parse_numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
                 pc.if_else(numeric, values, pa.scalar(None, values.type)), pa.float64()
             )
     return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def _utf8_or_none(value: bytes | None) -> str | None:
+    try:
+        return None if value is None else value.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def parse_timestamps(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -473,7 +487,13 @@ class BatchPlan:
 def entity_pairs(entity: pa.Array | pa.ChunkedArray, key_bytes: pa.Array) -> pa.Table:
     """Events per (entity, key) of one batch; events whose entity is null are left out."""
     if not pa.types.is_large_string(entity.type):
-        entity = entity.cast(pa.large_string())
+        try:
+            entity = entity.cast(pa.large_string())
+        except pa.ArrowInvalid:  # e.g. kcat's raw key bytes
+            raise DataError(
+                "--order-by: the entity column holds bytes that are not valid UTF-8; "
+                "order by a text column"
+            ) from None
     ones = pa.array(np.ones(len(key_bytes), dtype=np.int64))
     pairs = pa.table({"entity": entity, "key": key_bytes, "count": ones})
     pairs = pairs.filter(pc.is_valid(pairs["entity"]))
@@ -872,13 +892,24 @@ def _windows(aggregate: LoadAggregate, window_ns: int) -> tuple[pd.DataFrame, di
     count = aggregate.partition_count
     table = aggregate.windows.sort_by([("window", "ascending"), ("partition", "ascending")])
     frame = table.to_pandas()
+    seconds = window_ns / 1e9
+    first, last = int(frame["window"].min()), int(frame["window"].max())
+    if (last - first + 1) * count > MAX_WINDOW_CELLS:
+        span = [
+            pd.Timestamp(aggregate.first_ns, tz="UTC"),
+            pd.Timestamp(aggregate.last_ns, tz="UTC"),
+        ]
+        raise DataError(
+            f"the timestamps span {last - first + 1:,} windows of {seconds:g} s "
+            f"({span[0].isoformat()} to {span[1].isoformat()}), which with {count:,} partitions "
+            f"is more than {MAX_WINDOW_CELLS:,} window x partition cells; give a longer --window "
+            "or leave out the events far from the rest"
+        )
     # Every window x partition, zeros included, so a spreadsheet sees the idle partitions.
     full = pd.MultiIndex.from_product(
-        [np.arange(frame["window"].min(), frame["window"].max() + 1), np.arange(count)],
-        names=["window", "partition"],
+        [np.arange(first, last + 1), np.arange(count)], names=["window", "partition"]
     )
     frame = frame.set_index(["window", "partition"]).reindex(full, fill_value=0).reset_index()
-    seconds = window_ns / 1e9
     frame.insert(0, "window_start", pd.to_datetime(frame.pop("window") * window_ns, utc=True))
     frame["messages_per_second"] = frame["messages"] / seconds
     wide = frame.pivot(index="window_start", columns="partition", values="messages")

@@ -9,6 +9,7 @@ bare column keeps its own type (so ``--key-format int64`` can read an integer co
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,9 +17,15 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from partsim.errors import UsageError, closest
+from partsim.errors import DataError, UsageError, closest
+from partsim.serde import is_utf8
 
 __all__ = ["KeyDesign", "parse_design"]
+
+#: The largest width or precision in a template's format spec: Kafka's default
+#: max.request.size (1 MiB) bounds a record, key included, and '{id:>999999999}' would
+#: build a gigabyte per key.
+MAX_KEY_WIDTH = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -61,9 +68,11 @@ class KeyDesign:
         """The key of each event of ``batch`` (text for templates, native for a column)."""
         if self.is_column:
             values = batch.column(self.columns[0])
-            if self.null_field_as_empty:
-                values = _as_text(values).fill_null("")
-            return values
+            if not self.null_field_as_empty:
+                return values
+            if pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
+                return values.fill_null(pa.scalar(b"", values.type))  # raw key bytes stay bytes
+            return self._text(batch, self.columns[0]).fill_null("")
         pieces: list[pa.Array | pa.Scalar] = []
         if any(spec or conversion for _, field, spec, conversion in self.parts if field):
             return self._format_rows(batch)
@@ -71,11 +80,27 @@ class KeyDesign:
             if literal:
                 pieces.append(pa.scalar(literal, type=pa.large_string()))
             if field is not None:
-                text = _as_text(batch.column(field))
+                text = self._text(batch, field)
                 pieces.append(text.fill_null("") if self.null_field_as_empty else text)
         if len(pieces) == 1 and isinstance(pieces[0], pa.Scalar):  # a template of literals only
             return pa.array([pieces[0].as_py()] * batch.num_rows, type=pa.string())
         return pc.binary_join_element_wise(*pieces, pa.scalar("", type=pa.large_string()))
+
+    def _text(self, batch: pa.RecordBatch | pa.Table, field: str) -> pa.Array | pa.ChunkedArray:
+        """A column as text for a template, or a :class:`DataError` naming it."""
+        values = batch.column(field)
+        try:
+            return _as_text(values)
+        except pa.ArrowInvalid:
+            raise DataError(
+                f"--key {self.expression!r}: column {field!r} holds bytes that are not valid "
+                "UTF-8, so they cannot be formatted as text; use the column alone as the key"
+            ) from None
+        except pa.ArrowNotImplementedError:
+            raise DataError(
+                f"--key {self.expression!r}: column {field!r} is {values.type}, which cannot be "
+                "formatted as text; use text, number, boolean or time columns"
+            ) from None
 
     def _format_rows(self, batch: pa.RecordBatch | pa.Table) -> pa.Array:
         """The slow path, for fields with a format spec or conversion (``{id:05d}``)."""
@@ -96,12 +121,15 @@ class KeyDesign:
                     value = ""
                 value = formatter.convert_field(value, conversion) if conversion else value
                 try:
-                    text.append(format(value, spec or ""))
-                except (ValueError, TypeError) as error:
+                    formatted = format(value, spec or "")
+                    if not formatted.isascii():
+                        formatted.encode("utf-8")  # '{id:c}' of 55296 is a lone surrogate
+                except (ValueError, TypeError, OverflowError) as error:  # '{id:c}' of -1
                     raise UsageError(
                         f"--key {self.expression!r}: cannot format {value!r} with "
                         f"'{{{field}:{spec}}}': {error}"
                     ) from None
+                text.append(formatted)
             out.append(None if text is None else "".join(text))
         return pa.array(out, type=pa.string())
 
@@ -125,6 +153,8 @@ def parse_design(expression: str, *, null_field_as_empty: bool = False) -> KeyDe
     """
     if not isinstance(expression, str) or not expression.strip():
         raise UsageError(f"--key must be a column name or a template; got {expression!r}")
+    if not is_utf8(expression):  # bytes of argv that are not UTF-8 (surrogate escapes)
+        raise UsageError(f"--key {expression!r} is not valid UTF-8")
     if "{" not in expression and "}" not in expression:
         return KeyDesign(expression, (("", expression, "", None),), null_field_as_empty, False)
     try:
@@ -136,6 +166,12 @@ def parse_design(expression: str, *, null_field_as_empty: bool = False) -> KeyDe
         if field is not None and (field == "" or field.isdigit()):
             raise UsageError(
                 f"--key {expression!r}: every {{}} must name a column, e.g. '{{customer_id}}'"
+            )
+        widths = [int(digits) for digits in re.findall(r"\d+", spec or "")]
+        if widths and max(widths) > MAX_KEY_WIDTH:
+            raise UsageError(
+                f"--key {expression!r}: a width or precision of {max(widths)} in "
+                f"{{{field}:{spec}}} is more than a key can hold (at most {MAX_KEY_WIDTH:,})"
             )
         if conversion is not None and conversion not in "rsa":
             raise UsageError(

@@ -49,6 +49,7 @@ with ``strict=True`` the first one is a :class:`~partsim.errors.DataError` inste
 from __future__ import annotations
 
 import bisect
+import codecs
 import csv
 import glob
 import io
@@ -67,7 +68,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from partsim.errors import DataError, UsageError, invalid_choice
-from partsim.serde import java_utf8
+from partsim.serde import is_utf8, java_utf8
 
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
@@ -112,6 +113,11 @@ _JSON_MAX_DEPTH = 64
 # 15,000 levels on an 8 MiB stack, sooner on a thread's smaller one: a line with more '{'
 # and '[' than this is parsed in Python, which skips it as too deep.
 _ARROW_MAX_OPENS = 512
+# A line that is not an object, such as `null`: Arrow's JSON reader (pyarrow 26.0.1)
+# segfaults when the first line of a block is a bare `null` (or `nullx`, `null }`), and reads a
+# later `null` line as a row of nulls. A block with a line that does not start with '{' is
+# parsed in Python, which skips such lines.
+_NOT_AN_OBJECT = re.compile(rb"^[ \t\r]*[^ \t\r\n{]", re.MULTILINE)
 _EXACT_FLOAT = 2**53  # integral doubles at least this big may have been rounded by Arrow
 _MAX_EXAMPLES = 5
 _BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, skipped at the start of text input
@@ -332,6 +338,78 @@ class _ByteStream(io.RawIOBase):
         super().close()
 
 
+class _Escaped(io.RawIOBase):
+    """A CSV stream as Arrow's parser reads it: every row UTF-8, even one that is not.
+
+    pyarrow decodes a row with the wrong number of fields as UTF-8 before it calls the
+    invalid-row handler; for a row that is not UTF-8 it cannot, prints a traceback and gives
+    up on the whole file. Here each byte that is not part of valid UTF-8 becomes ``escape``
+    followed by that byte as a Latin-1 character (two UTF-8 bytes, neither ASCII, so never a
+    delimiter, quote or newline), and ``escape`` itself is doubled; :meth:`unescape` gives a
+    value's bytes back. ASCII input, the common case, passes through as it is.
+    """
+
+    def __init__(self, stream: _ByteStream, escape: str) -> None:
+        super().__init__()
+        self._stream = stream
+        self.escape = escape
+        self._escape_byte = escape.encode()
+        self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        self._out = b""
+        self._eof = False
+        self.escaped = False  # whether any escape was written (values may need unescape)
+        self._escapes = re.compile(
+            re.escape(self._escape_byte) + rb"(?:" + re.escape(self._escape_byte)
+            + rb"|[\xc2\xc3][\x80-\xbf])"
+        )  # fmt: skip
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = sys.maxsize
+        while not self._out and not self._eof:
+            self._out = self._convert(self._stream.read(min(size, 1 << 24)))
+        data, self._out = self._out[:size], self._out[size:]
+        return data
+
+    def _convert(self, chunk: bytes) -> bytes:
+        if not chunk:
+            self._eof = True
+            return self._encode(self._decoder.decode(b"", final=True))
+        if chunk.isascii() and self._escape_byte not in chunk and not self._decoder.getstate()[0]:
+            return chunk
+        return self._encode(self._decoder.decode(chunk))
+
+    def _encode(self, text: str) -> bytes:
+        if self.escape in text:
+            text = text.replace(self.escape, self.escape * 2)
+            self.escaped = True
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: the bytes that were not UTF-8
+            self.escaped = True
+            escaped = _SURROGATE.sub(lambda bad: self.escape + chr(ord(bad[0]) - 0xDC00), text)
+            return escaped.encode()
+
+    def unescape(self, values: pa.Array) -> pa.Array:
+        """A binary column's values as they were in the input."""
+
+        def original(found: re.Match[bytes]) -> bytes:
+            escaped = found[0][1:]
+            return escaped if escaped == self._escape_byte else escaped.decode().encode("latin-1")
+
+        return pa.array(
+            [None if value is None else self._escapes.sub(original, value)
+             for value in values.to_pylist()],
+            pa.binary(),
+        )  # fmt: skip
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
 def _line_blocks(stream: _ByteStream, name: str) -> Iterator[tuple[int, bytes]]:
     """Blocks of whole lines, each with the number of its first line (from 1)."""
     line = 1
@@ -375,14 +453,6 @@ def _text_lines(block: bytes) -> tuple[list[str], bool]:
     if lines and not lines[-1]:
         lines.pop()
     return lines, dirty
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------------------
@@ -566,6 +636,11 @@ def _flat_names(schema: pa.Schema) -> list[str]:
     return names
 
 
+#: What pyarrow raises for a corrupt Parquet file: Arrow's errors, and a UnicodeDecodeError
+#: (a ValueError) for a column name that is not UTF-8.
+_PARQUET_ERRORS = (OSError, ValueError, pa.ArrowException)
+
+
 def _parquet_file(source: _Input) -> pq.ParquetFile:
     import pyarrow.parquet as pq  # only Parquet input needs it
 
@@ -573,7 +648,7 @@ def _parquet_file(source: _Input) -> pq.ParquetFile:
         # Buffered column reads: the default reads whole column chunks ahead (547 MiB of
         # Arrow memory to stream a file of 38 MiB row groups, against 45 MiB this way).
         return pq.ParquetFile(source.path, pre_buffer=False, buffer_size=1 << 20)
-    except (OSError, pa.ArrowException) as exc:
+    except _PARQUET_ERRORS as exc:
         raise _parquet_failure(source, exc) from None
 
 
@@ -592,7 +667,11 @@ def _columns_of(source: _Input, options: _Options, stdin: _ByteStream | None) ->
             if stdin is None:
                 stream.close()
     if source.format == "parquet":
-        return _flat_names(_parquet_file(source).schema_arrow)
+        parquet = _parquet_file(source)
+        try:
+            return _flat_names(parquet.schema_arrow)
+        except _PARQUET_ERRORS as exc:
+            raise _parquet_failure(source, exc) from None
     if source.format == "log":
         assert options.regex is not None
         groups = options.regex.groupindex
@@ -690,6 +769,9 @@ def _csv_batches(
     threads: bool = False,
 ) -> Iterator[pa.RecordBatch]:
     names = _csv_header(stream, source, options)
+    delimiter = _csv_delimiter(source, options)
+    escaped = _Escaped(stream, "\x02" if delimiter == "\x01" else "\x01")
+    arrow_names = [name.replace(escaped.escape, escaped.escape * 2) for name in names]
     ragged: list[int] = []  # row numbers of skipped rows, for numbering the others
     failure: list[Exception] = []
 
@@ -710,13 +792,13 @@ def _csv_batches(
 
     tsv = source.format == "tsv"
     parse = pa_csv.ParseOptions(
-        delimiter=_csv_delimiter(source, options),
+        delimiter=delimiter,
         quote_char=False if tsv else '"',
         newlines_in_values=not tsv,
         invalid_row_handler=invalid_row,
     )
     convert = pa_csv.ConvertOptions(
-        column_types={name: pa.binary() for name in names},
+        column_types={name: pa.binary() for name in arrow_names},
         null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
@@ -727,17 +809,26 @@ def _csv_batches(
     next_row = 2  # row 1 is the header
     try:
         reader = pa_csv.open_csv(
-            stream, read_options=read, parse_options=parse, convert_options=convert
+            escaped, read_options=read, parse_options=parse, convert_options=convert
         )
-        if reader.schema.names != names:
+        if reader.schema.names != arrow_names:
             raise DataError(f"cannot read the header of {source.name}")
         for batch in reader:
             numbers = _row_numbers(next_row, batch.num_rows, ragged)
             next_row = numbers.stop
+            if escaped.escaped:
+                batch = pa.RecordBatch.from_arrays(
+                    [escaped.unescape(column) for column in batch.columns], names=names
+                )
             yield _utf8_batch(batch, source, tally, numbers, ragged)
     except pa.ArrowInvalid as exc:
         if failure:
-            raise failure[0] from None
+            # Not left in the list: Arrow's parse options hold invalid_row, out of the garbage
+            # collector's sight, so an error in it (whose traceback holds this frame) would
+            # keep the frame, its streams and buffers alive for good.
+            error = failure[0]
+            failure.clear()
+            raise error from None
         message = str(exc)
         if "straddling" in message:
             raise _RowTooLong from None
@@ -830,7 +921,7 @@ def _read_log(
             invalid = [
                 (i, match)
                 for i, match in found
-                if not all(_is_utf8(text) for text in match.groups(default=""))
+                if not all(is_utf8(text) for text in match.groups(default=""))
             ]
             if invalid:
                 tally.skip(
@@ -858,7 +949,7 @@ def _read_kcat(
             bad.extend(
                 i
                 for i, parts in enumerate(fields)
-                if len(parts) == 5 and not _is_utf8("\t".join(parts[1:]))
+                if len(parts) == 5 and not is_utf8("\t".join(parts[1:]))
             )
             bad.sort()
         if bad:
@@ -919,7 +1010,8 @@ class _JsonParser:
         return pa.RecordBatch.from_arrays(arrays, names=list(columns))
 
     def _parse(self, block: bytes, first_line: int) -> tuple[dict[str, pa.Array], int]:
-        fast = None if _too_deep_for_arrow(block) else self._arrow(block)
+        safe = not _too_deep_for_arrow(block) and not _has_non_object_line(block)
+        fast = self._arrow(block) if safe else None
         return fast if fast is not None else self._python(block, first_line)
 
     def _arrow(self, block: bytes) -> tuple[dict[str, pa.Array], int] | None:
@@ -935,7 +1027,10 @@ class _JsonParser:
                 )
             except (pa.ArrowException, ValueError):
                 return None
-            leaves = _leaves(table)
+            try:
+                leaves = _leaves(table)
+            except UnicodeDecodeError:  # Arrow checks values, not field names, for UTF-8
+                return None
             if leaves is None:
                 return None
             timestamps = [path for path, column in leaves if pa.types.is_temporal(column.type)]
@@ -1027,6 +1122,15 @@ def _too_deep_for_arrow(block: bytes) -> bool:
     opens = np.flatnonzero((data == ord("{")) | (data == ord("[")))
     lines = np.searchsorted(np.flatnonzero(data == ord("\n")), opens)
     return bool(np.bincount(lines).max() > _ARROW_MAX_OPENS)
+
+
+def _has_non_object_line(block: bytes) -> bool:
+    """True when a line of ``block`` does not start with '{' (after blanks): no object, or
+    a bare value that Arrow may crash on (see ``_NOT_AN_OBJECT``)."""
+    starts = block.count(b"\n{") + block.startswith(b"{")
+    if starts == block.count(b"\n") + (not block.endswith(b"\n")):
+        return False  # every line starts with '{': the common case, counted fast
+    return _NOT_AN_OBJECT.search(block) is not None
 
 
 def _leaves(table: pa.Table) -> list[tuple[tuple[str, ...], pa.ChunkedArray]] | None:
@@ -1125,7 +1229,7 @@ def _read_parquet(
     try:
         for batch in parquet.iter_batches(batch_size=options.batch_rows, row_groups=groups):
             yield _flatten(batch)
-    except (OSError, pa.ArrowException) as exc:
+    except _PARQUET_ERRORS as exc:
         raise _parquet_failure(source, exc) from None
 
 

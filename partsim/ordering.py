@@ -24,6 +24,8 @@ def lookup_partitions(
     index = pc.index_in(keys, value_set=sample_keys.combine_chunks() if isinstance(
         sample_keys, pa.ChunkedArray) else sample_keys)  # fmt: skip
     index = index.fill_null(-1).to_numpy(zero_copy_only=False)
+    if not len(partitions):  # no sample key (every key null): nothing to look up
+        return np.full(len(index), -1)
     return np.where(index >= 0, partitions[np.maximum(index, 0)], -1)
 
 

@@ -279,6 +279,20 @@ def _int_range_error(key_format: str, value: int) -> DataError:
     )
 
 
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` encodes as UTF-8: no lone surrogates (such as the surrogate escapes
+    of bytes that were not UTF-8).
+
+    >>> is_utf8("été"), is_utf8("a\\udcff")
+    (True, False)
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def java_utf8(text: str) -> bytes:
     """UTF-8 as the JDK's ``String.getBytes(UTF_8)`` writes it.
 

@@ -48,6 +48,12 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     deep = b'{"a": ' * 50_000 + b"1" + b"}" * 50_000 + b"\n"  # crashed Arrow's parser
     put("deep.jsonl", deep)
     put("deep_mixed.jsonl", b'{"customer_id": "a"}\n' + deep + b'{"customer_id": "b"}\n')
+    # Found by fuzz/ (atheris), minimized: each one crashed, leaked a traceback or misread.
+    put("null.jsonl", b"null}\n")  # Arrow's JSON reader segfaulted on a first line 'null'
+    put("null_mixed.jsonl", b'null\n{"customer_id": "a"}\nnull\n{"customer_id": "b"}\n')
+    put("name_utf8.jsonl", b'{"customer_id": "a", "\xff": 1}\n{"customer_id": "b"}\n')
+    put("ragged_utf8.csv", b"customer_id,region\na,EU\n\xff\nc,US\n")
+    put("far.csv", b"customer_id,ts\na,2026-11-27T10:00:00Z\nb,2016-11-27T10:00:00Z\n")
     rows = b"customer_id,region\n" + b"".join(b"C%05d,EU\n" % i for i in range(20_000))
     put("cut.csv.gz", gzip.compress(rows)[:3000])
     pq.write_table(pa.table({"customer_id": [f"C{i}" for i in range(20_000)]}),
@@ -55,9 +61,14 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     whole = (folder / "full.parquet").read_bytes()
     put("cut.parquet", whole[: len(whole) // 2])
     pq.write_table(
-        pa.table({"listed": [[1, 2], [3]], "f": [1.5, 2.5], "i": [70_000, 1], "ts": ["x", "y"]}),
+        pa.table({"listed": [[1, 2], [3]], "f": [1.5, 2.5], "i": [70_000, 1], "ts": ["x", "y"],
+                  "raw": pa.array([b"\xff", b"a"], pa.binary()), "big": [2**40, 1],
+                  "surrogate": [0xD800, 1]}),
         folder / "types.parquet",
-    )
+    )  # fmt: skip
+    pq.write_table(pa.table({"customer_id": ["a"]}), folder / "name.parquet", store_schema=False)
+    name = (folder / "name.parquet").read_bytes()
+    put("name_utf8.parquet", name.replace(b"customer_id", b"custome\xdf_id"))
     (folder / "adir").mkdir()
     return folder
 
@@ -112,6 +123,8 @@ CASES = [
                         "int16"], 1, "key 70000 is out of range for key_format 'int16'"),
     ("list-key", ["analyze", "types.parquet", "--key", "listed", "-p", "3"], 1,
      "needs text or bytes keys; got Arrow type list"),
+    ("timestamps-far-apart", ["analyze", "far.csv", *ANALYZE, "--timestamp", "ts", "--window",
+                              "1s"], 1, "the timestamps span 315,532,801 windows of 1 s (2016-"),
     ("timestamps-unparsable", ["analyze", "types.parquet", "--key", "i", "-p", "3", "--timestamp",
                                "ts"], 1, "no events in types.parquet (Parquet) (2 unparsable"),
     # -- deeply nested JSON, truncated gzip and Parquet
@@ -120,6 +133,25 @@ CASES = [
      "cut.csv.gz is truncated or corrupt (gzip)"),
     ("truncated-parquet", ["analyze", "cut.parquet", *ANALYZE], 1,
      "cut.parquet is truncated or corrupt (Parquet)"),
+    # -- found by fuzzing (fuzz/): a bare null line, names and rows that are not UTF-8
+    ("json-null-line", ["analyze", "null.jsonl", *ANALYZE], 1,
+     "null.jsonl has no JSON object with fields in its first MiB (skipped null.jsonl:1: "),
+    ("parquet-name-utf8", ["analyze", "name_utf8.parquet", *ANALYZE], 1,
+     "name_utf8.parquet is truncated or corrupt (Parquet): 'utf-8' codec can't decode"),
+    ("ragged-utf8-strict", ["analyze", "ragged_utf8.csv", *ANALYZE, "--strict"], 1,
+     "ragged_utf8.csv:3: expected 2 fields, found 1"),
+    ("template-list", ["analyze", "types.parquet", "--key", "{listed}", "-p", "3"], 1,
+     "--key '{listed}': column 'listed' is list<element: int64>, which cannot be formatted"),
+    ("template-binary-utf8", ["analyze", "types.parquet", "--key", "{raw}:{i}", "-p", "3"], 1,
+     "--key '{raw}:{i}': column 'raw' holds bytes that are not valid UTF-8"),
+    ("template-not-utf8", ["analyze", "ok.csv", "--key", "\udce9{customer_id}", "-p", "3"], 2,
+     "--key '\\udce9{customer_id}' is not valid UTF-8"),
+    ("template-char-overflow", ["analyze", "types.parquet", "--key", "{big:c}", "-p", "3"], 2,
+     "cannot format 1099511627776 with '{big:c}': %c arg not in range(0x110000)"),
+    ("template-huge-width", ["analyze", "ok.csv", "--key", "{customer_id:2222222222222222224}",
+                             "-p", "3"], 2, "a width or precision of 2222222222222222224 in"),
+    ("template-char-surrogate", ["analyze", "types.parquet", "--key", "{surrogate:c}", "-p",
+                                 "3"], 2, "cannot format 55296 with '{surrogate:c}': 'utf-8'"),
     # -- regexes
     ("regex-never-matches", ["analyze", "app.log", "--key", "key", "-p", "3", "--regex",
                              r"nomatch=(?P<key>\S+)"], 1,
@@ -232,6 +264,9 @@ SKIPS = [
     ("analyze-utf8", ["analyze", "utf8.csv", *ANALYZE], 1),
     ("analyze-log-utf8", ["analyze", "utf8.log", *LOG_KEY], 1),
     ("analyze-deep-json", ["analyze", "deep_mixed.jsonl", *ANALYZE], 1),
+    ("analyze-json-null", ["analyze", "null_mixed.jsonl", *ANALYZE], 2),
+    ("analyze-json-name-utf8", ["analyze", "name_utf8.jsonl", *ANALYZE], 1),
+    ("analyze-ragged-utf8", ["analyze", "ragged_utf8.csv", *ANALYZE], 1),
     ("sweep", ["sweep", "ragged.csv", "-p", "3", "--design", "c=customer_id"], 2),
     ("whatif", ["whatif", "ragged.csv", "--key", "customer_id", "--from-partitions", "3",
                 "--to-partitions", "4"], 2),
@@ -261,6 +296,13 @@ def test_nul_bytes_and_undecodable_kcat_keys_are_kept_as_key_bytes(corpus: Path)
     summary = json.loads(done.stdout)
     assert summary["skipped_rows"] == 0
     assert "k\\xff\\xfe" in [row["key"] for row in summary["top_keys"]]
+    # --null-field-as-empty keeps the raw key bytes (it cast them to text, which failed)
+    done = run("analyze", "binary.kcat", "--key", "key", "-p", "3", "--null-field-as-empty",
+               "--json", cwd=corpus)  # fmt: skip
+    assert done.returncode == 0 and done.stderr == b"", done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["events"], summary["null_key_events"], summary["skipped_rows"]) == (2, 0, 0)
+    assert "k\\xff\\xfe" in [row["key"] for row in summary["top_keys"]]
 
 
 def test_a_20_mb_line_as_a_csv_field_and_as_a_log_line(tmp_path: Path) -> None:
@@ -280,6 +322,28 @@ def test_a_null_key_that_the_partitioner_hashes_is_shown_not_a_crash(tmp_path: P
                cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "(null)" in done.stdout.decode()
+
+
+def test_sizes_with_spaces_and_order_by_with_only_null_keys(tmp_path: Path) -> None:
+    # Found by fuzz/fuzz_analyze.py: each was an internal error (ArrowInvalid, IndexError).
+    (tmp_path / "sizes.csv").write_bytes(b"customer_id,size\na, 12\nb,3 \n")
+    done = run("analyze", "sizes.csv", *ANALYZE, "--size", "size", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["bytes"] == 15
+    (tmp_path / "nulls.jsonl").write_bytes(b'{"user": null, "n": "1"}\n{"user": null, "n": "1"}\n')
+    done = run("analyze", "nulls.jsonl", "--key", "{user}:{n}", "-p", "3", "--order-by", "n",
+               "--json", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["null_key_events"] == 2
+    # --size and --timestamp over kcat's raw key bytes, not UTF-8: unparsable, not a crash
+    (tmp_path / "keys.kcat").write_bytes(b"12\t0\t1\t2\t3\n\xd6\t0\t2\t3\t4\n")
+    done = run("analyze", "keys.kcat", "--key", "key", "-p", "3", "--size", "key",
+               "--timestamp", "key", "--json", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["skipped_rows"] == 1
+    done = run("analyze", "keys.kcat", "--key", "key", "-p", "3", "--order-by", "key",
+               cwd=tmp_path)  # fmt: skip
+    assert_one_error(done, 1, "--order-by: the entity column holds bytes that are not valid")
 
 
 def test_a_header_that_is_not_utf8_is_a_data_error(tmp_path: Path) -> None:

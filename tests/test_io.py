@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import bz2
+import contextlib
+import gc
 import gzip
 import importlib.util
 import io
@@ -120,6 +122,41 @@ def test_strict_makes_a_ragged_row_an_error_naming_the_line() -> None:
     events = open_events(write("r.csv", b"key,size\na,1\nb\n"), strict=True)
     with pytest.raises(DataError, match=r"^r\.csv:3: expected 2 fields, found 1$"):
         list(events)
+
+
+def test_a_csv_read_again_for_a_ragged_row_leaves_no_stream_alive() -> None:
+    # The first, threaded read stops at a ragged row and the file is read again; the error
+    # that stopped it once kept that read's frame, streams and buffers alive for good.
+    path = write("r.csv", b"key,size\na,1\nb\n")
+
+    def alive() -> int:
+        gc.collect()
+        return sum(isinstance(thing, partsim.io._ByteStream) for thing in gc.get_objects())
+
+    before = alive()
+    for strict in (False, True, False, True):
+        with contextlib.suppress(DataError):
+            list(open_events(path, strict=strict))
+    assert alive() == before
+
+
+def test_ragged_rows_that_are_not_utf8_are_skipped_too() -> None:
+    # pyarrow decodes a ragged row as UTF-8 before calling the handler: it printed a
+    # traceback and gave up on the file. Escaped bytes come back byte for byte.
+    path = write("r.csv", b"key,size\na\x01\x01b,1\n\xff\n\xff,x,y\n\xc3\xa9\x01,2\n")
+    events = open_events(path)
+    assert rows(events) == [{"key": "a\x01\x01b", "size": "1"}, {"key": "é\x01", "size": "2"}]
+    assert events.skipped_examples == [
+        "r.csv:3: expected 2 fields, found 1",
+        "r.csv:4: expected 2 fields, found 3",
+    ]
+    path = write("r.csv", b"key\x01size\na\x02\x01\xff\nb\x02\x01ok\n\xfe\n")
+    events = open_events(path, delimiter="\x01")  # then \x02 is the escape
+    assert rows(events) == [{"key": "b\x02", "size": "ok"}]
+    assert sorted(events.skipped_examples) == [
+        "r.csv:2: column 'size' is not valid UTF-8",
+        "r.csv:4: expected 2 fields, found 1",
+    ]
 
 
 def test_invalid_utf8_rows_are_skipped_not_mangled() -> None:

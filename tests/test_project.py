@@ -17,7 +17,7 @@ def test_ruff_lint_and_format() -> None:
     ruff = shutil.which("ruff")
     if ruff is None:
         pytest.fail("ruff is a test dependency: pip install -e '.[test]'")
-    paths = ["partsim", "tests", "bench", "gallery", "notebooks", "sample_data", "setup.py"]
+    paths = ["partsim", "tests", "bench", "fuzz", "gallery", "notebooks", "sample_data", "setup.py"]
     lint = subprocess.run([ruff, "check", *paths], cwd=ROOT, capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
     fmt = subprocess.run(
