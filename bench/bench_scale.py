@@ -4,7 +4,8 @@ Workload: the issue-3 events (a Zipf ``customer_id`` over up to 1M customers, ``
 a ``ts`` every 9 ms) at ``--rows`` events (default 50M), as CSV and as Parquet (1M-row row
 groups). Each run is ``partsim analyze --out`` in its own process, timed, with its peak RSS:
 that of the largest process (for Dask, the client or one worker, whichever is bigger) and
-that of all its processes together:
+that of all its processes together (summed proportional set sizes: a page that processes
+share counts once):
 
 - ``customer_id`` (at most 1M distinct keys: exact counts), from CSV and from Parquet;
 - ``{customer_id}/{ts}`` (a distinct key per event: past ``--exact-keys``, sketches);
@@ -54,10 +55,19 @@ def make_parquet(csv_path: Path, path: Path) -> None:
             writer.write_table(pa.Table.from_batches(pending), row_group_size=1_000_000)
 
 
+def _proportional(process) -> int:
+    """A process's proportional set size: its private pages plus its share of pages it shares
+    (a forked child shares its parent's), so a sum over processes counts each page once."""
+    try:
+        return process.memory_full_info().pss
+    except AttributeError:  # no PSS outside Linux: RSS, which counts shared pages twice
+        return process.memory_info().rss
+
+
 def timed_tree(command: list[str]) -> tuple[float, float, float]:
     """Wall seconds; the peak RSS of the largest process (the kernel's ``ru_maxrss`` of the
     command and the descendants it waited for); and the peak of the command's and its
-    descendants' summed RSS, sampled every 50 ms with psutil (a dependency of
+    descendants' summed PSS, sampled every 50 ms with psutil (a dependency of
     dask.distributed). In MiB."""
     import psutil
 
@@ -70,7 +80,7 @@ def timed_tree(command: list[str]) -> tuple[float, float, float]:
             break
         try:
             tree = [root, *root.children(recursive=True)]
-            total = max(total, sum(member.memory_info().rss for member in tree))
+            total = max(total, sum(_proportional(member) for member in tree))
         except psutil.Error:
             pass  # a process ended while being read
         time.sleep(0.05)
@@ -145,7 +155,7 @@ def main() -> None:
     print(
         f"{args.rows:,} events: CSV {result['csv_mib']:,} MiB, Parquet {result['parquet_mib']:,}"
         f" MiB; {result['machine']}\n"
-        "| run | wall s | events/s | peak RSS MiB (largest process) | all processes |"
+        "| run | wall s | events/s | peak RSS MiB (largest process) | all processes (PSS) |"
         " distinct keys | key counts |\n|---|---:|---:|---:|---:|---:|---|"
     )
     for row in rows:

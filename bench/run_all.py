@@ -65,7 +65,7 @@ def table(hashing: dict, analyze: dict, scale: dict, sample: dict) -> str:
         lines.append(
             f"| {scale['rows'] / 1e6:g}M events: {row['run']} | {row['seconds']:.1f} s, "
             f"{row['rows_per_second'] / 1e6:.2f}M events/s, peak RSS {row['peak_rss_mib']:,} MiB "
-            f"| | |"
+            f"(all its processes: {row['peak_total_rss_mib']:,} MiB PSS) | | |"
         )
     lines.append(
         f"| {scale['rows'] / 1e6:g}M events: Dask (local cluster) against local | | local: "
