@@ -17,6 +17,7 @@ __all__ = [
     "PartsimError",
     "UsageError",
     "closest",
+    "error_reason",
     "invalid_choice",
 ]
 
@@ -49,6 +50,16 @@ class ClusterError(PartsimError):
     """A Dask cluster could not be used: the scheduler is unreachable or a worker failed."""
 
     exit_code = 1
+
+
+def error_reason(exc: BaseException) -> str:
+    """An exception's message, first line only, for a one-line error; else its type's name.
+
+    >>> error_reason(OSError("disk full\\nmore detail")), error_reason(ValueError())
+    ('disk full', 'ValueError')
+    """
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def closest(given: str, choices: Iterable[str]) -> str | None:

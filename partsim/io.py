@@ -67,7 +67,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from partsim.errors import DataError, UsageError, invalid_choice
+from partsim.errors import DataError, UsageError, error_reason, invalid_choice
 from partsim.serde import is_utf8, java_utf8
 
 if TYPE_CHECKING:
@@ -301,7 +301,7 @@ class _ByteStream(io.RawIOBase):
         return b"".join(parts)
 
     def _failure(self, exc: BaseException) -> DataError:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = error_reason(exc)
         if self.source.compression is not None:
             return DataError(
                 f"{self.source.name} is truncated or corrupt ({self.source.compression}): {reason}"
@@ -653,8 +653,7 @@ def _parquet_file(source: _Input) -> pq.ParquetFile:
 
 
 def _parquet_failure(source: _Input, exc: BaseException) -> DataError:
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return DataError(f"{source.name} is truncated or corrupt (Parquet): {reason}")
+    return DataError(f"{source.name} is truncated or corrupt (Parquet): {error_reason(exc)}")
 
 
 def _columns_of(source: _Input, options: _Options, stdin: _ByteStream | None) -> list[str] | None:
