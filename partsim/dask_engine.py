@@ -24,7 +24,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from partsim.analysis import (
@@ -35,7 +35,7 @@ from partsim.analysis import (
     bind_columns,
     finish_run,
 )
-from partsim.errors import ClusterError, UsageError
+from partsim.errors import ClusterError, UsageError, error_reason
 
 __all__ = ["DEFAULT_BLOCKSIZE", "analyze_on_dask", "is_dask_frame", "parse_blocksize"]
 
@@ -114,9 +114,8 @@ def connect(scheduler: str | None) -> Iterator[Any]:
         try:
             client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ClusterError(
-                f"cannot reach the Dask scheduler at {scheduler}: {reason}"
+                f"cannot reach the Dask scheduler at {scheduler}: {error_reason(exc)}"
             ) from None
         with client:
             yield client
@@ -140,17 +139,15 @@ def connect(scheduler: str | None) -> Iterator[Any]:
 
 
 def _reason(exc: BaseException) -> str:
-    cause = exc.__cause__ or exc
-    return str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+    """What went wrong first: the first line of the exception's cause, or of the exception."""
+    return error_reason(exc.__cause__ or exc)
 
 
-def _tree(client: Any, level: list[Any]) -> Any:
-    """Merge futures of partials in a tree of ``FAN_IN``-way merges; the root's future."""
+def _tree(level: list[Any], merge: Callable[..., Any]) -> Any:
+    """Merge partials (futures or delayed values) in a tree of ``FAN_IN``-way ``merge``
+    calls; the root."""
     while len(level) > 1:
-        level = [
-            client.submit(merge_partials, *level[i : i + FAN_IN], pure=False)
-            for i in range(0, len(level), FAN_IN)
-        ]
+        level = [merge(*level[i : i + FAN_IN]) for i in range(0, len(level), FAN_IN)]
     return level[0]
 
 
@@ -187,7 +184,7 @@ def analyze_on_dask(
             future.key: piece.bytes_total or 0
             for future, piece in zip(futures, pieces, strict=True)
         }
-        root = _tree(client, futures)
+        root = _tree(futures, lambda *parts: client.submit(merge_partials, *parts, pure=False))
         done_bytes = 0
         try:
             for future in distributed.as_completed(futures):
@@ -215,15 +212,11 @@ def _analyze_frame(
         dask.delayed(aggregate_frame, pure=False)(part, plan, index)
         for index, part in enumerate(frame.to_delayed())
     ]
-    while len(level) > 1:
-        level = [
-            dask.delayed(merge_partials, pure=False)(*level[i : i + FAN_IN])
-            for i in range(0, len(level), FAN_IN)
-        ]
+    root = _tree(level, dask.delayed(merge_partials, pure=False))
     if scheduler is not None:
         with connect(scheduler) as client:
-            aggregate, examples = client.compute(level[0]).result()
+            aggregate, examples = client.compute(root).result()
     else:  # dask's default scheduler: the caller's client if there is one
-        aggregate, examples = dask.compute(level[0])[0]
+        aggregate, examples = dask.compute(root)[0]
     label = f"a dask DataFrame ({frame.npartitions} partitions)"
     return finish_run(aggregate, plan, label, examples, top=top, seed=seed)
