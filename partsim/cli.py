@@ -53,6 +53,10 @@ KEY_FORMAT_OPTION = click.option(
     "--key-format", type=click.Choice(KEY_FORMATS), default="string", show_default=True,
     help="How the producer serializes keys.",
 )  # fmt: skip
+SCHEMA_ID_OPTION = click.option(
+    "--schema-id", type=click.IntRange(0, 2**31 - 1), default=None,
+    help="Confluent Schema Registry id: frame keys as 0x00 + 4-byte id + payload.",
+)  # fmt: skip
 SCHEMA_TYPE_OPTION = click.option(
     "--schema-type", type=click.Choice(SCHEMA_TYPES), default="avro", show_default=True,
     help="With a schema id: protobuf adds the message-index byte.",
@@ -81,9 +85,7 @@ def producer_options(command=None, *, partitions_required: bool = True):
         click.option("--partitioner", type=PartitionerType(), default="java", show_default=True,
                      help="The producer client's partitioner (see `partsim partitioners`)."),
         KEY_FORMAT_OPTION,
-        click.option("--schema-id", type=click.IntRange(0, 2**31 - 1), default=None,
-                     help="Confluent Schema Registry id: frame keys as 0x00 + 4-byte id + "
-                     "payload."),
+        SCHEMA_ID_OPTION,
         SCHEMA_TYPE_OPTION,
     ])  # fmt: skip
 
@@ -528,12 +530,7 @@ def _counts(text: str) -> list[int]:
     help="Partitioners to compare (repeatable); default java.",
 )
 @KEY_FORMAT_OPTION
-@click.option(
-    "--schema-id",
-    type=click.IntRange(0, 2**31 - 1),
-    default=None,
-    help="Confluent Schema Registry id: frame keys as 0x00 + 4-byte id + payload.",
-)
+@SCHEMA_ID_OPTION
 @SCHEMA_TYPE_OPTION
 @event_options
 @click.option(
