@@ -706,12 +706,12 @@ def finish(
     all_counts = keys.column("count").to_numpy()
     # A hashed key's partition is a function of its bytes: hash each distinct key once.
     all_partitions = plan.partitioner.hashed_partitions(keys.column("key"), count)[0]
+    hot = min(top, keys.num_rows)
     if sketched is None:
         distinct = np.bincount(all_partitions, minlength=count)
         distinct_keys = len(all_counts)
         # Only the hot keys and each partition's top key need ordering: sort those
         # candidates (ties by key), not the whole distinct-key table.
-        hot = min(top, keys.num_rows)
         best = np.zeros(count, dtype=np.int64)
         np.maximum.at(best, all_partitions, all_counts)
         kth = np.partition(all_counts, keys.num_rows - hot)[keys.num_rows - hot] if hot else np.inf
@@ -720,7 +720,6 @@ def finish(
         key_partitions = all_partitions[candidates]
     else:  # every key heavier than the sketch's error bound is a candidate already
         distinct, distinct_keys = sketched.distinct, round(sketched.distinct_total)
-        hot = min(top, keys.num_rows)
         key_partitions = all_partitions
     keys = keys.append_column("partition", pa.array(key_partitions))
     keys = keys.sort_by([("count", "descending"), ("key", "ascending")])
