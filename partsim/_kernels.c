@@ -13,6 +13,16 @@
  *   3 murmur2_kafkajs_legacy  tulios/kafkajs src/producer/partitioners/legacy/murmur2.js
  *
  * Results are the raw 32 bits; Python reinterprets them as signed where the reference is.
+ *
+ * KeyTable counts events and sums bytes per distinct key, batch after batch, in one hash
+ * table that lives as long as the analysis (partsim.keycounts wraps it):
+ *   add(offset_width, offsets, data, validity, validity_offset, weights)
+ *     adds one Arrow binary array's keys (validity: its null bitmap, or None) with their
+ *     weights (float64), with the GIL released;
+ *   export(offsets, data, counts, weights) fills caller-made arrays (int64 offsets with
+ *     len + 1 entries, uint8 data of data_size bytes, int64 counts, float64 weights) with
+ *     the keys in order of first appearance; null_index is the null key's row, or -1.
+ * Its hash (MurmurHash64A) only places keys in the table: partitions never come from it.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -133,6 +143,34 @@ static uint32_t fnv1a(const uint8_t *key, int64_t len) {
 typedef uint32_t (*hash_fn)(const uint8_t *, int64_t);
 static const hash_fn HASHES[] = {murmur2, crc32, fnv1a, murmur2_kafkajs_legacy};
 
+/* Entry i of an Arrow offsets buffer of int32 (width 4) or int64 (width 8) entries. */
+static inline int64_t offset_at(const void *offsets, Py_ssize_t width, Py_ssize_t i) {
+    return width == 4 ? ((const int32_t *)offsets)[i] : ((const int64_t *)offsets)[i];
+}
+
+/* Whether the `count` keys' offsets rise from 0 or more and stay within `data_len` bytes. */
+static int offsets_valid(const void *offsets, Py_ssize_t width, Py_ssize_t count,
+                         Py_ssize_t data_len) {
+    int64_t previous = offset_at(offsets, width, 0);
+    if (previous < 0) return 0;
+    for (Py_ssize_t i = 1; i <= count; i++) {
+        int64_t next = offset_at(offsets, width, i);
+        if (next < previous) return 0;
+        previous = next;
+    }
+    return previous <= data_len;
+}
+
+/* None, or NULL with the error of `failed` set (1: bad offsets; 2: out of memory). */
+static PyObject *outcome(int failed) {
+    if (failed == 1) {
+        PyErr_SetString(PyExc_ValueError, "offsets point outside the data buffer");
+        return NULL;
+    }
+    if (failed == 2) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
 static PyObject *hash_binary(PyObject *self, PyObject *args) {
     int algorithm;
     Py_ssize_t width;
@@ -152,34 +190,318 @@ static PyObject *hash_binary(PyObject *self, PyObject *args) {
     const uint8_t *bytes = (const uint8_t *)data.buf;
     uint32_t *hashes = (uint32_t *)out.buf;
     hash_fn fn = HASHES[algorithm];
-    int bad = 0;
+    int valid;
     Py_BEGIN_ALLOW_THREADS
-    if (width == 4) {
-        const int32_t *off = (const int32_t *)offsets.buf;
-        for (Py_ssize_t i = 0; i < count; i++) {
-            if (off[i] < 0 || off[i + 1] < off[i] || off[i + 1] > data.len) { bad = 1; break; }
-            hashes[i] = fn(bytes + off[i], (int64_t)off[i + 1] - off[i]);
-        }
-    } else {
-        const int64_t *off = (const int64_t *)offsets.buf;
-        for (Py_ssize_t i = 0; i < count; i++) {
-            if (off[i] < 0 || off[i + 1] < off[i] || off[i + 1] > data.len) { bad = 1; break; }
-            hashes[i] = fn(bytes + off[i], off[i + 1] - off[i]);
-        }
+    valid = offsets_valid(offsets.buf, width, count, data.len);
+    for (Py_ssize_t i = 0; valid && i < count; i++) {
+        int64_t start = offset_at(offsets.buf, width, i);
+        hashes[i] = fn(bytes + start, offset_at(offsets.buf, width, i + 1) - start);
     }
     Py_END_ALLOW_THREADS
-    if (bad) {
-        PyErr_SetString(PyExc_ValueError, "offsets point outside the data buffer");
-        goto done;
-    }
-    result = Py_None;
-    Py_INCREF(result);
+    result = outcome(valid ? 0 : 1);
 done:
     PyBuffer_Release(&offsets);
     PyBuffer_Release(&data);
     PyBuffer_Release(&out);
     return result;
 }
+
+/* ------------------------------------------------------------------------ KeyTable */
+
+static uint64_t table_hash(const uint8_t *key, int64_t len) {  /* MurmurHash64A, seed 0 */
+    const uint64_t m = 0xc6a4a7935bd1e995ull;
+    uint64_t h = (uint64_t)len * m;
+    int64_t full = len & ~(int64_t)7;
+    for (int64_t i = 0; i < full; i += 8) {
+        uint64_t k;
+        memcpy(&k, key + i, 8);
+        k *= m;
+        k ^= k >> 47;
+        k *= m;
+        h ^= k;
+        h *= m;
+    }
+    uint64_t tail = 0;
+    switch (len & 7) {
+    case 7: tail ^= (uint64_t)key[full + 6] << 48; /* fall through */
+    case 6: tail ^= (uint64_t)key[full + 5] << 40; /* fall through */
+    case 5: tail ^= (uint64_t)key[full + 4] << 32; /* fall through */
+    case 4: tail ^= (uint64_t)key[full + 3] << 24; /* fall through */
+    case 3: tail ^= (uint64_t)key[full + 2] << 16; /* fall through */
+    case 2: tail ^= (uint64_t)key[full + 1] << 8;  /* fall through */
+    case 1: tail ^= (uint64_t)key[full]; h ^= tail; h *= m;
+    }
+    h ^= h >> 47;
+    h *= m;
+    h ^= h >> 47;
+    return h;
+}
+
+typedef struct {
+    uint32_t tag;   /* the key hash's low 32 bits */
+    uint32_t entry; /* 1 + the entry's number; 0 marks an empty slot */
+} Slot;
+
+typedef struct { /* 32 bytes: one key's place in the arena and its sums */
+    int64_t start, len, count;
+    double weight;
+} Entry;
+
+typedef struct {
+    PyObject_HEAD
+    Slot *slots;
+    uint64_t mask;  /* slots - 1 (a power of two) */
+    Entry *entries; /* in order of first appearance; their keys follow one another */
+    int64_t len, capacity;
+    uint8_t *arena;
+    int64_t arena_len, arena_capacity;
+    int64_t null_index;
+} KeyTable;
+
+#define MAX_ENTRIES 0xfffffffeLL
+#define AHEAD 8 /* rows whose slots are prefetched ahead of the one looked up */
+
+static int grow(void **buffer, int64_t *capacity, int64_t needed, size_t item) {
+    if (needed <= *capacity) return 0;
+    int64_t wanted = *capacity ? *capacity : 1024;
+    while (wanted < needed) wanted *= 2;
+    void *bigger = PyMem_RawRealloc(*buffer, (size_t)wanted * item);
+    if (bigger == NULL) return -1;
+    *buffer = bigger;
+    *capacity = wanted;
+    return 0;
+}
+
+static int rehash(KeyTable *t, uint64_t slot_count) {
+    Slot *slots = PyMem_RawCalloc((size_t)slot_count, sizeof(Slot));
+    if (slots == NULL) return -1;
+    uint64_t mask = slot_count - 1;
+    for (int64_t e = 0; e < t->len; e++) {
+        if (e == t->null_index) continue;
+        uint64_t hash = table_hash(t->arena + t->entries[e].start, t->entries[e].len);
+        uint64_t at = hash & mask;
+        while (slots[at].entry) at = (at + 1) & mask;
+        slots[at].tag = (uint32_t)hash;
+        slots[at].entry = (uint32_t)(e + 1);
+    }
+    PyMem_RawFree(t->slots);
+    t->slots = slots;
+    t->mask = mask;
+    return 0;
+}
+
+/* The entry of a new key (its bytes copied into the arena); -1 when memory runs out. */
+static int64_t new_entry(KeyTable *t, const uint8_t *key, int64_t len) {
+    if (t->len >= MAX_ENTRIES) return -1;
+    void *entries = t->entries, *arena = t->arena;
+    int failed = grow(&entries, &t->capacity, t->len + 1, sizeof(Entry)) < 0 ||
+                 grow(&arena, &t->arena_capacity, t->arena_len + len, 1) < 0;
+    t->entries = entries;
+    t->arena = arena;
+    if (failed) return -1;
+    if (len) memcpy(t->arena + t->arena_len, key, (size_t)len);
+    int64_t e = t->len++;
+    t->entries[e] = (Entry){t->arena_len, len, 0, 0.0};
+    t->arena_len += len;
+    return e;
+}
+
+static int64_t find_or_add(KeyTable *t, const uint8_t *key, int64_t len, uint64_t hash) {
+    uint32_t tag = (uint32_t)hash;
+    uint64_t at = hash & t->mask;
+    for (;;) {
+        uint32_t entry = t->slots[at].entry;
+        if (!entry) break;
+        if (t->slots[at].tag == tag) {
+            const Entry *found = &t->entries[entry - 1];
+            if (found->len == len && memcmp(t->arena + found->start, key, (size_t)len) == 0)
+                return (int64_t)entry - 1;
+        }
+        at = (at + 1) & t->mask;
+    }
+    int64_t e = new_entry(t, key, len);
+    if (e < 0) return -1;
+    t->slots[at].tag = tag;
+    t->slots[at].entry = (uint32_t)(e + 1);
+    if ((uint64_t)t->len * 2 > t->mask + 1 && rehash(t, (t->mask + 1) * 2) < 0) return -1;
+    return e;
+}
+
+static int64_t null_entry(KeyTable *t) {
+    if (t->null_index < 0) {
+        /* An empty key in the arena, found by its index, never by a slot. */
+        int64_t e = new_entry(t, NULL, 0);
+        if (e < 0) return -1;
+        t->null_index = e;
+    }
+    return t->null_index;
+}
+
+static int KeyTable_init(KeyTable *t, PyObject *args, PyObject *kwds) {
+    if (!PyArg_ParseTuple(args, ":KeyTable")) return -1;
+    if (t->slots == NULL) {
+        t->slots = PyMem_RawCalloc(1024, sizeof(Slot));
+        if (t->slots == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        t->mask = 1023;
+        t->null_index = -1;
+    }
+    return 0;
+}
+
+static void KeyTable_dealloc(KeyTable *t) {
+    PyMem_RawFree(t->slots);
+    PyMem_RawFree(t->entries);
+    PyMem_RawFree(t->arena);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+static PyObject *KeyTable_add(KeyTable *t, PyObject *args) {
+    Py_ssize_t width, validity_offset;
+    Py_buffer offsets, data, weights;
+    PyObject *validity_object;
+    if (!PyArg_ParseTuple(args, "ny*y*Ony*", &width, &offsets, &data, &validity_object,
+                          &validity_offset, &weights))
+        return NULL;
+    Py_buffer validity = {0};
+    int has_validity = validity_object != Py_None;
+    PyObject *result = NULL;
+    if (has_validity && PyObject_GetBuffer(validity_object, &validity, PyBUF_SIMPLE) < 0) {
+        has_validity = 0;
+        goto done;
+    }
+    if (t->slots == NULL) {
+        PyErr_SetString(PyExc_ValueError, "KeyTable is not initialized");
+        goto done;
+    }
+    if (width != 4 && width != 8) {
+        PyErr_SetString(PyExc_ValueError, "the offset width must be 4 or 8");
+        goto done;
+    }
+    Py_ssize_t count = offsets.len / width - 1;
+    if (count < 0 || weights.len != count * (Py_ssize_t)sizeof(double) || validity_offset < 0 ||
+        (has_validity && validity.len * 8 < validity_offset + count)) {
+        PyErr_SetString(PyExc_ValueError, "offsets, validity and weights do not match");
+        goto done;
+    }
+    const uint8_t *bytes = (const uint8_t *)data.buf;
+    const uint8_t *valid = has_validity ? (const uint8_t *)validity.buf : NULL;
+    const double *w = (const double *)weights.buf;
+    int failed = 0; /* 1: bad offsets, 2: out of memory */
+    Py_BEGIN_ALLOW_THREADS
+    if (!offsets_valid(offsets.buf, width, count, data.len)) failed = 1;
+    /* Row i's hash is computed AHEAD rows early and its slot prefetched: a table bigger
+       than the cache then costs about one memory latency per row, not several in turn. */
+    struct { int64_t start, len; uint64_t hash; } ring[2 * AHEAD]; /* row i at i % 2AHEAD */
+    for (Py_ssize_t i = -AHEAD; !failed && i < count; i++) {
+        Py_ssize_t next = i + AHEAD;
+        if (next < count) {
+            int64_t start = offset_at(offsets.buf, width, next);
+            int64_t len = offset_at(offsets.buf, width, next + 1) - start;
+            uint64_t hash = table_hash(bytes + start, len);
+            ring[next % (2 * AHEAD)].start = start;
+            ring[next % (2 * AHEAD)].len = len;
+            ring[next % (2 * AHEAD)].hash = hash;
+            __builtin_prefetch(&t->slots[hash & t->mask]);
+        }
+        if (i < 0) continue;
+        int64_t e;
+        Py_ssize_t bit = validity_offset + i;
+        if (valid != NULL && !((valid[bit >> 3] >> (bit & 7)) & 1)) {
+            e = null_entry(t);
+        } else {
+            const int64_t at = i % (2 * AHEAD);
+            e = find_or_add(t, bytes + ring[at].start, ring[at].len, ring[at].hash);
+        }
+        if (e < 0) { failed = 2; break; }
+        t->entries[e].count += 1;
+        t->entries[e].weight += w[i];
+    }
+    Py_END_ALLOW_THREADS
+    result = outcome(failed);
+done:
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&weights);
+    if (has_validity) PyBuffer_Release(&validity);
+    return result;
+}
+
+static PyObject *KeyTable_export(KeyTable *t, PyObject *args) {
+    Py_buffer offsets, data, counts, weights;
+    if (!PyArg_ParseTuple(args, "w*w*w*w*", &offsets, &data, &counts, &weights)) return NULL;
+    PyObject *result = NULL;
+    if (offsets.len != (t->len + 1) * 8 || data.len != t->arena_len || counts.len != t->len * 8 ||
+        weights.len != t->len * 8) {
+        PyErr_SetString(PyExc_ValueError, "the arrays do not fit the table");
+        goto done;
+    }
+    int64_t *out = (int64_t *)offsets.buf, *count_out = (int64_t *)counts.buf;
+    double *weight_out = (double *)weights.buf;
+    out[0] = 0;
+    for (int64_t e = 0; e < t->len; e++) {
+        out[e + 1] = t->entries[e].start + t->entries[e].len;
+        count_out[e] = t->entries[e].count;
+        weight_out[e] = t->entries[e].weight;
+    }
+    if (t->arena_len) memcpy(data.buf, t->arena, (size_t)t->arena_len);
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&counts);
+    PyBuffer_Release(&weights);
+    return result;
+}
+
+static Py_ssize_t KeyTable_length(KeyTable *t) { return (Py_ssize_t)t->len; }
+
+static PyObject *KeyTable_data_size(KeyTable *t, void *closure) {
+    return PyLong_FromLongLong(t->arena_len);
+}
+
+static PyObject *KeyTable_null_index(KeyTable *t, void *closure) {
+    return PyLong_FromLongLong(t->null_index);
+}
+
+static PyObject *KeyTable_memory(KeyTable *t, void *closure) {
+    return PyLong_FromLongLong((long long)((t->mask + 1) * sizeof(Slot) + t->capacity * sizeof(Entry) +
+                                           t->arena_capacity));
+}
+
+static PyMethodDef KEYTABLE_METHODS[] = {
+    {"add", (PyCFunction)KeyTable_add, METH_VARARGS,
+     "add(offset_width, offsets, data, validity, validity_offset, weights): count keys."},
+    {"export", (PyCFunction)KeyTable_export, METH_VARARGS,
+     "export(offsets, data, counts, weights): fill the arrays with the table."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef KEYTABLE_GETSET[] = {
+    {"data_size", (getter)KeyTable_data_size, NULL, "bytes of all distinct keys", NULL},
+    {"null_index", (getter)KeyTable_null_index, NULL, "the null key's entry, or -1", NULL},
+    {"memory", (getter)KeyTable_memory, NULL, "bytes allocated", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PySequenceMethods KEYTABLE_SEQUENCE = {.sq_length = (lenfunc)KeyTable_length};
+
+static PyTypeObject KeyTableType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "partsim._kernels.KeyTable",
+    .tp_doc = "Events and bytes per distinct key (see the module's comment).",
+    .tp_basicsize = sizeof(KeyTable),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)KeyTable_init,
+    .tp_dealloc = (destructor)KeyTable_dealloc,
+    .tp_methods = KEYTABLE_METHODS,
+    .tp_getset = KEYTABLE_GETSET,
+    .tp_as_sequence = &KEYTABLE_SEQUENCE,
+};
 
 static PyMethodDef METHODS[] = {
     {"hash_binary", hash_binary, METH_VARARGS,
@@ -192,5 +514,14 @@ static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_kernels", NULL, -1,
 
 PyMODINIT_FUNC PyInit__kernels(void) {
     crc_init();
-    return PyModule_Create(&MODULE);
+    if (PyType_Ready(&KeyTableType) < 0) return NULL;
+    PyObject *module = PyModule_Create(&MODULE);
+    if (module == NULL) return NULL;
+    Py_INCREF(&KeyTableType);
+    if (PyModule_AddObject(module, "KeyTable", (PyObject *)&KeyTableType) < 0) {
+        Py_DECREF(&KeyTableType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
 }

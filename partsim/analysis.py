@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 from partsim.design import KeyDesign, parse_design
 from partsim.errors import DataError, UsageError, invalid_choice
 from partsim.io import BATCH_ROWS
+from partsim.keycounts import KEY_SCHEMA, KeyCounts, sum_by
 from partsim.ordering import ordering_report
 from partsim.partitioners import Partitioner, check_partition_count, get_partitioner
 from partsim.serde import check_key_format, schema_prefix, serialize_keys
@@ -55,7 +56,7 @@ __all__ = [
 SIMULATE_MAX_KEYS = 2_000_000
 #: Key-placements per simulation budget (trials x distinct keys).
 SIMULATION_BUDGET = 40_000_000
-#: Rows of pending partial key and window tables that trigger a merge (bounds memory).
+#: Rows of pending partial window and entity tables that trigger a merge (bounds memory).
 MERGE_ROWS = 4_000_000
 #: Where ``analyze`` computes: this process, or a Dask cluster.
 ENGINES = ("local", "dask")
@@ -196,14 +197,6 @@ def _splitmix64(values: np.ndarray) -> np.ndarray:
 
 
 # -------------------------------------------------------------------------- aggregate
-def sum_by(table: pa.Table, keys: list[str], sums: list[str]) -> pa.Table:
-    """Sum the columns ``sums`` per distinct ``keys`` (how partial tables merge)."""
-    grouped = table.group_by(keys, use_threads=False).aggregate([(c, "sum") for c in sums])
-    names = {f"{column}_sum": column for column in sums}
-    return grouped.rename_columns([names.get(name, name) for name in grouped.column_names])
-
-
-_KEY_SCHEMA = pa.schema([("key", pa.binary()), ("count", pa.int64()), ("bytes", pa.float64())])
 ENTITY_SCHEMA = pa.schema(
     [("entity", pa.large_string()), ("key", pa.binary()), ("count", pa.int64())]
 )
@@ -226,7 +219,7 @@ class LoadAggregate:
     null_key_events: int = 0
     keyless_events: int = 0
     skipped_rows: int = 0
-    keys: pa.Table = field(default_factory=lambda: _KEY_SCHEMA.empty_table())
+    keys: pa.Table = field(default_factory=lambda: KEY_SCHEMA.empty_table())
     windows: pa.Table = field(default_factory=lambda: _WINDOW_SCHEMA.empty_table())
     first_ns: int | None = None
     last_ns: int | None = None
@@ -267,14 +260,13 @@ class LoadAggregate:
             sum(p.null_key_events for p in parts),
             sum(p.keyless_events for p in parts),
             sum(p.skipped_rows for p in parts),
-            sum_by(pa.concat_tables([p.keys for p in parts]), ["key"],
-                   ["count", "bytes"]).cast(_KEY_SCHEMA),
-            sum_by(pa.concat_tables([p.windows for p in parts]), ["window", "partition"],
-                   ["messages", "bytes"]).cast(_WINDOW_SCHEMA),
+            _sum_tables([p.keys for p in parts], ["key"], ["count", "bytes"], KEY_SCHEMA),
+            _sum_tables([p.windows for p in parts], ["window", "partition"],
+                        ["messages", "bytes"], _WINDOW_SCHEMA),
             min(starts) if starts else None,
             max(ends) if ends else None,
-            sum_by(pa.concat_tables(entities), ["entity", "key"], ["count"]).cast(
-                ENTITY_SCHEMA) if entities else None,
+            _sum_tables(entities, ["entity", "key"], ["count"], ENTITY_SCHEMA)
+            if entities else None,
         )  # fmt: skip
         limits = [p.key_limit for p in parts if p.key_limit is not None]
         merged.key_limit = min(limits) if limits else None
@@ -320,7 +312,17 @@ class LoadAggregate:
                 keys, self.keys.column("count").to_numpy(), self.keys.column("bytes").to_numpy(),
                 partitions,
             )  # fmt: skip
-        self.keys = _KEY_SCHEMA.empty_table()
+        self.keys = KEY_SCHEMA.empty_table()
+
+
+def _sum_tables(
+    tables: list[pa.Table], keys: list[str], sums: list[str], schema: pa.Schema
+) -> pa.Table:
+    """:func:`sum_by` over the tables together; one table with rows is already summed."""
+    full = [table for table in tables if table.num_rows]
+    if len(full) == 1:
+        return full[0].cast(schema)
+    return sum_by(pa.concat_tables(tables), keys, sums).cast(schema)
 
 
 class Rows(NamedTuple):
@@ -427,10 +429,15 @@ class BatchPlan:
         return Events(batch, key_bytes, weights, times, skipped)
 
     def aggregate(
-        self, batch: pa.RecordBatch | pa.Table, keyless_seen: int, rows: Rows | None = None
+        self,
+        batch: pa.RecordBatch | pa.Table,
+        keyless_seen: int,
+        rows: Rows | None = None,
+        keys: KeyCounts | None = None,
     ) -> LoadAggregate:
         """The aggregate of one batch; ``keyless_seen`` numbers its keyless records
-        (``rows``: the batch's :meth:`rows`, when already parsed)."""
+        (``rows``: the batch's :meth:`rows`, when already parsed). With ``keys``, the
+        per-key counts go there, and the aggregate's key table stays empty."""
         events = self.prepare(batch, rows)
         key_bytes = events.key_bytes
         partitions, keyless = self.partitioner.hashed_partitions(key_bytes, self.partition_count)
@@ -440,14 +447,19 @@ class BatchPlan:
                 self.partitioner.keyless, keyless_seen, keyless_count, self.partition_count,
                 self.seed,
             )  # fmt: skip
+        counts = KeyCounts() if keys is None else keys
         out = self._counts(
-            key_bytes, partitions, keyless, events.weights, events.times, events.skipped
+            key_bytes, partitions, keyless, events.weights, events.times, events.skipped, counts
         )
+        if keys is None:
+            out.keys = counts.table()
         if self.order_by is not None:
             out.entities = entity_pairs(events.batch.column(self.order_by), key_bytes)
         return out
 
-    def _counts(self, key_bytes, partitions, keyless, weights, times, skipped) -> LoadAggregate:
+    def _counts(
+        self, key_bytes, partitions, keyless, weights, times, skipped, keys: KeyCounts
+    ) -> LoadAggregate:
         count = self.partition_count
         out = LoadAggregate.empty(count)
         out.messages = np.bincount(partitions, minlength=count).astype(np.int64)
@@ -464,20 +476,10 @@ class BatchPlan:
         out.null_key_events = int(key_bytes.null_count)
         out.skipped_rows = skipped
         out.key_limit, out.partitioner = self.exact_keys, self.partitioner.name
-        if hashed.any():
-            keys, key_weights = key_bytes, weights
-            if out.keyless_events:
-                keys, key_weights = key_bytes.filter(pa.array(hashed)), weights[hashed]
-            if pa.types.is_large_binary(keys.type) and keys.nbytes < 2**31 - 2**24:
-                keys = keys.cast(pa.binary())  # Arrow groups 32-bit-offset keys much faster
-            table = pa.table({"key": keys, "bytes": pa.array(key_weights)})
-            grouped = table.group_by("key", use_threads=False).aggregate(
-                [("bytes", "sum"), ([], "count_all")]
-            )
-            out.keys = pa.table(
-                [grouped["key"], grouped["count_all"], grouped["bytes_sum"]],
-                schema=_KEY_SCHEMA,
-            )
+        if out.keyless_events:
+            keys.add(key_bytes.filter(pa.array(hashed)), weights[hashed])
+        else:
+            keys.add(key_bytes, weights)
         if times is not None and len(times):
             out.windows = _window_counts(times // self.window_ns, partitions, weights, count)
             out.first_ns, out.last_ns = int(times.min()), int(times.max())
@@ -1022,23 +1024,32 @@ def analyze_batches(
     apart, so their keyless picks are independent draws."""
     total = LoadAggregate.empty(plan.partition_count)
     pending: list[LoadAggregate] = []
+    keys = KeyCounts()  # every batch's keys, in one table
     keyless_seen = keyless_start
-    merge_rows = min(MERGE_ROWS, plan.exact_keys or MERGE_ROWS)
+    limit = plan.exact_keys
     for item in batches:
         batch, rows = item if isinstance(item, tuple) else (item, None)
         if batch.num_rows == 0:
             continue
-        part = plan.aggregate(batch, keyless_seen, rows)
+        part = plan.aggregate(batch, keyless_seen, rows, keys)
         keyless_seen += part.keyless_events
         pending.append(part)
-        # Merging costs a pass over the key table: do it when the parts add up, not per batch
-        # (and by the exact-key limit: past it, merging is what moves keys into the sketch).
-        if sum(p.keys.num_rows + p.windows.num_rows for p in pending) > merge_rows:
-            total = LoadAggregate.merge_all([total, *pending])
-            pending = []
+        if limit is not None and len(keys) > limit:
+            # Past the exact-key limit, merging is what moves the keys into the sketch.
+            part.keys, keys = keys.table(), KeyCounts()
+            total, pending = LoadAggregate.merge_all([total, *pending]), []
+        elif sum(_pending_rows(p) for p in pending) > MERGE_ROWS:
+            total, pending = LoadAggregate.merge_all([total, *pending]), []
         if on_batch is not None:
             on_batch(batch.num_rows)
+    if pending:
+        pending[-1].keys = keys.table()
     return LoadAggregate.merge_all([total, *pending])
+
+
+def _pending_rows(part: LoadAggregate) -> int:
+    """The rows of a part's window and entity tables (merging sums them up)."""
+    return part.windows.num_rows + (part.entities.num_rows if part.entities is not None else 0)
 
 
 def make_plan(

@@ -33,10 +33,10 @@ from partsim.analysis import (
     make_plan,
     prefetch,
     skew_metrics,
-    sum_by,
 )
 from partsim.errors import DataError, UsageError
 from partsim.io import BATCH_ROWS
+from partsim.keycounts import sum_by
 from partsim.ordering import lookup_partitions, ordering_report
 from partsim.partitioners import Partitioner, check_partition_count, get_partitioner
 

@@ -24,11 +24,11 @@ from partsim.analysis import (
     make_plan,
     parse_window,
     prefetch,
-    sum_by,
 )
 from partsim.compare import parse_rate
 from partsim.errors import DataError, UsageError
 from partsim.io import BATCH_ROWS
+from partsim.keycounts import sum_by
 from partsim.lag import simulate_lag
 
 __all__ = ["KEYLESS_CLIENT_OF", "SimulationResult", "simulate"]
