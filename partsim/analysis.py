@@ -103,15 +103,21 @@ def parse_numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
             except pa.ArrowInvalid:  # bytes that are not UTF-8 (a kcat key): not numbers
                 values = pa.array([_utf8_or_none(value) for value in values.to_pylist()],
                                   pa.large_string())  # fmt: skip
-        values = pc.utf8_trim_whitespace(values)  # " 12" is 12, as a spreadsheet reads it
-        try:
+        try:  # Arrow takes no whitespace around a number, so where this works trimming is moot
             values = pc.cast(values, pa.float64())
-        except pa.ArrowInvalid:  # some values are not numbers: those become missing
-            numeric = pc.match_substring_regex(values, _NUMBER)
-            values = pc.cast(
-                pc.if_else(numeric, values, pa.scalar(None, values.type)), pa.float64()
-            )
+        except pa.ArrowInvalid:
+            values = _trimmed_numbers(values)
     return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def _trimmed_numbers(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Text as float64 after trimming whitespace; values that are not numbers are missing."""
+    values = pc.utf8_trim_whitespace(values)  # " 12" is 12, as a spreadsheet reads it
+    try:
+        return pc.cast(values, pa.float64())
+    except pa.ArrowInvalid:  # some values are not numbers: those become missing
+        numeric = pc.match_substring_regex(values, _NUMBER)
+        return pc.cast(pc.if_else(numeric, values, pa.scalar(None, values.type)), pa.float64())
 
 
 def _utf8_or_none(value: bytes | None) -> str | None:

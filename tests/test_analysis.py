@@ -11,6 +11,7 @@ import zlib
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,7 +19,8 @@ from kafka.partitioner.default import murmur2 as kafka_python_murmur2
 
 import partsim
 from partsim import analysis
-from partsim.analysis import analyze_batches, make_plan
+from partsim.analysis import analyze_batches, make_plan, parse_numbers
+from tests.strategies import number_texts
 
 
 def java_partition(key: str, count: int) -> int:
@@ -273,6 +275,38 @@ def test_unparsable_sizes_are_skipped_or_fatal_with_strict() -> None:
     assert result.summary["events"] == 2 and result.summary["skipped_rows"] == 1
     with pytest.raises(partsim.DataError, match="unparsable size"):
         partsim.analyze(frame, key="k", partition_count=3, size="size", strict=True)
+
+
+def trim_then_parse(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """parse_numbers for text as it was before it tried the untrimmed cast first."""
+    values = pc.utf8_trim_whitespace(values)
+    try:
+        values = pc.cast(values, pa.float64())
+    except pa.ArrowInvalid:
+        numeric = pc.match_substring_regex(values, analysis._NUMBER)
+        values = pc.cast(pc.if_else(numeric, values, pa.scalar(None, values.type)), pa.float64())
+    return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    texts=st.lists(st.one_of(st.none(), number_texts), max_size=12),
+    text_type=st.sampled_from([pa.string(), pa.large_string()]),
+    split=st.integers(min_value=0, max_value=12),
+)
+def test_parse_numbers_equals_trimming_first(
+    texts: list, text_type: pa.DataType, split: int
+) -> None:
+    # Arrow's float parser takes no whitespace around a number, so an untrimmed cast that
+    # works gives what the trimmed one gives, and one that fails falls back to trimming.
+    for text in texts:
+        if text is not None and text.strip() != text:
+            with pytest.raises(pa.ArrowInvalid):
+                pc.cast(pa.array([text], text_type), pa.float64())
+    values = pa.array(texts, text_type)
+    chunked = pa.chunked_array([values[:split], values[split:]], text_type)
+    for column in (values, chunked):
+        assert parse_numbers(column).tobytes() == trim_then_parse(column).tobytes()
 
 
 def test_epoch_timestamps_in_any_unit() -> None:
