@@ -605,10 +605,20 @@ def uniform_reference(
         trials = int(min(500, max(20, SIMULATION_BUDGET // max(1, len(weights)))))
         rng = np.random.default_rng(seed)
         even = np.full(partition_count, 1 / partition_count)
+        # Keys of one weight are exchangeable: how many of the m keys of a weight land on each
+        # partition is Multinomial(m, even), one draw for all m. A weight that fewer keys
+        # than partitions share is cheaper to place key by key.
+        group_weight, group, group_keys = np.unique(
+            weights, return_inverse=True, return_counts=True
+        )
+        drawn = group_keys >= partition_count
+        group_weight, group_keys = group_weight[drawn], group_keys[drawn]
+        placed = weights[~drawn[group]]
         loads = np.empty((trials, partition_count))
         for trial in range(trials):
-            placement = rng.integers(0, partition_count, size=len(weights))
-            loads[trial] = np.bincount(placement, weights=weights, minlength=partition_count)
+            placement = rng.integers(0, partition_count, size=len(placed))
+            loads[trial] = np.bincount(placement, weights=placed, minlength=partition_count)
+            loads[trial] += group_weight @ rng.multinomial(group_keys, even)
             loads[trial] += rng.multinomial(keyless, even)
         ratios = loads.max(axis=1) / mean_load
         return {

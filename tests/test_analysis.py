@@ -241,6 +241,47 @@ def test_uniform_reference_simulated_and_computed_agree(monkeypatch) -> None:
     )
 
 
+def place_every_key(
+    weights: np.ndarray, keyless: int, partition_count: int, trials: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Loads (trials x partitions), each key placed at random on its own, as uniform_reference
+    drew them before it drew the keys of one weight together."""
+    even = np.full(partition_count, 1 / partition_count)
+    loads = np.empty((trials, partition_count))
+    for trial in range(trials):
+        placement = rng.integers(0, partition_count, size=len(weights))
+        loads[trial] = np.bincount(placement, weights=weights, minlength=partition_count)
+        loads[trial] += rng.multinomial(keyless, even)
+    return loads
+
+
+def test_uniform_reference_draws_as_placing_every_key_does() -> None:
+    # Weights shared by many keys (drawn together), by fewer keys than partitions and by
+    # one key (placed one by one), and keyless records. 40 runs of 500 trials on each side:
+    # every figure's mean over the runs agrees within 4 standard errors.
+    weights = np.repeat([1.0, 3.0, 7.0, 10.0, 20.0, 35.0, 50.0], [200, 60, 13, 5, 1, 1, 1])
+    keyless, partition_count, runs = 40, 8, 40
+    mean_load = (weights.sum() + keyless) / partition_count
+    grouped = [analysis.uniform_reference(weights, keyless, partition_count, seed=seed)
+               for seed in range(runs)]  # fmt: skip
+    assert {result["trials"] for result in grouped} == {500}
+    rng = np.random.default_rng(2024)
+    one_by_one = []
+    for _ in range(runs):
+        loads = place_every_key(weights, keyless, partition_count, 500, rng)
+        ratios = loads.max(axis=1) / mean_load
+        one_by_one.append({
+            "mean": ratios.mean(), "std": ratios.std(ddof=1), "p05": np.quantile(ratios, 0.05),
+            "p95": np.quantile(ratios, 0.95), "partition_load_p05": np.quantile(loads, 0.05),
+            "partition_load_p95": np.quantile(loads, 0.95),
+        })  # fmt: skip
+    for name in one_by_one[0]:
+        new = np.array([result[name] for result in grouped])
+        old = np.array([result[name] for result in one_by_one])
+        error = np.sqrt((new.var(ddof=1) + old.var(ddof=1)) / runs)
+        assert abs(new.mean() - old.mean()) < 4 * error, (name, new.mean(), old.mean(), error)
+
+
 def test_one_hot_key_is_beyond_any_partition_count() -> None:
     frame = pd.DataFrame({"k": ["hot"] * 600 + [f"k{i}" for i in range(400)]})
     result = partsim.analyze(frame, key="k", partition_count=10)
