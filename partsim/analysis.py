@@ -104,15 +104,21 @@ def parse_numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
             except pa.ArrowInvalid:  # bytes that are not UTF-8 (a kcat key): not numbers
                 values = pa.array([_utf8_or_none(value) for value in values.to_pylist()],
                                   pa.large_string())  # fmt: skip
-        values = pc.utf8_trim_whitespace(values)  # " 12" is 12, as a spreadsheet reads it
-        try:
+        try:  # Arrow takes no whitespace around a number, so where this works trimming is moot
             values = pc.cast(values, pa.float64())
-        except pa.ArrowInvalid:  # some values are not numbers: those become missing
-            numeric = pc.match_substring_regex(values, _NUMBER)
-            values = pc.cast(
-                pc.if_else(numeric, values, pa.scalar(None, values.type)), pa.float64()
-            )
+        except pa.ArrowInvalid:
+            values = _trimmed_numbers(values)
     return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def _trimmed_numbers(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Text as float64 after trimming whitespace; values that are not numbers are missing."""
+    values = pc.utf8_trim_whitespace(values)  # " 12" is 12, as a spreadsheet reads it
+    try:
+        return pc.cast(values, pa.float64())
+    except pa.ArrowInvalid:  # some values are not numbers: those become missing
+        numeric = pc.match_substring_regex(values, _NUMBER)
+        return pc.cast(pc.if_else(numeric, values, pa.scalar(None, values.type)), pa.float64())
 
 
 def _utf8_or_none(value: bytes | None) -> str | None:
@@ -601,10 +607,20 @@ def uniform_reference(
         trials = int(min(500, max(20, SIMULATION_BUDGET // max(1, len(weights)))))
         rng = np.random.default_rng(seed)
         even = np.full(partition_count, 1 / partition_count)
+        # Keys of one weight are exchangeable: how many of the m keys of a weight land on each
+        # partition is Multinomial(m, even), one draw for all m. A weight that fewer keys
+        # than partitions share is cheaper to place key by key.
+        group_weight, group, group_keys = np.unique(
+            weights, return_inverse=True, return_counts=True
+        )
+        drawn = group_keys >= partition_count
+        group_weight, group_keys = group_weight[drawn], group_keys[drawn]
+        placed = weights[~drawn[group]]
         loads = np.empty((trials, partition_count))
         for trial in range(trials):
-            placement = rng.integers(0, partition_count, size=len(weights))
-            loads[trial] = np.bincount(placement, weights=weights, minlength=partition_count)
+            placement = rng.integers(0, partition_count, size=len(placed))
+            loads[trial] = np.bincount(placement, weights=placed, minlength=partition_count)
+            loads[trial] += group_weight @ rng.multinomial(group_keys, even)
             loads[trial] += rng.multinomial(keyless, even)
         ratios = loads.max(axis=1) / mean_load
         return {

@@ -358,6 +358,11 @@ class _Escaped(io.RawIOBase):
         self._out = b""
         self._eof = False
         self.escaped = False  # whether any escape was written (values may need unescape)
+        # Whether every chunk read so far passed through as it is (pure ASCII, no escape). It
+        # only ever goes from True to False, and before the chunk that turns it is returned:
+        # so a batch Arrow yields while it is still True was parsed from ASCII bytes only,
+        # even when Arrow reads ahead on another thread.
+        self.ascii_so_far = True
         self._escapes = re.compile(
             re.escape(self._escape_byte) + rb"(?:" + re.escape(self._escape_byte)
             + rb"|[\xc2\xc3][\x80-\xbf])"
@@ -380,6 +385,7 @@ class _Escaped(io.RawIOBase):
             return self._encode(self._decoder.decode(b"", final=True))
         if chunk.isascii() and self._escape_byte not in chunk and not self._decoder.getstate()[0]:
             return chunk
+        self.ascii_so_far = False
         return self._encode(self._decoder.decode(chunk))
 
     def _encode(self, text: str) -> bytes:
@@ -815,6 +821,11 @@ def _csv_batches(
         for batch in reader:
             numbers = _row_numbers(next_row, batch.num_rows, ragged)
             next_row = numbers.stop
+            if escaped.ascii_so_far:  # after Arrow read the batch: all of it is ASCII, so UTF-8
+                yield pa.RecordBatch.from_arrays(
+                    [column.view(pa.string()) for column in batch.columns], names=names
+                )
+                continue
             if escaped.escaped:
                 batch = pa.RecordBatch.from_arrays(
                     [escaped.unescape(column) for column in batch.columns], names=names

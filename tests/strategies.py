@@ -39,3 +39,16 @@ event_rows = st.lists(
               st.integers(min_value=0, max_value=1000)),
     min_size=1, max_size=80,
 )  # fmt: skip
+#: Text a number column may hold: numbers in many spellings or any short text, with or
+#: without whitespace (ASCII and Unicode) around them.
+number_texts = st.tuples(
+    st.text(alphabet=" \t\n\r\x0b\x0c\x85\xa0\u1680\u2003\u2028\u3000", max_size=2),
+    st.one_of(
+        st.sampled_from(["12", "-0", "+1", "1.", ".5", "1e5", "1E-3", "nan", "inf", "-Infinity",
+                         "0x10", "1_0", "", "1e", "１"]),
+        st.integers().map(str),
+        st.floats().map(repr),
+        st.text(max_size=5),
+    ),
+    st.text(alphabet=" \t\n\r\xa0\u2003", max_size=2),
+).map("".join)  # fmt: skip

@@ -11,6 +11,7 @@ import zlib
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,7 +19,8 @@ from kafka.partitioner.default import murmur2 as kafka_python_murmur2
 
 import partsim
 from partsim import analysis
-from partsim.analysis import analyze_batches, make_plan
+from partsim.analysis import analyze_batches, make_plan, parse_numbers
+from tests.strategies import number_texts
 
 
 def java_partition(key: str, count: int) -> int:
@@ -239,6 +241,47 @@ def test_uniform_reference_simulated_and_computed_agree(monkeypatch) -> None:
     )
 
 
+def place_every_key(
+    weights: np.ndarray, keyless: int, partition_count: int, trials: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Loads (trials x partitions), each key placed at random on its own, as uniform_reference
+    drew them before it drew the keys of one weight together."""
+    even = np.full(partition_count, 1 / partition_count)
+    loads = np.empty((trials, partition_count))
+    for trial in range(trials):
+        placement = rng.integers(0, partition_count, size=len(weights))
+        loads[trial] = np.bincount(placement, weights=weights, minlength=partition_count)
+        loads[trial] += rng.multinomial(keyless, even)
+    return loads
+
+
+def test_uniform_reference_draws_as_placing_every_key_does() -> None:
+    # Weights shared by many keys (drawn together), by fewer keys than partitions and by
+    # one key (placed one by one), and keyless records. 40 runs of 500 trials on each side:
+    # every figure's mean over the runs agrees within 4 standard errors.
+    weights = np.repeat([1.0, 3.0, 7.0, 10.0, 20.0, 35.0, 50.0], [200, 60, 13, 5, 1, 1, 1])
+    keyless, partition_count, runs = 40, 8, 40
+    mean_load = (weights.sum() + keyless) / partition_count
+    grouped = [analysis.uniform_reference(weights, keyless, partition_count, seed=seed)
+               for seed in range(runs)]  # fmt: skip
+    assert {result["trials"] for result in grouped} == {500}
+    rng = np.random.default_rng(2024)
+    one_by_one = []
+    for _ in range(runs):
+        loads = place_every_key(weights, keyless, partition_count, 500, rng)
+        ratios = loads.max(axis=1) / mean_load
+        one_by_one.append({
+            "mean": ratios.mean(), "std": ratios.std(ddof=1), "p05": np.quantile(ratios, 0.05),
+            "p95": np.quantile(ratios, 0.95), "partition_load_p05": np.quantile(loads, 0.05),
+            "partition_load_p95": np.quantile(loads, 0.95),
+        })  # fmt: skip
+    for name in one_by_one[0]:
+        new = np.array([result[name] for result in grouped])
+        old = np.array([result[name] for result in one_by_one])
+        error = np.sqrt((new.var(ddof=1) + old.var(ddof=1)) / runs)
+        assert abs(new.mean() - old.mean()) < 4 * error, (name, new.mean(), old.mean(), error)
+
+
 def test_one_hot_key_is_beyond_any_partition_count() -> None:
     frame = pd.DataFrame({"k": ["hot"] * 600 + [f"k{i}" for i in range(400)]})
     result = partsim.analyze(frame, key="k", partition_count=10)
@@ -273,6 +316,38 @@ def test_unparsable_sizes_are_skipped_or_fatal_with_strict() -> None:
     assert result.summary["events"] == 2 and result.summary["skipped_rows"] == 1
     with pytest.raises(partsim.DataError, match="unparsable size"):
         partsim.analyze(frame, key="k", partition_count=3, size="size", strict=True)
+
+
+def trim_then_parse(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """parse_numbers for text as it was before it tried the untrimmed cast first."""
+    values = pc.utf8_trim_whitespace(values)
+    try:
+        values = pc.cast(values, pa.float64())
+    except pa.ArrowInvalid:
+        numeric = pc.match_substring_regex(values, analysis._NUMBER)
+        values = pc.cast(pc.if_else(numeric, values, pa.scalar(None, values.type)), pa.float64())
+    return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    texts=st.lists(st.one_of(st.none(), number_texts), max_size=12),
+    text_type=st.sampled_from([pa.string(), pa.large_string()]),
+    split=st.integers(min_value=0, max_value=12),
+)
+def test_parse_numbers_equals_trimming_first(
+    texts: list, text_type: pa.DataType, split: int
+) -> None:
+    # Arrow's float parser takes no whitespace around a number, so an untrimmed cast that
+    # works gives what the trimmed one gives, and one that fails falls back to trimming.
+    for text in texts:
+        if text is not None and text.strip() != text:
+            with pytest.raises(pa.ArrowInvalid):
+                pc.cast(pa.array([text], text_type), pa.float64())
+    values = pa.array(texts, text_type)
+    chunked = pa.chunked_array([values[:split], values[split:]], text_type)
+    for column in (values, chunked):
+        assert parse_numbers(column).tobytes() == trim_then_parse(column).tobytes()
 
 
 def test_epoch_timestamps_in_any_unit() -> None:

@@ -180,6 +180,59 @@ def test_invalid_utf8_row_numbers_count_skipped_rows() -> None:
     ]
 
 
+@pytest.mark.parametrize("from_stdin", [False, True], ids=["file-threads", "stdin"])
+def test_utf8_is_checked_after_a_long_ascii_prefix(
+    from_stdin: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batches are taken as text unchecked while every byte read so far was ASCII. Arrow
+    # reads about 35 MiB ahead of the batch it yields, so after a 48 MiB prefix the first
+    # batches go unchecked and the later ones, read with the bytes below, must be checked.
+    filler = b"x" * 1000
+    prefix = b"".join(b"k%d,%s\n" % (i, filler) for i in range(50_000))
+    late = b"caf\xc3\xa9,1\n\xff\xfe,2\na\x01\x01b,3\n\xc3,4\nz,5\n"
+    data = b"key,size\n" + prefix + late
+    checked: list[int] = []
+    utf8_batch = partsim.io._utf8_batch
+
+    def counting(batch: pa.RecordBatch, *args: object) -> pa.RecordBatch:
+        checked.append(batch.num_rows)
+        return utf8_batch(batch, *args)
+
+    monkeypatch.setattr(partsim.io, "_utf8_batch", counting)
+    if from_stdin:
+        fake_stdin(monkeypatch, data)
+        name, events = "stdin", open_events("-")
+    else:
+        name, events = "late.csv", open_events(write("late.csv", data))
+    table = pa.Table.from_batches(list(events))
+    assert table.schema.types == [pa.string(), pa.string()]
+    assert table.num_rows == 50_003
+    assert table.slice(0, 1).to_pylist() == [{"key": "k0", "size": filler.decode()}]
+    assert table.slice(50_000).to_pylist() == [
+        {"key": "café", "size": "1"},
+        {"key": "a\x01\x01b", "size": "3"},
+        {"key": "z", "size": "5"},
+    ]
+    assert events.skipped_examples == [
+        f"{name}:50003: column 'key' is not valid UTF-8",
+        f"{name}:50005: column 'key' is not valid UTF-8",
+    ]
+    assert 0 < sum(checked) < 50_000  # the prefix's first batches went unchecked
+    if not from_stdin:
+        with pytest.raises(DataError, match=r"late\.csv:50003: column 'key' is not valid"):
+            list(open_events("late.csv", strict=True))
+
+
+def test_an_ascii_csv_is_text_without_a_utf8_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(partsim.io, "_utf8_batch", None)  # never called
+    path = write("a.csv", b"key,size\n" + b"".join(b"k%d,\n" % i for i in range(300_000)))
+    batches = list(open_events(path))
+    assert all(batch.schema.types == [pa.string(), pa.string()] for batch in batches)
+    assert sum(batch.num_rows for batch in batches) == 300_000
+    assert batches[-1].column("key")[-1].as_py() == "k299999"
+    assert batches[-1].column("size").null_count == batches[-1].num_rows
+
+
 def test_nul_bytes_and_a_utf8_bom_are_read() -> None:
     path = write("nul.csv", b"\xef\xbb\xbfkey,size\na\x00b,1\n")
     events = open_events(path)
