@@ -259,7 +259,8 @@ typedef struct {
 } KeyTable;
 
 #define MAX_ENTRIES 0xfffffffeLL
-#define AHEAD 8 /* rows whose slots are prefetched ahead of the one looked up */
+#define STEP 4  /* rows between the prefetches of one lookup's slot, entry and key bytes */
+#define RING 16 /* at least 3 * STEP + 1 rows of hashes in flight */
 
 static int grow(void **buffer, int64_t *capacity, int64_t needed, size_t item) {
     if (needed <= *capacity) return 0;
@@ -392,19 +393,31 @@ static PyObject *KeyTable_add(KeyTable *t, PyObject *args) {
     int failed = 0; /* 1: bad offsets, 2: out of memory */
     Py_BEGIN_ALLOW_THREADS
     if (!offsets_valid(offsets.buf, width, count, data.len)) failed = 1;
-    /* Row i's hash is computed AHEAD rows early and its slot prefetched: a table bigger
-       than the cache then costs about one memory latency per row, not several in turn. */
-    struct { int64_t start, len; uint64_t hash; } ring[2 * AHEAD]; /* row i at i % 2AHEAD */
-    for (Py_ssize_t i = -AHEAD; !failed && i < count; i++) {
-        Py_ssize_t next = i + AHEAD;
+    /* A table bigger than the cache would cost a memory latency per lookup, three times in
+       turn (slot, entry, key bytes). Instead row i's hash is computed 3 * STEP rows early
+       and its slot prefetched; its entry is prefetched 2 * STEP rows early, when the slot
+       has come into the cache, and its key bytes STEP rows early. */
+    struct { int64_t start, len; uint64_t hash; } ring[RING]; /* row i at i % RING */
+    for (Py_ssize_t i = -3 * STEP; !failed && i < count; i++) {
+        Py_ssize_t next = i + 3 * STEP;
         if (next < count) {
             int64_t start = offset_at(offsets.buf, width, next);
             int64_t len = offset_at(offsets.buf, width, next + 1) - start;
             uint64_t hash = table_hash(bytes + start, len);
-            ring[next % (2 * AHEAD)].start = start;
-            ring[next % (2 * AHEAD)].len = len;
-            ring[next % (2 * AHEAD)].hash = hash;
+            ring[next % RING].start = start;
+            ring[next % RING].len = len;
+            ring[next % RING].hash = hash;
             __builtin_prefetch(&t->slots[hash & t->mask]);
+        }
+        Py_ssize_t middle = i + 2 * STEP;
+        if (middle >= 0 && middle < count) {
+            uint32_t entry = t->slots[ring[middle % RING].hash & t->mask].entry;
+            if (entry) __builtin_prefetch(&t->entries[entry - 1]);
+        }
+        Py_ssize_t soon = i + STEP;
+        if (soon >= 0 && soon < count) {
+            uint32_t entry = t->slots[ring[soon % RING].hash & t->mask].entry;
+            if (entry) __builtin_prefetch(t->arena + t->entries[entry - 1].start);
         }
         if (i < 0) continue;
         int64_t e;
@@ -412,7 +425,7 @@ static PyObject *KeyTable_add(KeyTable *t, PyObject *args) {
         if (valid != NULL && !((valid[bit >> 3] >> (bit & 7)) & 1)) {
             e = null_entry(t);
         } else {
-            const int64_t at = i % (2 * AHEAD);
+            const int64_t at = i % RING;
             e = find_or_add(t, bytes + ring[at].start, ring[at].len, ring[at].hash);
         }
         if (e < 0) { failed = 2; break; }
