@@ -40,6 +40,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator, PercentFormatter
 from matplotlib.transforms import offset_copy
+from PIL import Image
 
 from partsim.errors import UsageError, invalid_choice
 from partsim.style import PALETTE, byte_unit
@@ -393,14 +394,23 @@ def figure(
 
 
 def png_bytes(fig: Figure) -> bytes:
-    """``fig`` as PNG bytes. Figures use the constrained layout, so one draw is enough
-    (``bbox_inches="tight"`` would draw every figure twice). zlib's fastest level: the
-    heatmap's PNG is a quarter bigger, and encoded in a third less time."""
-    buffer = io.BytesIO()
+    """``fig`` (an Agg figure, see :func:`figure`) as PNG bytes.
+
+    One draw, whose constrained layout runs inside it: ``savefig`` would first draw once
+    more to lay the figure out, which took a sixth of the time, for the same pixels.
+    zlib's fastest level: the heatmap's PNG is a quarter bigger, and encoded in a third
+    less time."""
+    canvas = fig.canvas
+    if not isinstance(canvas, FigureCanvasAgg):
+        canvas = FigureCanvasAgg(fig)
     with warnings.catch_warnings():
         # A key in a script the font lacks is drawn as boxes; that is no reason to warn.
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
-        fig.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
+        canvas.draw()
+    image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw",
+                             "RGBA", 0, 1)  # fmt: skip
+    buffer = io.BytesIO()
+    image.save(buffer, format="png", compress_level=1)
     return buffer.getvalue()
 
 
