@@ -1,5 +1,5 @@
 /*
- * partsim._kernels: hash every key of an Arrow binary array in one C loop.
+ * partsim._kernels: loops over Arrow binary arrays that numpy and Arrow have no kernel for.
  *
  * hash_binary(algorithm, offset_width, offsets, data, out) reads an Arrow offsets buffer
  * (offset_width 4 for int32 or 8 for int64, already sliced to the array: count + 1 entries) and its data buffer, and writes one
@@ -23,6 +23,9 @@
  *     len + 1 entries, uint8 data of data_size bytes, int64 counts, float64 weights) with
  *     the keys in order of first appearance; null_index is the null key's row, or -1.
  * Its hash (MurmurHash64A) only places keys in the table: partitions never come from it.
+ *
+ * parse_text reads whole numbers and ISO 8601 times in one strict form each from an Arrow
+ * string array, or reports that some value is in another form (then Arrow parses them).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -161,6 +164,46 @@ static int offsets_valid(const void *offsets, Py_ssize_t width, Py_ssize_t count
     return previous <= data_len;
 }
 
+/* An Arrow string or binary array as the functions below take it, in five arguments:
+   offset_width, offsets, data, validity (its null bitmap, or None), validity_offset. */
+typedef struct {
+    Py_ssize_t width, count, bit_offset;
+    Py_buffer offsets, data, validity;
+    int has_validity;
+} Strings;
+
+/* After PyArg_ParseTuple has filled width, offsets, data and bit_offset: checks them and
+   gets the bitmap. 0, or -1 with an error set; strings_release() either way. */
+static int strings_open(Strings *s, PyObject *validity) {
+    s->has_validity = 0;
+    if (s->width != 4 && s->width != 8) {
+        PyErr_SetString(PyExc_ValueError, "the offset width must be 4 or 8");
+        return -1;
+    }
+    if (validity != Py_None) {
+        if (PyObject_GetBuffer(validity, &s->validity, PyBUF_SIMPLE) < 0) return -1;
+        s->has_validity = 1;
+    }
+    s->count = s->offsets.len / s->width - 1;
+    if (s->count < 0 || s->bit_offset < 0 ||
+        (s->has_validity && s->validity.len * 8 < s->bit_offset + s->count)) {
+        PyErr_SetString(PyExc_ValueError, "the offsets and the validity do not match");
+        return -1;
+    }
+    return 0;
+}
+
+static void strings_release(Strings *s) {
+    PyBuffer_Release(&s->offsets);
+    PyBuffer_Release(&s->data);
+    if (s->has_validity) PyBuffer_Release(&s->validity);
+}
+
+static inline int strings_null(const Strings *s, Py_ssize_t i) {
+    Py_ssize_t bit = s->bit_offset + i;
+    return s->has_validity && !((((const uint8_t *)s->validity.buf)[bit >> 3] >> (bit & 7)) & 1);
+}
+
 /* None, or NULL with the error of `failed` set (1: bad offsets; 2: out of memory). */
 static PyObject *outcome(int failed) {
     if (failed == 1) {
@@ -202,6 +245,133 @@ static PyObject *hash_binary(PyObject *self, PyObject *args) {
 done:
     PyBuffer_Release(&offsets);
     PyBuffer_Release(&data);
+    PyBuffer_Release(&out);
+    return result;
+}
+
+/* ---------------------------------------------------------------- text to numbers */
+
+/* Text in the one form each kind takes, else 0 (the caller then parses the column its
+   usual, slower way, so these decide nothing but speed):
+     0  digits only, 1 to 15 of them (exact as doubles): the number, as a double;
+     1  YYYY-MM-DD[T ]hh:mm:ss[.f (1 to 9 digits)][Z], years 1678 to 2261 (inside int64
+        nanoseconds), a real date and time: nanoseconds since the epoch, the time taken
+        as UTC (with or without the Z). */
+static inline int digits(const uint8_t *p, int n, int64_t *value) {
+    int64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') return 0;
+        v = v * 10 + (p[i] - '0');
+    }
+    *value = v;
+    return 1;
+}
+
+static int parse_count(const uint8_t *p, int64_t len, double *out) {
+    int64_t v;
+    if (len < 1 || len > 15 || !digits(p, (int)len, &v)) return 0;
+    *out = (double)v;
+    return 1;
+}
+
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) { /* H. Hinnant's */
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* The minute a time's first 16 bytes (YYYY-MM-DD hh:mm) name, in ns since the epoch; 0
+   if they do not name one. Times in a column mostly share their minute with the one
+   before: parse_iso_time remembers the last (cache), and parses only what follows. */
+typedef struct {
+    uint8_t text[16];
+    int64_t minute_ns;
+    int valid;
+} MinuteCache;
+
+static int parse_minute(const uint8_t *p, int64_t *minute_ns) {
+    static const int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int64_t year, month, day, hour, minute;
+    if (p[4] != '-' || p[7] != '-' || (p[10] != 'T' && p[10] != ' ') || p[13] != ':' ||
+        !digits(p, 4, &year) || !digits(p + 5, 2, &month) || !digits(p + 8, 2, &day) ||
+        !digits(p + 11, 2, &hour) || !digits(p + 14, 2, &minute))
+        return 0;
+    if (year < 1678 || year > 2261 || month < 1 || month > 12 || hour > 23 || minute > 59)
+        return 0;
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day < 1 || day > month_days[month - 1] + (month == 2 && leap)) return 0;
+    *minute_ns = (days_from_civil(year, month, day) * 1440 + hour * 60 + minute) * 60000000000LL;
+    return 1;
+}
+
+static int parse_iso_time(const uint8_t *p, int64_t len, int64_t *out, MinuteCache *cache) {
+    int64_t second, fraction = 0;
+    if (len < 19 || p[16] != ':' || !digits(p + 17, 2, &second) || second > 59) return 0;
+    if (!cache->valid || memcmp(cache->text, p, 16) != 0) {
+        cache->valid = parse_minute(p, &cache->minute_ns);
+        if (!cache->valid) return 0;
+        memcpy(cache->text, p, 16);
+    }
+    int64_t at = 19;
+    if (at < len && p[at] == '.') {
+        int64_t first = ++at;
+        while (at < len && at - first < 10 && p[at] >= '0' && p[at] <= '9') at++;
+        int64_t count = at - first;
+        if (count < 1 || count > 9 || !digits(p + first, (int)count, &fraction)) return 0;
+        static const int64_t scale[] = {1, 100000000, 10000000, 1000000, 100000, 10000, 1000,
+                                        100, 10, 1};
+        fraction *= scale[count];
+    }
+    if (at < len && p[at] == 'Z') at++;
+    if (at != len) return 0;
+    *out = cache->minute_ns + second * 1000000000LL + fraction;
+    return 1;
+}
+
+/* parse_text(kind, offset_width, offsets, data, validity, validity_offset, out): parse
+   every value of an Arrow string array into `out` (float64 for kind 0, int64 for kind 1;
+   a null gives NaN or INT64_MIN). True when every value had the kind's form; False at
+   the first that has not (`out` is then incomplete). */
+static PyObject *parse_text(PyObject *self, PyObject *args) {
+    int kind;
+    Strings text;
+    Py_buffer out;
+    PyObject *validity;
+    if (!PyArg_ParseTuple(args, "iny*y*Onw*", &kind, &text.width, &text.offsets, &text.data,
+                          &validity, &text.bit_offset, &out))
+        return NULL;
+    PyObject *result = NULL;
+    if (strings_open(&text, validity) < 0) goto done;
+    if ((kind != 0 && kind != 1) || out.len != text.count * 8) {
+        PyErr_SetString(PyExc_ValueError, "parse_text: unknown kind, or out does not fit");
+        goto done;
+    }
+    const uint8_t *bytes = (const uint8_t *)text.data.buf;
+    int ok;
+    MinuteCache cache = {.valid = 0};
+    Py_BEGIN_ALLOW_THREADS
+    ok = offsets_valid(text.offsets.buf, text.width, text.count, text.data.len);
+    for (Py_ssize_t i = 0; ok && i < text.count; i++) {
+        int present = !strings_null(&text, i);
+        int64_t start = offset_at(text.offsets.buf, text.width, i);
+        int64_t len = offset_at(text.offsets.buf, text.width, i + 1) - start;
+        if (kind == 0) {
+            double *values = (double *)out.buf;
+            if (present) ok = parse_count(bytes + start, len, &values[i]);
+            else values[i] = Py_NAN;
+        } else {
+            int64_t *values = (int64_t *)out.buf;
+            if (present) ok = parse_iso_time(bytes + start, len, &values[i], &cache);
+            else values[i] = INT64_MIN;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = PyBool_FromLong(ok);
+done:
+    strings_release(&text);
     PyBuffer_Release(&out);
     return result;
 }
@@ -360,39 +530,29 @@ static void KeyTable_dealloc(KeyTable *t) {
 }
 
 static PyObject *KeyTable_add(KeyTable *t, PyObject *args) {
-    Py_ssize_t width, validity_offset;
-    Py_buffer offsets, data, weights;
-    PyObject *validity_object;
-    if (!PyArg_ParseTuple(args, "ny*y*Ony*", &width, &offsets, &data, &validity_object,
-                          &validity_offset, &weights))
+    Strings keys;
+    Py_buffer weights;
+    PyObject *validity;
+    if (!PyArg_ParseTuple(args, "ny*y*Ony*", &keys.width, &keys.offsets, &keys.data, &validity,
+                          &keys.bit_offset, &weights))
         return NULL;
-    Py_buffer validity = {0};
-    int has_validity = validity_object != Py_None;
     PyObject *result = NULL;
-    if (has_validity && PyObject_GetBuffer(validity_object, &validity, PyBUF_SIMPLE) < 0) {
-        has_validity = 0;
-        goto done;
-    }
+    if (strings_open(&keys, validity) < 0) goto done;
     if (t->slots == NULL) {
         PyErr_SetString(PyExc_ValueError, "KeyTable is not initialized");
         goto done;
     }
-    if (width != 4 && width != 8) {
-        PyErr_SetString(PyExc_ValueError, "the offset width must be 4 or 8");
+    if (weights.len != keys.count * (Py_ssize_t)sizeof(double)) {
+        PyErr_SetString(PyExc_ValueError, "the keys and the weights do not match");
         goto done;
     }
-    Py_ssize_t count = offsets.len / width - 1;
-    if (count < 0 || weights.len != count * (Py_ssize_t)sizeof(double) || validity_offset < 0 ||
-        (has_validity && validity.len * 8 < validity_offset + count)) {
-        PyErr_SetString(PyExc_ValueError, "offsets, validity and weights do not match");
-        goto done;
-    }
-    const uint8_t *bytes = (const uint8_t *)data.buf;
-    const uint8_t *valid = has_validity ? (const uint8_t *)validity.buf : NULL;
+    const uint8_t *bytes = (const uint8_t *)keys.data.buf;
+    const void *offsets = keys.offsets.buf;
+    const Py_ssize_t width = keys.width, count = keys.count;
     const double *w = (const double *)weights.buf;
     int failed = 0; /* 1: bad offsets, 2: out of memory */
     Py_BEGIN_ALLOW_THREADS
-    if (!offsets_valid(offsets.buf, width, count, data.len)) failed = 1;
+    if (!offsets_valid(offsets, width, count, keys.data.len)) failed = 1;
     /* A table bigger than the cache would cost a memory latency per lookup, three times in
        turn (slot, entry, key bytes). Instead row i's hash is computed 3 * STEP rows early
        and its slot prefetched; its entry is prefetched 2 * STEP rows early, when the slot
@@ -401,8 +561,8 @@ static PyObject *KeyTable_add(KeyTable *t, PyObject *args) {
     for (Py_ssize_t i = -3 * STEP; !failed && i < count; i++) {
         Py_ssize_t next = i + 3 * STEP;
         if (next < count) {
-            int64_t start = offset_at(offsets.buf, width, next);
-            int64_t len = offset_at(offsets.buf, width, next + 1) - start;
+            int64_t start = offset_at(offsets, width, next);
+            int64_t len = offset_at(offsets, width, next + 1) - start;
             uint64_t hash = table_hash(bytes + start, len);
             ring[next % RING].start = start;
             ring[next % RING].len = len;
@@ -421,8 +581,7 @@ static PyObject *KeyTable_add(KeyTable *t, PyObject *args) {
         }
         if (i < 0) continue;
         int64_t e;
-        Py_ssize_t bit = validity_offset + i;
-        if (valid != NULL && !((valid[bit >> 3] >> (bit & 7)) & 1)) {
+        if (strings_null(&keys, i)) {
             e = null_entry(t);
         } else {
             const int64_t at = i % RING;
@@ -435,10 +594,8 @@ static PyObject *KeyTable_add(KeyTable *t, PyObject *args) {
     Py_END_ALLOW_THREADS
     result = outcome(failed);
 done:
-    PyBuffer_Release(&offsets);
-    PyBuffer_Release(&data);
+    strings_release(&keys);
     PyBuffer_Release(&weights);
-    if (has_validity) PyBuffer_Release(&validity);
     return result;
 }
 
@@ -520,6 +677,9 @@ static PyMethodDef METHODS[] = {
     {"hash_binary", hash_binary, METH_VARARGS,
      "hash_binary(algorithm, offset_width, offsets, data, out): hash each key of an Arrow "
      "binary array."},
+    {"parse_text", parse_text, METH_VARARGS,
+     "parse_text(kind, offset_width, offsets, data, validity, validity_offset, out): "
+     "counts (0) or ISO times (1) from an Arrow string array, if all are in that form."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from partsim.design import KeyDesign, parse_design
 from partsim.errors import DataError, UsageError, invalid_choice
+from partsim.hashing import KernelArray, _kernels, kernel_backend
 from partsim.io import BATCH_ROWS
 from partsim.keycounts import KEY_SCHEMA, KeyCounts, sum_by
 from partsim.ordering import ordering_report
@@ -104,6 +105,9 @@ def parse_numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
             except pa.ArrowInvalid:  # bytes that are not UTF-8 (a kcat key): not numbers
                 values = pa.array([_utf8_or_none(value) for value in values.to_pylist()],
                                   pa.large_string())  # fmt: skip
+        counts = _parsed_by_kernel(values, _COUNTS)
+        if counts is not None:
+            return counts
         try:  # Arrow takes no whitespace around a number, so where this works trimming is moot
             values = pc.cast(values, pa.float64())
         except pa.ArrowInvalid:
@@ -119,6 +123,33 @@ def _trimmed_numbers(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.Chunke
     except pa.ArrowInvalid:  # some values are not numbers: those become missing
         numeric = pc.match_substring_regex(values, _NUMBER)
         return pc.cast(pc.if_else(numeric, values, pa.scalar(None, values.type)), pa.float64())
+
+
+#: What the C kernel's ``parse_text`` reads: whole numbers (digits only), or ISO 8601
+#: times in one strict form (see :func:`_parsed_by_kernel`).
+_COUNTS, _ISO_TIMES = 0, 1
+
+
+def _parsed_by_kernel(values: pa.Array | pa.ChunkedArray, kind: int) -> np.ndarray | None:
+    """Text parsed by the C kernel where every value has its one strict form, else None.
+
+    ``_COUNTS``: digits only, up to 15 (float64; NaN for a null). ``_ISO_TIMES``:
+    ``YYYY-MM-DD[T ]hh:mm:ss[.fffffffff][Z]`` of a real date and time in 1678-2261 (int64
+    ns, as UTC; ``INT64_MIN`` for a null). These are what sizes and event times in exports
+    usually look like; the kernel reads them to the same values as Arrow's casts, times in
+    under a third of the time (it parses a minute once for the times that share it), and
+    numbers in about half. Anything else returns None, and the column is parsed the usual
+    way."""
+    if kernel_backend() != "c":
+        return None
+    out = np.empty(len(values), dtype=np.float64 if kind == _COUNTS else np.int64)
+    start = 0
+    for chunk in values.chunks if isinstance(values, pa.ChunkedArray) else [values]:
+        stop = start + len(chunk)
+        if not _kernels.parse_text(kind, *KernelArray.of(chunk), out[start:stop]):
+            return None
+        start = stop
+    return out
 
 
 def _utf8_or_none(value: bytes | None) -> str | None:
@@ -141,6 +172,9 @@ def parse_timestamps(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         return _time_ns(pc.cast(values, pa.timestamp("ns", tz=getattr(values.type, "tz", None))))
     text = pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
     if text:
+        times = _parsed_by_kernel(values, _ISO_TIMES)
+        if times is not None:
+            return times
         # A failed cast is slow (it builds an error per value), so pick the type from a
         # sample first: an ISO time with a zone (Z or +hh:mm) or without one (taken as UTC).
         sample = pc.drop_null(values.slice(0, 64))

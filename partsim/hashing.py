@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
+from typing import NamedTuple
 
 import mmh3
 import numpy as np
@@ -386,13 +387,28 @@ def _hash_with(
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
+class KernelArray(NamedTuple):
+    """A binary or string Arrow array's buffers as the C kernel reads them."""
+
+    width: int  # bytes per offset: 4, or 8 for large_binary and large_string
+    offsets: np.ndarray  # sliced to the array: len(array) + 1 entries
+    data: pa.Buffer | bytes
+    validity: pa.Buffer | None  # None when no value is null
+    bit_offset: int  # the array's first bit in ``validity``
+
+    @classmethod
+    def of(cls, array: pa.Array) -> KernelArray:
+        large = pa.types.is_large_binary(array.type) or pa.types.is_large_string(array.type)
+        validity, offsets, data = array.buffers()[:3]
+        offsets = np.frombuffer(offsets, dtype=np.int64 if large else np.int32)
+        offsets = offsets[array.offset : array.offset + len(array) + 1]
+        return cls(8 if large else 4, offsets, data if data is not None else b"",
+                   validity if array.null_count else None, array.offset)  # fmt: skip
+
+
 def _hash_c(chunk: pa.Array, algorithm_id: int, threads: int | None) -> np.ndarray:
     """The C kernel over one Arrow array's own buffers, split across threads when large."""
-    width = 8 if pa.types.is_large_binary(chunk.type) else 4
-    buffers = chunk.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int64 if width == 8 else np.int32)
-    offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
-    data = buffers[2] if buffers[2] is not None else b""
+    width, offsets, data = KernelArray.of(chunk)[:3]
     out = np.empty(len(chunk), dtype=np.uint32)
     threads = default_threads() if threads is None else max(1, threads)
     if threads == 1 or len(chunk) < PARALLEL_MIN_KEYS:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from partsim.hashing import _kernels, kernel_backend
+from partsim.hashing import KernelArray, _kernels, kernel_backend
 
 __all__ = ["KEY_SCHEMA", "KeyCounts", "sum_by"]
 
@@ -62,14 +62,7 @@ class KeyCounts:
         if self._table is None:
             self._add_grouped(keys, weights)
             return
-        large = pa.types.is_large_binary(keys.type)
-        validity, offsets, data = keys.buffers()
-        offsets = np.frombuffer(offsets, dtype=np.int64 if large else np.int32)
-        offsets = offsets[keys.offset : keys.offset + len(keys) + 1]
-        data = data if data is not None else b""
-        if keys.null_count == 0:
-            validity = None
-        self._table.add(8 if large else 4, offsets, data, validity, keys.offset, weights)
+        self._table.add(*KernelArray.of(keys), weights)
 
     def table(self) -> pa.Table:
         """The counts as a table of :data:`KEY_SCHEMA` (large_binary keys past 2 GiB)."""
