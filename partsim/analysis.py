@@ -386,6 +386,17 @@ class Events:
 
 
 @dataclass(frozen=True)
+class Placed:
+    """One batch's events with the partitions their keys hash to: what :meth:`BatchPlan.place`
+    returns. The keyless records' partitions are picked later, in order (see
+    :meth:`BatchPlan.aggregate`)."""
+
+    events: Events
+    partitions: np.ndarray  # int32, one per event; for a keyless record, a placeholder
+    keyless: np.ndarray  # bool, one per event: the record takes the keyless path
+
+
+@dataclass(frozen=True)
 class BatchPlan:
     """How each batch of events becomes partitions: configured once, then called per batch."""
 
@@ -468,19 +479,29 @@ class BatchPlan:
             weights = sizes + key_lengths
         return Events(batch, key_bytes, weights, times, skipped)
 
+    def place(self, batch: pa.RecordBatch | pa.Table, rows: Rows | None = None) -> Placed:
+        """A batch's events and the partitions of their keys: the part of :meth:`aggregate`
+        that does not depend on the batches before (so it may run ahead, in another
+        thread)."""
+        events = self.prepare(batch, rows)
+        partitions, keyless = self.partitioner.hashed_partitions(
+            events.key_bytes, self.partition_count
+        )
+        return Placed(events, partitions, keyless)
+
     def aggregate(
         self,
         batch: pa.RecordBatch | pa.Table,
         keyless_seen: int,
-        rows: Rows | None = None,
+        rows: Rows | Placed | None = None,
         keys: KeyCounts | None = None,
     ) -> LoadAggregate:
         """The aggregate of one batch; ``keyless_seen`` numbers its keyless records
-        (``rows``: the batch's :meth:`rows`, when already parsed). With ``keys``, the
-        per-key counts go there, and the aggregate's key table stays empty."""
-        events = self.prepare(batch, rows)
+        (``rows``: the batch's :meth:`rows` or :meth:`place`, when already done). With
+        ``keys``, the per-key counts go there, and the aggregate's key table stays empty."""
+        placed = rows if isinstance(rows, Placed) else self.place(batch, rows)
+        events, partitions, keyless = placed.events, placed.partitions, placed.keyless
         key_bytes = events.key_bytes
-        partitions, keyless = self.partitioner.hashed_partitions(key_bytes, self.partition_count)
         keyless_count = int(keyless.sum())
         if keyless_count:
             partitions[keyless] = keyless_fill(
@@ -1053,15 +1074,18 @@ def prefetch(batches: Iterable[pa.RecordBatch], depth: int = 2) -> Iterator[pa.R
 
 def parse_ahead(
     batches: Iterable[pa.RecordBatch | pa.Table], plan: BatchPlan
-) -> Iterator[tuple[pa.RecordBatch | pa.Table, Rows]]:
-    """Each batch with its :meth:`BatchPlan.rows`, for :func:`analyze_batches`; in a
-    :func:`prefetch` thread, the sizes and times are parsed while other batches aggregate."""
+) -> Iterator[tuple[pa.RecordBatch | pa.Table, Placed]]:
+    """Each batch with its :meth:`BatchPlan.place`, for :func:`analyze_batches`; in a
+    :func:`prefetch` thread, sizes and times are parsed and keys serialized and hashed while
+    other batches are counted."""
     for batch in batches:
-        yield batch, plan.rows(batch)
+        yield batch, plan.place(batch)
 
 
 def analyze_batches(
-    batches: Iterable[pa.RecordBatch | pa.Table | tuple[pa.RecordBatch | pa.Table, Rows]],
+    batches: Iterable[
+        pa.RecordBatch | pa.Table | tuple[pa.RecordBatch | pa.Table, Rows | Placed]
+    ],
     plan: BatchPlan,
     *,
     on_batch: Callable[[int], None] | None = None,
@@ -1069,7 +1093,8 @@ def analyze_batches(
 ) -> LoadAggregate:
     """Aggregate a stream of batches with ``plan``, merging as it goes (bounded memory).
 
-    A batch may come with its rows already parsed (see :func:`parse_ahead`).
+    A batch may come with its rows already parsed, or its keys placed (see
+    :func:`parse_ahead`).
     ``keyless_start`` numbers the first keyless record: pieces read in parallel start far
     apart, so their keyless picks are independent draws."""
     total = LoadAggregate.empty(plan.partition_count)
@@ -1230,7 +1255,7 @@ def analyze(
     plan = bind_columns(plan, source.columns)
     bar = Progress(enabled=progress, total_bytes=source.bytes_total)
     with bar:
-        # Three threads: reading, parsing sizes and times, aggregating.
+        # Three threads: reading; parsing sizes and times and hashing keys; counting.
         aggregate = analyze_batches(
             prefetch(parse_ahead(prefetch(source), plan)),
             plan,
