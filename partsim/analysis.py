@@ -1083,9 +1083,7 @@ def parse_ahead(
 
 
 def analyze_batches(
-    batches: Iterable[
-        pa.RecordBatch | pa.Table | tuple[pa.RecordBatch | pa.Table, Rows | Placed]
-    ],
+    batches: Iterable[pa.RecordBatch | pa.Table | tuple[pa.RecordBatch | pa.Table, Rows | Placed]],
     plan: BatchPlan,
     *,
     on_batch: Callable[[int], None] | None = None,
