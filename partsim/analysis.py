@@ -192,7 +192,12 @@ def parse_timestamps(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
             1e9 if magnitude < 1e11 else 1e6 if magnitude < 1e14 else 1e3 if magnitude < 1e17 else 1
         )
         out = np.full(len(numbers), _MISSING_TIME, dtype=np.int64)
-        out[numeric] = (numbers[numeric] * scale).astype(np.int64)
+        with np.errstate(over="ignore"):  # inf, and then unparsable
+            nanoseconds = numbers * scale
+        # Past int64 nanoseconds (about the years 1678-2262) a number names no time we can
+        # hold: unparsable, rather than whatever the cast would wrap it to.
+        numeric &= np.abs(np.where(numeric, nanoseconds, 0)) < 2.0**63 - 2.0**11
+        out[numeric] = nanoseconds[numeric].astype(np.int64)
         return out
     if not text:
         return np.full(len(values), _MISSING_TIME, dtype=np.int64)
