@@ -426,6 +426,7 @@ typedef struct {
     uint8_t *arena;
     int64_t arena_len, arena_capacity;
     int64_t null_index;
+    int busy; /* an add() runs, without the GIL: other calls must not touch the table */
 } KeyTable;
 
 #define MAX_ENTRIES 0xfffffffeLL
@@ -485,7 +486,8 @@ static int64_t find_or_add(KeyTable *t, const uint8_t *key, int64_t len, uint64_
         if (!entry) break;
         if (t->slots[at].tag == tag) {
             const Entry *found = &t->entries[entry - 1];
-            if (found->len == len && memcmp(t->arena + found->start, key, (size_t)len) == 0)
+            if (found->len == len &&
+                (len == 0 || memcmp(t->arena + found->start, key, (size_t)len) == 0))
                 return (int64_t)entry - 1;
         }
         at = (at + 1) & t->mask;
@@ -546,6 +548,11 @@ static PyObject *KeyTable_add(KeyTable *t, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "the keys and the weights do not match");
         goto done;
     }
+    if (t->busy) { /* checked and set with the GIL held: no two threads pass together */
+        PyErr_SetString(PyExc_RuntimeError, "KeyTable is in use by another thread");
+        goto done;
+    }
+    t->busy = 1;
     const uint8_t *bytes = (const uint8_t *)keys.data.buf;
     const void *offsets = keys.offsets.buf;
     const Py_ssize_t width = keys.width, count = keys.count;
@@ -592,6 +599,7 @@ static PyObject *KeyTable_add(KeyTable *t, PyObject *args) {
         t->entries[e].weight += w[i];
     }
     Py_END_ALLOW_THREADS
+    t->busy = 0;
     result = outcome(failed);
 done:
     strings_release(&keys);
@@ -603,6 +611,10 @@ static PyObject *KeyTable_export(KeyTable *t, PyObject *args) {
     Py_buffer offsets, data, counts, weights;
     if (!PyArg_ParseTuple(args, "w*w*w*w*", &offsets, &data, &counts, &weights)) return NULL;
     PyObject *result = NULL;
+    if (t->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "KeyTable is in use by another thread");
+        goto done;
+    }
     if (offsets.len != (t->len + 1) * 8 || data.len != t->arena_len || counts.len != t->len * 8 ||
         weights.len != t->len * 8) {
         PyErr_SetString(PyExc_ValueError, "the arrays do not fit the table");

@@ -1112,7 +1112,7 @@ def analyze_batches(
         part = plan.aggregate(batch, keyless_seen, rows, keys)
         keyless_seen += part.keyless_events
         pending.append(part)
-        if limit is not None and len(keys) > limit:
+        if limit is not None and keys.exceeds(limit):
             # Past the exact-key limit, merging is what moves the keys into the sketch.
             part.keys, keys = keys.table(), KeyCounts()
             total, pending = LoadAggregate.merge_all([total, *pending]), []
@@ -1120,9 +1120,14 @@ def analyze_batches(
             total, pending = LoadAggregate.merge_all([total, *pending]), []
         if on_batch is not None:
             on_batch(batch.num_rows)
-    if pending:
-        pending[-1].keys = keys.table()
-    return LoadAggregate.merge_all([total, *pending])
+    # The keys counted since the last flush (whether or not window rows were merged since).
+    counted = LoadAggregate.empty(plan.partition_count)
+    counted.keys, counted.key_limit, counted.partitioner = (
+        keys.table(),
+        plan.exact_keys,
+        plan.partitioner.name,
+    )
+    return LoadAggregate.merge_all([total, *pending, counted])
 
 
 def _pending_rows(part: LoadAggregate) -> int:

@@ -5,9 +5,10 @@ that lives as long as the analysis, and :meth:`KeyCounts.table` gives it as an A
 (``key``, ``count``, ``bytes``; keys in order of first appearance, a null key as a null).
 
 With the compiled kernel (:mod:`partsim._kernels`) the table is one C hash table: each key
-is looked up once, with the GIL released. Without it (or with ``PARTSIM_KERNELS=numpy``),
-each batch is grouped with Arrow and the partial tables are merged as they add up. Both give
-the same table, row for row.
+is looked up once, with the GIL released; keys come out in order of first appearance.
+Without it (or with ``PARTSIM_KERNELS=numpy``), each batch is grouped with Arrow and the
+partial tables are merged as they add up; the keys come out in Arrow's group order. Both
+give the same counts (nothing partsim reports depends on the order).
 
 >>> import numpy as np, pyarrow as pa
 >>> counts = KeyCounts()
@@ -33,7 +34,7 @@ _INT32_MAX = 2**31 - 1
 
 
 def sum_by(table: pa.Table, keys: list[str], sums: list[str]) -> pa.Table:
-    """Sum the columns ``sums`` per distinct ``keys`` (groups in order of first appearance)."""
+    """Sum the columns ``sums`` per distinct ``keys`` (the groups in Arrow's order)."""
     grouped = table.group_by(keys, use_threads=False).aggregate([(c, "sum") for c in sums])
     names = {f"{column}_sum": column for column in sums}
     return grouped.rename_columns([names.get(name, name) for name in grouped.column_names])
@@ -51,6 +52,16 @@ class KeyCounts:
         """The rows held: the distinct keys so far (without the kernel, the partial tables'
         rows, which count a key once per table it is in until they are merged)."""
         return len(self._table) if self._table is not None else self._rows
+
+    def exceeds(self, limit: int) -> bool:
+        """Whether more than ``limit`` distinct keys are counted (without the kernel, the
+        partial tables are merged first when their rows pass it, so that both paths move
+        their keys into a sketch at the same point)."""
+        if self._table is not None:
+            return len(self._table) > limit
+        if self._rows > limit:
+            self._merge()
+        return self._rows > limit
 
     def add(self, keys: pa.Array, weights: np.ndarray) -> None:
         """Count ``keys`` (binary or large_binary; nulls are one key) with their ``weights``."""

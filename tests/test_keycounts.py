@@ -8,6 +8,7 @@ anyhow, in any Arrow layout, with null keys, empty keys and keys that share a pr
 from __future__ import annotations
 
 import itertools
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from partsim import hashing, keycounts
+from partsim import analysis, hashing, keycounts
 from partsim.analysis import analyze
 from partsim.keycounts import KEY_SCHEMA, KeyCounts
 
@@ -135,3 +136,42 @@ def test_analysis_is_the_same_on_both_kernels(monkeypatch) -> None:
     pd.testing.assert_frame_equal(results["c"].partitions, results["numpy"].partitions)
     pd.testing.assert_frame_equal(results["c"].hot_keys, results["numpy"].hot_keys)
     pd.testing.assert_frame_equal(results["c"].windows, results["numpy"].windows)
+
+
+def test_keys_survive_a_window_merge_on_the_last_batch(kernel, monkeypatch) -> None:
+    """Window rows are merged when they add up; when the last batch sets that off, the keys
+    counted since the last flush must still reach the result."""
+    monkeypatch.setattr(analysis, "MERGE_ROWS", 10)  # every batch's windows set it off
+    events = pa.table({"k": [f"k{i % 50}" for i in range(4000)],
+                       "ts": [str(1_700_000_000 + 60 * i) for i in range(4000)]})  # fmt: skip
+    result = analyze(events, key="k", partition_count=4, timestamp="ts", batch_rows=1000, top=50)
+    assert result.summary["distinct_keys"] == 50
+    assert result.hot_keys["count"].sum() == 4000
+
+
+def test_a_table_in_use_refuses_other_threads() -> None:
+    """add() counts without the GIL: another thread's add() or table() meanwhile is refused
+    with an error, never let loose on the table (which corrupted the heap)."""
+    counts = KeyCounts()
+    assert counts._table is not None, "the C table"
+    errors: list[BaseException] = []
+
+    def add(prefix: bytes) -> None:
+        keys = pa.array([prefix + b"%d" % i for i in range(300_000)], pa.binary())
+        try:
+            counts.add(keys, np.ones(len(keys)))
+        except RuntimeError as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=add, args=(prefix,)) for prefix in (b"a", b"b")]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        try:
+            counts.table()
+        except RuntimeError as error:
+            assert "in use by another thread" in str(error)
+    for thread in threads:
+        thread.join()
+    assert all("in use by another thread" in str(error) for error in errors)
+    assert counts.table().num_rows == 300_000 * (2 - len(errors))
