@@ -403,14 +403,18 @@ def png_bytes(fig: Figure) -> bytes:
     canvas = fig.canvas
     if not isinstance(canvas, FigureCanvasAgg):
         canvas = FigureCanvasAgg(fig)
-    with warnings.catch_warnings():
-        # A key in a script the font lacks is drawn as boxes; that is no reason to warn.
-        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
-        canvas.draw()
-    image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw",
-                             "RGBA", 0, 1)  # fmt: skip
+    dpi, fig.dpi = fig.dpi, DPI  # as savefig(dpi=DPI) would, for a figure made elsewhere
+    try:
+        with warnings.catch_warnings():
+            # A key in a script the font lacks is drawn as boxes; that is no reason to warn.
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
+            canvas.draw()
+        image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(),
+                                 "raw", "RGBA", 0, 1)  # fmt: skip
+    finally:
+        fig.dpi = dpi
     buffer = io.BytesIO()
-    image.save(buffer, format="png", compress_level=1)
+    image.save(buffer, format="png", compress_level=1, dpi=(DPI, DPI))
     return buffer.getvalue()
 
 
