@@ -315,19 +315,29 @@ def _fnv1a_block(words: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ driver
+class KernelArray(NamedTuple):
+    """A binary or string Arrow array's buffers as the C kernel reads them."""
+
+    width: int  # bytes per offset: 4, or 8 for large_binary and large_string
+    offsets: np.ndarray  # sliced to the array: len(array) + 1 entries
+    data: pa.Buffer | bytes
+    validity: pa.Buffer | None  # None when no value is null
+    bit_offset: int  # the array's first bit in ``validity``
+
+    @classmethod
+    def of(cls, array: pa.Array) -> KernelArray:
+        large = pa.types.is_large_binary(array.type) or pa.types.is_large_string(array.type)
+        validity, offsets, data = array.buffers()[:3]
+        offsets = np.frombuffer(offsets, dtype=np.int64 if large else np.int32)
+        offsets = offsets[array.offset : array.offset + len(array) + 1]
+        return cls(8 if large else 4, offsets, data if data is not None else b"",
+                   validity if array.null_count else None, array.offset)  # fmt: skip
+
+
 def _buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Offsets (int64, sliced to the array) and the data buffer (uint8) of a binary array."""
-    offset_type = np.int64 if pa.types.is_large_binary(array.type) else np.int32
-    buffers = array.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=offset_type)[
-        array.offset : array.offset + len(array) + 1
-    ]
-    data = (
-        np.frombuffer(buffers[2], dtype=np.uint8)
-        if buffers[2] is not None
-        else np.zeros(0, np.uint8)
-    )
-    return offsets.astype(np.int64), data
+    kernel = KernelArray.of(array)
+    return kernel.offsets.astype(np.int64), np.frombuffer(kernel.data, dtype=np.uint8)
 
 
 def _binary_chunks(keys: pa.Array | pa.ChunkedArray) -> Iterator[pa.Array]:
@@ -385,25 +395,6 @@ def _hash_with(
     if not parts:
         return np.zeros(0, dtype=np.uint32)
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
-
-
-class KernelArray(NamedTuple):
-    """A binary or string Arrow array's buffers as the C kernel reads them."""
-
-    width: int  # bytes per offset: 4, or 8 for large_binary and large_string
-    offsets: np.ndarray  # sliced to the array: len(array) + 1 entries
-    data: pa.Buffer | bytes
-    validity: pa.Buffer | None  # None when no value is null
-    bit_offset: int  # the array's first bit in ``validity``
-
-    @classmethod
-    def of(cls, array: pa.Array) -> KernelArray:
-        large = pa.types.is_large_binary(array.type) or pa.types.is_large_string(array.type)
-        validity, offsets, data = array.buffers()[:3]
-        offsets = np.frombuffer(offsets, dtype=np.int64 if large else np.int32)
-        offsets = offsets[array.offset : array.offset + len(array) + 1]
-        return cls(8 if large else 4, offsets, data if data is not None else b"",
-                   validity if array.null_count else None, array.offset)  # fmt: skip
 
 
 def _hash_c(chunk: pa.Array, algorithm_id: int, threads: int | None) -> np.ndarray:
