@@ -1114,20 +1114,23 @@ def analyze_batches(
         pending.append(part)
         if limit is not None and keys.exceeds(limit):
             # Past the exact-key limit, merging is what moves the keys into the sketch.
-            part.keys, keys = keys.table(), KeyCounts()
-            total, pending = LoadAggregate.merge_all([total, *pending]), []
+            total = LoadAggregate.merge_all([total, *pending, _counted(keys, plan)])
+            pending, keys = [], KeyCounts()
         elif sum(_pending_rows(p) for p in pending) > MERGE_ROWS:
             total, pending = LoadAggregate.merge_all([total, *pending]), []
         if on_batch is not None:
             on_batch(batch.num_rows)
-    # The keys counted since the last flush (whether or not window rows were merged since).
-    counted = LoadAggregate.empty(plan.partition_count)
-    counted.keys, counted.key_limit, counted.partitioner = (
-        keys.table(),
-        plan.exact_keys,
-        plan.partitioner.name,
-    )
-    return LoadAggregate.merge_all([total, *pending, counted])
+    return LoadAggregate.merge_all([total, *pending, _counted(keys, plan)])
+
+
+def _counted(keys: KeyCounts, plan: BatchPlan) -> LoadAggregate:
+    """An aggregate holding only ``keys``' table: the keys counted since the last flush join
+    a merge as one more part."""
+    part = LoadAggregate.empty(plan.partition_count)
+    part.keys, part.key_limit, part.partitioner = (
+        keys.table(), plan.exact_keys, plan.partitioner.name
+    )  # fmt: skip
+    return part
 
 
 def _pending_rows(part: LoadAggregate) -> int:

@@ -2,7 +2,7 @@
 
 :class:`KeyCounts` is the per-key half of an analysis: every batch's keys go into one table
 that lives as long as the analysis, and :meth:`KeyCounts.table` gives it as an Arrow table
-(``key``, ``count``, ``bytes``; keys in order of first appearance, a null key as a null).
+(``key``, ``count``, ``bytes``; a null key as a null).
 
 With the compiled kernel (:mod:`partsim._kernels`) the table is one C hash table: each key
 is looked up once, with the GIL released; keys come out in order of first appearance.
@@ -41,7 +41,7 @@ def sum_by(table: pa.Table, keys: list[str], sums: list[str]) -> pa.Table:
 
 
 class KeyCounts:
-    """Events and summed weights (bytes) per distinct key, in order of first appearance."""
+    """Events and summed weights (bytes) per distinct key (see the module's text)."""
 
     def __init__(self) -> None:
         self._table = _kernels.KeyTable() if kernel_backend() == "c" else None
