@@ -216,35 +216,36 @@ static PyObject *outcome(int failed) {
 
 static PyObject *hash_binary(PyObject *self, PyObject *args) {
     int algorithm;
-    Py_ssize_t width;
-    Py_buffer offsets, data, out;
-    if (!PyArg_ParseTuple(args, "iny*y*w*", &algorithm, &width, &offsets, &data, &out)) return NULL;
+    Strings keys = {.bit_offset = 0};
+    Py_buffer out;
+    if (!PyArg_ParseTuple(args, "iny*y*w*", &algorithm, &keys.width, &keys.offsets, &keys.data,
+                          &out))
+        return NULL;
     PyObject *result = NULL;
-    if (algorithm < 0 || algorithm >= (int)(sizeof(HASHES) / sizeof(HASHES[0])) ||
-        (width != 4 && width != 8)) {
-        PyErr_SetString(PyExc_ValueError, "unknown algorithm or offset width");
+    if (strings_open(&keys, Py_None) < 0) goto done;
+    if (algorithm < 0 || algorithm >= (int)(sizeof(HASHES) / sizeof(HASHES[0]))) {
+        PyErr_SetString(PyExc_ValueError, "unknown algorithm");
         goto done;
     }
-    Py_ssize_t count = offsets.len / width - 1;
-    if (count < 0 || out.len < count * 4) {
+    if (out.len < keys.count * 4) {
         PyErr_SetString(PyExc_ValueError, "offsets and out do not match");
         goto done;
     }
-    const uint8_t *bytes = (const uint8_t *)data.buf;
+    const uint8_t *bytes = (const uint8_t *)keys.data.buf;
+    const void *offsets = keys.offsets.buf;
     uint32_t *hashes = (uint32_t *)out.buf;
     hash_fn fn = HASHES[algorithm];
     int valid;
     Py_BEGIN_ALLOW_THREADS
-    valid = offsets_valid(offsets.buf, width, count, data.len);
-    for (Py_ssize_t i = 0; valid && i < count; i++) {
-        int64_t start = offset_at(offsets.buf, width, i);
-        hashes[i] = fn(bytes + start, offset_at(offsets.buf, width, i + 1) - start);
+    valid = offsets_valid(offsets, keys.width, keys.count, keys.data.len);
+    for (Py_ssize_t i = 0; valid && i < keys.count; i++) {
+        int64_t start = offset_at(offsets, keys.width, i);
+        hashes[i] = fn(bytes + start, offset_at(offsets, keys.width, i + 1) - start);
     }
     Py_END_ALLOW_THREADS
     result = outcome(valid ? 0 : 1);
 done:
-    PyBuffer_Release(&offsets);
-    PyBuffer_Release(&data);
+    strings_release(&keys);
     PyBuffer_Release(&out);
     return result;
 }
