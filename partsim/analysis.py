@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from partsim.design import KeyDesign, parse_design
 from partsim.errors import DataError, UsageError, invalid_choice
+from partsim.extras import require
 from partsim.hashing import KernelArray, _kernels, kernel_backend
 from partsim.io import BATCH_ROWS
 from partsim.keycounts import KEY_SCHEMA, KeyCounts, sum_by
@@ -401,6 +402,10 @@ class Placed:
     keyless: np.ndarray  # bool, one per event: the record takes the keyless path
 
 
+#: ``size_source`` without sizes: every command then counts one byte per event.
+NO_SIZES = "none (1 per event)"
+
+
 @dataclass(frozen=True)
 class BatchPlan:
     """How each batch of events becomes partitions: configured once, then called per batch."""
@@ -422,10 +427,12 @@ class BatchPlan:
 
     @property
     def size_source(self) -> str:
-        """Where each event's bytes come from, as the summary states it."""
+        """Where each event's bytes come from, as every command's summary states it: the
+        --size column, else key + value size where the input has them (kcat dumps, live
+        samples), else :data:`NO_SIZES`."""
         if self.size:
             return f"column {self.size}"
-        return "key + value_size" if self.value_sizes else "none (1 per event)"
+        return "key + value_size" if self.value_sizes else NO_SIZES
 
     def columns(self) -> list[str]:
         wanted = list(self.design.columns)
@@ -994,6 +1001,7 @@ def _windows(aggregate: LoadAggregate, window_ns: int) -> tuple[pd.DataFrame, di
     ratios = (wide.max(axis=1) / per_window_mean.where(per_window_mean > 0)).fillna(0)
     peak_window = ratios.idxmax()
     peak_rate = frame.loc[frame["messages"].idxmax()]
+    topic_rate = float(frame["messages"].sum() / (len(wide) * seconds))
     summary = {
         "window_seconds": seconds,
         "windows": len(wide),
@@ -1003,7 +1011,12 @@ def _windows(aggregate: LoadAggregate, window_ns: int) -> tuple[pd.DataFrame, di
         "peak_partition_rate": float(peak_rate["messages_per_second"]),
         "peak_partition": int(peak_rate["partition"]),
         "peak_partition_window_start": peak_rate["window_start"].isoformat(),
-        "mean_rate": float(frame["messages"].sum() / (len(wide) * seconds)),
+        # These three rates are named in partsim.style.RATE_NAMES.
+        "mean_partition_rate": topic_rate / count,
+        "topic_rate": topic_rate,
+        "peak_to_mean_partition_rate": (
+            float(peak_rate["messages_per_second"]) * count / topic_rate if topic_rate else 0.0
+        ),
         "first_event": pd.Timestamp(aggregate.first_ns, tz="UTC").isoformat(),
         "last_event": pd.Timestamp(aggregate.last_ns, tz="UTC").isoformat(),
     }
@@ -1240,6 +1253,8 @@ def analyze(
     from partsim.io import open_events
     from partsim.progress import Progress
 
+    if engine == "dask":  # before anything else
+        require("dask")
     if not isinstance(top, int) or top < 0:
         raise UsageError(f"--top must be a whole number >= 0; got {top!r}")
     plan = make_plan(

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from partsim.analysis import display_key, make_plan
+from partsim.analysis import bind_columns, display_key, make_plan
 from partsim.compare import KeySample, _key_partitions, collect, evaluate
 from partsim.errors import UsageError
 from partsim.io import BATCH_ROWS
@@ -178,7 +178,7 @@ def whatif(
     plan = make_plan(key=key, partition_count=count_before, partitioner=client_before.name,
                      key_format=key_format, size=size, seed=seed,
                      null_field_as_empty=null_field_as_empty, strict=strict)  # fmt: skip
-    samples, described, _ = collect(
+    samples, described, columns = collect(
         inputs, {"key": plan}, order_by=order_by, format=format, delimiter=delimiter,
         regex=regex, strict=strict, batch_rows=batch_rows, progress=progress,
     )  # fmt: skip
@@ -218,6 +218,7 @@ def whatif(
         "after": {"partition_count": count_after, "partitioner": client_after.name,
                   "schema_id": schema_after},
         "events": sample.events,
+        "size_source": bind_columns(plan, columns).size_source,
         "skipped_rows": sample.skipped_rows,
         "keyed_events": sample.events - sample.null_events,
         "null_key_events": sample.null_events,

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from partsim.analysis import (
     ENTITY_SCHEMA,
+    NO_SIZES,
     BatchPlan,
     Rows,
     bind_columns,
@@ -43,6 +44,7 @@ from partsim.partitioners import Partitioner, check_partition_count, get_partiti
 __all__ = [
     "KeySample",
     "SweepResult",
+    "check_byte_rate",
     "evaluate",
     "parse_designs",
     "parse_rate",
@@ -75,6 +77,16 @@ def parse_rate(text: str | float | int, option: str = "--rate") -> tuple[float, 
         return value, "messages"
     unit = unit[0].upper() + unit[1:] if unit != "B" else unit
     return value * _BYTE_UNITS[unit], "bytes"
+
+
+def check_byte_rate(rate: tuple[float, str] | None, size_source: str, option: str) -> None:
+    """A rate in bytes needs event sizes: without them every event counts one byte."""
+    if rate is not None and rate[1] == "bytes" and size_source == NO_SIZES:
+        raise UsageError(
+            f"{option} is in bytes, but the events have no sizes (without --size, or key and "
+            "value sizes in the input, an event counts as 1 byte): give --size COLUMN, or "
+            f"{option} in messages/s"
+        )
 
 
 def parse_designs(designs: Sequence[str] | dict[str, str]) -> dict[str, str]:
@@ -416,10 +428,13 @@ def sweep(
                         null_field_as_empty=null_field_as_empty, strict=strict)
         for name, expression in named.items()
     }  # fmt: skip
-    samples, described, _ = collect(
+    samples, described, columns = collect(
         inputs, plans, order_by=order_by, format=format, delimiter=delimiter, regex=regex,
         strict=strict, batch_rows=batch_rows, progress=progress,
     )  # fmt: skip
+    size_source = bind_columns(next(iter(plans.values())), columns).size_source
+    check_byte_rate(capacity, size_source, "--partition-capacity")
+    check_byte_rate(total_rate, size_source, "--rate")
     window_seconds = next(iter(plans.values())).window_ns / 1e9
     rows, loads = [], {}
     for name, sample in samples.items():
@@ -442,6 +457,7 @@ def sweep(
         "partition_capacity": None if capacity is None else
         {"value": capacity[0], "unit": f"{capacity[1]}/s"},
         "events": next(iter(samples.values())).events,
+        "size_source": size_source,
         "skipped_rows": max(sample.skipped_rows for sample in samples.values()),
         "recommendations": recommendations.to_dict("records"),
     }  # fmt: skip

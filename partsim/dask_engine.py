@@ -36,6 +36,7 @@ from partsim.analysis import (
     finish_run,
 )
 from partsim.errors import ClusterError, UsageError, error_reason
+from partsim.extras import require
 
 __all__ = ["DEFAULT_BLOCKSIZE", "analyze_on_dask", "is_dask_frame", "parse_blocksize"]
 
@@ -52,10 +53,9 @@ Partial = tuple[LoadAggregate, list[str]]
 
 
 def _distributed():
-    try:
-        import distributed
-    except ImportError:  # pragma: no cover - the CI installs it
-        raise UsageError("--engine dask needs Dask: pip install 'partsim[dask]'") from None
+    require("dask")
+    import distributed
+
     return distributed
 
 
@@ -71,6 +71,7 @@ def parse_blocksize(value: object) -> int:
     >>> parse_blocksize("64MiB"), parse_blocksize(0)
     (67108864, 0)
     """
+    require("dask")
     from dask.utils import parse_bytes
 
     try:
