@@ -94,8 +94,8 @@ _CARE_OR_FORMULA = re.compile(
 def escape_formula(text: str) -> str:
     """``text`` as a report CSV writes it: a ``'`` in front when it begins like a formula.
 
-    >>> escape_formula('=HYPERLINK("http://x","y")'), escape_formula("-2"), escape_formula("C1")
-    ('\'=HYPERLINK("http://x","y")', "'-2", 'C1')
+    >>> print(*map(escape_formula, ['=HYPERLINK("http://x","y")', "-2", "C1"]))
+    '=HYPERLINK("http://x","y") '-2 C1
     """
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
@@ -487,7 +487,7 @@ def _approx(summary: Mapping) -> str:
 
 
 def rates_text(stats: Mapping) -> str:
-    """The three rates of ``summary["windows"]`` in one line, named as everywhere else.
+    r"""The three rates of ``summary["windows"]`` in one line, named as everywhere else.
 
     >>> text = rates_text({"peak_partition_rate": 10.9, "peak_partition": 5,
     ...                    "mean_partition_rate": 0.8333, "topic_rate": 10.0,
