@@ -93,22 +93,24 @@ def scrub_given(text: str) -> str:
     return text
 
 
+#: What a client property's name looks like (librdkafka's and Java's are dotted lowercase).
+PROPERTY_NAME = re.compile(r"[a-z][a-z0-9_-]*(?:\.[a-z0-9_-]+)+")
+
+
 def shown_property(item: str) -> str:
-    """A malformed ``-X`` item as an error message may quote it: the value of a secret
-    property is redacted, and an item that does not start with a property name is not shown
-    at all (it may be the secret itself).
+    """A malformed ``-X`` item as an error message may quote it: a part that looks like a
+    property name is shown, the value of a secret property is redacted, and an item that
+    does not start with a property name is not shown at all (it may be the secret itself).
 
     >>> shown_property("sasl.password:S3cr3t"), shown_property("security.protocol SSL")
     ("'sasl.password:[redacted]'", "'security.protocol SSL'")
     >>> shown_property("S3cr3t")
     'a value without KEY= (not shown: it may be a secret)'
     """
-    match = re.fullmatch(r"\s*([A-Za-z][\w.-]*)(\s*[:=\s]\s*)(.*)", item, re.DOTALL)
-    if match:
+    match = re.fullmatch(r"\s*([^\s:=]+)(\s*[:=\s]\s*)(.*?)\s*", item, re.DOTALL)
+    if match and PROPERTY_NAME.fullmatch(match.group(1)):
         name, separator, value = match.groups()
         return repr(f"{name}{separator}{REDACTED if is_secret(name) and value else value}")
-    if re.fullmatch(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+", item):
-        return repr(item)  # a property name alone, with no value
     return "a value without KEY= (not shown: it may be a secret)"
 
 
@@ -136,6 +138,8 @@ def main(job: dict[str, Any]) -> None:
         _reader(job, channel, interrupted.is_set)
     except PartsimError as error:
         channel.event(error=type(error).__name__, message=str(error))
+    except ImportError as error:  # confluent-kafka, installed but broken
+        channel.event(error="ImportError", message=f"{type(error).__name__}: {error}")
     except Exception:
         channel.event(error="internal", message=traceback.format_exc())
     channel.stream.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -322,8 +323,9 @@ def _properties(_ctx, _param, values: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in values:
         name, equals, value = item.partition("=")
-        if not equals or not name.strip():  # the value may be a secret: never echo it
-            given = shown_property(item) if not equals else "an empty KEY"
+        # A name with a ':' or a space in it may hold part of a secret value: never echo it.
+        if not equals or not re.fullmatch(r"[\w.-]+", name.strip()):
+            given = shown_property(item) if name.strip() else "an empty KEY"
             raise click.BadParameter(f"must be KEY=VALUE, e.g. security.protocol=SASL_SSL; got "
                                      f"{given}")  # fmt: skip
         out[name.strip()] = value

@@ -788,8 +788,8 @@ class _Reader:
                 message = _scrub(item["message"], self.settings)
                 if item["error"] in _ERRORS:
                     raise _ERRORS[item["error"]](message)
-                if item["error"] in ("ImportError", "ModuleNotFoundError"):  # a broken install
-                    raise missing_extra("kafka", message.strip().splitlines()[-1])
+                if item["error"] == "ImportError":  # confluent-kafka, installed but broken
+                    raise missing_extra("kafka", message)
                 LOG.error("the reading process failed:\n%s", message)
                 raise RuntimeError(
                     f"the reading process failed: {message.strip().splitlines()[-1]}"
