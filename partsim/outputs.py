@@ -119,8 +119,8 @@ def _needs_care(series, escape: bool) -> bool:
     pattern = (_CARE_OR_FORMULA if escape else _CARE).pattern
     try:
         return bool(series.dropna().str.contains(pattern, regex=True).any())
-    except (AttributeError, TypeError):  # not all str (bytes, mixed): write cell by cell
-        return True
+    except (AttributeError, TypeError, ValueError):  # not all str (bytes, mixed), or the
+        return True  # regex engine refused: write cell by cell
 
 
 def _text_cells(series, escape: bool) -> list[str]:

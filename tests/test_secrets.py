@@ -160,7 +160,10 @@ def test_an_unreachable_broker_and_its_debug_log_show_no_secret(tmp_path: Path) 
 def test_the_cli_scrubs_every_error_line(raised, monkeypatch, capsys) -> None:
     """The last line of defence: an error whose text holds a secret the command was given
     (through a path that forgot to scrub it) is printed without it."""
+    import partsim._live_reader
     import partsim.live
+
+    monkeypatch.setattr(partsim._live_reader, "_GIVEN", set())  # not other tests' secrets
 
     def leak(*_args, **_kwargs):
         raise raised(f"oops: the password was {SECRET} and the token {SECRETS[1]}")
@@ -174,7 +177,10 @@ def test_the_cli_scrubs_every_error_line(raised, monkeypatch, capsys) -> None:
     assert SECRET not in captured.err + captured.out and SECRETS[1] not in captured.err
 
 
-def test_scrub_given_replaces_the_longest_secret_first() -> None:
+def test_scrub_given_replaces_the_longest_secret_first(monkeypatch) -> None:
+    import partsim._live_reader
+
+    monkeypatch.setattr(partsim._live_reader, "_GIVEN", set())  # not other tests' secrets
     remember_secrets({"sasl.password": "abcdef-long", "ssl.key.password": "abcdef",
                       "bootstrap.servers": "not-a-secret"})  # fmt: skip
     assert scrub_given("x abcdef-long y abcdef z not-a-secret") == (
