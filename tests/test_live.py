@@ -482,7 +482,7 @@ def test_errors_are_one_clear_line_within_the_timeout(kafka_bootstrap: str, tmp_
 
 @pytest.mark.broker
 def test_bad_credentials_fail_fast_without_showing_the_password(tmp_path: Path) -> None:
-    secured = broker.start_broker(tmp_path / "tansu-auth.log", authentication=True)
+    secured = broker.start_tansu(tmp_path / "tansu-auth.log", authentication=True)
     try:
         out = str(tmp_path / "s.parquet")
         started = time.monotonic()
@@ -546,7 +546,7 @@ def test_ctrl_c_writes_a_valid_partial_sample(kafka_bootstrap: str, tmp_path: Pa
 
 @pytest.mark.broker
 def test_a_broker_dying_mid_sample_leaves_a_partial_sample(tmp_path: Path) -> None:
-    doomed = broker.start_broker(tmp_path / "tansu-doomed.log")
+    doomed = broker.start_tansu(tmp_path / "tansu-doomed.log")
     try:
         topic = broker.unique_topic("doomed")
         broker.create_topic(doomed.bootstrap, topic, 1)

@@ -105,7 +105,7 @@ def test_topic_deleted_mid_sample(kafka_bootstrap: str, tmp_path: Path) -> None:
 
 @pytest.mark.broker
 def test_broker_restart_mid_sample(tmp_path: Path) -> None:
-    first = broker.start_broker(tmp_path / "tansu-first.log")
+    first = broker.start_tansu(tmp_path / "tansu-first.log")
     port = first.port
     second = None
     try:
@@ -118,7 +118,7 @@ def test_broker_restart_mid_sample(tmp_path: Path) -> None:
             first.proc.kill()  # a crash, then a restart where clients expect it
             broker.stop_broker(first)
             # Memory storage: the new broker has no topic; partsim must still end in time.
-            second = broker.start_broker(tmp_path / "tansu-second.log", port=port)
+            second = broker.start_tansu(tmp_path / "tansu-second.log", port=port)
             assert second.port == port
         finally:
             code, rest, took = finish(process)
