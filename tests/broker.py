@@ -859,20 +859,24 @@ def kcat_environment(bootstrap: str) -> tuple[tuple[tuple[str, str], ...], str]:
     """Environment under which kcat talks to the broker, and a note naming kcat and the
     librdkafka it runs on.
 
-    librdkafka before 2.2.0 mis-skips non-empty tagged fields (librdkafka PR #4278), and
-    Tansu's ApiVersions v3 response carries some (SupportedFeatures,
-    FinalizedFeaturesEpoch, ...): such a kcat (Debian bookworm's links librdkafka 2.0.2)
-    fails with "ApiVersionRequest failed: Local: Read underflow" before producing
-    anything. It is then run on the librdkafka that confluent-kafka loaded (same C ABI,
-    soname librdkafka.so.1) through LD_LIBRARY_PATH; the kcat program is unchanged.
+    kcat runs on its own librdkafka where that can talk to the broker: Debian bookworm's
+    kcat 1.7.1 on librdkafka 2.0.2 talks to Apache Kafka 4.x. librdkafka before 2.2.0
+    mis-skips non-empty tagged fields (librdkafka PR #4278), and Tansu's ApiVersions v3
+    response carries some (SupportedFeatures, FinalizedFeaturesEpoch, ...): there such a
+    kcat fails with "ApiVersionRequest failed: Local: Read underflow" before producing
+    anything. Only then is it run on the librdkafka that confluent-kafka loaded (same C
+    ABI, soname librdkafka.so.1) through LD_LIBRARY_PATH; the kcat program is unchanged.
     """
     env = dict(os.environ)
     system = _kcat_version(env)
     note = f"kcat {system[0]} (librdkafka {system[1]})"
-    if _version_tuple(system[1]) < (2, 2, 0):
+    probe = _run_kcat(["-L", "-b", bootstrap, "-m", "10"], env, timeout=30)
+    if probe.returncode != 0 and _version_tuple(system[1]) < (2, 2, 0):
         library = _loaded_librdkafka()
         if library is None:
-            raise BrokerError(f"{note} cannot talk to Tansu and no other librdkafka was found")
+            raise BrokerError(
+                f"{note} cannot talk to {bootstrap} and no other librdkafka was found"
+            )
         shim = Path(tempfile.mkdtemp(prefix="partsim-kcat-lib-"))
         atexit.register(shutil.rmtree, shim, ignore_errors=True)
         (shim / "librdkafka.so.1").symlink_to(library)
@@ -880,18 +884,21 @@ def kcat_environment(bootstrap: str) -> tuple[tuple[tuple[str, str], ...], str]:
         env["LD_LIBRARY_PATH"] = f"{shim}{os.pathsep}{old}" if old else str(shim)
         swapped = _kcat_version(env)
         if _version_tuple(swapped[1]) < (2, 2, 0):
-            raise BrokerError(f"{note} cannot talk to Tansu; confluent-kafka's is {swapped[1]}")
+            raise BrokerError(
+                f"{note} cannot talk to {bootstrap}; confluent-kafka's is {swapped[1]}"
+            )
         note = (
             f"kcat {swapped[0]} on librdkafka {swapped[1]} (its own librdkafka {system[1]} "
-            "cannot parse Tansu's ApiVersions response)"
+            f"cannot talk to {bootstrap}: {_short_kcat_error(probe)})"
         )
-    probe = _run_kcat(["-L", "-b", bootstrap, "-m", "10"], env, timeout=30)
+        probe = _run_kcat(["-L", "-b", bootstrap, "-m", "10"], env, timeout=30)
     if probe.returncode != 0:
-        raise BrokerError(
-            f"{note}: kcat -L against {bootstrap} failed: "
-            + probe.stderr.decode(errors="replace")[-2000:]
-        )
+        raise BrokerError(f"{note}: kcat -L against {bootstrap} failed: {_short_kcat_error(probe)}")
     return tuple(env.items()), note
+
+
+def _short_kcat_error(done: subprocess.CompletedProcess[bytes]) -> str:
+    return done.stderr.decode(errors="replace").strip()[-2000:]
 
 
 def _kcat_version(env: dict[str, str]) -> tuple[str, str]:

@@ -409,32 +409,88 @@ def _committed(admin, group: str) -> list[tuple[str, int, int]]:
     return sorted((tp.topic, tp.partition, tp.offset) for tp in found if tp.offset >= 0)
 
 
+def _group(admin, group: str) -> tuple[str, list[str]]:
+    """A consumer group's state and its members' ids, by DescribeGroups."""
+    described = admin.describe_consumer_groups([group], request_timeout=10)[group].result(10)
+    return described.state.name, sorted(member.member_id for member in described.members)
+
+
+class _Application:
+    """A running application: a consumer that joined ``group`` (subscribe), committed some
+    offsets, and keeps polling in a thread, counting the rebalances it sees."""
+
+    def __init__(self, bootstrap: str, topic: str, group: str) -> None:
+        self.consumer = confluent_kafka.Consumer(
+            {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+             "auto.offset.reset": "earliest"}
+        )  # fmt: skip
+        self.assignments: list[list[int]] = []
+        self.revocations = 0
+        self.consumer.subscribe(
+            [topic],
+            on_assign=lambda _c, parts: self.assignments.append([p.partition for p in parts]),
+            on_revoke=lambda _c, _parts: setattr(self, "revocations", self.revocations + 1),
+        )
+        deadline = time.monotonic() + 60
+        while not self.assignments:
+            assert time.monotonic() < deadline, "the application consumer got no assignment"
+            self.consumer.poll(0.1)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        while not self.stopping.is_set():
+            self.consumer.poll(0.1)
+
+    def __enter__(self) -> _Application:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=30)
+
+
 @pytest.mark.broker
-def test_an_application_group_is_untouched_and_partsim_commits_nothing(
+def test_an_application_group_is_untouched_and_partsim_joins_and_commits_nothing(
     kafka_bootstrap: str, producers: dict[str, str], tmp_path: Path
 ) -> None:
-    from confluent_kafka import Consumer, TopicPartition
+    """The read-only guarantee, checked with the admin API while an application consumes:
+    its group stays Stable with the same one member (no rebalance), its committed offsets
+    stay as they were, and partsim's own group ids never exist as groups. (A group that a
+    consumer joined, even without a commit, is listed afterwards as Empty: the oracle can
+    tell.)"""
+    from confluent_kafka import TopicPartition
     from confluent_kafka.admin import AdminClient
 
     topic = producers["librdkafka:murmur2_random"]
     group = f"orders-app-{uuid.uuid4().hex[:8]}"
-    app = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": group,
-                    "enable.auto.commit": False})  # fmt: skip
-    app.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
-    app.commit(offsets=[TopicPartition(topic, p, 3 + p) for p in range(0, PARTITIONS, 2)],
-               asynchronous=False)  # fmt: skip
-    app.close()
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    application = _Application(kafka_bootstrap, topic, group)
+    commits = [TopicPartition(topic, p, 3 + p) for p in range(0, PARTITIONS, 2)]
+    application.consumer.commit(offsets=commits, asynchronous=False)
     before = _committed(admin, group)
     assert before == [(topic, p, 3 + p) for p in range(0, PARTITIONS, 2)]
-
+    state, members = _group(admin, group)
+    assert state == "STABLE" and len(members) == 1
     out = tmp_path / "s.parquet"
-    sampled = run("sample", "--bootstrap", kafka_bootstrap, "--topic", topic, "-o", str(out))
-    analyzed = run("analyze", "--bootstrap", kafka_bootstrap, "--topic", topic, "--key", "key",
-                   "--partitioner", "librdkafka:murmur2_random", "--json")  # fmt: skip
-    verified = run("verify", "--bootstrap", kafka_bootstrap, "--topic", topic, "--json")
+    try:
+        with application:
+            sampled = run("sample", "--bootstrap", kafka_bootstrap, "--topic", topic,
+                          "-o", str(out))  # fmt: skip
+            analyzed = run("analyze", "--bootstrap", kafka_bootstrap, "--topic", topic,
+                           "--key", "key", "--partitioner", "librdkafka:murmur2_random",
+                           "--json")  # fmt: skip
+            verified = run("verify", "--bootstrap", kafka_bootstrap, "--topic", topic, "--json")
+            during = _group(admin, group)
+        assert (application.assignments, application.revocations) == (
+            [list(range(PARTITIONS))], 0,
+        )  # fmt: skip
+    finally:
+        application.consumer.close()
     for done in (sampled, analyzed, verified):
         assert done.returncode == 0, done.stderr
+    assert during == (state, members)
     assert _committed(admin, group) == before
 
     summary = json.loads(analyzed.stdout)
@@ -447,10 +503,12 @@ def test_an_application_group_is_untouched_and_partsim_commits_nothing(
     assert json.loads(verified.stdout)["explained_by"]["java"] == 1.0
     used = [live.load_sample(out).group_id, summary["sample"]["group_id"]]
     assert all(name.startswith("partsim-sample-") for name in used)
-    listed = admin.list_consumer_groups(request_timeout=10).result(timeout=10)
-    ours = [g.group_id for g in listed.valid if g.group_id.startswith("partsim")]
-    for name in {*used, *ours}:
+    for name in used:
+        assert _group(admin, name) == ("DEAD", []), name  # never created
         assert _committed(admin, name) == [], name
+    listed = admin.list_consumer_groups(request_timeout=10).result(timeout=10)
+    assert group in {g.group_id for g in listed.valid}
+    assert not [g.group_id for g in listed.valid if g.group_id.startswith("partsim-sample-")]
 
 
 @pytest.mark.broker
@@ -481,32 +539,101 @@ def test_errors_are_one_clear_line_within_the_timeout(kafka_bootstrap: str, tmp_
 
 
 @pytest.mark.broker
-def test_bad_credentials_fail_fast_without_showing_the_password(tmp_path: Path) -> None:
-    secured = broker.start_tansu(tmp_path / "tansu-auth.log", authentication=True)
-    try:
-        out = str(tmp_path / "s.parquet")
-        started = time.monotonic()
-        credentials = [
-            "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanism=SCRAM-SHA-512",
-            "-X", "sasl.username=reader", "-X", "sasl.password=wrong-horse-battery",
-        ]  # fmt: skip
-        done = run("sample", "--bootstrap", secured.bootstrap, "--topic", "orders", "-o", out,
-                   *credentials)  # fmt: skip
-        assert time.monotonic() - started < 8
-        assert done.returncode == 1
-        assert error_line(done).startswith(f"Error: authentication failed at {secured.bootstrap}")
-        properties = tmp_path / "client.properties"
-        properties.write_text(
-            f"bootstrap.servers={secured.bootstrap}\nsecurity.protocol=SASL_PLAINTEXT\n"
-            "sasl.mechanism=SCRAM-SHA-256\nsasl.jaas.config=org.apache.kafka.common.security."
-            'scram.ScramLoginModule required username="reader" password="wrong-horse-battery";\n'
-        )
-        done = run("verify", "--config", str(properties), "--topic", "orders", "--json")
-        assert done.returncode == 1
-        assert error_line(done).startswith("Error: authentication failed")
-        assert "wrong-horse-battery" not in done.stdout + done.stderr
-    finally:
-        broker.stop_broker(secured)
+def test_bad_credentials_fail_fast_without_showing_the_password(
+    kafka_security: broker.KafkaSecurity, tmp_path: Path
+) -> None:
+    """A real SCRAM user exists on the SASL listener; a wrong password (and the right
+    password under the wrong mechanism) is refused by the broker."""
+    sasl = kafka_security.sasl_bootstrap
+    out = str(tmp_path / "s.parquet")
+    wrong = f"wrong-{kafka_security.password}"
+    started = time.monotonic()
+    credentials = [
+        "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanism=SCRAM-SHA-512",
+        "-X", f"sasl.username={kafka_security.username}", "-X", f"sasl.password={wrong}",
+    ]  # fmt: skip
+    done = run("sample", "--bootstrap", sasl, "--topic", "orders", "-o", out, *credentials)
+    assert time.monotonic() - started < 8
+    assert done.returncode == 1
+    line = error_line(done)
+    assert line.startswith(f"Error: authentication failed at {sasl}: ")
+    assert "invalid credentials with SASL mechanism SCRAM-SHA-512" in line
+    assert wrong not in done.stdout + done.stderr and not Path(out).exists()
+    properties = tmp_path / "client.properties"
+    properties.write_text(  # SCRAM-SHA-256: the user has SHA-512 credentials only
+        f"bootstrap.servers={sasl}\nsecurity.protocol=SASL_PLAINTEXT\n"
+        "sasl.mechanism=SCRAM-SHA-256\nsasl.jaas.config=org.apache.kafka.common.security."
+        f'scram.ScramLoginModule required username="{kafka_security.username}" '
+        f'password="{kafka_security.password}";\n'
+    )
+    done = run("verify", "--config", str(properties), "--topic", "orders", "--json")
+    assert done.returncode == 1
+    assert error_line(done).startswith(f"Error: authentication failed at {sasl}")
+    assert kafka_security.password not in done.stdout + done.stderr
+
+
+def _records(sample: live.LiveSample) -> list[tuple[int, int, bytes | None]]:
+    """A sample's records as sorted (partition, offset, key)."""
+    picked = sample.table.select(["partition", "offset", "key"]).to_pylist()
+    return sorted((row["partition"], row["offset"], row["key"]) for row in picked)
+
+
+@pytest.mark.broker
+def test_sasl_scram_and_ssl_read_what_plaintext_reads(
+    kafka_broker: broker.KafkaBroker, tmp_path: Path
+) -> None:
+    """A successful SCRAM-SHA-512 login and a TLS connection (the broker's certificate
+    checked against the CA, host name included) sample the same records as PLAINTEXT; a
+    Java client.properties (JAAS line, PEM truststore) works as its -X equivalent."""
+    kafka_security = kafka_broker.security
+    topic = broker.unique_topic("secured")
+    broker.create_topic(kafka_broker.bootstrap, topic, PARTITIONS)
+    keys = [f"customer-{i % 250}".encode() for i in range(1520)]
+    broker.produce(kafka_broker.bootstrap, topic, keys, {"partitioner": "murmur2_random"})
+    plain = live.sample_topic(kafka_broker.bootstrap, topic)
+    rows = _records(plain)
+    assert len(rows) == 1520
+    java = tmp_path / "client.properties"
+    java.write_text(
+        f"bootstrap.servers={kafka_security.sasl_bootstrap}\nsecurity.protocol=SASL_PLAINTEXT\n"
+        f"sasl.mechanism={kafka_security.mechanism}\nsasl.jaas.config=org.apache.kafka.common."
+        f'security.scram.ScramLoginModule required username="{kafka_security.username}" '
+        f'password="{kafka_security.password}";\n'
+    )
+    secured = {
+        "sasl": live.sample_topic(None, topic, config=kafka_security.sasl_config()),
+        "ssl": live.sample_topic(None, topic, config=kafka_security.ssl_config()),
+        "client.properties": live.sample_topic(None, topic, config_file=java),
+    }
+    for name, sample in secured.items():
+        assert not sample.partial, (name, sample.reason)
+        assert _records(sample) == rows, name
+        assert kafka_security.password not in json.dumps(sample.metadata()), name
+
+    out = tmp_path / "tls.parquet"
+    done = run("sample", "--bootstrap", kafka_security.ssl_bootstrap, "--topic", topic,
+               "-X", "security.protocol=SSL", "-X", f"ssl.ca.location={kafka_security.ca_file}",
+               "-o", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert live.load_sample(out).records == 1520
+    done = run("verify", "--config", str(java), "--topic", topic, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["explained_by"]["java"] == 1.0
+    assert kafka_security.password not in done.stdout + done.stderr
+
+
+@pytest.mark.broker
+def test_tls_with_an_unknown_ca_is_one_clear_line(
+    kafka_security: broker.KafkaSecurity, tmp_path: Path
+) -> None:
+    """The SSL listener's certificate does not verify against another CA (the system's)."""
+    done = run("sample", "--bootstrap", kafka_security.ssl_bootstrap, "--topic", "orders",
+               "-X", "security.protocol=SSL", "--timeout", "5",
+               "-o", str(tmp_path / "s.parquet"))  # fmt: skip
+    assert done.returncode == 1
+    line = error_line(done)
+    assert line.startswith(f"Error: TLS handshake with {kafka_security.ssl_bootstrap} failed: ")
+    assert "certificate verify failed" in line
 
 
 @pytest.mark.broker
