@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -672,26 +673,127 @@ def test_ctrl_c_writes_a_valid_partial_sample(kafka_bootstrap: str, tmp_path: Pa
 
 
 @pytest.mark.broker
-def test_a_broker_dying_mid_sample_leaves_a_partial_sample(tmp_path: Path) -> None:
-    doomed = broker.start_tansu(tmp_path / "tansu-doomed.log")
-    try:
-        topic = broker.unique_topic("doomed")
-        broker.create_topic(doomed.bootstrap, topic, 1)
-        produce_single_batches(doomed.bootstrap, topic, 400)
+def test_a_broker_dying_mid_sample_leaves_a_partial_sample(
+    kafka_restartable: broker.KafkaBroker, tmp_path: Path
+) -> None:
+    """The broker is killed (SIGKILL) while a slow sample reads; the fixture restarts it."""
+    bootstrap = kafka_restartable.bootstrap
+    topic = broker.unique_topic("doomed")
+    broker.create_topic(bootstrap, topic, 1)
+    produce_single_batches(bootstrap, topic, 400)
 
-        def kill_soon(_line: str) -> None:
-            threading.Timer(1.0, doomed.proc.kill).start()  # a crash, not a clean stop
+    def kill_soon(_line: str) -> None:
+        threading.Timer(1.0, kafka_restartable.kill).start()  # a crash, not a clean stop
 
-        sample = live.sample_topic(doomed.bootstrap, topic, config=SLOW, timeout=2,
-                                   status=kill_soon)  # fmt: skip
-    finally:
-        broker.stop_broker(doomed)
+    sample = live.sample_topic(bootstrap, topic, config=SLOW, timeout=2, status=kill_soon)
+    assert not kafka_restartable.running
     assert sample.partial and sample.stopped_by == "stall"
-    assert "no records for 2 s from partition(s) 0" in sample.reason
     assert 0 < sample.records < 400
+    assert sample.reason.startswith(
+        f"stopped after {sample.records:,} records: no records for 2 s from partition(s) 0"
+    ), sample.reason
+    assert "no longer exists" not in sample.reason  # the broker is down: nothing is known
+    assert sample.table.column("offset").to_pylist() == list(range(sample.records))
     written = live.load_sample(live.write_sample(sample, tmp_path / "partial.csv"))
     assert written.partial and written.reason == sample.reason
     assert written.table.equals(sample.table)
+
+
+#: 2024-05-01T12:00:00Z in ms: the timestamps of the timed topic's records are set by hand.
+BASE_MS = 1_714_564_800_000
+
+
+@pytest.fixture(scope="module")
+def timed_topic(kafka_bootstrap: str) -> tuple[str, dict[int, list[int]]]:
+    """A 3-partition topic whose records carry set timestamps: partition p's record i (at
+    offset i) has ``BASE_MS + i s``; partitions 0 and 1 hold 30 records, partition 2 holds 4.
+    Returns the topic and each partition's timestamps in offset order."""
+    topic = broker.unique_topic("timed")
+    broker.create_topic(kafka_bootstrap, topic, 3)
+    stamps = {p: [BASE_MS + i * 1000 for i in range(30 if p < 2 else 4)] for p in range(3)}
+    producer = confluent_kafka.Producer({"bootstrap.servers": kafka_bootstrap, "linger.ms": 5})
+    for partition, times in stamps.items():
+        for index, stamp in enumerate(times):
+            producer.produce(topic, key=f"p{partition}-{index}".encode(), value=b"v",
+                             partition=partition, timestamp=stamp)  # fmt: skip
+    assert producer.flush(30) == 0
+    return topic, stamps
+
+
+def _offsets(sample: live.LiveSample) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = {}
+    for row in sample.table.select(["partition", "offset"]).to_pylist():
+        found.setdefault(row["partition"], []).append(row["offset"])
+    return {partition: sorted(offsets) for partition, offsets in sorted(found.items())}
+
+
+def _expected(
+    stamps: dict[int, list[int]], budget: int, low: int | None = None, high: int | None = None
+) -> dict[int, list[int]]:
+    """The offsets partsim's documented rule picks, from the timestamps alone: of the
+    records in ``[low, high]``, the first ``budget`` when ``low`` is given, else the last
+    ``budget`` (a partition's most recent records, up to ``high``)."""
+    picked = {}
+    for partition, times in stamps.items():
+        inside = [offset for offset, stamp in enumerate(times)
+                  if (low is None or stamp >= low) and (high is None or stamp <= high)]  # fmt: skip
+        chosen = inside[:budget] if low is not None else inside[-budget:]
+        if chosen:
+            picked[partition] = chosen
+    return picked
+
+
+@pytest.mark.broker
+def test_tail_reading_ends_at_the_high_watermark(
+    kafka_bootstrap: str, timed_topic: tuple[str, dict[int, list[int]]]
+) -> None:
+    """Without times each partition gives its last ``budget`` records (librdkafka's
+    OFFSET_TAIL), which end at its high watermark; a short partition gives what it has."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    topic, stamps = timed_topic
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": "unused"})
+    try:
+        marks = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                 for p in stamps}  # fmt: skip
+    finally:
+        consumer.close()
+    assert marks == {p: (0, len(times)) for p, times in stamps.items()}  # right, unlike Tansu's
+    sample = live.sample_topic(kafka_bootstrap, topic, max_messages=15)  # budget 5 each
+    assert _offsets(sample) == {0: [25, 26, 27, 28, 29], 1: [25, 26, 27, 28, 29], 2: [0, 1, 2, 3]}
+    assert _offsets(sample) == _expected(stamps, 5)
+    for partition, offsets in _offsets(sample).items():
+        assert offsets[-1] == marks[partition][1] - 1
+    assert not sample.partial and sample.records == 14
+
+
+@pytest.mark.broker
+def test_from_time_and_to_time_pick_the_records_by_their_timestamps(
+    kafka_bootstrap: str, timed_topic: tuple[str, dict[int, list[int]]]
+) -> None:
+    """On a broker whose ``offsets_for_times`` is right, a window starts at the exact
+    offset, and the sample is exactly the records whose timestamps lie in it."""
+    topic, stamps = timed_topic
+    second = 1000
+    cases = [  # (from_time, to_time, max_messages): budgets of 100 or 5 per partition
+        (BASE_MS + 10 * second, BASE_MS + 19 * second, 300),
+        (BASE_MS + 10 * second, None, 15),
+        (None, BASE_MS + 19 * second, 15),
+        (BASE_MS + 10 * second + 500, BASE_MS + 12 * second, 300),  # between two records
+        (BASE_MS + 2 * second, BASE_MS + 2 * second, 300),  # one instant
+    ]
+    for low, high, max_messages in cases:
+        sample = live.sample_topic(kafka_bootstrap, topic, max_messages=max_messages,
+                                   from_time=low, to_time=high)  # fmt: skip
+        budget = max_messages // 3
+        assert _offsets(sample) == _expected(stamps, budget, low, high), (low, high)
+        stamps_read = sample.table.column("timestamp").cast("int64").to_pylist()
+        assert all((low or 0) <= stamp <= (high or 2**62) for stamp in stamps_read)
+    window = live.sample_topic(kafka_bootstrap, topic, from_time="2024-05-01T12:00:10Z",
+                               to_time="2024-05-01T14:00:19+02:00")  # fmt: skip
+    assert _offsets(window) == {0: list(range(10, 20)), 1: list(range(10, 20))}
+    with pytest.raises(DataError, match="has no records between"):
+        live.sample_topic(kafka_bootstrap, topic, from_time=BASE_MS + 31 * second)
 
 
 @pytest.mark.broker
@@ -710,15 +812,29 @@ def test_time_window_and_budget(kafka_bootstrap: str, producers: dict[str, str])
 
 @pytest.mark.broker
 def test_missing_topic_is_not_created(kafka_bootstrap: str) -> None:
+    """The broker auto-creates a topic that a metadata request names (shown here with a
+    producer's request), and partsim's lookup of a missing topic still creates nothing."""
+    from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
+
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    if not os.environ.get("PARTSIM_BOOTSTRAP"):  # the fixture's broker: its setting is known
+        node = ConfigResource(ResourceType.BROKER, "1")
+        configs = admin.describe_configs([node])[node].result(timeout=10)
+        assert configs["auto.create.topics.enable"].value == "true"
+    canary = f"auto-created-{uuid.uuid4().hex[:8]}"
+    producer = confluent_kafka.Producer({"bootstrap.servers": kafka_bootstrap})
+    producer.list_topics(canary, timeout=10)  # names the topic: the broker creates it
+    started = time.monotonic()
+    while canary not in admin.list_topics(timeout=10).topics:
+        assert time.monotonic() - started < 20, f"the broker did not auto-create {canary}"
+        time.sleep(0.1)
+    created_in = time.monotonic() - started
+
     name = f"never-created-{uuid.uuid4().hex[:8]}"
     with pytest.raises(UsageError, match="not found"):
         live.sample_topic(kafka_bootstrap, name, timeout=5)
-    from confluent_kafka.admin import AdminClient
-
-    assert (
-        name
-        not in AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=10).topics
-    )
+    time.sleep(max(1.0, 3 * created_in))  # longer than the canary's creation took
+    assert name not in admin.list_topics(timeout=10).topics
     with pytest.raises(BrokerError):
         live.sample_topic(f"127.0.0.1:{broker.free_port()}", name, timeout=1)
 
