@@ -164,6 +164,10 @@ def start_tansu(
     )
 
 
+#: The name ``bench/bench_sample.py`` starts Tansu by (its figures are measured on Tansu).
+start_broker = start_tansu
+
+
 def wait_until_ready(bootstrap: str, proc: subprocess.Popen[bytes], deadline: float) -> None:
     """Poll the broker with an AdminClient metadata request until it answers or ``deadline``;
     raise :class:`BrokerError` at once if its process ``proc`` exits."""
@@ -519,9 +523,16 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def start_kafka(workdir: Path, timeout: float = 120.0, *, fetch: bool = True) -> KafkaBroker:
+def start_kafka(
+    workdir: Path,
+    timeout: float = 120.0,
+    *,
+    fetch: bool = True,
+    ports: KafkaPorts | None = None,
+) -> KafkaBroker:
     """Start Apache Kafka in ``workdir`` (created; it holds the configuration, the PEM files,
-    the data and ``broker.log``) on free loopback ports, and create the SCRAM user.
+    the data and ``broker.log``) on free loopback ports (or on ``ports``, without retrying
+    elsewhere), and create the SCRAM user.
 
     Raises :class:`ToolchainMissing` when Java 17+, Maven (for a first fetch) or openssl is
     missing, and :class:`BrokerError` (with the log tail) when the broker does not start.
@@ -533,8 +544,9 @@ def start_kafka(workdir: Path, timeout: float = 120.0, *, fetch: bool = True) ->
     (workdir / "log4j2.properties").write_text(_LOG4J2)
     password = uuid.uuid4().hex
     last_error = "not started"
-    for attempt in range(3):  # another process may take a free port before the broker does
-        ports = KafkaPorts.free()
+    chosen = ports
+    for attempt in range(1 if chosen else 3):  # another process may take a free port first
+        ports = chosen or KafkaPorts.free()
         security = KafkaSecurity(
             sasl_bootstrap=f"127.0.0.1:{ports.sasl}",
             ssl_bootstrap=f"127.0.0.1:{ports.ssl}",
