@@ -672,33 +672,6 @@ def test_ctrl_c_writes_a_valid_partial_sample(kafka_bootstrap: str, tmp_path: Pa
     assert table.column("offset").to_pylist() == list(range(table.num_rows))
 
 
-@pytest.mark.broker
-def test_a_broker_dying_mid_sample_leaves_a_partial_sample(
-    kafka_restartable: broker.KafkaBroker, tmp_path: Path
-) -> None:
-    """The broker is killed (SIGKILL) while a slow sample reads; the fixture restarts it."""
-    bootstrap = kafka_restartable.bootstrap
-    topic = broker.unique_topic("doomed")
-    broker.create_topic(bootstrap, topic, 1)
-    produce_single_batches(bootstrap, topic, 400)
-
-    def kill_soon(_line: str) -> None:
-        threading.Timer(1.0, kafka_restartable.kill).start()  # a crash, not a clean stop
-
-    sample = live.sample_topic(bootstrap, topic, config=SLOW, timeout=2, status=kill_soon)
-    assert not kafka_restartable.running
-    assert sample.partial and sample.stopped_by == "stall"
-    assert 0 < sample.records < 400
-    assert sample.reason.startswith(
-        f"stopped after {sample.records:,} records: no records for 2 s from partition(s) 0"
-    ), sample.reason
-    assert "no longer exists" not in sample.reason  # the broker is down: nothing is known
-    assert sample.table.column("offset").to_pylist() == list(range(sample.records))
-    written = live.load_sample(live.write_sample(sample, tmp_path / "partial.csv"))
-    assert written.partial and written.reason == sample.reason
-    assert written.table.equals(sample.table)
-
-
 #: 2024-05-01T12:00:00Z in ms: the timestamps of the timed topic's records are set by hand.
 BASE_MS = 1_714_564_800_000
 

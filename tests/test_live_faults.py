@@ -166,23 +166,49 @@ def test_topic_deleted_on_tansu_crashes_librdkafka_and_the_sample_is_kept(
 
 
 @pytest.mark.broker
-def test_broker_restart_mid_sample(kafka_restartable: broker.KafkaBroker, tmp_path: Path) -> None:
-    """Stopped (a clean shutdown) while partsim reads, then started again on the same ports
-    with its data: librdkafka reconnects, and the sample is whole, every record once."""
+def test_broker_killed_mid_sample_and_restarted(
+    kafka_restartable: broker.KafkaBroker, tmp_path: Path
+) -> None:
+    """The broker is killed (SIGKILL) while two samples read, then started again on the same
+    ports with its data (one restart serves both). The sample with ``timeout=2`` ends partial,
+    the broker not back in time; ``partsim sample --timeout 90`` reconnects and is whole."""
     bootstrap, records = kafka_restartable.bootstrap, 40
     topic = broker.unique_topic("restarted")
     broker.create_topic(bootstrap, topic, 1)
     produce_single_batches(bootstrap, topic, records)
     out = tmp_path / "restarted.parquet"
     process = start_sampling(bootstrap, topic, out, timeout=90)
+    reading, short = threading.Event(), {}
+
+    def sample_briefly() -> None:
+        short["sample"] = live.sample_topic(bootstrap, topic, config=SLOW, timeout=2,
+                                            status=lambda _line: reading.set())  # fmt: skip
+
+    thread = threading.Thread(target=sample_briefly)
     try:
-        kafka_restartable.stop()
-        assert process.poll() is None, "the sample ended before the broker stopped"
+        thread.start()
+        assert reading.wait(30), "the short sample did not start reading"
+        time.sleep(0.5)
+        kafka_restartable.kill()  # a crash, not a clean stop
+        thread.join(timeout=30)
+        assert process.poll() is None, "the long sample ended before the broker was killed"
         kafka_restartable.start()
         assert kafka_restartable.bootstrap == bootstrap
     finally:
         code, rest, _took = finish(process, limit=120)
     check_whole(code, rest, out, topic, records)
+
+    sample = short["sample"]
+    assert sample.partial and sample.stopped_by == "stall"
+    assert 0 < sample.records < records
+    assert sample.reason.startswith(
+        f"stopped after {sample.records:,} records: no records for 2 s from partition(s) 0"
+    ), sample.reason
+    assert "no longer exists" not in sample.reason  # the broker is down: nothing is known
+    assert sample.table.column("offset").to_pylist() == list(range(sample.records))
+    written = live.load_sample(live.write_sample(sample, tmp_path / "partial.csv"))
+    assert written.partial and written.reason == sample.reason
+    assert written.table.equals(sample.table)
 
 
 @pytest.mark.broker
@@ -242,26 +268,30 @@ def signal_reader(signum: int) -> None:
     os.kill(readers[0], signum)
 
 
-def sample_with_fault(bootstrap: str, signum: int, timeout: float) -> live.LiveSample:
-    """``sample_topic`` on a slow topic, its reading process sent ``signum`` after 1 s."""
+def sample_with_fault(bootstrap: str, signum: int, timeout: float) -> tuple[live.LiveSample, float]:
+    """``sample_topic`` on a slow topic, its reading process sent ``signum`` 1 s after reading
+    started. Returns the sample and the seconds from the start of reading to its return."""
     topic = broker.unique_topic("client-fault")
     broker.create_topic(bootstrap, topic, 1)
     produce_single_batches(bootstrap, topic, RECORDS)
+    reading: list[float] = []
 
     def fault_soon(_line: str) -> None:
+        reading.append(time.monotonic())
         threading.Timer(1.0, signal_reader, (signum,)).start()
 
     sample = live.sample_topic(bootstrap, topic, config=SLOW, timeout=timeout, status=fault_soon)
+    took = time.monotonic() - reading[0]
     assert sample.partial and sample.stopped_by == "stall", sample
     assert 0 < sample.records < RECORDS
     assert sample.table.column("offset").to_pylist() == list(range(sample.records))
-    return sample
+    return sample, took
 
 
 @pytest.mark.broker
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the reader in /proc")
 def test_a_crashed_client_leaves_a_partial_sample(kafka_bootstrap: str) -> None:
-    sample = sample_with_fault(kafka_bootstrap, signal.SIGSEGV, timeout=5)
+    sample, _took = sample_with_fault(kafka_bootstrap, signal.SIGSEGV, timeout=5)
     assert sample.reason.startswith(f"stopped after {sample.records:,} records: ")
     assert sample.reason.endswith(") crashed (signal 11, SIGSEGV)"), sample.reason
     assert "no longer exists" not in sample.reason  # the topic is still there
@@ -273,10 +303,9 @@ def test_a_hung_client_is_killed_and_its_records_kept(
     kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(live, "_GRACE", 1.0)  # silent for timeout + 1 s: hung
-    started = time.monotonic()
-    sample = sample_with_fault(kafka_bootstrap, signal.SIGSTOP, timeout=2)
+    sample, took = sample_with_fault(kafka_bootstrap, signal.SIGSTOP, timeout=2)
     assert sample.reason.endswith("stopped answering for 3 s"), sample.reason
-    assert time.monotonic() - started < 1 + 3 + 5
+    assert took < 1 + 3 + 5  # from the start of reading: the fault at 1 s, hung for 3 s
 
 
 def test_a_frame_cut_short_ends_the_stream() -> None:
