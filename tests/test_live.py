@@ -584,8 +584,9 @@ def test_sasl_scram_and_ssl_read_what_plaintext_reads(
     kafka_broker: broker.KafkaBroker, tmp_path: Path
 ) -> None:
     """A successful SCRAM-SHA-512 login and a TLS connection (the broker's certificate
-    checked against the CA, host name included) sample the same records as PLAINTEXT; a
-    Java client.properties (JAAS line, PEM truststore) works as its -X equivalent."""
+    checked against the fixture's CA) sample the same records as PLAINTEXT; Java
+    client.properties files (a SCRAM JAAS line; a PEM truststore) work as their -X
+    equivalents."""
     kafka_security = kafka_broker.security
     topic = broker.unique_topic("secured")
     broker.create_topic(kafka_broker.bootstrap, topic, PARTITIONS)
@@ -601,10 +602,16 @@ def test_sasl_scram_and_ssl_read_what_plaintext_reads(
         f'security.scram.ScramLoginModule required username="{kafka_security.username}" '
         f'password="{kafka_security.password}";\n'
     )
+    java_tls = tmp_path / "tls.properties"
+    java_tls.write_text(
+        f"bootstrap.servers={kafka_security.ssl_bootstrap}\nsecurity.protocol=SSL\n"
+        f"ssl.truststore.type=PEM\nssl.truststore.location={kafka_security.ca_file}\n"
+    )
     secured = {
         "sasl": live.sample_topic(None, topic, config=kafka_security.sasl_config()),
         "ssl": live.sample_topic(None, topic, config=kafka_security.ssl_config()),
         "client.properties": live.sample_topic(None, topic, config_file=java),
+        "tls.properties": live.sample_topic(None, topic, config_file=java_tls),
     }
     for name, sample in secured.items():
         assert not sample.partial, (name, sample.reason)
