@@ -29,10 +29,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -455,7 +456,7 @@ class KafkaBroker:
             log.flush()
             self.proc = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=env, start_new_session=True, preexec_fn=_die_with_parent,
+                env=env, start_new_session=True, preexec_fn=_die_with_parent(),
             )  # fmt: skip
         launched = time.monotonic()
         try:
@@ -514,13 +515,20 @@ class KafkaBroker:
             os.kill(self.proc.pid, signal.SIGCONT)  # type: ignore[union-attr]
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: SIGTERM it if the test process dies (Linux), so a killed
-    pytest does not leave a JVM behind on a shared machine."""
-    with contextlib.suppress(Exception):
-        import ctypes
+def _die_with_parent() -> Callable[[], object] | None:
+    """What the child runs before exec: have the kernel SIGTERM it when the test process
+    dies (Linux ``prctl(PR_SET_PDEATHSIG)``), so a killed pytest leaves no JVM behind on a
+    shared machine. Resolved here, in the parent: the child (forked from a process with
+    threads) only makes the one C call, no import."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return functools.partial(prctl, 1, int(signal.SIGTERM))  # 1 is PR_SET_PDEATHSIG
 
 
 def start_kafka(
@@ -1080,6 +1088,4 @@ def _prepare(starts: int) -> None:
 
 
 if __name__ == "__main__":  # `python -m tests.broker [STARTS]` (.ci/run runs it with none)
-    import sys
-
     _prepare(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
