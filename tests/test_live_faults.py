@@ -171,36 +171,41 @@ def test_broker_killed_mid_sample_and_restarted(
 ) -> None:
     """The broker is killed (SIGKILL) while two samples read, then started again on the same
     ports with its data (one restart serves both). The sample with ``timeout=2`` ends partial,
-    the broker not back in time; ``partsim sample --timeout 90`` reconnects and is whole."""
+    the broker not back in time; ``partsim sample --timeout 90`` reconnects and is whole.
+    The short one reads a long topic and starts first; the kill comes as soon as the CLI
+    has started reading its 40 records (at SLOW speed, several seconds of reading)."""
     bootstrap, records = kafka_restartable.bootstrap, 40
-    topic = broker.unique_topic("restarted")
-    broker.create_topic(bootstrap, topic, 1)
+    long_topic, topic = broker.unique_topic("killed"), broker.unique_topic("restarted")
+    broker.create_topics(bootstrap, {long_topic: 1, topic: 1})
+    produce_single_batches(bootstrap, long_topic, RECORDS)
     produce_single_batches(bootstrap, topic, records)
     out = tmp_path / "restarted.parquet"
-    process = start_sampling(bootstrap, topic, out, timeout=90)
     reading, short = threading.Event(), {}
 
     def sample_briefly() -> None:
-        short["sample"] = live.sample_topic(bootstrap, topic, config=SLOW, timeout=2,
+        short["sample"] = live.sample_topic(bootstrap, long_topic, config=SLOW, timeout=2,
                                             status=lambda _line: reading.set())  # fmt: skip
 
     thread = threading.Thread(target=sample_briefly)
+    thread.start()
+    process = None
     try:
-        thread.start()
-        assert reading.wait(30), "the short sample did not start reading"
-        time.sleep(0.5)
+        assert reading.wait(60), "the short sample did not start reading"
+        process = start_sampling(bootstrap, topic, out, timeout=90, settle=0.2)
         kafka_restartable.kill()  # a crash, not a clean stop
-        thread.join(timeout=30)
         assert process.poll() is None, "the long sample ended before the broker was killed"
+        thread.join(timeout=30)
         kafka_restartable.start()
         assert kafka_restartable.bootstrap == bootstrap
     finally:
-        code, rest, _took = finish(process, limit=120)
+        thread.join(timeout=30)
+        if process is not None:
+            code, rest, _took = finish(process, limit=120)
     check_whole(code, rest, out, topic, records)
 
     sample = short["sample"]
     assert sample.partial and sample.stopped_by == "stall"
-    assert 0 < sample.records < records
+    assert 0 < sample.records < RECORDS
     assert sample.reason.startswith(
         f"stopped after {sample.records:,} records: no records for 2 s from partition(s) 0"
     ), sample.reason
