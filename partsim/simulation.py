@@ -21,6 +21,7 @@ import pyarrow as pa
 from partsim.analysis import (
     _window_counts,
     bind_columns,
+    keyless_fill,
     make_plan,
     parse_window,
     prefetch,
@@ -31,18 +32,8 @@ from partsim.io import BATCH_ROWS
 from partsim.keycounts import sum_by
 from partsim.lag import simulate_lag
 
-__all__ = ["KEYLESS_CLIENT_OF", "SimulationResult", "simulate"]
+__all__ = ["SimulationResult", "simulate"]
 
-#: Which keyless simulator reproduces each partitioner's keyless strategy.
-KEYLESS_CLIENT_OF = {
-    "uniform-sticky": "java",
-    "librdkafka-sticky": "librdkafka",
-    "franz-sticky": "franz-go",
-    "random": "kafka-python",
-    "round-robin": "kafkajs",
-    "round-robin-random-start": "kafkajs",
-    "pulsar-round-robin": "kafkajs",
-}
 _DEFAULT_CANDIDATES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 
 
@@ -146,7 +137,7 @@ def simulate(
         schema_id=schema_id, schema_type=schema_type, size=size, timestamp=timestamp,
         window=step, seed=seed, null_field_as_empty=null_field_as_empty, strict=strict,
     )  # fmt: skip
-    client = keyless_client or KEYLESS_CLIENT_OF[plan.partitioner.keyless]
+    client = keyless_client or plan.partitioner.keyless_model
     if client not in KEYLESS_CLIENTS:
         from partsim.errors import invalid_choice
 
@@ -308,9 +299,15 @@ def _read(inputs, plan, target, step_ns, client, config, seed, search, record_si
                 else:
                     offsets = byte_position + np.cumsum(events.weights) - events.weights
                 times = (offsets / value * 1e9).astype(np.int64)
+            partitions, keyless = plan.partitioner.hashed_partitions(events.key_bytes, count)
+            if plan.partitioner.null_keyless:  # keys ignored, but only null keys are sticky
+                per_record = keyless & ~np.asarray(events.key_bytes.is_null(), dtype=bool)
+                partitions[per_record] = keyless_fill(
+                    plan.partitioner.keyless, position, int(per_record.sum()), count, plan.seed
+                )
+                keyless &= ~per_record  # fmt: skip
             position += len(events.weights)
             byte_position += float(events.weights.sum())
-            partitions, keyless = plan.partitioner.hashed_partitions(events.key_bytes, count)
             hashed = ~keyless
             steps = times // step_ns
             if hashed.any():

@@ -146,7 +146,8 @@ def _python() -> tuple[str, ...]:
         import confluent_kafka  # noqa: F401
         import kafka  # noqa: F401
     except ImportError as exc:
-        raise ToolchainMissing(f"the Python producers need {exc.name}: {HOW_TO['python']}") from None
+        reason = f"the Python producers need {exc.name}: {HOW_TO['python']}"
+        raise ToolchainMissing(reason) from None
     return (sys.executable, str(HERE / "python" / "produce.py"))
 
 
@@ -227,10 +228,7 @@ def produce(
     lines = done.stdout.splitlines()
     header = json.loads(lines[0])
     rows = np.array(
-        [
-            (row["run"], row["i"], row["t_us"], row["p"])
-            for row in map(json.loads, lines[1:])
-        ],
+        [(row["run"], row["i"], row["t_us"], row["p"]) for row in map(json.loads, lines[1:])],
         dtype=np.int64,
     ).reshape(-1, 4)
     placements = []
@@ -242,6 +240,63 @@ def produce(
             raise RuntimeError(f"{client} run {index}: {len(mine)} records of {expected} reported")
         placements.append(Placement(run, mine[:, 2] / 1e6, mine[:, 3].astype(np.int32)))
     return JobResult(client, header["version"], placements, seconds)
+
+
+# ---------------------------------------------------------------------- keyless statistics
+@dataclass(frozen=True)
+class KeylessStats:
+    """How a stream of keyless records spread over partitions over time.
+
+    ``p_same``: the share of records on the same partition as the record before; ``runs``:
+    the lengths of the runs of consecutive records on one partition; ``window_100ms`` and
+    ``window_1s``: the hottest partition's records over the mean, per window from the first
+    record, averaged over windows weighted by their records.
+    """
+
+    p_same: float
+    runs: np.ndarray
+    window_100ms: float
+    window_1s: float
+
+    @property
+    def mean_run(self) -> float:
+        return float(self.runs.mean())
+
+
+def keyless_stats(times_s: np.ndarray, partitions: np.ndarray, partition_count: int):
+    """:class:`KeylessStats` of records in send order (computed here, not by partsim)."""
+    partitions = np.asarray(partitions, dtype=np.int64)
+    changes = np.flatnonzero(np.diff(partitions) != 0)
+    bounds = np.concatenate([[0], changes + 1, [len(partitions)]])
+    return KeylessStats(
+        p_same=float(np.mean(partitions[1:] == partitions[:-1])),
+        runs=np.diff(bounds),
+        window_100ms=_weighted_window_ratio(times_s, partitions, partition_count, 0.1),
+        window_1s=_weighted_window_ratio(times_s, partitions, partition_count, 1.0),
+    )
+
+
+def _weighted_window_ratio(times_s, partitions, partition_count: int, window_s: float) -> float:
+    times = np.asarray(times_s, dtype=np.float64)
+    window = np.floor((times - times.min()) / window_s).astype(np.int64)
+    counts = np.zeros((int(window.max()) + 1, partition_count))
+    np.add.at(counts, (window, partitions), 1)
+    totals = counts.sum(axis=1)
+    loaded = totals > 0
+    ratio = counts[loaded].max(axis=1) / (totals[loaded] / partition_count)
+    return float((ratio * totals[loaded]).sum() / totals[loaded].sum())
+
+
+def run_length_distance(first: np.ndarray, second: np.ndarray) -> float:
+    """Kolmogorov-Smirnov distance between two run-length distributions, each weighted by
+    records (the share of records that sit in runs of at most L, for every L)."""
+    top = int(max(first.max(), second.max()))
+
+    def cdf(runs: np.ndarray) -> np.ndarray:
+        weights = np.bincount(runs, weights=runs, minlength=top + 1)
+        return np.cumsum(weights) / weights.sum()
+
+    return float(np.abs(cdf(first) - cdf(second)).max())
 
 
 def main() -> None:

@@ -99,7 +99,8 @@ def run_kafka_python(bootstrap: str, index: int, run: dict) -> None:
     keys = records(run)
     payload = value(run)
     created = time.perf_counter_ns()
-    producer = KafkaProducer(bootstrap_servers=bootstrap, **run.get("config", {}))
+    config = {name: _setting(given) for name, given in run.get("config", {}).items()}
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **config)
     # The first send blocks until the topic's metadata is known; fetch it first so that
     # send times measure the schedule, not the metadata round trip.
     producer.partitions_for(run["topic"])
@@ -121,6 +122,13 @@ def run_kafka_python(bootstrap: str, index: int, run: dict) -> None:
             partitions.append(-1)
     producer.close(5)
     emit(index, created, sent, partitions, errors)
+
+
+def _setting(given: object) -> object:
+    """A ``KafkaProducer`` keyword argument from the job: whole numbers as ints."""
+    if isinstance(given, str) and given.lstrip("-").isdigit():
+        return int(given)
+    return given
 
 
 def emit(index: int, created: int, sent: list[int], partitions: list[int], errors) -> None:
