@@ -26,11 +26,13 @@ from partsim.partitioners import get_partitioner, keyless_mask
 from partsim.serde import serialize_keys
 from tests import broker
 from tests.clients import (
+    TANSU_REFUSES,
     BuildFailed,
     JobResult,
     Run,
     ToolchainMissing,
     in_ci,
+    is_tansu,
     produce,
 )
 from tests.test_real_clients import FNV1A_TOP_BIT_KEY, nonempty_keys
@@ -108,6 +110,8 @@ def client_results(bootstrap: str, client: str) -> JobResult:
 
 
 def results_or_skip(bootstrap: str, client: str) -> JobResult:
+    if client in TANSU_REFUSES and is_tansu(bootstrap):
+        pytest.xfail(TANSU_REFUSES[client])
     try:
         return client_results(bootstrap, client)
     except ToolchainMissing as exc:
