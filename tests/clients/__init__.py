@@ -167,6 +167,7 @@ class Run:
     rate: float = 0.0
     value_size: int = 100
     config: dict = field(default_factory=dict)
+    warmup: bool = False  # confluent-kafka: start after the cold start (see produce.py)
 
     def to_json(self) -> dict:
         return {
@@ -180,6 +181,7 @@ class Run:
             "rate": self.rate,
             "value_size": self.value_size,
             "config": {name: str(value) for name, value in self.config.items()},
+            "warmup": self.warmup,
         }
 
 

@@ -5,8 +5,10 @@ The protocol shared by every program under ``tests/clients/`` (Java, Go, Node, P
 * stdin: one JSON job, ``{"bootstrap": "host:port", "runs": [run, ...]}``. A run is
   ``{"topic", "client", "partitioner", "config": {name: value}, "keys": [hex or null] or
   null, "count", "value_size", "rate"}``: ``keys`` null means ``count`` null-key records;
-  ``rate`` is records per second (0: as fast as the client takes them). Each run uses a
-  new producer.
+  ``rate`` is records per second (0: as fast as the client takes them); ``warmup`` true
+  (confluent-kafka only) first sends one untimed, unreported record and waits for its
+  delivery, so the timed records start after librdkafka's cold start. Each run uses a new
+  producer.
 * stdout: JSON lines. First ``{"client", "version"}`` (the library's real version), then
   one ``{"run", "i", "t_us", "p"}`` per record: its index, when ``send`` was called
   (microseconds after the producer was created) and the partition from its delivery report.
@@ -76,6 +78,10 @@ def run_confluent(bootstrap: str, index: int, run: dict) -> None:
 
     created = time.perf_counter_ns()
     producer = Producer(conf)
+    if run.get("warmup"):
+        producer.produce(run["topic"], value=payload)
+        if producer.flush(60) != 0:
+            errors.append("the warm-up record was not delivered")
     wait = schedule(float(run.get("rate", 0)))
     sent: list[int] = []
     for i, key in enumerate(keys):
