@@ -348,6 +348,8 @@ NOTEBOOKS = {
 def build(cells: list) -> nbformat.NotebookNode:
     """A notebook of ``cells``, not executed."""
     notebook = new_notebook(cells=cells)
+    for index, cell in enumerate(notebook.cells):  # ids that do not change between runs
+        cell.id = f"cell-{index}"
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}  # fmt: skip
     return notebook

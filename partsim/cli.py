@@ -20,6 +20,7 @@ import click
 from partsim import __version__
 from partsim.api import assign
 from partsim.errors import PartsimError, UsageError
+from partsim.options import ENGINES
 from partsim.partitioners import (
     KEYLESS_SHORT,
     KEYLESS_STRATEGIES,
@@ -161,13 +162,21 @@ def partition(
         rows[name] = [int(next(placed)) if keep else None for keep in hashed.tolist()]
     shown = [_display(key) for key in key_list]
     if as_json:
+        texts = [_text(key) for key in key_list]
+        exact = [
+            key.decode("utf-8", "replace") if text is None else text
+            for key, text in zip(key_list, texts, strict=True)
+        ]
         payload = {
             "partition_count": partition_count,
             "key_format": key_format,
             "schema_id": schema_id,
-            "keys": shown,
+            # The keys exactly (the empty key is ""); keys_hex too when one is not UTF-8.
+            "keys": exact,
             "partitions": rows if compare else rows[partitioner],
         }
+        if None in texts:
+            payload["keys_hex"] = [_bytes(key).hex() for key in key_list]
         if not compare:
             payload["partitioner"] = partitioner
         click.echo(json.dumps(payload, indent=2))
@@ -228,25 +237,44 @@ def _read_keys(keys: Sequence[str], key_format: str) -> list[str | bytes]:
 
 
 def _display(key: str | bytes) -> str:
-    if isinstance(key, bytes):
-        key = key.decode("utf-8", "backslashreplace")
-    return key if key else '""'
+    """A key as tables show it, unambiguously: bare when plain, else JSON-quoted (the empty
+    key is ``""``, the two-character key ``""`` is ``"\\"\\""``); bytes that are not
+    UTF-8 show as a Python bytes literal (``b'\\xff'``)."""
+    text = _text(key)
+    if text is None:
+        return repr(_bytes(key))
+    plain = text and text.isprintable() and not any(c in text for c in " \"\\'")
+    return text if plain else json.dumps(text, ensure_ascii=False)
+
+
+def _text(key: str | bytes) -> str | None:
+    """The key as text, or None for bytes that are not UTF-8."""
+    if isinstance(key, str):
+        return key
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _bytes(key: str | bytes) -> bytes:
+    return key if isinstance(key, bytes) else key.encode("utf-8", "surrogatepass")
 
 
 FORMAT_CHOICES = ("csv", "tsv", "jsonl", "parquet", "log", "kcat")
 
 
+# One decorator per options object of partsim.options: the input, the measures, and the
+# producer's key rules (the producer's partitioner and serializer are above).
 SIZE_OPTION = click.option(
     "--size", metavar="COLUMN", default=None,
     help="Bytes per event. Default: key + value size where known, else 1.",
 )  # fmt: skip
-STRICT_OPTION = click.option(
-    "--strict", is_flag=True, help="Fail on the first unparsable row instead of skipping it."
-)
 
 
-def reader_options(command):
-    """How the input is read: its format, CSV delimiter and log-line regex."""
+def input_options(command):
+    """How the input is read (InputOptions): its format, CSV delimiter, log-line regex and
+    what an unparsable row does."""
     return _stack(command, [
         click.option("--format", "format", type=click.Choice(FORMAT_CHOICES), default=None,
                      help="Input format; default: from each file's extension."),
@@ -255,11 +283,14 @@ def reader_options(command):
         click.option("--regex", default=None,
                      help="For log lines: a regex with a named group 'key' (and optionally "
                      "'ts', 'size')."),
+        click.option("--strict", is_flag=True,
+                     help="Fail on the first unparsable row instead of skipping it."),
     ])  # fmt: skip
 
 
-def event_options(command):
-    """How events are read: input format, sizes, times, unparsable rows, the seed."""
+def measure_options(command):
+    """What is measured (MeasureOptions): sizes, times and windows, and the entity whose
+    order matters."""
     return _stack(command, [
         SIZE_OPTION,
         click.option("--timestamp", metavar="COLUMN", default=None,
@@ -268,12 +299,34 @@ def event_options(command):
                      help="Window length for per-window load, e.g. 10s, 1min, 1h."),
         click.option("--order-by", metavar="COLUMN", default=None,
                      help="The entity whose events must stay in order, e.g. account_id."),
-        reader_options,
+    ])  # fmt: skip
+
+
+def key_rule_options(command):
+    """The producer's rules for a null field and its keyless picks (ProducerOptions)."""
+    return _stack(command, [
         click.option("--null-field-as-empty", is_flag=True,
                      help="A null field in a key template becomes '' instead of a null key."),
-        STRICT_OPTION,
         click.option("--seed", type=int, default=0, show_default=True,
-                     help="Seed for keyless records' picks and the random-placement reference."),
+                     help="Seed for keyless records' picks (and analyze's random-placement "
+                     "reference)."),
+    ])  # fmt: skip
+
+
+def engine_options(command):
+    """Where the aggregates are computed (EngineOptions)."""
+    return _stack(command, [
+        click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
+                     callback=lambda _ctx, _param, value: _engine(value),
+                     help="Where to compute: this process, or a Dask cluster "
+                     "(pip install 'partsim[dask]')."),
+        click.option("--scheduler", metavar="ADDRESS", default=None,
+                     help="With --engine dask: the scheduler, e.g. tcp://10.0.0.5:8786 (its "
+                     "workers must reach the input files). Default: a local cluster, one "
+                     "worker per core."),
+        click.option("--blocksize", default="64MiB", show_default=True,
+                     help="With --engine dask: bytes per piece of input (whole lines of text "
+                     "files, row groups of Parquet); 0 for whole files."),
     ])  # fmt: skip
 
 
@@ -384,7 +437,9 @@ def _end_of_sample(sample) -> None:
 @click.argument("inputs", nargs=-1, required=False)
 @KEY_OPTION
 @producer_options(partitions_required=False)
-@event_options
+@measure_options
+@input_options
+@key_rule_options
 @click.option(
     "--top",
     type=click.IntRange(0),
@@ -409,28 +464,7 @@ def _end_of_sample(sample) -> None:
     help="Distinct keys counted exactly; past this, hot keys and distinct counts come "
     "from DataSketches sketches (with their error bounds) and memory stays bounded.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "dask"]),
-    default="local",
-    show_default=True,
-    callback=lambda _ctx, _param, value: _engine(value),
-    help="Where to compute: this process, or a Dask cluster (pip install 'partsim[dask]').",
-)
-@click.option(
-    "--scheduler",
-    metavar="ADDRESS",
-    default=None,
-    help="With --engine dask: the scheduler, e.g. tcp://10.0.0.5:8786 (its workers must "
-    "reach the input files). Default: a local cluster, one worker per core.",
-)
-@click.option(
-    "--blocksize",
-    default="64MiB",
-    show_default=True,
-    help="With --engine dask: bytes per piece of input (whole lines of text files, row "
-    "groups of Parquet); 0 for whole files.",
-)
+@engine_options
 @live_options
 @JSON_OPTION
 def analyze(
@@ -564,7 +598,9 @@ def _counts(text: str) -> list[int]:
 @KEY_FORMAT_OPTION
 @SCHEMA_ID_OPTION
 @SCHEMA_TYPE_OPTION
-@event_options
+@measure_options
+@input_options
+@key_rule_options
 @click.option(
     "--max-skew",
     type=click.FloatRange(1),
@@ -707,14 +743,8 @@ def sweep(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) 
     default=None,
     help="The entity whose events must stay in order (default: the key).",
 )
-@reader_options
-@click.option(
-    "--null-field-as-empty",
-    is_flag=True,
-    help="A null field in a key template becomes '' instead of a null key.",
-)
-@STRICT_OPTION
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for keyless picks.")
+@input_options
+@key_rule_options
 @click.option(
     "--out",
     "out_dir",
@@ -865,9 +895,8 @@ ASSIGNOR_CHOICES = ("range", "roundrobin", "sticky", "cooperative-sticky", "unif
     default=None,
     help="Event time; without it, records arrive in input order at --rate.",
 )
-@reader_options
-@STRICT_OPTION
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for keyless picks.")
+@input_options
+@key_rule_options
 @click.option(
     "--out",
     "out_dir",
@@ -906,7 +935,8 @@ def simulate(inputs: Sequence[str], out_dir: str | None, as_json: bool, racks: s
 
 @cli.command(name="partitioners")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def list_partitioners(as_json: bool) -> None:
+@click.option("--markdown", is_flag=True, help="Print the README's Markdown table.")
+def list_partitioners(as_json: bool, markdown: bool) -> None:
     """List every partitioner: its client, algorithm, sign rule and null/empty-key rules.
 
     Names are what --partitioner accepts; aliases work too.
@@ -926,6 +956,7 @@ def list_partitioners(as_json: bool) -> None:
             "null_key": p.null_key_rule,
             "empty_key": p.empty_key_rule,
             "keyless": KEYLESS_STRATEGIES[p.keyless],
+            "keyless_model": p.keyless_model,
             "notes": p.notes,
             "reference": p.reference,
         }
@@ -933,6 +964,9 @@ def list_partitioners(as_json: bool) -> None:
     ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
+        return
+    if markdown:
+        click.echo(partitioner_markdown())
         return
     table = [
         {
@@ -951,6 +985,21 @@ def list_partitioners(as_json: bool) -> None:
         click.echo("  ".join(row[c].ljust(widths[c]) for c in widths).rstrip())
     aliases = [f"{alias} = {row['name']}" for row in rows for alias in row["aliases"]]
     click.echo("\naliases: " + ", ".join(aliases))
+
+
+def partitioner_markdown() -> str:
+    """The README's partitioner table, from the registry (a test keeps the README equal)."""
+    lines = [
+        "| name (aliases) | client | algorithm | sign | null key | empty key |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in PARTITIONERS.values():
+        aliases = ", ".join(f"`{alias}`" for alias in p.aliases)
+        names = f"`{p.name}`" + (f" ({aliases})" if aliases else "")
+        cells = [names, p.client, p.algorithm or "none", p.sign_rule, p.null_key_short,
+                 p.empty_key_short]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 # =============================================================================

@@ -60,6 +60,7 @@ from partsim._live_reader import (
     Chunk,
     _budgets,
     _scrub,
+    deleted,
     is_secret,
     remember_secrets,
 )
@@ -677,8 +678,7 @@ def _sample_in_reader(
             return partition_count, batches, "interrupt", reason
         problem = reader.ending()
     if reader.crashed and _topic_gone(job):
-        gone = f"topic {topic!r} no longer exists at {address} (deleted while it was read)"
-        problem = f"{gone}; {problem}"
+        problem = f"{deleted(topic, address)}; {problem}"
     return partition_count, batches, "stall", f"stopped after {received:,} records: {problem}"
 
 
