@@ -300,3 +300,20 @@ print(json.dumps([round(result.summary["max_mean_ratio"], 2),
     assert f"# array([{assigned[0]}, {assigned[1]}, r], dtype=int32)" in TEXT
     assert hashed == [signed(kafka_python_murmur2(b"21"))]
     assert f"# array([{hashed[0]}], dtype=int32)" in TEXT
+
+
+def test_benchmark_figures_are_pasted_from_run_all() -> None:
+    """Between the markers is what ``python -m bench.run_all --readme README.md`` wrote (a
+    full run, not --quick), or the note that no full run was pasted yet: never figures
+    edited by hand."""
+    from bench.run_all import BEGIN, END
+
+    assert TEXT.count(BEGIN) == TEXT.count(END) == 1
+    region = TEXT.split(BEGIN)[1].split(END)[0].strip()
+    placeholder = (
+        "No full run on an idle machine yet for this version of the benchmarks:\n"
+        "`python -m bench.run_all --readme README.md` fills this in."
+    )
+    if region != placeholder:
+        assert region.startswith("Measured by `python -m bench.run_all` on "), region[:200]
+        assert "QUICK run" not in region
