@@ -370,3 +370,18 @@ def _text(key: object, key_format: str) -> str:
     if isinstance(key, str):
         return key
     raise DataError(f"key_format {key_format!r} needs text keys; got {key!r}")
+
+
+def display_key(raw: bytes | None, key_format: str, prefix: int = 0) -> str:
+    """A serialized key shown as the user wrote it (framing removed); ``(null)`` for a null
+    key that the partitioner hashes (librdkafka's consistent, murmur2 and fnv1a do)."""
+    if raw is None:
+        return "(null)"
+    payload = raw[prefix:]
+    if key_format in ("int16", "int32", "int64"):
+        return str(int.from_bytes(payload, "big", signed=True))
+    if key_format == "hex":
+        return payload.hex()
+    if key_format == "base64":
+        return base64.b64encode(payload).decode("ascii")
+    return payload.decode("utf-8", "backslashreplace")
