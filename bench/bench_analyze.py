@@ -141,7 +141,7 @@ def stage(name: str, path: Path, repeat: int) -> dict:
 
     figures: dict = {"kernel": kernel_backend()}
     if name == "parse":
-        from partsim.analysis import parse_numbers, parse_timestamps
+        from partsim.events import parse_numbers, parse_timestamps
 
         batches = _batches(path, ["size_bytes", "ts"])
         figures["sizes_seconds"] = best_of(
@@ -165,13 +165,14 @@ def stage(name: str, path: Path, repeat: int) -> dict:
         figures["seconds"] = best_of(repeat, count, warm_up=True)
     elif name == "finish":
         from partsim import analysis
-        from partsim.io import open_events
+        from partsim.engine import aggregate_events
+        from partsim.options import EngineOptions, InputOptions
+        from partsim.pipeline import make_plan
 
-        plan = analysis.make_plan(key="customer_id", partition_count=48, size="size_bytes",
-                                  timestamp="ts")  # fmt: skip
-        source = open_events(str(path))
-        plan = analysis.bind_columns(plan, source.columns)
-        aggregate = analysis.analyze_batches(source, plan)
+        plan = make_plan(48, key="customer_id", size="size_bytes", timestamp="ts")
+        done = aggregate_events(str(path), plan, input_options=InputOptions(),
+                                engine_options=EngineOptions())  # fmt: skip
+        aggregate, plan = done.aggregate, done.plan
         spent = []
         simulate = analysis.uniform_reference
 
@@ -185,7 +186,7 @@ def stage(name: str, path: Path, repeat: int) -> dict:
         analysis.uniform_reference = timed_reference  # finish() calls it by this name
         figures["seconds"] = best_of(
             repeat,
-            lambda: analysis.finish(aggregate, plan, top=20, inputs=str(path), seed=0),
+            lambda: analysis.finish(aggregate, plan, inputs=str(path)),
             warm_up=True,
         )
         figures["uniform_reference_seconds"] = min(spent) if spent else None
