@@ -1,8 +1,9 @@
 """Benchmark: ``partsim.live.sample_topic`` against a bare confluent-kafka consume loop.
 
-Workload (issue 5): a Tansu broker started here (memory storage, as the tests start it; or
-``--bootstrap`` for another broker), one topic of ``--records`` records over
-``--partitions`` partitions (keys ``user-<n>``, 100-byte values), produced with confluent-kafka.
+Workload (issue 5): an Apache Kafka broker started here as the tests start it (``--broker
+tansu`` for Tansu with memory storage, ``--bootstrap`` for another broker), one topic of
+``--records`` records over ``--partitions`` partitions (keys ``user-<n>``, 100-byte values),
+produced with confluent-kafka.
 Each pass reads the whole topic, in the same run:
 
 - the bare loop: ``Consumer.assign()`` of every partition from the beginning, then
@@ -108,15 +109,20 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--partitions", type=int, default=12)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--bootstrap", default=None, help="use this broker instead of a Tansu")
+    parser.add_argument("--bootstrap", default=None, help="use this broker instead of one here")
+    parser.add_argument("--broker", choices=("kafka", "tansu"), default="kafka",
+                        help="the broker to start: Apache Kafka (default) or Tansu")  # fmt: skip
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args()
 
     process = None
-    if args.bootstrap is None:
+    if args.bootstrap is None and args.broker == "kafka":
+        process = broker.start_kafka(Path(tempfile.mkdtemp(prefix="partsim-bench-kafka-")))
+        bootstrap, stop = process.bootstrap, process.stop
+    elif args.bootstrap is None:
         log = Path(tempfile.mkstemp(prefix="partsim-bench-tansu-", suffix=".log")[1])
-        process = broker.start_broker(log)
-        bootstrap = process.bootstrap
+        process = broker.start_tansu(log)
+        bootstrap, stop = process.bootstrap, lambda: broker.stop_broker(process)
     else:
         bootstrap = args.bootstrap
     try:
@@ -141,7 +147,7 @@ def main() -> None:
                 assert count == args.records, f"{name} read {count:,} of {args.records:,}"
     finally:
         if process is not None:
-            broker.stop_broker(process)
+            stop()
 
     best = {name: min(values) for name, values in timings.items()}
     reader_start = reader_start_seconds(args.repeat)

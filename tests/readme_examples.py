@@ -27,8 +27,8 @@ commands of a block run in turn in one fresh directory where ``sample_data/`` is
 so a later command can read what an earlier one wrote.
 
 **Refreshing.** When an output changes on purpose, rewrite the README's output blocks from
-the real commands (live blocks need a broker: ``PARTSIM_BOOTSTRAP``, or a Tansu broker is
-started here)::
+the real commands (live blocks need a broker: ``PARTSIM_BOOTSTRAP``, or Apache Kafka is
+started here as the tests start it)::
 
     python -m tests.readme_examples --update          # rewrites README.md in place
     python -m tests.readme_examples                   # only reports the differences
@@ -240,6 +240,16 @@ def produce_orders(bootstrap: str, topic: str) -> dict[str, int]:
     return written
 
 
+def create_topics(bootstrap: str, prefix: str = "") -> dict[str, int]:
+    """Create ``orders`` (12 partitions, filled by :func:`produce_orders`) and an empty
+    ``orders-archive`` (a name for the "similar topics" example), each name after
+    ``prefix``; the records each producer wrote."""
+    from tests import broker
+
+    broker.create_topics(bootstrap, {prefix + "orders": 12, prefix + "orders-archive": 12})
+    return produce_orders(bootstrap, prefix + "orders")
+
+
 class LiveTopics:
     """The topics of the README's live examples on a real broker, under a unique prefix."""
 
@@ -249,12 +259,7 @@ class LiveTopics:
         self.written: dict[str, int] = {}
 
     def create(self) -> LiveTopics:
-        from tests import broker
-
-        broker.create_topics(
-            self.bootstrap, {self.prefix + "orders": 12, self.prefix + "orders-archive": 1}
-        )
-        self.written = produce_orders(self.bootstrap, self.prefix + "orders")
+        self.written = create_topics(self.bootstrap, self.prefix)
         return self
 
     def delete(self) -> None:
@@ -289,9 +294,8 @@ def main() -> None:
         from tests import broker
 
         bootstrap = os.environ.get("PARTSIM_BOOTSTRAP", "").strip()
-        if not bootstrap:
-            log = Path(tempfile.mkstemp(prefix="partsim-readme-tansu-", suffix=".log")[1])
-            process = broker.start_broker(log)
+        if not bootstrap:  # Apache Kafka, as the test session starts it
+            process = broker.start_kafka(Path(tempfile.mkdtemp(prefix="partsim-readme-kafka-")))
             bootstrap = process.bootstrap
         live = LiveTopics(bootstrap).create()
     replacements = []
@@ -313,9 +317,7 @@ def main() -> None:
         if live:
             live.delete()
         if process is not None:
-            from tests import broker
-
-            broker.stop_broker(process)
+            process.stop()
     if args.update and differences:
         for (start, end), body in sorted(replacements, reverse=True):
             text = text[:start] + body + text[end:]
