@@ -138,8 +138,8 @@ def test_sarama_hash_min_int32_exact_value(count: int) -> None:
     ``hashPartitioner.Partition`` (IBM/sarama ``partitioner.go``: ``partition =
     int32(p.hasher.Sum32()) % numPartitions; if partition < 0 { partition = -partition }``),
     computed here from the FNV-1a hash with Go's remainder rule; it gives 2**31 % N. The real
-    sarama producer, as an oracle for this key, belongs to the real-client tests
-    (tests/test_real_clients*.py)."""
+    sarama producer places this key in tests/test_real_clients_keyed.py, which is its
+    oracle."""
     key = b"1468509572224"
     assert partsim.hashing.fnv1a(key) == 0x80000000
     expected = _go_int32_remainder(0x80000000, count)
