@@ -117,6 +117,18 @@ def test_one_rule_for_bytes_in_every_command(extra, source, size_source) -> None
                                size=extra[1] if extra else None)  # fmt: skip
     total_bytes = float((run_api.rates["bytes_per_second"] * simulated["step_seconds"]).sum())
     assert total_bytes == pytest.approx(analyzed["bytes"])
+    # Scaled, keyless records take another path (spread evenly over each step's partitions):
+    # the same rule holds there, times the factor.
+    scaled = partsim.simulate(source, key=key, partition_count=6, consumer_capacity=5, scale=3,
+                              timestamp="ts" if source == ORDERS else "timestamp",
+                              size=extra[1] if extra else None)  # fmt: skip
+    step = scaled.summary["step_seconds"]
+    assert float((scaled.rates["bytes_per_second"] * step).sum()) == pytest.approx(
+        3 * analyzed["bytes"]
+    )
+    assert float((scaled.rates["messages_per_second"] * step).sum()) == pytest.approx(
+        3 * analyzed["events"]
+    )
 
 
 def test_a_byte_rate_without_sizes_is_an_error() -> None:
