@@ -744,7 +744,9 @@ def format_simulation(result) -> str:
                      f"{row['max_lag_seconds']:,.1f}"])  # fmt: skip
     lines += _table(rows, {2, 3, 4})
     if s.get("brokers"):
-        lines += ["", "brokers (bytes/s):"]
+        # As brokers.png labels it: without sizes, the bytes are 1 per event.
+        unit = "bytes/s" if _sized(s) else "bytes/s; no sizes: 1 byte per event"
+        lines += ["", f"brokers ({unit}):"]
         rows = [["broker", "leaders", "in", "out"]]
         for row in s["brokers"]:
             rows.append([str(row["broker"]), str(row["leader_partitions"]),
