@@ -166,6 +166,18 @@ def test_the_kcat_format_is_the_same_in_the_help_and_the_readme() -> None:
     assert f"kcat -C -t TOPIC -e -f '{command.group(2)}'" in shown
 
 
+def test_the_readme_says_how_to_get_kcat_next_to_the_test_command() -> None:
+    """Without kcat the README's test command skips the kcat tests: the paragraph just above
+    that command says how to install it, and .ci/run installs it where it is missing."""
+    readme = (ROOT / "README.md").read_text()
+    before, command, _ = readme.partition("pip install -e '.[test]' && python -m pytest")
+    assert command, "the README's test command"
+    paragraph = before.rsplit("```bash", 1)[0].rstrip().rsplit("\n\n", 1)[-1]
+    assert "kcat" in paragraph and "apt-get install kcat" in paragraph, paragraph
+    assert "brew install kcat" in paragraph, paragraph
+    assert re.search(r"missing\+=\(kcat\)", (ROOT / ".ci" / "run").read_text())
+
+
 def _hot(shares: list[float], partition_count: int):
     frame = pd.DataFrame({
         "key": [f"key-{i}" for i in range(len(shares))],
