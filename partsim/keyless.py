@@ -48,10 +48,11 @@ is full, or when another batch is behind it, plus the partition's ``broker_laten
 When one partition is ready, the sender sends the first batch of every partition with the
 same leader (``drainBatchesForOneNode``; ``leaders``, default one broker per partition), and
 it runs again while one is ready. It also runs when an append made a new batch or a full
-one (``sender.wakeup()``), which is when Java reads the adaptive load statistics: queue
-sizes as the last run saw them (``partitionReady``). A record sees what the sender did up
-to its own time. With ``linger.ms = 0`` every record therefore opens its own batch. Given
-``sender_drains`` (measured from a real producer), the sender runs only there instead.
+one (``sender.wakeup()``). The adaptive load statistics are the queue sizes as the sender
+last saw them (``partitionReady``), after its last drain: a drain's answer wakes it again.
+A record sees what the sender did up to its own time. With ``linger.ms = 0`` every record
+therefore opens its own batch. Given ``sender_drains`` (measured from a real producer), the
+sender runs only there instead.
 
 Approximations, all deliberate:
 
@@ -852,9 +853,10 @@ class _Accumulator:
     led by a broker has a ready batch, the sender sends the first batch of *every* partition
     that broker leads (``RecordAccumulator.drainBatchesForOneNode``), and loops while one is
     ready. It runs at each ready time and whenever an append made a new batch or a full one
-    (``sender.wakeup()``). Given ``drains`` (record indices), it runs only just before those
-    records instead, and each run sends the first batch of every partition. Adaptive load
-    statistics are the deque sizes at the start of the last run (``partitionReady``).
+    (``sender.wakeup()``). Given ``drains`` (record indices), it drains only just before
+    those records instead, sending the first batch of every partition. Adaptive load
+    statistics are the deque sizes the sender saw last (``partitionReady``): after its last
+    drain (whose answer wakes it again) or wake-up.
     """
 
     def __init__(self, stream: _Stream, *, close_on_fail: bool = True, python: bool = False):
@@ -1037,27 +1039,29 @@ class _Accumulator:
         drains = self.drains
         while self.next_drain < len(drains) and drains[self.next_drain] <= index:
             self.next_drain += 1
-            if self.adaptive:
-                self._snapshot()
             for node in self.active:
                 self._drain(node)
+            if self.adaptive:
+                self._snapshot()
 
     def wake(self) -> None:
         """``sender.wakeup()`` after an append that made a new or a full batch."""
         if self.drains is None:
             self.run(float(self.now_ms))
+        elif self.adaptive:
+            self._snapshot()
 
     def run(self, when: float) -> None:
-        """One sender run at ``when`` (ms): load statistics, then drain every broker that
-        has a ready first batch, as long as one has."""
-        if self.adaptive:
-            self._snapshot()
+        """One sender run at ``when`` (ms): drain every broker that has a ready first batch,
+        as long as one has, then load statistics (the run the broker's answer wakes)."""
         events = self.events
         while events and events[0][0] <= when:
             _, partition, serial = heapq.heappop(events)
             queue = self.deques[partition]
             if queue and queue[0].serial == serial:
                 self._drain(self.node[partition])
+        if self.adaptive:
+            self._snapshot()
 
     def _drain(self, node: int) -> None:
         """Send the first batch of every partition the broker ``node`` leads."""

@@ -201,6 +201,9 @@ class Placement:
     stamps_ms: np.ndarray | None = None
     #: traced librdkafka runs: per partition, the first record produced after it joined
     joined_before: dict[int, int] | None = None
+    #: where the program tells (confluent-kafka): when each record's produce() call returned
+    #: (s, the clock of ``times_s``); the client read its own clock in between
+    returned_s: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -264,9 +267,10 @@ def produce(
             joined[row["run"]] = {int(key): value for key, value in row["joined_before"].items()}
             continue
         records.append(
-            (row["run"], row["i"], row["t_us"], row["p"], row.get("b", -1), row.get("ms", -1))
-        )
-    rows = np.array(records, dtype=np.int64).reshape(-1, 6)
+            (row["run"], row["i"], row["t_us"], row["p"], row.get("b", -1), row.get("ms", -1),
+             row.get("r_us", -1))
+        )  # fmt: skip
+    rows = np.array(records, dtype=np.int64).reshape(-1, 7)
     placements = []
     for index, run in enumerate(runs):
         mine = rows[rows[:, 0] == index]
@@ -276,10 +280,11 @@ def produce(
             raise RuntimeError(f"{client} run {index}: {len(mine)} records of {expected} reported")
         batches = mine[:, 4] if (mine[:, 4] >= 0).all() else None
         stamps = mine[:, 5] if (mine[:, 5] >= 0).all() else None
+        returned = mine[:, 6] / 1e6 if (mine[:, 6] >= 0).all() else None
         placements.append(
             Placement(
                 run, mine[:, 2] / 1e6, mine[:, 3].astype(np.int32), batches, stamps,
-                joined.get(index),
+                joined.get(index), returned,
             )
         )  # fmt: skip
     return JobResult(client, header["version"], placements, seconds)

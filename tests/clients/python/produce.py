@@ -97,6 +97,7 @@ def run_confluent(bootstrap: str, index: int, run: dict) -> None:
             errors.append("the warm-up record was not delivered")
     wait = schedule(float(run.get("rate", 0)))
     sent: list[int] = []
+    returned: list[int] = []  # when produce() returned: librdkafka read its clock in between
     for i, key in enumerate(keys):
         wait(i)
         sent.append(time.perf_counter_ns())
@@ -108,11 +109,12 @@ def run_confluent(bootstrap: str, index: int, run: dict) -> None:
                 break
             except BufferError:
                 producer.poll(0.01)
+        returned.append(time.perf_counter_ns())
         producer.poll(0)
     if producer.flush(60) != 0:
         errors.append("flush timed out")
     del producer  # librdkafka's threads stop (and stop logging) before the capture ends
-    emit(index, created, sent, partitions, errors)
+    emit(index, created, sent, partitions, errors, returned=returned)
     if trace is not None:
         joined = trace.joined(run["topic"])
         print(json.dumps({"run": index, "joined_before": joined}), flush=True)
@@ -223,6 +225,7 @@ def emit(
     *,
     batches: list[int] | None = None,
     stamps: list[int] | None = None,
+    returned: list[int] | None = None,
 ) -> None:
     if errors:
         raise SystemExit(f"run {index}: {len(errors)} records failed: {errors[:3]}")
@@ -233,6 +236,8 @@ def emit(
             line["b"] = batches[i]
         if stamps is not None:
             line["ms"] = stamps[i]
+        if returned is not None:
+            line["r_us"] = (returned[i] - created) // 1000
         out.write(json.dumps(line))
         out.write("\n")
     out.flush()
