@@ -26,6 +26,13 @@
  *
  * parse_text reads whole numbers and ISO 8601 times in one strict form each from an Arrow
  * string array, or reports that some value is in another form (then Arrow parses them).
+ *
+ * prefix_keys(offset_width, offsets, data, validity, validity_offset, prefix, length_mode,
+ *             out_offsets, out_data) writes each non-null key as `prefix`, then its length as
+ * a varint (length_mode 1: zigzag, as Avro's bytes and string; 2: plain, as protobuf's
+ * length-delimited fields; 0: no length), then its bytes, where the caller's int64
+ * out_offsets (count + 1 entries, computed from the same lengths) put it. A null key
+ * writes nothing. The caller sized everything, and each write is checked against it.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -377,6 +384,70 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------- length-prefixed keys */
+
+static inline int put_varint(uint8_t *out, uint64_t value) {
+    int n = 0;
+    while (value >= 0x80) {
+        out[n++] = (uint8_t)(value | 0x80);
+        value >>= 7;
+    }
+    out[n++] = (uint8_t)value;
+    return n;
+}
+
+static PyObject *prefix_keys(PyObject *self, PyObject *args) {
+    Strings keys;
+    PyObject *validity;
+    Py_buffer prefix, out_offsets, out_data;
+    int mode;
+    if (!PyArg_ParseTuple(args, "ny*y*Ony*iy*w*", &keys.width, &keys.offsets, &keys.data,
+                          &validity, &keys.bit_offset, &prefix, &mode, &out_offsets, &out_data))
+        return NULL;
+    PyObject *result = NULL;
+    int opened = strings_open(&keys, validity);
+    if (opened == 0 && (mode < 0 || mode > 2 || out_offsets.len != (keys.count + 1) * 8)) {
+        PyErr_SetString(PyExc_ValueError, "prefix_keys: unknown length mode, or out_offsets "
+                        "do not match");
+        opened = -1;
+    }
+    if (opened == 0) {
+        const uint8_t *bytes = (const uint8_t *)keys.data.buf;
+        const int64_t *to = (const int64_t *)out_offsets.buf;
+        uint8_t *out = (uint8_t *)out_data.buf;
+        int failed = 0;
+        Py_BEGIN_ALLOW_THREADS
+        if (!offsets_valid(keys.offsets.buf, keys.width, keys.count, keys.data.len)) failed = 1;
+        for (Py_ssize_t i = 0; !failed && i < keys.count; i++) {
+            if (strings_null(&keys, i)) continue;
+            int64_t start = offset_at(keys.offsets.buf, keys.width, i);
+            int64_t len = offset_at(keys.offsets.buf, keys.width, i + 1) - start;
+            uint8_t head[10];
+            int head_len = mode == 0 ? 0 : put_varint(head, mode == 1 ? (uint64_t)len << 1
+                                                                       : (uint64_t)len);
+            int64_t at = to[i];
+            if (at < 0 || to[i + 1] - at != prefix.len + head_len + len ||
+                to[i + 1] > out_data.len) {
+                failed = 3;
+                break;
+            }
+            memcpy(out + at, prefix.buf, prefix.len);
+            memcpy(out + at + prefix.len, head, head_len);
+            memcpy(out + at + prefix.len + head_len, bytes + start, len);
+        }
+        Py_END_ALLOW_THREADS
+        if (failed == 3)
+            PyErr_SetString(PyExc_ValueError, "prefix_keys: out_offsets do not fit the keys");
+        else
+            result = outcome(failed);
+    }
+    strings_release(&keys);
+    PyBuffer_Release(&prefix);
+    PyBuffer_Release(&out_offsets);
+    PyBuffer_Release(&out_data);
+    return result;
+}
+
 /* ------------------------------------------------------------------------ KeyTable */
 
 static uint64_t table_hash(const uint8_t *key, int64_t len) {  /* MurmurHash64A, seed 0 */
@@ -693,6 +764,9 @@ static PyMethodDef METHODS[] = {
     {"parse_text", parse_text, METH_VARARGS,
      "parse_text(kind, offset_width, offsets, data, validity, validity_offset, out): "
      "counts (0) or ISO times (1) from an Arrow string array, if all are in that form."},
+    {"prefix_keys", prefix_keys, METH_VARARGS,
+     "prefix_keys(offset_width, offsets, data, validity, validity_offset, prefix, "
+     "length_mode, out_offsets, out_data): each key as prefix + its length + its bytes."},
     {NULL, NULL, 0, NULL},
 };
 
