@@ -17,7 +17,9 @@ VALUE is compact JSON: a struct's fields in schema order; a ``bytes`` value and 
 since the epoch; a map with string keys as an object, any other map as ``[[key, value],
 ...]``; floats as Java's ``Double.toString``/``Float.toString`` spell them (``1.0E10``,
 ``0.001``). Strings escape ``"``, ``\\`` and control characters (``\\n``, ``\\u001F``, in
-upper-case hex as Jackson writes them); other characters are raw UTF-8.
+upper-case hex as Jackson writes them), and characters past U+FFFF as their escaped UTF-16
+surrogate pair (``😀`` is ``\\uD83D\\uDE00``: Jackson's default, without
+``COMBINE_UNICODE_SURROGATES_IN_UTF8``); other characters are raw UTF-8.
 
 A Debezium key is a struct of the table's primary-key columns, named
 ``<prefix>.<schema>.<table>.Key``: ``{"schema":{"type":"struct","fields":[{"type":"int32",
@@ -47,8 +49,9 @@ from partsim.schemas.values import Unrepresentable, describe
 
 __all__ = ["ConnectSchema", "jackson_string", "java_double"]
 
-PRIMITIVES = ("int8", "int16", "int32", "int64", "float32", "float64", "boolean", "string",
-              "bytes")  # fmt: skip
+#: The type names of JsonConverter's schema JSON (Connect's FLOAT32 and FLOAT64 are
+#: ``float`` and ``double`` there).
+PRIMITIVES = ("int8", "int16", "int32", "int64", "float", "double", "boolean", "string", "bytes")
 _BITS = {"int8": 8, "int16": 16, "int32": 32, "int64": 64}
 DECIMAL = "org.apache.kafka.connect.data.Decimal"
 DATE = "org.apache.kafka.connect.data.Date"
@@ -145,6 +148,9 @@ def jackson_string(text: str) -> str:
             out.append(f"\\u{ord(char):04X}")
         elif "\ud800" <= char <= "\udfff":
             raise Unrepresentable(f"{describe(text)} holds a lone surrogate (not UTF-8 text)")
+        elif char > "\uffff":  # Jackson's UTF8JsonGenerator escapes the surrogate pair
+            code = ord(char) - 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04X}\\u{0xDC00 + (code & 0x3FF):04X}")
         else:
             out.append(char)
     out.append('"')
@@ -237,8 +243,8 @@ def _value_json(node: Node | None, value: object, *, from_json: bool = False) ->
                     number = conv.to_timestamp(value, unit)
             return str(conv.to_int(number, _BITS[kind], what=kind))
         return str(conv.to_int(value, _BITS[kind], what=kind))
-    if kind in ("float32", "float64"):
-        return java_double(conv.to_float(value, what=kind), single=kind == "float32")
+    if kind in ("float", "double"):
+        return java_double(conv.to_float(value, what=kind), single=kind == "float")
     if kind == "boolean":
         return "true" if conv.to_bool(value) else "false"
     if kind == "string":
