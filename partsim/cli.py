@@ -28,7 +28,8 @@ from partsim.partitioners import (
     keyless_mask,
     partitioner_names,
 )
-from partsim.serde import KEY_FORMATS, SCHEMA_TYPES, serialize_keys
+from partsim.schemas import KeyFormat
+from partsim.serde import KEY_FORMATS, SCHEMA_TYPES, encode_keys
 
 
 class PartitionerType(click.ParamType):
@@ -59,8 +60,49 @@ SCHEMA_ID_OPTION = click.option(
 )  # fmt: skip
 SCHEMA_TYPE_OPTION = click.option(
     "--schema-type", type=click.Choice(SCHEMA_TYPES), default="avro", show_default=True,
-    help="With a schema id: protobuf adds the message-index byte.",
+    help="With a schema id and a raw key format: protobuf adds the message-index byte.",
 )  # fmt: skip
+
+
+def _registry_properties(ctx, param, values: Sequence[str]) -> dict[str, str]:
+    return _properties(ctx, param, values)
+
+
+def key_schema_options(command):
+    """The key's schema: a file or text, or read from a Schema Registry."""
+    return _stack(command, [
+        click.option("--key-schema", metavar="SCHEMA", default=None,
+                     help="The key's schema, for --key-format avro, json, protobuf or "
+                     "connect-json: a file (.avsc, .json, .proto) or its text, e.g. '\"long\"'."),
+        click.option("--key-message", metavar="NAME", default=None,
+                     help="With a .proto key schema: the key message (default: the first)."),
+        click.option("--schema-registry", metavar="URL", default=None,
+                     help="Read the key schema, its type and its id from this Schema "
+                     "Registry (read-only)."),
+        click.option("--key-subject", metavar="SUBJECT", default=None,
+                     help="With --schema-registry: the key's subject, TOPIC-key "
+                     "(TopicNameStrategy) or the record's full name (RecordNameStrategy)."),
+        click.option("--key-version", metavar="N|latest", default="latest", show_default=True,
+                     help="With --key-subject: the schema version."),
+        click.option("--registry-config", metavar="KEY=VALUE", multiple=True,
+                     callback=_registry_properties,
+                     help="A Schema Registry client setting (repeatable): "
+                     "basic.auth.user.info=USER:PASSWORD, ssl.ca.location=FILE, "
+                     "ssl.certificate.location=FILE, ssl.key.location=FILE."),
+    ])  # fmt: skip
+
+
+def resolve_key(options: dict) -> KeyFormat:
+    """Take the key serializer's options out of a command's options, as one KeyFormat."""
+    return KeyFormat.resolve(
+        options.pop("key_format", "string"), options.pop("key_schema", None),
+        schema_id=options.pop("schema_id", None), schema_type=options.pop("schema_type", "avro"),
+        key_message=options.pop("key_message", None),
+        schema_registry=options.pop("schema_registry", None),
+        key_subject=options.pop("key_subject", None),
+        key_version=options.pop("key_version", "latest"),
+        registry_config=options.pop("registry_config", None),
+    )  # fmt: skip
 
 
 def _stack(command, options):
@@ -87,6 +129,7 @@ def producer_options(command=None, *, partitions_required: bool = True):
         KEY_FORMAT_OPTION,
         SCHEMA_ID_OPTION,
         SCHEMA_TYPE_OPTION,
+        key_schema_options,
     ])  # fmt: skip
 
 
@@ -121,29 +164,33 @@ def partition(
     keys: Sequence[str],
     partition_count: int,
     partitioner: str,
-    key_format: str,
-    schema_id: int | None,
-    schema_type: str,
     compare: bool,
     as_json: bool,
+    **options,
 ) -> None:
     """Print the partition of each KEY, as the named client would choose it.
 
     KEY is the key as the producer's serializer receives it (text by default; see
-    --key-format). Give - to read keys from stdin, one per line. A key that the client does
+    --key-format): with a key schema, a value of its type (42 for "long") or, for a record,
+    its JSON object. Give - to read keys from stdin, one per line. A key that the client does
     not hash (an empty key where it counts as null) shows its keyless path instead.
 
     \b
     Examples:
       partsim partition user-42 order-7 -p 12
       partsim partition user-42 -p 12 --partitioner confluent-kafka
-      partsim partition 42 -p 6 --key-format int64 --schema-id 3
+      partsim partition 42 -p 6 --key-format avro --key-schema '"long"' --schema-id 3
+      partsim partition '{"id": 1001}' -p 6 --key-format connect-json \\
+          --key-schema customers-key.json
+      partsim partition 42 -p 6 --schema-registry http://localhost:8081 \\
+          --key-subject orders-key
       partsim partition user-42 -p 12 --compare
       cut -d, -f1 keys.csv | partsim partition - -p 24 --json
     """
-    key_list = _read_keys(keys, key_format)
+    key = resolve_key(options)
+    key_list = _read_keys(keys, key.key_format)
     names = partitioner_names() if compare else [partitioner]
-    framed = serialize_keys(key_list, key_format, schema_id=schema_id, schema_type=schema_type)
+    framed = encode_keys(key_list, key).checked(key.key_format)
     rows: dict[str, list[int | None]] = {}
     for name in names:
         # Keys on the keyless path (or rejected) get a label, not a made-up partition.
@@ -156,8 +203,7 @@ def partition(
     if as_json:
         payload = {
             "partition_count": partition_count,
-            "key_format": key_format,
-            "schema_id": schema_id,
+            **key.summary(),
             "keys": shown,
             "partitions": rows if compare else rows[partitioner],
         }

@@ -52,14 +52,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from partsim.errors import DataError, UsageError, invalid_choice
-from partsim.schemas import SCHEMA_FORMATS, KeySchema, frame
-from partsim.schemas import key_schema as build_key_schema
+from partsim.schemas import SCHEMA_FORMATS, Encoded, KeyFormat, frame
 from partsim.schemas.values import java_utf8
 
 __all__ = [
     "KEY_FORMATS",
     "SCHEMA_TYPES",
-    "key_serializer",
+    "encode_keys",
     "schema_prefix",
     "serialize_keys",
     "to_key_array",
@@ -155,26 +154,16 @@ class _ObjectKeys(list):
     """Keys that Arrow cannot hold as they are; serialized one by one."""
 
 
-def key_serializer(
-    key_format: str = "string",
-    key_schema: str | None = None,
-    *,
-    schema_id: int | None = None,
-    key_message: str | None = None,
-) -> KeySchema | None:
-    """The :class:`~partsim.schemas.KeySchema` of a schema format (None for a raw format);
-    a usage error for a schema given to a raw format."""
-    check_key_format(key_format)
-    if key_format in SCHEMA_FORMATS:
-        return build_key_schema(
-            key_format, key_schema, schema_id=schema_id, key_message=key_message
-        )
-    if key_schema is not None or key_message is not None:
-        raise UsageError(
-            f"--key-schema needs a schema key format ({', '.join(SCHEMA_FORMATS)}); "
-            f"key_format is {key_format!r}"
-        )
-    return None
+def encode_keys(keys: object, key: KeyFormat) -> Encoded:
+    """Keys serialized as ``key`` says, with the mask of keys a schema cannot hold (for a
+    caller that counts and skips them); a raw format raises :class:`DataError` instead."""
+    serializer = key.serializer()
+    if serializer is not None:
+        # Python values go to the schema as they are: Arrow would coerce a list of mixed
+        # numbers (or dicts with missing fields) to one type.
+        values = keys if isinstance(keys, (list, tuple)) else to_key_array(keys)
+        return serializer.encode(values)
+    return Encoded(_serialize_raw(keys, key), None, [])
 
 
 def serialize_keys(
@@ -196,18 +185,17 @@ def serialize_keys(
     >>> serialize_keys([42], "avro", key_schema='"long"', schema_id=3).to_pylist()
     [b'\\x00\\x00\\x00\\x00\\x03T']
     """
-    serializer = key_serializer(
-        key_format, key_schema, schema_id=schema_id, key_message=key_message
-    )
-    if serializer is not None:
-        # Python values go to the schema as they are: Arrow would coerce a list of mixed
-        # numbers (or dicts with missing fields) to one type.
-        values = keys if isinstance(keys, (list, tuple)) else to_key_array(keys)
-        return serializer.encode_strict(values)
+    check_key_format(key_format)
+    key = KeyFormat(key_format, key_schema, schema_id, schema_type, key_message)
+    return encode_keys(keys, key).checked(key_format)
+
+
+def _serialize_raw(keys: object, key: KeyFormat) -> KeyArray:
+    key_format, schema_id, schema_type = key.key_format, key.schema_id, key.schema_type
     array = to_key_array(keys)
     if isinstance(array, _ObjectKeys):
         out: KeyArray = pa.array(
-            [None if key is None else _serialize_one(key, key_format) for key in array],
+            [None if value is None else _serialize_one(value, key_format) for value in array],
             type=pa.binary(),
         )
     elif isinstance(array, pa.ChunkedArray):

@@ -35,6 +35,7 @@ from partsim.schemas.values import Unrepresentable, describe
 __all__ = [
     "SCHEMA_FORMATS",
     "Encoded",
+    "KeyFormat",
     "KeySchema",
     "frame",
     "key_schema",
@@ -84,6 +85,16 @@ class Encoded(NamedTuple):
     @property
     def bad_count(self) -> int:
         return 0 if self.bad is None else int(self.bad.sum())
+
+    def checked(self, key_format: str) -> pa.Array:
+        """The key bytes, or a :class:`DataError` naming the first key the schema cannot
+        hold."""
+        if self.bad is not None:
+            raise DataError(
+                f"key_format {key_format!r}: {self.bad_count} key(s) the key schema cannot "
+                f"hold, such as: {self.reasons[0]}"
+            )
+        return self.keys
 
 
 def read_schema_text(value: str, option: str = "--key-schema") -> str:
@@ -187,17 +198,6 @@ class KeySchema:
             else:  # the vectorized check is stricter than one value's (never expected)
                 out.append(f"{describe(value)} cannot be held by the key schema")
         return out
-
-    def encode_strict(self, keys: object) -> pa.Array:
-        """Every key's bytes, or a :class:`DataError` naming the first key the schema cannot
-        hold."""
-        encoded = self.encode(keys)
-        if encoded.bad is not None:
-            raise DataError(
-                f"key_format {self.key_format!r}: {encoded.bad_count} key(s) the key schema "
-                f"cannot hold, such as: {encoded.reasons[0]}"
-            )
-        return encoded.keys
 
     def summary(self) -> dict:
         """The facts a report states about this serializer."""
@@ -321,3 +321,113 @@ def _prune(record: dict) -> dict:
             value = _prune(value)
             record[name] = None if all(item is None for item in value.values()) else value
     return record
+
+
+# ------------------------------------------------------------------- the producer's option
+@dataclass(frozen=True)
+class KeyFormat:
+    """How the producer serializes its keys: the format, its schema (text), the Schema
+    Registry id, and where the schema came from. Small and picklable: it travels with a plan
+    to worker processes, and builds its :class:`KeySchema` where it is used.
+
+    ``schema_type`` frames a raw format's bytes (``string`` and the like) when ``schema_id``
+    is given; schema formats frame their own payload.
+    """
+
+    key_format: str = "string"
+    key_schema: str | None = None
+    schema_id: int | None = None
+    schema_type: str = "avro"
+    key_message: str | None = None
+    registry: tuple[tuple[str, object], ...] = ()  # subject, version, schema_id, schema_type
+
+    @classmethod
+    def resolve(
+        cls,
+        key_format: str | None = "string",
+        key_schema: str | None = None,
+        *,
+        schema_id: int | None = None,
+        schema_type: str = "avro",
+        key_message: str | None = None,
+        schema_registry: str | None = None,
+        key_subject: str | None = None,
+        key_version: str | int = "latest",
+        registry_config: dict[str, str] | None = None,
+        timeout: float = 10.0,
+    ) -> KeyFormat:
+        """The key format from the options as given: a schema file or text is read, and
+        with ``schema_registry`` the schema, its type and its id come from the registry."""
+        key_format = key_format or "string"
+        registry: tuple = ()
+        if schema_registry is not None:
+            if key_schema is not None:
+                raise UsageError("give --key-schema or --schema-registry, not both")
+            from partsim.schemas.registry import fetch_schema
+
+            found = fetch_schema(
+                schema_registry, subject=key_subject, version=key_version,
+                schema_id=None if key_subject else schema_id, config=registry_config,
+                timeout=timeout,
+            )  # fmt: skip
+            if key_format == "string":
+                key_format = found.key_format
+            elif key_format != found.key_format and not (
+                key_format.startswith("connect") and found.key_format == "json"
+            ):
+                raise UsageError(
+                    f"--key-format {key_format} does not match the registry's schema type "
+                    f"{found.schema_type} for {key_subject or f'id {schema_id}'}"
+                )
+            if schema_id is not None and schema_id != found.schema_id:
+                raise UsageError(
+                    f"--schema-id {schema_id} is not the registry's id for {key_subject} "
+                    f"version {key_version} ({found.schema_id}); leave --schema-id out"
+                )
+            schema_id, key_schema = found.schema_id, found.schema
+            registry = tuple(found.summary().items())
+        elif key_subject is not None:
+            raise UsageError("--key-subject needs --schema-registry URL")
+        if key_schema is not None:
+            key_schema = read_schema_text(key_schema)
+        out = cls(key_format, key_schema, schema_id, schema_type, key_message, registry)
+        out.serializer()  # check it all now: a bad schema is a usage error before any reading
+        return out
+
+    @property
+    def is_schema(self) -> bool:
+        return self.key_format in SCHEMA_FORMATS
+
+    def serializer(self) -> KeySchema | None:
+        """The configured schema serializer (None for a raw format)."""
+        if self.key_format in SCHEMA_FORMATS:
+            return key_schema(self.key_format, self.key_schema, schema_id=self.schema_id,
+                              key_message=self.key_message)  # fmt: skip
+        if self.key_schema is not None or self.key_message is not None:
+            raise UsageError(
+                f"--key-schema needs a schema key format ({', '.join(SCHEMA_FORMATS)}); "
+                f"key_format is {self.key_format!r}"
+            )
+        return None
+
+    @property
+    def prefix_length(self) -> int:
+        """Bytes before the payload (the frame), so reports can show the payload."""
+        serializer = self.serializer()
+        if serializer is not None:
+            return len(serializer.prefix)
+        if self.schema_id is None:
+            return 0
+        from partsim.serde import schema_prefix
+
+        return len(schema_prefix(self.schema_id, self.schema_type))
+
+    def summary(self) -> dict:
+        """The facts a report states about the key serializer."""
+        out: dict = {"key_format": self.key_format, "schema_id": self.schema_id}
+        serializer = self.serializer()
+        if serializer is not None:
+            out.update(serializer.summary())
+        if self.registry:
+            out["registry"] = dict(self.registry)
+        return out
