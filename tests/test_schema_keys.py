@@ -381,7 +381,13 @@ message Other {
 @pytest.fixture(scope="module")
 def proto_module(tmp_path_factory):
     """The test .proto compiled by protoc (grpcio-tools), imported."""
+    return compile_proto(tmp_path_factory)
+
+
+def compile_proto(tmp_path_factory):
     protoc = pytest.importorskip("grpc_tools.protoc")
+    if "partsim_test_key_pb2" in sys.modules:
+        return sys.modules["partsim_test_key_pb2"]
     folder = tmp_path_factory.mktemp("proto")
     (folder / "partsim_test_key.proto").write_text(PROTO)
     status = protoc.main(["protoc", f"-I{folder}", f"--python_out={folder}",
