@@ -502,3 +502,33 @@ def test_the_numpy_fallback_matches_in_a_fresh_process() -> None:
     assert outputs["numpy"] == outputs["c"]
     expected = java_partition(b"\x00\x00\x00\x00\x07\x0euser-42")
     assert json.loads(outputs["c"])[0] == expected
+
+
+@SETTINGS
+@given(st.data())
+def test_display_reads_back_every_avro_key(data) -> None:
+    """Hot keys are shown decoded: every Avro payload reads back to its last byte."""
+    schema = data.draw(strategies.avro_schemas())
+    value = data.draw(strategies.avro_values(schema))
+    if value is None:
+        return
+    from partsim.schemas.avro import _read, _Reader
+
+    serializer = key_schema("avro", json.dumps(schema), schema_id=4)
+    key = serializer.encode_one(value)
+    if not serializer.codec.raw_bytes:
+        reader = _Reader(key[5:])
+        _read(serializer.codec.root, reader)
+        assert reader.at == len(key) - 5
+    if isinstance(value, str) and schema in ("string", ["null", "string"], ["string", "null"]):
+        assert serializer.display(key) == value
+
+
+def test_display_of_protobuf_and_json_keys(proto_module) -> None:
+    value = {"id": 5, "region": "EU", "tags": [1, -2], "kind": 1, "address": {"city": "x"}}
+    serializer = key_schema("protobuf", PROTO, schema_id=7)
+    assert json.loads(serializer.display(serializer.encode_one(value))) == {
+        **value, "kind": "RETAIL"
+    }  # fmt: skip
+    serializer = key_schema("json", '{"type": "object"}', schema_id=7)
+    assert serializer.display(serializer.encode_one({"id": 1})) == '{"id":1}'

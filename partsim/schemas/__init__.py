@@ -143,6 +143,17 @@ class KeySchema:
         """The record's leaf fields as (path, required) pairs."""
         return self.codec.fields()  # type: ignore[attr-defined]
 
+    def display(self, key: bytes | None) -> str:
+        """A key's bytes as readable text: the payload after the frame, decoded by the
+        schema (JSON text as it is; Avro and Protobuf decoded, shown as JSON)."""
+        if key is None:
+            return "(null)"
+        payload = key[len(self.prefix) :] if key.startswith(self.prefix) else key
+        decode = getattr(self.codec, "display", None)
+        if decode is not None:
+            return decode(payload)
+        return payload.decode("utf-8", "backslashreplace")
+
     def encode_one(self, value: object) -> bytes | None:
         """One key's bytes (None for a null key); raises :class:`Unrepresentable`."""
         if value is None:

@@ -412,6 +412,9 @@ class AvroSchema:
         _write(self.root, value, out)
         return bytes(out)
 
+    def display(self, payload: bytes) -> str:
+        return display(self, payload)
+
     def payloads(self, array: pa.Array, prefix: bytes) -> tuple[pa.Array, np.ndarray] | None:
         """``prefix`` + the encoding of every key of ``array``, and the mask of keys the
         schema cannot hold, for primitive ``string``, ``bytes``, ``int`` and ``long`` schemas
@@ -463,3 +466,75 @@ def _leaves(node: Node, path: tuple[str, ...], required: bool, out: list, seen: 
         inner = _unwrap(child)
         _leaves(inner, (*path, name), required and not nullable and default is _NO_DEFAULT,
                 out, seen)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- decoding
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.at = data, 0
+
+    def take(self, count: int) -> bytes:
+        if count < 0 or self.at + count > len(self.data):
+            raise ValueError("the key ends too early")
+        out = self.data[self.at : self.at + count]
+        self.at += count
+        return out
+
+    def long(self) -> int:
+        value, self.at = conv.read_varint(self.data, self.at)
+        return (value >> 1) ^ -(value & 1)
+
+
+def _read(node: Node, reader: _Reader) -> object:
+    kind = node.kind
+    if kind == "null":
+        return None
+    if kind == "boolean":
+        return reader.take(1) != b"\x00"
+    if kind in ("int", "long"):
+        return reader.long()
+    if kind == "float":
+        return struct.unpack("<f", reader.take(4))[0]
+    if kind == "double":
+        return struct.unpack("<d", reader.take(8))[0]
+    if kind in ("bytes", "string"):
+        data = reader.take(reader.long())
+        return data.decode("utf-8", "backslashreplace") if kind == "string" else data.hex()
+    if kind == "fixed":
+        return reader.take(node.size).hex()
+    if kind == "enum":
+        return node.symbols[reader.long()]
+    if kind == "union":
+        return _read(node.branches[reader.long()], reader)
+    if kind in ("array", "map"):
+        items: list = []
+        mapping: dict = {}
+        while True:
+            count = reader.long()
+            if count == 0:
+                return items if kind == "array" else mapping
+            if count < 0:
+                count = -count
+                reader.long()  # the block's size in bytes
+            for _ in range(count):
+                if kind == "array":
+                    items.append(_read(node.items, reader))  # type: ignore[arg-type]
+                else:
+                    name = reader.take(reader.long()).decode("utf-8", "backslashreplace")
+                    mapping[name] = _read(node.items, reader)  # type: ignore[arg-type]
+    return {name: _read(child, reader) for name, child, _ in node.fields}
+
+
+def display(schema: AvroSchema, payload: bytes) -> str:
+    """A key's Avro payload as readable text: a string as itself, anything else as JSON
+    (bytes and fixed in hex); the payload in hex if it does not read."""
+    if schema.raw_bytes:
+        return payload.decode("utf-8", "backslashreplace")
+    try:
+        reader = _Reader(payload)
+        value = _read(schema.root, reader)
+        if reader.at != len(payload):
+            raise ValueError("bytes left over")
+    except (ValueError, IndexError, struct.error):
+        return payload.hex()
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

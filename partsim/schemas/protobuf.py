@@ -377,6 +377,86 @@ class ProtobufSchema:
     def payloads(self, array: pa.Array, prefix: bytes) -> tuple[pa.Array, np.ndarray] | None:
         return None
 
+    def display(self, payload: bytes) -> str:
+        """A key's message (what follows the frame and index list) as JSON, with the field
+        names of the .proto; in hex if it does not read."""
+        import json
+
+        try:
+            value = self.read(self.message, payload)
+        except (ValueError, IndexError, struct.error):
+            return payload.hex()
+        return json.dumps(value, ensure_ascii=False)
+
+    def read(self, message: Message, data: bytes) -> dict:
+        by_number = {entry.number: entry for entry in message.fields}
+        out: dict = {}
+        at = 0
+        while at < len(data):
+            tag, at = conv.read_varint(data, at)
+            number, wire = tag >> 3, tag & 7
+            if wire == 0:
+                raw, at = conv.read_varint(data, at)
+                body = b""
+            elif wire in (1, 5):
+                size = 8 if wire == 1 else 4
+                body, raw, at = data[at : at + size], 0, at + size
+                if len(body) != size:
+                    raise ValueError("the message ends too early")
+            elif wire == 2:
+                size, at = conv.read_varint(data, at)
+                body, raw, at = data[at : at + size], 0, at + size
+                if len(body) != size:
+                    raise ValueError("the message ends too early")
+            else:
+                raise ValueError(f"wire type {wire}")
+            entry = by_number.get(number)
+            if entry is None:
+                continue
+            value = self.field_value(entry, wire, raw, body)
+            if entry.label == "repeated":
+                out.setdefault(entry.name, []).extend(value if isinstance(value, list) else [value])
+            else:
+                out[entry.name] = value
+        return out
+
+    def field_value(self, entry: Field, wire: int, raw: int, body: bytes) -> object:
+        name = entry.type_name
+        if name in self.file.messages:
+            return self.read(self.file.messages[name], body)
+        if name in self.file.enums:
+            numbers = {v: k for k, v in self.file.enums[name].values.items()}
+            return numbers.get(raw, raw)
+        kind = SCALARS[name][1]
+        if wire == 2 and kind not in ("string", "bytes"):  # a packed repeated field
+            values, at = [], 0
+            while at < len(body):
+                if SCALARS[name][0] == 0:
+                    item, at = conv.read_varint(body, at)
+                    values.append(self.field_value(entry, 0, item, b""))
+                else:
+                    size = 8 if SCALARS[name][0] == 1 else 4
+                    values.append(
+                        self.field_value(entry, SCALARS[name][0], 0, body[at : at + size])
+                    )
+                    at += size
+            return values
+        if kind == "string":
+            return body.decode("utf-8", "backslashreplace")
+        if kind == "bytes":
+            return body.hex()
+        if kind == "bool":
+            return bool(raw)
+        if kind in ("float", "double"):
+            return struct.unpack("<f" if kind == "float" else "<d", body)[0]
+        bits, signed = _INT_RANGES[kind]
+        if wire != 0:
+            return int.from_bytes(body, "little", signed=signed)
+        if kind.startswith("sint"):
+            return (raw >> 1) ^ -(raw & 1)
+        raw &= (1 << bits) - 1
+        return raw - (1 << bits) if signed and raw >> (bits - 1) else raw
+
     def write(self, message: Message, value: object) -> bytearray:
         if isinstance(value, str):
             import json

@@ -24,6 +24,7 @@ import numpy as np
 __all__ = [
     "Unrepresentable",
     "java_utf8",
+    "read_varint",
     "to_bool",
     "to_bytes",
     "to_date_days",
@@ -210,6 +211,25 @@ def twos_complement(number: int) -> bytes:
     """
     magnitude = number if number >= 0 else -number - 1
     return number.to_bytes(magnitude.bit_length() // 8 + 1, "big", signed=True)
+
+
+def read_varint(data: bytes, at: int) -> tuple[int, int]:
+    """The base-128 varint at ``data[at]`` (unsigned), and where it ends; a
+    :class:`ValueError` when the data ends first.
+
+    >>> read_varint(bytes([0x96, 0x01]), 0)
+    (150, 2)
+    """
+    value = shift = 0
+    while True:
+        if at >= len(data) or shift > 63:
+            raise ValueError("a varint runs past the data")
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        at += 1
+        if not byte & 0x80:
+            return value, at
+        shift += 7
 
 
 def to_date_days(value: object) -> int:

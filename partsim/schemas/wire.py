@@ -23,6 +23,8 @@ from collections import Counter
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from partsim.schemas.values import read_varint
+
 __all__ = ["recognize_keys"]
 
 #: Distinct keys read to tell formats: enough to see a format, bounded on huge samples.
@@ -32,15 +34,10 @@ TOP_IDS = 10
 
 
 def _varint(data: bytes, at: int) -> tuple[int, int] | None:
-    value = shift = 0
-    while at < len(data) and shift < 70:
-        byte = data[at]
-        value |= (byte & 0x7F) << shift
-        at += 1
-        if not byte & 0x80:
-            return value, at
-        shift += 7
-    return None
+    try:
+        return read_varint(data, at)
+    except ValueError:
+        return None
 
 
 def _is_protobuf(payload: bytes) -> bool:
