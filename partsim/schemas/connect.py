@@ -388,6 +388,17 @@ class ConnectSchema:
     def payloads(self, array: pa.Array, prefix: bytes) -> tuple[pa.Array, np.ndarray] | None:
         return None
 
+    def display(self, payload: bytes) -> str:
+        """The key's JSON value (without the envelope's schema)."""
+        text = payload.decode("utf-8", "backslashreplace")
+        if self.envelope:
+            try:
+                return json.dumps(json.loads(text)["payload"], ensure_ascii=False,
+                                  separators=(",", ":"))  # fmt: skip
+            except (ValueError, KeyError, TypeError):
+                return text
+        return text
+
 
 def _leaves(node: Node, path: tuple, required: bool, out: list) -> None:
     if node.type != "struct" or not node.fields:

@@ -1,0 +1,120 @@
+"""Keys with a schema through ``analyze``, ``sweep`` and ``whatif``: the per-partition counts
+are those of the bytes Confluent's serializers write for each row (kafka-python's murmur2
+places them), keys the schema cannot hold are skipped and counted (or fatal with --strict),
+and a record key takes its fields from the columns of the same names."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from kafka.partitioner.default import murmur2
+
+import partsim
+from partsim.errors import DataError, UsageError
+from tests.cli import run_partsim
+from tests.test_schema_keys import KEY, registry
+
+pytest.importorskip("confluent_kafka.schema_registry")
+from confluent_kafka.schema_registry.avro import AvroSerializer
+
+PARTITIONS = 6
+ORDER_KEY = json.dumps({"type": "record", "name": "OrderKey", "namespace": "shop", "fields": [
+    {"name": "region", "type": "string"},
+    {"name": "id", "type": "long"},
+    {"name": "address", "type": ["null", {"type": "record", "name": "Address", "fields": [
+        {"name": "city", "type": "string"}]}], "default": None},
+]})  # fmt: skip
+
+
+def counts_of(keys: list[bytes | None]) -> list[int]:
+    partitions = [(murmur2(k) & 0x7FFFFFFF) % PARTITIONS for k in keys if k is not None]
+    return np.bincount(partitions, minlength=PARTITIONS).tolist()
+
+
+@pytest.fixture
+def orders(tmp_path):
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({
+        "order": [f"o{i}" for i in range(400)],
+        "region": rng.choice(["EU", "US", "APAC"], 400),
+        "id": rng.integers(-50_000, 50_000, 400).astype(str),
+        "address.city": rng.choice(["Lyon", "Oslo", ""], 400),
+    })  # fmt: skip
+    frame.loc[5, "id"] = "not-a-number"
+    frame.loc[9, "id"] = "12.5"
+    path = tmp_path / "orders.csv"
+    frame.to_csv(path, index=False)
+    return path, frame
+
+
+def test_analyze_primitive_avro_keys_count_like_the_serializer(orders) -> None:
+    path, frame = orders
+    serializer = AvroSerializer(registry(), '"long"')
+    good = frame[~frame["id"].isin(["not-a-number", "12.5"])]
+    expected = counts_of([serializer(int(v), KEY) for v in good["id"]])
+    result = partsim.analyze(str(path), key="id", partition_count=PARTITIONS, key_format="avro",
+                             key_schema='"long"', schema_id=1)  # fmt: skip
+    assert result.partitions["messages"].tolist() == expected
+    assert result.summary["skipped_rows"] == 2
+    assert result.summary["key_format"] == "avro" and result.summary["schema_id"] == 1
+    hot = result.hot_keys["key"].tolist()
+    assert all(str(int(k)) == k for k in hot)  # shown decoded, as the numbers they are
+    with pytest.raises(DataError, match=r"cannot hold.*--strict.*'not-a-number' is not a long"):
+        partsim.analyze(str(path), key="id", partition_count=PARTITIONS, key_format="avro",
+                        key_schema='"long"', schema_id=1, strict=True)  # fmt: skip
+
+
+def test_analyze_a_record_key_from_its_columns(orders) -> None:
+    path, frame = orders
+    serializer = AvroSerializer(registry(), ORDER_KEY)
+    good = frame[~frame["id"].isin(["not-a-number", "12.5"])]
+    # An empty CSV field is null: an address whose every column is null is a null address.
+    values = [{"region": r, "id": int(i), "address": {"city": c} if c else None}
+              for r, i, c in zip(good["region"], good["id"], good["address.city"].fillna(""),
+                                 strict=True)]  # fmt: skip
+    expected = counts_of([serializer(v, KEY) for v in values])
+    result = partsim.analyze(str(path), partition_count=PARTITIONS, key_format="avro",
+                             key_schema=ORDER_KEY, schema_id=1)  # fmt: skip
+    assert result.partitions["messages"].tolist() == expected
+    assert result.summary["skipped_rows"] == 2
+    assert result.summary["key"] == "{region, id, address.city} (a record, from the columns)"
+    assert json.loads(result.hot_keys["key"][0]).keys() == {"region", "id", "address"}
+    # The same through the CLI, with the schema in a file and --key left out.
+    schema_file = path.parent / "order-key.avsc"
+    schema_file.write_text(ORDER_KEY)
+    done = run_partsim("analyze", str(path), "-p", str(PARTITIONS), "--key-format", "avro",
+                       "--key-schema", str(schema_file), "--schema-id", "1", "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["events"] == len(good)
+    assert "skipped 2 unparsable rows" in done.stderr
+
+
+def test_record_key_errors_name_the_columns(orders) -> None:
+    path, _ = orders
+    schema = json.dumps({"type": "record", "name": "K", "fields": [
+        {"name": "customer", "type": "string"}]})  # fmt: skip
+    with pytest.raises(UsageError, match=r"field 'customer' needs a column.*available columns"):
+        partsim.analyze(str(path), partition_count=6, key_format="avro", key_schema=schema)
+    with pytest.raises(UsageError, match="--key is required"):
+        partsim.analyze(str(path), partition_count=6, key_format="avro", key_schema='"long"')
+    done = run_partsim("analyze", str(path), "-p", "6", "--key", "id", "--key-format", "avro")
+    assert done.returncode == 2 and "needs a key schema" in done.stderr
+
+
+def test_json_lines_nested_objects_feed_a_record(tmp_path) -> None:
+    rows = [{"key": {"tenant": "t1", "n": 1}}, {"key": {"tenant": "t2", "n": 2}},
+            {"key": {"tenant": "t1", "n": 1}}]  # fmt: skip
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    schema = json.dumps({"type": "object", "properties": {"key": {
+        "type": "object", "properties": {"tenant": {"type": "string"}, "n": {"type": "integer"}},
+    }}})  # fmt: skip
+    result = partsim.analyze(str(path), partition_count=PARTITIONS, key_format="json",
+                             key_schema=schema, schema_id=5)  # fmt: skip
+    frame = b"\x00\x00\x00\x00\x05"
+    expected = counts_of([frame + json.dumps(r, separators=(",", ":")).encode() for r in rows])
+    assert result.partitions["messages"].tolist() == expected
+    assert result.summary["distinct_keys"] == 2
