@@ -15,6 +15,7 @@ two figures of one run, never figures of different runs.
 from __future__ import annotations
 
 import argparse
+import shlex
 import statistics
 import subprocess
 import sys
@@ -65,7 +66,7 @@ def main() -> None:
     print(f"rows: {args.rows:,}; runs per side: {args.repeat} (alternating)")
     for side in SIDES:
         print(f"  {side:6}  best {best[side]:.2f} s  median {median[side]:.2f} s   "
-              f"{' '.join(command(path, side)[2:])}")  # fmt: skip
+              f"{shlex.join(['partsim', *command(path, side)[3:]])}")  # fmt: skip
     print(
         f"avro speed / string speed: best {best['string'] / best['avro']:.2f}x, "
         f"median {median['string'] / median['avro']:.2f}x (target: at least 0.70x)"

@@ -415,6 +415,7 @@ class BatchPlan:
     key_schema: str | None = None  # the key's schema text (schema formats)
     key_message: str | None = None
     record_columns: tuple | None = None  # (field path, column) pairs: set by bind_columns
+    record_schemas: tuple = ()  # KeyFormats whose record fields those are (default: key)
     size: str | None = None
     timestamp: str | None = None
     window_ns: int = 60 * 10**9
@@ -1228,8 +1229,10 @@ def bind_columns(plan: BatchPlan, available: Sequence[str], key_option: str = "-
     """Check the plan against the input's columns; fail naming the columns there are (and
     ``key_option``, the option that gave the key design)."""
     if plan.design is None:  # a record key: each field from the column of its name
-        serializer = plan.key.serializer()
-        plan = replace(plan, record_columns=tuple(column_plan(serializer, available)))
+        columns: dict = {}
+        for key in plan.record_schemas or (plan.key,):
+            columns.update(column_plan(key.serializer(), available))
+        plan = replace(plan, record_columns=tuple(columns.items()))
     else:
         plan.design.check_columns(available, key_option)
     options = (

@@ -329,6 +329,11 @@ KEY_OPTION = click.option(
     "--key", "key", required=True, metavar="EXPR",
     help="A column, or a template over columns such as '{region}:{customer_id}'.",
 )  # fmt: skip
+KEY_OR_RECORD_OPTION = click.option(
+    "--key", "key", default=None, metavar="EXPR",
+    help="A column, or a template over columns such as '{region}:{customer_id}'; with a "
+    "record key schema, leave it out to take each field from the column of its name.",
+)  # fmt: skip
 JSON_OPTION = click.option(
     "--json", "as_json", is_flag=True, help="Print the result as JSON, not as a table."
 )
@@ -408,11 +413,7 @@ def _end_of_sample(sample) -> None:
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=False)
-@click.option(
-    "--key", "key", default=None, metavar="EXPR",
-    help="A column, or a template over columns such as '{region}:{customer_id}'; with a "
-    "record key schema, leave it out to take each field from the column of its name.",
-)  # fmt: skip
+@KEY_OR_RECORD_OPTION
 @producer_options(partitions_required=False)
 @event_options
 @click.option(
@@ -583,7 +584,8 @@ def _counts(text: str) -> list[int]:
     multiple=True,
     required=True,
     metavar="NAME=EXPR",
-    help="A key design to compare (repeatable), e.g. by_customer=customer_id.",
+    help="A key design to compare (repeatable), e.g. by_customer=customer_id; it may carry "
+    "its own --key-format, --key-schema, --schema-id and --key-message after EXPR.",
 )
 @click.option(
     "-p",
@@ -604,6 +606,7 @@ def _counts(text: str) -> list[int]:
 @KEY_FORMAT_OPTION
 @SCHEMA_ID_OPTION
 @SCHEMA_TYPE_OPTION
+@key_schema_options
 @event_options
 @click.option(
     "--max-skew",
@@ -648,10 +651,13 @@ def sweep(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) 
       partsim sweep sample_data/orders.csv -p 12,24 --design customer=customer_id \\
           --partitioner java --partitioner confluent-kafka --timestamp ts \\
           --partition-capacity 5 --out sweep/
+      partsim sweep sample_data/orders.csv -p 6,12 --design text=customer_id \\
+          --design "avro=customer_id --key-format avro --key-schema '\\"string\\"' --schema-id 7"
     """
     from partsim.compare import sweep as run_sweep
     from partsim.outputs import format_sweep, to_json, write_sweep_outputs
 
+    options.update(key_options(options))
     result = run_sweep(list(inputs), progress=True, **options)
     if out_dir is not None:
         written = write_sweep_outputs(result, out_dir)
@@ -666,7 +672,7 @@ def sweep(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) 
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
-@KEY_OPTION
+@KEY_OR_RECORD_OPTION
 @click.option(
     "-p",
     "--partitions",
@@ -726,6 +732,34 @@ def sweep(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) 
     help="The key schema id after.",
 )
 @SCHEMA_TYPE_OPTION
+@key_schema_options
+@click.option(
+    "--from-key-format",
+    type=click.Choice(KEY_FORMATS),
+    default=None,
+    help="The key format before (default: --key-format).",
+)
+@click.option(
+    "--to-key-format",
+    type=click.Choice(KEY_FORMATS),
+    default=None,
+    help="The key format after, e.g. avro.",
+)
+@click.option(
+    "--from-key-schema",
+    metavar="SCHEMA",
+    default=None,
+    help="The key schema before (a file or its text).",
+)
+@click.option(
+    "--to-key-schema", metavar="SCHEMA", default=None, help="The key schema after, e.g. v2.avsc."
+)
+@click.option(
+    "--from-key-message", metavar="NAME", default=None, help="The .proto key message before."
+)
+@click.option(
+    "--to-key-message", metavar="NAME", default=None, help="The .proto key message after."
+)
 @click.option(
     "--salt",
     type=click.IntRange(1),
@@ -775,13 +809,18 @@ def whatif(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options)
           --from-partitions 12 --to-partitions 16
       partsim whatif sample_data/orders.csv --key customer_id -p 12 \\
           --from-partitioner confluent-kafka --to-partitioner java
+      partsim whatif sample_data/orders.csv --key customer_id -p 12 --key-format avro \\
+          --key-schema '"string"' --from-schema-id 1 --to-schema-id 2 --json
       partsim whatif sample_data/orders.csv --key customer_id -p 12 \\
-          --from-schema-id 1 --to-schema-id 2 --json
+          --from-key-format string --to-key-format avro --to-key-schema '"string"' \\
+          --to-schema-id 7
       partsim whatif sample_data/orders.csv --key customer_id -p 12 --salt 4 --salt-hot 3
     """
     from partsim.changes import whatif as run_whatif
     from partsim.outputs import format_whatif, to_json, write_whatif_outputs
 
+    from_id, to_id = options.pop("from_schema_id"), options.pop("to_schema_id")
+    options.update(key_options(options), from_schema_id=from_id, to_schema_id=to_id)
     result = run_whatif(list(inputs), progress=True, **options)
     if out_dir is not None:
         written = write_whatif_outputs(result, out_dir)

@@ -34,7 +34,7 @@ from partsim.analysis import (
     prefetch,
     skew_metrics,
 )
-from partsim.errors import DataError, UsageError
+from partsim.errors import DataError, UsageError, invalid_choice
 from partsim.io import BATCH_ROWS
 from partsim.keycounts import sum_by
 from partsim.ordering import lookup_partitions, ordering_report
@@ -77,8 +77,50 @@ def parse_rate(text: str | float | int, option: str = "--rate") -> tuple[float, 
     return value * _BYTE_UNITS[unit], "bytes"
 
 
+#: The key options a design may carry after its expression (``NAME=EXPR --key-format ...``).
+DESIGN_KEY_OPTIONS = {"--key-format": "key_format", "--key-schema": "key_schema",
+                      "--schema-id": "schema_id", "--key-message": "key_message"}  # fmt: skip
+
+
+def design_key(text: str, option: str = "--design") -> tuple[str | None, dict[str, object]]:
+    """A design's expression and the key options it carries: ``"customer_id"`` is just
+    the expression; ``"customer_id --key-format avro --key-schema k.avsc --schema-id 7"``
+    gives its own key serializer; an empty expression (``"--key-format connect-json
+    --key-schema k.json"``) is a record key whose fields come from their columns.
+
+    >>> design_key("id --key-format avro --key-schema '\"long\"' --schema-id 7")
+    ('id', {'key_format': 'avro', 'key_schema': '"long"', 'schema_id': 7})
+    """
+    import shlex
+
+    if " --" not in f" {text}":
+        return text, {}
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        raise UsageError(f"{option} {text!r}: {error}") from None
+    first = next((i for i, word in enumerate(words) if word.startswith("--")), len(words))
+    expression = " ".join(words[:first]) or None
+    options: dict[str, object] = {}
+    rest = words[first:]
+    if len(rest) % 2:
+        raise UsageError(f"{option} {text!r}: {rest[-1]} needs a value")
+    for name, value in zip(rest[::2], rest[1::2], strict=True):
+        if name not in DESIGN_KEY_OPTIONS:
+            raise invalid_choice(f"{option} option", name, DESIGN_KEY_OPTIONS)
+        if name == "--schema-id":
+            try:
+                options["schema_id"] = int(value)
+            except ValueError:
+                raise UsageError(f"{option} {text!r}: --schema-id must be a number") from None
+        else:
+            options[DESIGN_KEY_OPTIONS[name]] = value
+    return expression, options
+
+
 def parse_designs(designs: Sequence[str] | dict[str, str]) -> dict[str, str]:
-    """``NAME=EXPR`` strings (or a dict) as ``{name: expression}``; a bare EXPR names itself."""
+    """``NAME=EXPR`` strings (or a dict) as ``{name: expression}``; a bare EXPR names itself.
+    An expression may carry its own key options (:func:`design_key`)."""
     if isinstance(designs, dict):
         out = dict(designs)
     else:
@@ -88,7 +130,7 @@ def parse_designs(designs: Sequence[str] | dict[str, str]) -> dict[str, str]:
             if not sep:
                 name, expression = text, text
             name, expression = name.strip(), expression.strip()
-            if not name or not expression:
+            if not name or not (expression or " --" in f" {text}"):
                 raise UsageError(
                     f"--design must be NAME=EXPR, e.g. by_customer=customer_id; got {text!r}"
                 )
@@ -366,6 +408,8 @@ def sweep(
     key_format: str = "string",
     schema_id: int | None = None,
     schema_type: str = "avro",
+    key_schema: str | None = None,
+    key_message: str | None = None,
     size: str | None = None,
     timestamp: str | None = None,
     window: str | int | float = "1min",
@@ -384,9 +428,12 @@ def sweep(
     """Compare key designs, partitioners and partition counts on one sample of events.
 
     ``designs`` are ``"NAME=EXPR"`` strings (or ``{name: expr}``), each expression a column or
-    a template as in :func:`partsim.analyze`. Returns a :class:`SweepResult` whose ``table``
-    has one row per design × partitioner × partition count and whose ``recommendations``
-    give, per design and partitioner, the smallest swept count that keeps max/mean within
+    a template as in :func:`partsim.analyze`. Keys are serialized with ``key_format`` (and
+    ``key_schema``, ``schema_id``), unless a design carries its own after its expression:
+    ``"v2=customer_id --key-format avro --key-schema v2.avsc --schema-id 8"``. Returns a
+    :class:`SweepResult` whose ``table`` has one row per design × partitioner × partition
+    count and whose ``recommendations`` give, per design and partitioner, the smallest swept
+    count that keeps max/mean within
     ``max_skew`` and every partition within ``partition_capacity`` (a rate such as ``5000``
     msgs/s or ``"5MB/s"``, checked against the timestamp's peak window or ``rate``).
 
@@ -409,13 +456,23 @@ def sweep(
     total_rate = parse_rate(rate, "--rate") if rate is not None else None
     if capacity and not (timestamp or total_rate):
         raise UsageError("--partition-capacity needs --timestamp (peak window) or --rate")
-    plans = {
-        name: make_plan(key=expression, partition_count=counts[0], partitioner=chosen[0].name,
-                        key_format=key_format, schema_id=schema_id, schema_type=schema_type,
-                        size=size, timestamp=timestamp, window=window, seed=seed,
-                        null_field_as_empty=null_field_as_empty, strict=strict)
-        for name, expression in named.items()
-    }  # fmt: skip
+    shared = {"key_format": key_format, "schema_id": schema_id, "key_schema": key_schema,
+              "key_message": key_message}  # fmt: skip
+    plans = {}
+    for name, text in named.items():
+        expression, own = design_key(text, f"--design {name}")
+        if "key_format" in own and own["key_format"] != key_format:
+            # A design with its own format takes none of the shared schema options.
+            shared_here = {"key_format": key_format, "schema_id": None, "key_schema": None,
+                           "key_message": None}  # fmt: skip
+        else:
+            shared_here = shared
+        plans[name] = make_plan(
+            key=expression, partition_count=counts[0], partitioner=chosen[0].name,
+            schema_type=schema_type, size=size, timestamp=timestamp, window=window,
+            seed=seed, null_field_as_empty=null_field_as_empty, strict=strict,
+            **{**shared_here, **own},
+        )  # fmt: skip
     samples, described, _ = collect(
         inputs, plans, order_by=order_by, format=format, delimiter=delimiter, regex=regex,
         strict=strict, batch_rows=batch_rows, progress=progress,
@@ -431,7 +488,7 @@ def sweep(
                 rows.append(_row(name, named[name], partitioner, count, result, capacity,
                                  total_rate, max_skew))  # fmt: skip
     table = pd.DataFrame(rows)
-    recommendations = _recommend(table, samples, named, max_skew, capacity)
+    recommendations = _recommend(table, samples, plans, max_skew, capacity)
     summary = {
         "inputs": described,
         "designs": named,
@@ -487,7 +544,7 @@ def _row(name, expression, partitioner, count, result: Evaluation, capacity, tot
     return row
 
 
-def _recommend(table: pd.DataFrame, samples, named, max_skew, capacity) -> pd.DataFrame:
+def _recommend(table: pd.DataFrame, samples, plans, max_skew, capacity) -> pd.DataFrame:
     out = []
     for (design, partitioner), rows in table.groupby(["design", "partitioner"], sort=False):
         rows = rows.sort_values("partition_count")
@@ -508,22 +565,23 @@ def _recommend(table: pd.DataFrame, samples, named, max_skew, capacity) -> pd.Da
         else:
             row["partition_count"] = None
             row["max_mean_ratio"] = float(rows["max_mean_ratio"].min())
-            row["advice"] = _why_not(rows, samples[design], named[design], max_skew, capacity)
+            row["advice"] = _why_not(rows, samples[design], plans[design], max_skew, capacity)
         out.append(row)
     return pd.DataFrame(out)
 
 
-def _why_not(rows: pd.DataFrame, sample: KeySample, expression: str, max_skew, capacity) -> str:
+def _why_not(rows: pd.DataFrame, sample: KeySample, plan: BatchPlan, max_skew, capacity) -> str:
     """Why no swept partition count works, and what would (with the ordering it costs)."""
-    from partsim.analysis import display_key
+    from partsim.analysis import key_display
 
+    expression = plan.key_label
     top_share = float(rows["top_key_share"].iloc[0])
     counts = rows["partition_count"].tolist()
     keys = sample.keys
     top_key = ""
     if keys.num_rows:
         index = int(np.argmax(keys.column("count").to_numpy()))
-        top_key = display_key(keys.column("key")[index].as_py(), "string")
+        top_key = key_display(plan.key)(keys.column("key")[index].as_py())
     smallest = counts[0]
     if smallest * top_share > max_skew:
         salt = math.ceil(smallest * top_share / max_skew)

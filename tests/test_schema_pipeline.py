@@ -118,3 +118,64 @@ def test_json_lines_nested_objects_feed_a_record(tmp_path) -> None:
     expected = counts_of([frame + json.dumps(r, separators=(",", ":")).encode() for r in rows])
     assert result.partitions["messages"].tolist() == expected
     assert result.summary["distinct_keys"] == 2
+
+
+def test_sweep_designs_carry_their_own_key_format(orders) -> None:
+    path, frame = orders
+    schema_file = path.parent / "region.avsc"
+    schema_file.write_text('"string"')
+    result = partsim.sweep(str(path), partition_counts=[PARTITIONS], designs=[
+        "text=region", f"avro=region --key-format avro --key-schema {schema_file} --schema-id 3",
+        "record= --key-format avro --key-schema " + json.dumps(json.dumps(json.loads(ORDER_KEY))),
+    ])  # fmt: skip
+    table = result.table.set_index("design")
+    serializer = AvroSerializer(registry(), '"string"')  # id 1 in its registry: reframe to 3
+    avro_keys = [b"\x00\x00\x00\x00\x03" + serializer(r, KEY)[5:] for r in frame["region"]]
+    load = counts_of(avro_keys)
+    assert table.loc["avro", "max_mean_ratio"] == pytest.approx(max(load) / (sum(load) / 6))
+    text = counts_of([r.encode() for r in frame["region"]])
+    assert table.loc["text", "max_mean_ratio"] == pytest.approx(max(text) / (sum(text) / 6))
+    assert table.loc["record", "events"] == len(frame) - 2  # two ids the long cannot hold
+    done = run_partsim("sweep", str(path), "-p", "6", "--design", "text=region", "--design",
+                       f"avro=region --key-format avro --key-schema {schema_file}")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    bad = run_partsim("sweep", str(path), "-p", "6", "--design", "x=region --key-fromat avro")
+    assert bad.returncode == 2 and "did you mean '--key-format'" in bad.stderr
+
+
+DEBEZIUM_V1 = {"type": "struct", "name": "dbserver1.inventory.customers.Key", "optional": False,
+               "fields": [{"type": "int32", "optional": False, "field": "id"}]}  # fmt: skip
+REGION = {"type": "string", "optional": False, "field": "region"}
+DEBEZIUM_V2 = {**DEBEZIUM_V1, "fields": [*DEBEZIUM_V1["fields"], REGION]}
+
+
+def test_whatif_on_the_key_schema(orders) -> None:
+    path, frame = orders
+    good = frame[~frame["id"].isin(["not-a-number", "12.5"])]
+    # string keys -> Avro strings with schema id 7: each key's partition from both serializers
+    moved = partsim.whatif(str(path), key="region", partition_count=PARTITIONS,
+                           from_key_format="string", to_key_format="avro",
+                           to_key_schema='"string"', to_schema_id=7)  # fmt: skip
+    avro = AvroSerializer(registry(), '"string"')
+    regions = sorted(set(frame["region"]))
+    before = {r: (murmur2(r.encode()) & 0x7FFFFFFF) % PARTITIONS for r in regions}
+    after = {r: (murmur2(b"\x00\x00\x00\x00\x07" + avro(r, KEY)[5:]) & 0x7FFFFFFF) % PARTITIONS
+             for r in regions}  # fmt: skip
+    expected = sum(before[r] != after[r] for r in regions)
+    assert moved.summary["keys_moved_count"] == expected
+    assert moved.summary["after"]["key_format"] == "avro"
+    assert "serialized bytes change (format string -> avro" in moved.summary["key_change"]
+    # A Debezium key struct gains a field: nearly every key moves, and the report says so.
+    changed = partsim.whatif(str(path), partition_count=PARTITIONS, key_format="connect-json",
+                             from_key_schema=json.dumps(DEBEZIUM_V1),
+                             to_key_schema=json.dumps(DEBEZIUM_V2))  # fmt: skip
+    summary = changed.summary
+    assert summary["skipped_rows"] == 0  # the sample holds the source values as they are
+    assert summary["keys_unrepresentable"] == 2  # the two ids that are not int32
+    assert summary["distinct_keys"] == len(set(zip(good["id"], good["region"], strict=True)))
+    assert summary["keys_moved"] > 0.7 and "a new key schema" in summary["key_change"]
+    done = run_partsim("whatif", str(path), "-p", "6", "--key-format", "connect-json",
+                       "--from-key-schema", json.dumps(DEBEZIUM_V1),
+                       "--to-key-schema", json.dumps(DEBEZIUM_V2))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "The key's serialized bytes change (a new key schema)" in done.stdout
