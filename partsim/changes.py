@@ -22,13 +22,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from partsim.analysis import bind_columns, key_display, make_plan
 from partsim.compare import KeySample, _key_partitions, collect, evaluate
 from partsim.errors import DataError, UsageError
-from partsim.io import BATCH_ROWS
+from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split_options
 from partsim.partitioners import check_partition_count, get_partitioner
-from partsim.schemas import KeyFormat, read_schema_text
-from partsim.serde import check_key_format, encode_keys, schema_prefix
+from partsim.pipeline import BatchPlan, bind_columns
+from partsim.schemas import KeyFormat
+from partsim.serde import encode_keys, key_display
 
 __all__ = ["WhatIfResult", "salt_sample", "whatif"]
 
@@ -113,20 +113,13 @@ def _salted(
 def whatif(
     inputs: object,
     *,
-    key: str | None = None,
     partition_count: int | None = None,
     from_partitions: int | None = None,
     to_partitions: int | None = None,
-    partitioner: str = "java",
     from_partitioner: str | None = None,
     to_partitioner: str | None = None,
-    key_format: str = "string",
-    schema_id: int | None = None,
     from_schema_id: int | None = None,
     to_schema_id: int | None = None,
-    schema_type: str = "avro",
-    key_schema: str | None = None,
-    key_message: str | None = None,
     from_key_format: str | None = None,
     to_key_format: str | None = None,
     from_key_schema: str | None = None,
@@ -135,29 +128,25 @@ def whatif(
     to_key_message: str | None = None,
     salt: int | None = None,
     salt_hot: int | None = None,
-    order_by: str | None = None,
-    size: str | None = None,
-    seed: int = 0,
-    null_field_as_empty: bool = False,
-    top: int | None = None,
-    format: str | None = None,
-    delimiter: str | None = None,
-    regex: str | None = None,
-    strict: bool = False,
-    batch_rows: int = BATCH_ROWS,
+    input_options: InputOptions | None = None,
+    producer_options: ProducerOptions | None = None,
+    measure_options: MeasureOptions | None = None,
     progress: bool = False,
+    **options: object,
 ) -> WhatIfResult:
     """Which keys and events move when the partition count, client or key schema changes,
     and what salting hot keys does to load and to ordering.
 
     Give the change as ``from_partitions``/``to_partitions``, ``from_partitioner``/
     ``to_partitioner``, ``from_schema_id``/``to_schema_id``, ``from_key_format``/
-    ``to_key_format`` or ``from_key_schema``/``to_key_schema`` (unchanged settings come from
-    ``partition_count``, ``partitioner``, ``schema_id``, ``key_format`` and ``key_schema``),
-    and/or ``salt=K`` with ``salt_hot=TOPK`` to salt only the heaviest keys. When the key's
-    format or schema changes, each distinct key is serialized both ways from its source
-    value; keys that one side's schema cannot hold are left out of both and counted
-    (``keys_unrepresentable``).
+    ``to_key_format``, ``from_key_schema``/``to_key_schema`` or ``from_key_message``/
+    ``to_key_message`` (unchanged settings come from ``partition_count``, ``partitioner``
+    and the producer's key options), and/or ``salt=K`` with ``salt_hot=TOPK`` to salt only
+    the heaviest keys. When the key's format or schema changes, each distinct key is
+    serialized both ways from its source value; keys that one side's schema cannot hold
+    are left out of both and counted (``keys_unrepresentable``). The other options are
+    :func:`partsim.analyze`'s; ``order_by`` names the entity whose order matters (default:
+    the key itself), and ``top`` how many moved keys ``moves`` lists (default: every one).
 
     >>> import pandas as pd
     >>> events = pd.DataFrame({"user": [f"u{i}" for i in range(1000)]})
@@ -165,6 +154,14 @@ def whatif(
     >>> round(moved.summary["keys_moved"], 2)
     0.76
     """
+    if "top" not in options and measure_options is None:
+        options["top"] = None  # every moved key
+    producer, measures, reader = split_options(
+        dict(options), ProducerOptions, MeasureOptions, InputOptions,
+        given=(producer_options, measure_options, input_options),
+    )  # fmt: skip
+    partitioner, schema_id = producer.partitioner, producer.schema_id
+    seed, order_by, top = producer.seed, measures.order_by, measures.top
     count_before = from_partitions or partition_count
     count_after = to_partitions or partition_count
     if count_before is None or count_after is None:
@@ -175,15 +172,21 @@ def whatif(
     )
     client_before = get_partitioner(from_partitioner or partitioner)
     client_after = get_partitioner(to_partitioner or partitioner)
-    schema_before = from_schema_id if from_schema_id is not None else schema_id
-    schema_after = to_schema_id if to_schema_id is not None else schema_id
-    key_before = _side_key(from_key_format or key_format, from_key_schema or key_schema,
-                           schema_before, schema_type, from_key_message or key_message)  # fmt: skip
-    key_after = _side_key(to_key_format or key_format, to_key_schema or key_schema,
-                          schema_after, schema_type, to_key_message or key_message)  # fmt: skip
+    side_before = replace(
+        producer, partitioner=client_before.name,
+        schema_id=from_schema_id if from_schema_id is not None else schema_id,
+        **_given(key_format=from_key_format, key_schema=from_key_schema,
+                 key_message=from_key_message),
+    )  # fmt: skip
+    side_after = replace(
+        producer, partitioner=client_after.name,
+        schema_id=to_schema_id if to_schema_id is not None else schema_id,
+        **_given(key_format=to_key_format, key_schema=to_key_schema, key_message=to_key_message),
+    )  # fmt: skip
+    key_before, key_after = side_before.key_serializer(), side_after.key_serializer()
     payload_changes = _payload(key_before) != _payload(key_after)
-    prefix_before = b"" if payload_changes else _frame(key_before)
-    prefix_after = b"" if payload_changes else _frame(key_after)
+    prefix_before = b"" if payload_changes else key_before.prefix()
+    prefix_after = b"" if payload_changes else key_after.prefix()
     if salt is not None and (isinstance(salt, bool) or not isinstance(salt, int) or salt < 1):
         raise UsageError(f"--salt must be a whole number >= 1; got {salt!r}")
     if salt_hot is not None and (not isinstance(salt_hot, int) or salt_hot < 1):
@@ -199,34 +202,32 @@ def whatif(
         raise UsageError("--salt compares one key serializer: change the key format or "
                          "schema, or salt, not both at once")  # fmt: skip
     # The sample's keys: the payload both sides share, or (when the payload changes) the
-    # source values, written as schemaless JSON so that each side can serialize them.
-    collected = replace(key_before, schema_id=None) if not payload_changes else KeyFormat(
-        "connect-json-schemaless")  # fmt: skip
-    # A record key from its columns takes its fields from the sides whose schemas have them.
-    sides = tuple(side for side in (key_before, key_after) if side.serializer() is not None)
-    fields = sides[0] if sides else key_before
-    plan = make_plan(key=key, partition_count=count_before, partitioner=client_before.name,
-                     key_format=fields.key_format, key_schema=fields.key_schema,
-                     key_message=fields.key_message, size=size, seed=seed,
-                     null_field_as_empty=null_field_as_empty, strict=strict)  # fmt: skip
-    plan = replace(plan, record_schemas=sides, key_format=collected.key_format,
-                   key_schema=collected.key_schema, key_message=collected.key_message)  # fmt: skip
-    samples, described, columns = collect(
-        inputs, {"key": plan}, order_by=order_by, format=format, delimiter=delimiter,
-        regex=regex, strict=strict, batch_rows=batch_rows, progress=progress,
+    # source values, written as schemaless JSON so that each side can serialize them. A
+    # record key from its columns takes its fields from the sides whose schemas have them.
+    collected = (
+        replace(side_before, schema_id=None) if not payload_changes else
+        replace(side_before, key_format="connect-json-schemaless", key_schema=None,
+                key_message=None, schema_id=None)
     )  # fmt: skip
+    records = tuple(side for side in (side_before, side_after)
+                    if (side.key_serializer().serializer() or _NotRecord).is_record)  # fmt: skip
+    plan = BatchPlan(collected, count_before, MeasureOptions(size=measures.size),
+                     strict=reader.strict, record_producers=records)  # fmt: skip
+    samples, described, columns = collect(
+        inputs, {"key": plan}, order_by=order_by, input_options=reader, progress=progress
+    )
     plan = bind_columns(plan, columns)
     sample = samples["key"]
-    unrepresentable = {"keys": 0, "events": 0}
     if sample.entities is None:  # per-key order: every key is its own entity
         sample.entities = _keys_as_entities(sample)
     sample_before = sample_after = sample
     # Each source key's bytes before and after (the same payload, unless it changes).
     keys = keys_after = sample.keys.column("key")
     counts = sample.keys.column("count").to_numpy()
+    unrepresentable = {"keys": 0, "events": 0}
     if payload_changes:
         sample_before, sample_after, unrepresentable, (keys, keys_after, counts) = _reserialize(
-            sample, key_before, key_after, strict
+            sample, key_before, key_after, reader.strict
         )
         sample = sample_before
     part_before = _key_partitions(keys, client_before, count_before, prefix_before)
@@ -249,7 +250,7 @@ def whatif(
     show = key_display(key_before)
     moved_keys = keys.take(pa.array(moved_index)).to_pylist()
     moves = pd.DataFrame({
-        "key": [show(_with(prefix_before, k)) for k in moved_keys],
+        "key": [show(k if k is None else prefix_before + k) for k in moved_keys],
         "count": counts[moved_index],
         "from_partition": part_before[moved_index],
         "to_partition": part_after[moved_index],
@@ -257,7 +258,7 @@ def whatif(
     comparable_events = float(counts[both].sum())
     summary = {
         "inputs": described,
-        "key": plan.key_label,
+        "key": plan.encoder.label,
         "before": {"partition_count": count_before, "partitioner": client_before.name,
                    **key_before.summary()},
         "after": {"partition_count": count_after, "partitioner": client_after.name,
@@ -295,6 +296,15 @@ def whatif(
     return WhatIfResult(summary, partitions, moves, salting)
 
 
+def _given(**options: object) -> dict:
+    """The options that were given (not None)."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
+class _NotRecord:
+    is_record = False
+
+
 def _key_change_note(before: KeyFormat, after: KeyFormat, summary: dict, count: int) -> str:
     """The plain statement of what a change of the key's bytes does."""
     changes = []
@@ -312,29 +322,9 @@ def _key_change_note(before: KeyFormat, after: KeyFormat, summary: dict, count: 
     )
 
 
-def _side_key(key_format, key_schema, schema_id, schema_type, key_message) -> KeyFormat:
-    """One side's key serializer, checked (a schema file read) before any data is read."""
-    check_key_format(key_format)
-    text = read_schema_text(key_schema) if key_schema is not None else None
-    out = KeyFormat(key_format, text, schema_id, schema_type, key_message)
-    out.serializer()
-    return out
-
-
 def _payload(key: KeyFormat) -> tuple:
     """What decides a key's bytes after the frame."""
     return (key.key_format, key.key_schema, key.key_message)
-
-
-def _frame(key: KeyFormat) -> bytes:
-    serializer = key.serializer()
-    if serializer is not None:
-        return serializer.prefix
-    return b"" if key.schema_id is None else schema_prefix(key.schema_id, key.schema_type)
-
-
-def _with(prefix: bytes, key: bytes | None) -> bytes | None:
-    return key if key is None else prefix + key
 
 
 def _reserialize(sample: KeySample, before: KeyFormat, after: KeyFormat, strict: bool):

@@ -376,3 +376,28 @@ def _text(key: object, key_format: str) -> str:
     if isinstance(key, str):
         return key
     raise DataError(f"key_format {key_format!r} needs text keys; got {key!r}")
+
+
+def key_display(key: KeyFormat):
+    """A function that shows a serialized key as the user wrote it (:func:`display_key`;
+    keys with a schema are decoded by it, as JSON for records)."""
+    serializer = key.serializer()
+    if serializer is not None:
+        return serializer.display
+    prefix = len(key.prefix())
+    return lambda raw: display_key(raw, key.key_format, prefix)
+
+
+def display_key(raw: bytes | None, key_format: str, prefix: int = 0) -> str:
+    """A serialized key shown as the user wrote it (framing removed); ``(null)`` for a null
+    key that the partitioner hashes (librdkafka's consistent, murmur2 and fnv1a do)."""
+    if raw is None:
+        return "(null)"
+    payload = raw[prefix:]
+    if key_format in ("int16", "int32", "int64"):
+        return str(int.from_bytes(payload, "big", signed=True))
+    if key_format == "hex":
+        return payload.hex()
+    if key_format == "base64":
+        return base64.b64encode(payload).decode("ascii")
+    return payload.decode("utf-8", "backslashreplace")

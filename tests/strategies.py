@@ -160,7 +160,7 @@ def avro_values(schema: object, named: dict | None = None) -> st.SearchStrategy:
         precision, scale = schema["precision"], schema["scale"]
 
         def as_decimal(unscaled: int) -> decimal.Decimal:
-            return decimal.Decimal(unscaled).scaleb(-scale)
+            return decimal.Decimal(unscaled).scaleb(-scale, decimal.Context(prec=100))
 
         unscaled = st.integers(-(10**precision) + 1, 10**precision - 1)
         if kind == "bytes":  # fastavro writes one byte more than Java's BigInteger for

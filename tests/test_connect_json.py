@@ -162,7 +162,7 @@ def connect_cases(draw, depth: int = 0, floats: bool = False):
 def _decimal(unscaled: int, scale: int):
     import decimal
 
-    return decimal.Decimal(unscaled).scaleb(-scale)
+    return decimal.Decimal(unscaled).scaleb(-scale, decimal.Context(prec=100))
 
 
 def check_against_oracle(oracle, cases: list[tuple[dict | None, object, object, bool]]) -> None:

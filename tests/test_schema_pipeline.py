@@ -98,7 +98,7 @@ def test_record_key_errors_name_the_columns(orders) -> None:
         {"name": "customer", "type": "string"}]})  # fmt: skip
     with pytest.raises(UsageError, match=r"field 'customer' needs a column.*available columns"):
         partsim.analyze(str(path), partition_count=6, key_format="avro", key_schema=schema)
-    with pytest.raises(UsageError, match="--key is required"):
+    with pytest.raises(UsageError, match="give a key design: --key COLUMN"):
         partsim.analyze(str(path), partition_count=6, key_format="avro", key_schema='"long"')
     done = run_partsim("analyze", str(path), "-p", "6", "--key", "id", "--key-format", "avro")
     assert done.returncode == 2 and "needs a key schema" in done.stderr
@@ -153,16 +153,17 @@ def test_whatif_on_the_key_schema(orders) -> None:
     path, frame = orders
     good = frame[~frame["id"].isin(["not-a-number", "12.5"])]
     # string keys -> Avro strings with schema id 7: each key's partition from both serializers
-    moved = partsim.whatif(str(path), key="region", partition_count=PARTITIONS,
+    moved = partsim.whatif(str(path), key="order", partition_count=PARTITIONS,
                            from_key_format="string", to_key_format="avro",
                            to_key_schema='"string"', to_schema_id=7)  # fmt: skip
     avro = AvroSerializer(registry(), '"string"')
-    regions = sorted(set(frame["region"]))
-    before = {r: (murmur2(r.encode()) & 0x7FFFFFFF) % PARTITIONS for r in regions}
+    orders = sorted(set(frame["order"]))
+    before = {r: (murmur2(r.encode()) & 0x7FFFFFFF) % PARTITIONS for r in orders}
     after = {r: (murmur2(b"\x00\x00\x00\x00\x07" + avro(r, KEY)[5:]) & 0x7FFFFFFF) % PARTITIONS
-             for r in regions}  # fmt: skip
-    expected = sum(before[r] != after[r] for r in regions)
+             for r in orders}  # fmt: skip
+    expected = sum(before[r] != after[r] for r in orders)
     assert moved.summary["keys_moved_count"] == expected
+    assert moved.summary["distinct_keys"] == len(orders) == 400
     assert moved.summary["after"]["key_format"] == "avro"
     assert "serialized bytes change (format string -> avro" in moved.summary["key_change"]
     # A Debezium key struct gains a field: nearly every key moves, and the report says so.

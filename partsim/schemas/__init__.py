@@ -421,17 +421,17 @@ class KeyFormat:
             )
         return None
 
-    @property
-    def prefix_length(self) -> int:
-        """Bytes before the payload (the frame), so reports can show the payload."""
+    def prefix(self) -> bytes:
+        """What precedes every key's payload: the Schema Registry frame (with the message
+        indexes for Protobuf), or nothing without a schema id."""
         serializer = self.serializer()
         if serializer is not None:
-            return len(serializer.prefix)
+            return serializer.prefix
         if self.schema_id is None:
-            return 0
+            return b""
         from partsim.serde import schema_prefix
 
-        return len(schema_prefix(self.schema_id, self.schema_type))
+        return schema_prefix(self.schema_id, self.schema_type)
 
     def summary(self) -> dict:
         """The facts a report states about the key serializer."""
