@@ -180,3 +180,16 @@ def test_whatif_on_the_key_schema(orders) -> None:
                        "--to-key-schema", json.dumps(DEBEZIUM_V2))  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "The key's serialized bytes change (a new key schema)" in done.stdout
+
+
+def test_a_record_key_on_the_dask_engine_matches_local(orders) -> None:
+    """The plan (key schema text, record columns) travels to Dask's worker processes."""
+    pytest.importorskip("dask.distributed")
+    path, _ = orders
+    options = dict(partition_count=PARTITIONS, key_format="avro", key_schema=ORDER_KEY,
+                   schema_id=1)  # fmt: skip
+    local = partsim.analyze(str(path), **options)
+    on_dask = partsim.analyze(str(path), engine="dask", **options)
+    assert on_dask.partitions["messages"].tolist() == local.partitions["messages"].tolist()
+    assert on_dask.summary["skipped_rows"] == local.summary["skipped_rows"] == 2
+    assert on_dask.hot_keys["key"].tolist() == local.hot_keys["key"].tolist()
