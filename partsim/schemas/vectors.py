@@ -106,23 +106,21 @@ def prefixed(array: pa.Array, prefix: bytes, length: str | None = "zigzag") -> p
     elif pa.types.is_large_string(array.type):
         array = array.view(pa.large_binary())
     count = len(array)
-    valid = (
-        np.ones(count, dtype=bool)
-        if not array.null_count
-        else array.is_valid().to_numpy(zero_copy_only=False)
-    )
+    mode = LENGTH_MODES[length]
+    valid = None if not array.null_count else array.is_valid().to_numpy(zero_copy_only=False)
+    if kernel_backend() == "c":
+        offsets, data, wide = _kernels.prefix_keys(*KernelArray.of(array), prefix, mode)
+        kind = pa.large_binary() if wide else pa.binary()
+        validity = None if valid is None else pa.array(valid).buffers()[1]
+        return pa.Array.from_buffers(
+            kind, count, [validity, pa.py_buffer(offsets), pa.py_buffer(data)],
+            array.null_count,
+        )  # fmt: skip
+    valid = np.ones(count, dtype=bool) if valid is None else valid
     lengths = pc.binary_length(array).fill_null(0).to_numpy(zero_copy_only=False)
     lengths = np.where(valid, lengths.astype(np.int64), 0)
-    mode = LENGTH_MODES[length]
     encoded = lengths << 1 if mode == 1 else lengths
     head_lengths = len(prefix) + (varint_length(encoded) if mode else np.zeros(count, np.int64))
-    if kernel_backend() == "c":
-        sizes = np.where(valid, head_lengths + lengths, 0)
-        offsets = np.zeros(count + 1, dtype=np.int64)
-        np.cumsum(sizes, out=offsets[1:])
-        data = np.empty(int(offsets[-1]), dtype=np.uint8)
-        _kernels.prefix_keys(*KernelArray.of(array), prefix, mode, offsets, data)
-        return _binary(offsets, data, valid)
     heads = np.empty((count, len(prefix) + 10), dtype=np.uint8)
     heads[:, : len(prefix)] = np.frombuffer(prefix, dtype=np.uint8)
     if mode:
