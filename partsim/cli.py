@@ -104,7 +104,9 @@ def key_options(options: dict) -> dict:
 
 def resolve_key(options: dict) -> KeyFormat:
     """Take the key serializer's options out of a command's options, as one KeyFormat."""
-    return KeyFormat.resolve(
+    from partsim.registry import resolve_key as resolve
+
+    return resolve(
         options.pop("key_format", "string"), options.pop("key_schema", None),
         schema_id=options.pop("schema_id", None), schema_type=options.pop("schema_type", "avro"),
         key_message=options.pop("key_message", None),

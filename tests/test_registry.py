@@ -26,8 +26,7 @@ import pytest
 from kafka.partitioner.default import murmur2
 
 import partsim
-from partsim.schemas import KeyFormat
-from partsim.schemas.registry import RegistryError, fetch_schema, subject_name
+from partsim.registry import RegistryError, fetch_schema, resolve_key, subject_name
 from tests.cli import run_partsim
 from tests.conftest import skip_or_fail
 
@@ -162,17 +161,17 @@ def test_fetch_by_subject_version_and_id(registry) -> None:
 
 def test_registry_key_format_frames_with_the_registry_id(registry) -> None:
     url, _ = registry
-    key = KeyFormat.resolve(schema_registry=url, key_subject="orders-key")
+    key = resolve_key(schema_registry=url, key_subject="orders-key")
     assert (key.key_format, key.schema_id) == ("avro", 7)
     placed = partsim.assign([42], 12, key_format=key.key_format, key_schema=key.key_schema,
                             schema_id=key.schema_id)  # fmt: skip
     assert placed.tolist() == [(murmur2(b"\x00\x00\x00\x00\x07\x54") & 0x7FFFFFFF) % 12]
-    proto = KeyFormat.resolve(schema_registry=url, key_subject="protos-key", key_message="K")
+    proto = resolve_key(schema_registry=url, key_subject="protos-key", key_message="K")
     assert proto.serializer().prefix.hex() == "000000000d0202"  # the second message: [1]
     with pytest.raises(partsim.UsageError, match="does not match the registry's schema type"):
-        KeyFormat.resolve("protobuf", schema_registry=url, key_subject="orders-key")
+        resolve_key("protobuf", schema_registry=url, key_subject="orders-key")
     with pytest.raises(partsim.UsageError, match="is not the registry's id"):
-        KeyFormat.resolve(schema_id=5, schema_registry=url, key_subject="orders-key")
+        resolve_key(schema_id=5, schema_registry=url, key_subject="orders-key")
 
 
 @pytest.mark.parametrize(

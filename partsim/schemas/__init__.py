@@ -352,59 +352,6 @@ class KeyFormat:
     key_message: str | None = None
     registry: tuple[tuple[str, object], ...] = ()  # subject, version, schema_id, schema_type
 
-    @classmethod
-    def resolve(
-        cls,
-        key_format: str | None = "string",
-        key_schema: str | None = None,
-        *,
-        schema_id: int | None = None,
-        schema_type: str = "avro",
-        key_message: str | None = None,
-        schema_registry: str | None = None,
-        key_subject: str | None = None,
-        key_version: str | int = "latest",
-        registry_config: dict[str, str] | None = None,
-        timeout: float = 10.0,
-    ) -> KeyFormat:
-        """The key format from the options as given: a schema file or text is read, and
-        with ``schema_registry`` the schema, its type and its id come from the registry."""
-        key_format = key_format or "string"
-        registry: tuple = ()
-        if schema_registry is not None:
-            if key_schema is not None:
-                raise UsageError("give --key-schema or --schema-registry, not both")
-            from partsim.schemas.registry import fetch_schema
-
-            found = fetch_schema(
-                schema_registry, subject=key_subject, version=key_version,
-                schema_id=None if key_subject else schema_id, config=registry_config,
-                timeout=timeout,
-            )  # fmt: skip
-            if key_format == "string":
-                key_format = found.key_format
-            elif key_format != found.key_format and not (
-                key_format.startswith("connect") and found.key_format == "json"
-            ):
-                raise UsageError(
-                    f"--key-format {key_format} does not match the registry's schema type "
-                    f"{found.schema_type} for {key_subject or f'id {schema_id}'}"
-                )
-            if schema_id is not None and schema_id != found.schema_id:
-                raise UsageError(
-                    f"--schema-id {schema_id} is not the registry's id for {key_subject} "
-                    f"version {key_version} ({found.schema_id}); leave --schema-id out"
-                )
-            schema_id, key_schema = found.schema_id, found.schema
-            registry = tuple(found.summary().items())
-        elif key_subject is not None:
-            raise UsageError("--key-subject needs --schema-registry URL")
-        if key_schema is not None:
-            key_schema = read_schema_text(key_schema)
-        out = cls(key_format, key_schema, schema_id, schema_type, key_message, registry)
-        out.serializer()  # check it all now: a bad schema is a usage error before any reading
-        return out
-
     @property
     def is_schema(self) -> bool:
         return self.key_format in SCHEMA_FORMATS
@@ -429,9 +376,7 @@ class KeyFormat:
             return serializer.prefix
         if self.schema_id is None:
             return b""
-        from partsim.serde import schema_prefix
-
-        return schema_prefix(self.schema_id, self.schema_type)
+        return frame(self.schema_id, [0] if self.schema_type == "protobuf" else None)
 
     def summary(self) -> dict:
         """The facts a report states about the key serializer."""
