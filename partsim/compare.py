@@ -83,8 +83,8 @@ def design_key(text: str, option: str = "--design") -> tuple[str | None, dict[st
     gives its own key serializer; an empty expression (``"--key-format connect-json
     --key-schema k.json"``) is a record key whose fields come from their columns.
 
-    >>> design_key("id --key-format avro --key-schema '\"long\"' --schema-id 7")
-    ('id', {'key_format': 'avro', 'key_schema': '"long"', 'schema_id': 7})
+    >>> design_key("id --key-format avro --key-schema k.avsc --schema-id 7")
+    ('id', {'key_format': 'avro', 'key_schema': 'k.avsc', 'schema_id': 7})
     """
     import shlex
 
