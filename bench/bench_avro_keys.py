@@ -8,14 +8,17 @@ key's encoding is as large a share of the work as it gets. The Avro run frames e
 UTF-8 bytes. Each run is its own process; the two sides alternate, ``--repeat`` times each,
 and the figures are each side's best and median wall time, and its best CPU time (user +
 system of all its threads, which a loaded machine disturbs less). The machine is often
-shared: compare the two figures of one run, never figures of different runs.
+shared: compare the two figures of one run, never figures of different runs. Before timing,
+both sides' JSON must agree on the counts (events, keyed, null keys, distinct keys) and skip
+no row: the same keys, only other bytes.
 
-    python -m bench.bench_avro_keys [--rows 10000000] [--repeat 5] [--workdir DIR]
+    python -m bench.bench_avro_keys [--rows 10000000] [--repeat 5] [--workdir DIR] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import statistics
@@ -53,16 +56,20 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="partsim-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / f"events-{args.rows}.csv"
     if not path.exists():
         make_csv(path, args.rows)
-    # Same keys, same partitions: the two sides must agree on everything but the bytes.
-    outputs = {side: subprocess.run(command(path, side), check=True, capture_output=True,
-                                    text=True).stdout for side in SIDES}  # fmt: skip
-    assert outputs["string"].count('"events"') == outputs["avro"].count('"events"')
+    # The same keys, other bytes: both sides count the same events and keys, and skip none.
+    counted = ("events", "keyed_events", "null_key_events", "skipped_rows", "distinct_keys")
+    summaries = [json.loads(subprocess.run(command(path, side), check=True, capture_output=True,
+                                           text=True).stdout) for side in SIDES]  # fmt: skip
+    string, avro = ({name: summary[name] for name in counted} for summary in summaries)
+    if string != avro or avro["skipped_rows"] or avro["events"] != args.rows:
+        raise SystemExit(f"the two sides disagree: string {string}, avro {avro}")
     runs: dict[str, list[tuple[float, float]]] = {side: [] for side in SIDES}
     for _ in range(args.repeat):
         for side in SIDES:
@@ -80,6 +87,22 @@ def main() -> None:
         f"avro speed / string speed: wall best {best_s / best_a:.2f}x, median "
         f"{median_s / median_a:.2f}x; CPU best {cpu_s / cpu_a:.2f}x (target: at least 0.70x)"
     )
+    if args.json:
+        sides = {
+            side: dict(zip(("best_s", "median_s", "cpu_best_s"), figures[side], strict=True))
+            for side in SIDES
+        }
+        ratios = {
+            "wall_best": best_s / best_a,
+            "wall_median": median_s / median_a,
+            "cpu_best": cpu_s / cpu_a,
+        }
+        args.json.write_text(
+            json.dumps(
+                {"rows": args.rows, "repeat": args.repeat, "sides": sides, "speed_ratio": ratios},
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":
