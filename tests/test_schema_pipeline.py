@@ -15,7 +15,7 @@ from kafka.partitioner.default import murmur2
 import partsim
 from partsim.errors import DataError, UsageError
 from tests.cli import run_partsim
-from tests.test_schema_keys import KEY, registry
+from tests.test_schema_keys import KEY, PROTO, compile_proto, protobuf_serializer, registry
 
 pytest.importorskip("confluent_kafka.schema_registry")
 from confluent_kafka.schema_registry.avro import AvroSerializer
@@ -193,3 +193,34 @@ def test_a_record_key_on_the_dask_engine_matches_local(orders) -> None:
     assert on_dask.partitions["messages"].tolist() == local.partitions["messages"].tolist()
     assert on_dask.summary["skipped_rows"] == local.summary["skipped_rows"] == 2
     assert on_dask.hot_keys["key"].tolist() == local.hot_keys["key"].tolist()
+
+
+def test_analyze_a_protobuf_key_from_its_columns(tmp_path, tmp_path_factory) -> None:
+    """A Protobuf record key through the pipeline, field by field from the columns (the nested
+    message from dotted ones), counted as ProtobufSerializer's bytes place them; a field
+    without a column stays unset, and a row the message cannot hold is skipped."""
+    module = compile_proto(tmp_path_factory)
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({
+        "id": rng.integers(-3, 3, 300).astype(str),  # 0 too: proto3 leaves it out
+        "region": rng.choice(["EU", "US", "", "é"], 300),
+        "shard": rng.integers(-(2**31), 2**31, 300).astype(str),
+        "address.city": rng.choice(["Lyon", "Oslo", ""], 300),
+    })  # fmt: skip
+    frame.loc[7, "shard"] = str(2**31)  # past sint32
+    path = tmp_path / "keys.csv"
+    frame.to_csv(path, index=False)
+    serializer = protobuf_serializer(module.OrderKey)
+    keys = []
+    for row in frame.drop(index=7).itertuples(index=False):
+        message = module.OrderKey(id=int(row.id), region=row.region if row.region else "",
+                                  shard=int(row.shard))  # fmt: skip
+        if isinstance(row[3], str) and row[3]:
+            message.address.city = row[3]
+        keys.append(serializer(message, KEY))
+    result = partsim.analyze(
+        str(path), partition_count=PARTITIONS, key_format="protobuf", key_schema=PROTO,
+        key_message="shop.v1.OrderKey", schema_id=1,
+    )  # fmt: skip
+    assert result.partitions["messages"].tolist() == counts_of(keys)
+    assert result.summary["skipped_rows"] == 1
