@@ -265,6 +265,7 @@ def whatif(
                   **key_after.summary()},
         "key_bytes_change": payload_changes or prefix_before != prefix_after,
         "events": sample.events,
+        "size_source": plan.size_source,
         "skipped_rows": sample.skipped_rows,
         "keyed_events": sample.events - sample.null_events,
         "null_key_events": sample.null_events,

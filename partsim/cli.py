@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -145,9 +146,13 @@ def producer_options(command=None, *, partitions_required: bool = True):
     ])  # fmt: skip
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    invoke_without_command=True,
+)
 @click.version_option(__version__, prog_name="partsim")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """See how Kafka record keys spread over partitions, before production shows you.
 
     partsim reproduces, bit for bit, the partitioners of real Kafka clients (Java, librdkafka,
@@ -163,6 +168,8 @@ def cli() -> None:
       partsim partition user-42 -p 12 --compare
       partsim partitioners
     """
+    if ctx.invoked_subcommand is None:  # a bare `partsim` shows this help
+        click.echo(ctx.get_help())
 
 
 @cli.command()
@@ -367,6 +374,7 @@ def engine_options(command):
     """Where the aggregates are computed (EngineOptions)."""
     return _stack(command, [
         click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
+                     callback=lambda _ctx, _param, value: _engine(value),
                      help="Where to compute: this process, or a Dask cluster "
                      "(pip install 'partsim[dask]')."),
         click.option("--scheduler", metavar="ADDRESS", default=None,
@@ -393,6 +401,24 @@ JSON_OPTION = click.option(
 )
 
 
+def _out_directory(value: str | None) -> str | None:
+    """--out, checked before the run: one line naming it when it cannot be written."""
+    if value is not None:
+        from partsim.outputs import check_output_directory
+
+        check_output_directory(value)
+    return value
+
+
+def _engine(value: str) -> str:
+    """--engine: dask, when it is not installed, is the first error (one line)."""
+    if value == "dask":
+        from partsim.extras import require
+
+        require("dask")
+    return value
+
+
 def _skipped_note(summary: dict) -> None:
     if summary.get("skipped_rows"):
         click.echo(f"note: skipped {summary['skipped_rows']:,} unparsable rows "
@@ -407,14 +433,18 @@ def _skipped_note(summary: dict) -> None:
 
 def _properties(_ctx, _param, values: Sequence[str]) -> dict[str, str]:
     """-X KEY=VALUE options as a dict (the last one wins)."""
+    from partsim._live_reader import remember_secrets, shown_property
+
     out: dict[str, str] = {}
     for item in values:
         name, equals, value = item.partition("=")
-        if not equals or not name.strip():  # the value may be a secret: never echo it
-            given = repr(item) if not equals else "an empty KEY"
+        # A name with a ':' or a space in it may hold part of a secret value: never echo it.
+        if not equals or not re.fullmatch(r"[\w.-]+", name.strip()):
+            given = shown_property(item) if name.strip() else "an empty KEY"
             raise click.BadParameter(f"must be KEY=VALUE, e.g. security.protocol=SASL_SSL; got "
                                      f"{given}")  # fmt: skip
         out[name.strip()] = value
+    remember_secrets(out)
     return out
 
 
@@ -484,6 +514,7 @@ def _end_of_sample(sample) -> None:
     "out_dir",
     type=click.Path(file_okay=False),
     default=None,
+    callback=lambda _ctx, _param, value: _out_directory(value),
     help="Also write summary.json, partitions.csv, hot_keys.csv, windows.csv, PNG "
     "plots and report.html here.",
 )
@@ -516,8 +547,8 @@ def analyze(
     """Report per-partition load, skew and hot keys for a sample of events.
 
     INPUTS are CSV/TSV, JSON lines, Parquet, log files (with --regex) or kcat dumps
-    (kcat -C -t TOPIC -f '%k\\t%p\\t%o\\t%T\\t%S\\n'), optionally .gz/.zst/.bz2, globs,
-    or - for stdin.
+    (kcat -C -t TOPIC -e -f '%k\\t%p\\t%o\\t%T\\t%S\\n'), optionally .gz/.zst/.bz2,
+    globs, or - for stdin.
 
     \b
     Examples:
@@ -670,6 +701,7 @@ def _counts(text: str) -> list[int]:
     "out_dir",
     type=click.Path(file_okay=False),
     default=None,
+    callback=lambda _ctx, _param, value: _out_directory(value),
     help="Also write sweep.json, sweep.csv, recommendations.csv and plots here.",
 )
 @JSON_OPTION
@@ -825,6 +857,7 @@ def sweep(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) 
     "out_dir",
     type=click.Path(file_okay=False),
     default=None,
+    callback=lambda _ctx, _param, value: _out_directory(value),
     help="Also write whatif.json, partitions.csv, moves.csv, salting.csv and plots.",
 )
 @JSON_OPTION
@@ -981,6 +1014,7 @@ ASSIGNOR_CHOICES = ("range", "roundrobin", "sticky", "cooperative-sticky", "unif
     "out_dir",
     type=click.Path(file_okay=False),
     default=None,
+    callback=lambda _ctx, _param, value: _out_directory(value),
     help="Also write simulation.json, CSVs and lag, consumer and broker plots here.",
 )
 @JSON_OPTION
@@ -1214,15 +1248,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("Aborted.", err=True)
         return 130
     except click.UsageError as error:  # one line, not click's three
-        click.echo(f"Error: {error.format_message()}", err=True)
+        _error(error.format_message())
         return error.exit_code
     except click.ClickException as error:
-        error.show()
+        _error(error.format_message())
         return error.exit_code
     except click.exceptions.Exit as done:
         return done.exit_code
     except PartsimError as error:
-        click.echo(f"Error: {error}", err=True)
+        _error(str(error))
         return error.exit_code
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away (e.g. `| head`): not an error
@@ -1233,13 +1267,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # a bug: still one line, unless debugging
         if os.environ.get("PARTSIM_DEBUG"):
             raise
-        click.echo(
-            f"Error: internal error ({type(error).__name__}: {error}); this is a bug in partsim, "
-            "rerun with PARTSIM_DEBUG=1 and report the traceback",
-            err=True,
+        _error(
+            f"internal error ({type(error).__name__}: {error}); this is a bug in partsim, "
+            "rerun with PARTSIM_DEBUG=1 and report the traceback"
         )
         return 1
     return code if isinstance(code, int) else 0
+
+
+def _error(message: str) -> None:
+    """Print ``Error: message``, without any secret value given in -X or --config."""
+    reader = sys.modules.get("partsim._live_reader")  # loaded if any secret was given
+    click.echo(f"Error: {reader.scrub_given(message) if reader else message}", err=True)
 
 
 #: glibc's mallopt parameters (malloc.h): M_TRIM_THRESHOLD and M_MMAP_THRESHOLD.

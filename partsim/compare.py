@@ -32,12 +32,13 @@ from partsim.metrics import skew_metrics
 from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split_options
 from partsim.ordering import lookup_partitions, ordering_report
 from partsim.partitioners import Partitioner, check_partition_count, get_partitioner
-from partsim.pipeline import BatchPlan, bind_columns
+from partsim.pipeline import NO_SIZES, BatchPlan, bind_columns
 from partsim.placement import keyless_fill
 
 __all__ = [
     "KeySample",
     "SweepResult",
+    "check_byte_rate",
     "evaluate",
     "parse_designs",
     "parse_rate",
@@ -70,6 +71,16 @@ def parse_rate(text: str | float | int, option: str = "--rate") -> tuple[float, 
         return value, "messages"
     unit = unit[0].upper() + unit[1:] if unit != "B" else unit
     return value * _BYTE_UNITS[unit], "bytes"
+
+
+def check_byte_rate(rate: tuple[float, str] | None, size_source: str, option: str) -> None:
+    """A rate in bytes needs event sizes: without them every event counts one byte."""
+    if rate is not None and rate[1] == "bytes" and size_source == NO_SIZES:
+        raise UsageError(
+            f"{option} is in bytes, but the events have no sizes (without --size, or key and "
+            "value sizes in the input, an event counts as 1 byte): give --size COLUMN, or "
+            f"{option} in messages/s"
+        )
 
 
 #: The key options a design may carry after its expression (``NAME=EXPR --key-format ...``).
@@ -459,6 +470,9 @@ def sweep(
         inputs, plans, order_by=order_by, input_options=reader, progress=progress
     )
     plans = {name: bind_columns(plan, columns) for name, plan in plans.items()}
+    size_source = next(iter(plans.values())).size_source
+    check_byte_rate(capacity, size_source, "--partition-capacity")
+    check_byte_rate(total_rate, size_source, "--rate")
     window_seconds = next(iter(plans.values())).window_ns / 1e9
     rows, loads = [], {}
     for name, sample in samples.items():
@@ -481,6 +495,7 @@ def sweep(
         "partition_capacity": None if capacity is None else
         {"value": capacity[0], "unit": f"{capacity[1]}/s"},
         "events": next(iter(samples.values())).events,
+        "size_source": size_source,
         "skipped_rows": max(sample.skipped_rows for sample in samples.values()),
         "recommendations": recommendations.to_dict("records"),
     }  # fmt: skip

@@ -29,6 +29,7 @@ from typing import Any
 
 from partsim.aggregates import LoadAggregate
 from partsim.errors import ClusterError, UsageError, error_reason
+from partsim.extras import require
 from partsim.options import DEFAULT_BLOCKSIZE, InputOptions
 from partsim.pipeline import BatchPlan, analyze_batches, bind_columns
 
@@ -44,10 +45,9 @@ Partial = tuple[LoadAggregate, list[str]]
 
 
 def _distributed():
-    try:
-        import distributed
-    except ImportError:  # pragma: no cover - the CI installs it
-        raise UsageError("--engine dask needs Dask: pip install 'partsim[dask]'") from None
+    require("dask")
+    import distributed
+
     return distributed
 
 
@@ -63,6 +63,7 @@ def parse_blocksize(value: object) -> int:
     >>> parse_blocksize("64MiB"), parse_blocksize(0)
     (67108864, 0)
     """
+    require("dask")
     from dask.utils import parse_bytes
 
     try:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from partsim.errors import UsageError, invalid_choice
+from partsim.extras import require
 from partsim.io import BATCH_ROWS
 from partsim.sketch import DEFAULT_EXACT_KEYS
 
@@ -218,6 +219,8 @@ class EngineOptions:
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise invalid_choice("--engine", self.engine, ENGINES)
+        if self.engine == "dask":  # before anything else: is Dask installed?
+            require("dask")
 
 
 def split_options(options: dict[str, Any], *kinds: type, given: tuple = ()) -> tuple:

@@ -28,12 +28,16 @@ from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split
 from partsim.partitioners import Partitioner, check_partition_count
 from partsim.placement import Placed, keyless_fill, place
 
-__all__ = ["MERGE_ROWS", "BatchPlan", "analyze_batches", "bind_columns", "make_plan"]
+__all__ = ["MERGE_ROWS", "NO_SIZES", "BatchPlan", "analyze_batches", "bind_columns", "make_plan"]
 
 #: Rows of pending partial window and entity tables that trigger a merge (bounds memory).
 MERGE_ROWS = 4_000_000
 
 Batch = pa.RecordBatch | pa.Table
+
+
+#: ``size_source`` without sizes: every command then counts one byte per event.
+NO_SIZES = "none (1 per event)"
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,12 @@ class BatchPlan:
 
     @property
     def size_source(self) -> str:
-        """Where each event's bytes come from, as the summary states it."""
+        """Where each event's bytes come from, as every command's summary states it: the
+        --size column, else key + value size where the input has them (kcat dumps, live
+        samples), else :data:`NO_SIZES`."""
         if self.measures.size:
             return f"column {self.measures.size}"
-        return "key + value_size" if self.value_sizes else "none (1 per event)"
+        return "key + value_size" if self.value_sizes else NO_SIZES
 
     @property
     def parser(self) -> EventParser:

@@ -19,14 +19,14 @@ import pandas as pd
 import pyarrow as pa
 
 from partsim.aggregates import window_counts
-from partsim.compare import parse_rate
+from partsim.compare import check_byte_rate, parse_rate
 from partsim.engine import prefetch
 from partsim.errors import DataError, UsageError
 from partsim.events import parse_window
 from partsim.keycounts import sum_by
 from partsim.lag import simulate_lag
 from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split_options
-from partsim.pipeline import BatchPlan, bind_columns
+from partsim.pipeline import NO_SIZES, BatchPlan, bind_columns
 from partsim.placement import keyless_fill
 
 __all__ = ["SimulationResult", "simulate"]
@@ -58,6 +58,7 @@ class _Series:
     first_step: int
     keyless_events: int
     skipped_rows: int = 0
+    size_source: str = NO_SIZES  # where each event's bytes come from
 
 
 def simulate(
@@ -151,6 +152,8 @@ def simulate(
     series, keys_by_step, keyless, described = _read(
         inputs, plan, target, step_ns, search, record_size, reader, progress
     )
+    check_byte_rate((capacity, unit), series.size_source, "--consumer-capacity")
+    check_byte_rate(target, series.size_source, "--rate")
     keyless_path = (client, config, seed, step_ns)
     # The factor compares totals, which do not depend on where keyless records go.
     factor = _scale_factor(series, keyless, target, scale, step_seconds)
@@ -186,6 +189,7 @@ def simulate(
         "keyless_client": client,
         "keyless_events": series.keyless_events,
         "skipped_rows": series.skipped_rows,
+        "size_source": series.size_source,
         "keyless_placement": placement,
         "keyless_imbalance": _keyless_imbalance(keyless, partition_count, keyless_path),
         "step_seconds": step_seconds,
@@ -269,6 +273,7 @@ def _read(inputs, plan, target, step_ns, search, record_size, reader: InputOptio
     plan = bind_columns(plan, source.columns)
     count = plan.partition_count
     keyed_parts, keyless_times, keyless_sizes, key_parts = [], [], [], []
+    keyless_weights = []  # their bytes as counted: 1 per event without sizes, as everywhere
     position = 0  # records seen, for synthesized times
     skipped = 0  # rows with an unparsable size or timestamp
     byte_position = 0.0
@@ -304,6 +309,7 @@ def _read(inputs, plan, target, step_ns, search, record_size, reader: InputOptio
                                                   events.weights[hashed], count))  # fmt: skip
             if keyless.any():
                 keyless_times.append(times[keyless])
+                keyless_weights.append(events.weights[keyless])
                 # Batching runs on bytes: without sizes, a record is record_size bytes.
                 sized = plan.measures.size is not None or plan.value_sizes
                 keyless_sizes.append(events.weights[keyless] if sized else
@@ -325,8 +331,9 @@ def _read(inputs, plan, target, step_ns, search, record_size, reader: InputOptio
     if keyless_count:
         times = np.concatenate(keyless_times)
         sizes = np.concatenate(keyless_sizes)
+        weights = np.concatenate(keyless_weights)
         order = np.argsort(times, kind="stable")
-        keyless = (times[order], sizes[order])
+        keyless = (times[order], sizes[order], weights[order])
     # The step range covers keyed and keyless records; where keyless records go is decided
     # once the scale factor is known (see _add_keyless).
     windows = [part.column("window").to_numpy() for part in keyed_parts]
@@ -346,20 +353,21 @@ def _read(inputs, plan, target, step_ns, search, record_size, reader: InputOptio
     keys = None
     if search:
         keys = sum_by(pa.concat_tables(key_parts), ["window", "key"], ["count", "bytes"])
-    series = _Series(messages, nbytes, first, keyless_count, skipped)
+    series = _Series(messages, nbytes, first, keyless_count, skipped, plan.size_source)
     return series, keys, keyless, source.describe()
 
 
 def _keyless_counts(keyless, partition_count, client, config, seed, step_ns) -> pa.Table:
     """Keyless records placed by the client's simulated keyless path, per step and partition.
 
-    Counts are per record; the weights (bytes) are the records' sizes."""
+    Counts are per record; the weights are the records' bytes (the sizes that drive the
+    batching are ``record_size`` each when the input has none)."""
     from partsim.keyless import simulate_keyless
 
-    times, sizes = keyless
+    times, sizes, weights = keyless
     placed = simulate_keyless(client, (times - times[0]) / 1e9, sizes, partition_count,
                               config=config, seed=seed)  # fmt: skip
-    return window_counts(times // step_ns, placed, sizes, partition_count)
+    return window_counts(times // step_ns, placed, weights, partition_count)
 
 
 def _keyless_imbalance(keyless, count, keyless_path) -> dict | None:
@@ -371,7 +379,7 @@ def _keyless_imbalance(keyless, count, keyless_path) -> dict | None:
     from partsim.keyless import imbalance, simulate_keyless, window_loads
 
     client, config, seed, _ = keyless_path
-    times, sizes = keyless
+    times, sizes, _ = keyless
     seconds = (times - times[0]) / 1e9
     window_s = max(1.0, float(seconds[-1]) / 100_000)
     placed = simulate_keyless(client, seconds, sizes, count, config=config, seed=seed)
@@ -402,7 +410,7 @@ def _add_keyless(messages, nbytes, keyless, first, count, factor, keyless_path):
     rows = keyless[0] // step_ns - first
     steps = messages.shape[0]
     messages += (np.bincount(rows, minlength=steps) / count)[:, None]
-    nbytes += (np.bincount(rows, weights=keyless[1], minlength=steps) / count)[:, None]
+    nbytes += (np.bincount(rows, weights=keyless[2], minlength=steps) / count)[:, None]
     return messages, nbytes, "spread evenly within each step (scaled: sticky runs are far shorter)"
 
 
@@ -414,7 +422,7 @@ def _scale_factor(series: _Series, keyless, target, scale, step_seconds: float) 
     value, unit = target
     observed = (series.messages if unit == "messages" else series.bytes).sum()
     if keyless is not None:
-        observed += len(keyless[0]) if unit == "messages" else keyless[1].sum()
+        observed += len(keyless[0]) if unit == "messages" else keyless[2].sum()
     duration = series.messages.shape[0] * step_seconds
     return value * duration / observed if observed else 1.0
 

@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 
 from partsim.errors import UsageError
+from partsim.extras import installed, missing_extra
 
 __all__ = ["DEFAULT_EXACT_KEYS", "KeySketch", "SketchedKeys", "check_exact_keys"]
 
@@ -57,13 +58,11 @@ def check_exact_keys(value: object) -> int:
 
 
 def _datasketches():
-    try:
-        import datasketches
-    except ImportError:  # pragma: no cover - the CI installs it
-        raise UsageError(
-            "more distinct keys than --exact-keys: sketching them needs the datasketches "
-            "package (pip install 'partsim[sketch]'), or raise --exact-keys"
-        ) from None
+    if not installed("datasketches"):
+        error = missing_extra("sketch")
+        raise UsageError(f"{error} (or raise --exact-keys)")
+    import datasketches
+
     return datasketches
 
 
