@@ -162,9 +162,11 @@ def _utf8_or_none(value: bytes | None) -> str | None:
 def parse_timestamps(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Event times in int64 nanoseconds since the epoch (UTC); ``INT64_MIN`` where unparsable.
 
-    Numbers are epoch seconds, milliseconds, microseconds or nanoseconds, told apart by their
-    magnitude; text is ISO 8601 (a time without a zone is taken as UTC), or any form pandas
-    parses.
+    Each value is read on its own, whatever the others hold. A number is epoch seconds,
+    milliseconds, microseconds or nanoseconds by its own magnitude: below 1e11 seconds (up
+    to the year 5138), below 1e14 milliseconds (from March 1973), below 1e17 microseconds,
+    else nanoseconds; so seconds and milliseconds may mix in one column. Other text is ISO
+    8601 (a time without a zone is taken as UTC), or any form pandas parses.
     """
     if pa.types.is_dictionary(values.type):
         values = values.cast(values.type.value_type)
@@ -185,26 +187,29 @@ def parse_timestamps(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
             pass
     numbers = parse_numbers(values)
     numeric = np.isfinite(numbers)
-    present = len(values) - values.null_count
-    if numeric.any() and (not text or numeric.sum() >= 0.5 * present):
-        magnitude = np.nanmedian(np.abs(numbers[numeric]))
-        scale = (
-            1e9 if magnitude < 1e11 else 1e6 if magnitude < 1e14 else 1e3 if magnitude < 1e17 else 1
+    out = np.full(len(numbers), _MISSING_TIME, dtype=np.int64)
+    if numeric.any():
+        # Each number's unit by its own magnitude, never by the other values in its batch.
+        magnitude = np.abs(numbers)
+        scale = np.select(
+            [magnitude < 1e11, magnitude < 1e14, magnitude < 1e17], [1e9, 1e6, 1e3], 1.0
         )
-        out = np.full(len(numbers), _MISSING_TIME, dtype=np.int64)
-        with np.errstate(over="ignore"):  # inf, and then unparsable
+        with np.errstate(over="ignore", invalid="ignore"):  # inf, and then unparsable
             nanoseconds = numbers * scale
         # Past int64 nanoseconds (about the years 1678-2262) a number names no time we can
         # hold: unparsable, rather than whatever the cast would wrap it to.
         numeric &= np.abs(np.where(numeric, nanoseconds, 0)) < 2.0**63 - 2.0**11
         out[numeric] = nanoseconds[numeric].astype(np.int64)
-        return out
-    if not text:
-        return np.full(len(values), _MISSING_TIME, dtype=np.int64)
-    series = pd.Series(values.to_pylist(), dtype=object)
-    parsed = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
-    out = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
-    out[parsed.isna().to_numpy()] = _MISSING_TIME
+        whole = numeric & (magnitude < 2.0**53) & (numbers == np.round(numbers))
+        if whole.any():  # whole numbers in integers, exactly: 1700000000123 ms is ...123000000
+            out[whole] = numbers[whole].astype(np.int64) * scale[whole].astype(np.int64)
+    rest = np.flatnonzero(~np.isfinite(numbers) & np.asarray(pc.is_valid(values)))
+    if text and len(rest):  # the values that are not numbers: as text times, one by one
+        series = pd.Series(values.take(pa.array(rest)).to_pylist(), dtype=object)
+        parsed = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
+        times = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
+        times[parsed.isna().to_numpy()] = _MISSING_TIME
+        out[rest] = times
     return out
 
 

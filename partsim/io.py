@@ -13,11 +13,19 @@ and grows, by reading the file again, only for a file with a longer row).
                   has no quoting (IANA ``text/tab-separated-values``); CSV quotes with ``"``
                   and values may span lines. A row with the wrong number of fields is
                   skipped; so is a row that is not valid UTF-8 (no column can hold its bytes).
-``jsonl``         One JSON object per line. Nested objects become dotted columns
-                  (``{"user": {"id": 7}}`` gives ``user.id``). Every value is text: strings
-                  as they are, integers exactly as written, floats in shortest round-trip
-                  form (``1.0`` -> ``"1"``, ``1e-07`` -> ``"1e-7"``), ``true``/``false``,
-                  arrays as compact JSON; JSON ``null`` and a missing field are null. The
+``jsonl``         One JSON object per line. A line ends at LF (``\\n``; a CR before it is
+                  whitespace, so CRLF files read the same); a line that holds anything but
+                  one object (two objects, a bare value, or several objects separated by
+                  CR-only line ends) is skipped, whatever the other lines hold. Nested
+                  objects become dotted columns (``{"user": {"id": 7}}`` gives ``user.id``).
+                  Every value is text, decided by how that value is written, never by the
+                  other lines: strings as they are, integers (no fraction or exponent) as
+                  their exact decimal value however big (``-0`` is ``0``), other numbers in
+                  shortest round-trip form (``1.0`` -> ``"1"``, ``1e-07`` -> ``"1e-7"``,
+                  ``-0.0`` -> ``"-0"``), ``true``/``false``, arrays as compact JSON; JSON
+                  ``null`` and a missing field are null. A string with an escaped lone
+                  surrogate (``"\\ud800"``) keeps it, and each client encodes it as its
+                  runtime does when the key is hashed (see :mod:`partsim.serde`). The
                   columns are the fields found in the first MiB of the first input;
                   fields first seen later are ignored, and later JSON files are not
                   compared (records are schemaless). Lines that are not JSON objects are
@@ -65,6 +73,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from partsim.errors import DataError, UsageError, error_reason, invalid_choice
@@ -105,6 +114,9 @@ _CSV_BLOCKS = (1 << 20, 8 << 20, 64 << 20)  # a CSV row must fit in one block
 _LINE_BLOCK = 4 << 20  # text formats are parsed this many bytes at a time
 _MAX_LINE = 64 << 20
 _JSON_PROBE = 1 << 20
+#: Bytes per batch at most (a batch of one row may hold more): with wide rows, fewer rows
+#: than ``batch_rows``, so that the batches in flight stay well under 1 GiB in bytes too.
+BATCH_BYTES = 32 << 20
 #: Rows per batch by default: big enough to amortize per-batch work, small enough that the
 #: batches in flight (read ahead, being keyed, being grouped) stay well under 1 GiB.
 BATCH_ROWS = 1 << 18
@@ -1037,6 +1049,8 @@ class _JsonParser:
                 )
             except (pa.ArrowException, ValueError):
                 return None
+            if table.num_rows != _object_lines(block):
+                return None  # two objects on a line (or CR-only line ends): one bad line each
             try:
                 leaves = _leaves(table)
             except UnicodeDecodeError:  # Arrow checks values, not field names, for UTF-8
@@ -1103,7 +1117,11 @@ class _JsonParser:
         except RecursionError:
             return {}, f"nested deeper than {_JSON_MAX_DEPTH} levels"
         except ValueError as exc:
-            return {}, f"invalid JSON: {str(exc).split(':')[0]}"
+            reason = str(exc).split(":")[0]
+            if reason == "Extra data":
+                ends = "; lines end at \\n, not at a CR alone" if b"\r" in line else ""
+                return {}, f"more than one JSON value on one line{ends}"
+            return {}, f"invalid JSON: {reason}"
         if not isinstance(value, dict):
             return {}, f"a JSON {type(value).__name__} where an object was expected"
         flat: dict[str, Any] = {}
@@ -1132,6 +1150,17 @@ def _too_deep_for_arrow(block: bytes) -> bool:
     opens = np.flatnonzero((data == ord("{")) | (data == ord("[")))
     lines = np.searchsorted(np.flatnonzero(data == ord("\n")), opens)
     return bool(np.bincount(lines).max() > _ARROW_MAX_OPENS)
+
+
+_OBJECT_LINE = re.compile(rb"^[ \t\r]*\{", re.MULTILINE)
+
+
+def _object_lines(block: bytes) -> int:
+    """The lines of ``block`` that start with '{' (after blanks): one row each, at most."""
+    starts = block.count(b"\n{") + block.startswith(b"{")
+    if starts == block.count(b"\n") + (not block.endswith(b"\n")):
+        return starts  # every line starts with '{': the common case, counted fast
+    return sum(1 for _ in _OBJECT_LINE.finditer(block))
 
 
 def _has_non_object_line(block: bytes) -> bool:
@@ -1170,13 +1199,11 @@ def _arrow_text(
     for path, column in leaves:
         kind = column.type
         array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-        if pa.types.is_floating(kind):
-            finite = array.drop_null().to_numpy(zero_copy_only=False)
-            big = (abs(finite) >= _EXACT_FLOAT) & (finite == finite.round())
-            if big.any():
-                return None  # maybe an integer Arrow rounded: let Python read it exactly
-        elif not (
-            pa.types.is_string(kind)
+        if pa.types.is_floating(kind) and not _floats_as_written(array):
+            return None  # maybe an integer in a column of floats: let Python read it exactly
+        if not (
+            pa.types.is_floating(kind)
+            or pa.types.is_string(kind)
             or pa.types.is_large_string(kind)
             or pa.types.is_integer(kind)
             or pa.types.is_boolean(kind)
@@ -1188,6 +1215,24 @@ def _arrow_text(
             return None  # a literal dotted field and a nested path collide
         out[name] = array.cast(pa.string())
     return out
+
+
+def _floats_as_written(array: pa.Array) -> bool:
+    """Whether Arrow's float column gives every integer in it as written: False when a whole
+    value might be an integer written without a fraction that its float text would change
+    (``123456789012345`` next to ``2.5`` is ``1.23456789012345e+14``, ``-0`` is ``-0``,
+    and past 2**53 the value itself may be rounded)."""
+    values = array.drop_null().to_numpy(zero_copy_only=False)
+    whole = np.flatnonzero(values == np.round(values))
+    if not len(whole):
+        return True
+    whole_values = values[whole]
+    if (np.abs(whole_values) >= _EXACT_FLOAT).any() or np.signbit(
+        whole_values[whole_values == 0]
+    ).any():
+        return False  # rounded, or perhaps an integer zero written -0
+    texts = pc.cast(pa.array(values[whole]), pa.string())
+    return not pc.any(pc.match_substring(texts, "e")).as_py()
 
 
 def _python_text(values: list[Any]) -> pa.Array:
@@ -1243,28 +1288,65 @@ def _read_parquet(
         raise _parquet_failure(source, exc) from None
 
 
-def _coalesce(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
-    """The same rows in batches of exactly ``size`` rows, except the last."""
+def _coalesce(
+    batches: Iterator[pa.RecordBatch], size: int, max_bytes: int = BATCH_BYTES
+) -> Iterator[pa.RecordBatch]:
+    """The same rows in batches of ``size`` rows, fewer where ``size`` rows would hold more
+    than ``max_bytes`` (a row wider than that is a batch of its own), or where the schema
+    changes (the next input has other column types): batches are never cast to one
+    another."""
     pending: list[pa.RecordBatch] = []
     count = 0
+    held = 0
     for batch in batches:
         if not batch.num_rows:
             continue
-        if not pending and batch.num_rows == size:
+        if pending and not batch.schema.equals(pending[0].schema):
+            yield from _bounded(_combined(pending), max_bytes)
+            pending, count, held = [], 0, 0
+        if not pending and batch.num_rows == size and batch.nbytes <= max_bytes:
             yield batch
             continue
         pending.append(batch)
         count += batch.num_rows
-        if count < size:
+        held += batch.nbytes
+        if count < size and held < max_bytes:
             continue
         table = pa.Table.from_batches(pending)
-        full = count - count % size
+        full = count - count % size if held < max_bytes else count
         for start in range(0, full, size):
-            yield table.slice(start, size).combine_chunks().to_batches()[0]
+            yield from _bounded(_combined([table.slice(start, size)]), max_bytes)
         pending = table.slice(full).to_batches()
         count -= full
+        held = sum(part.nbytes for part in pending)
     if count:
-        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+        yield from _bounded(_combined(pending), max_bytes)
+
+
+def _combined(parts: Sequence[pa.RecordBatch | pa.Table]) -> pa.RecordBatch:
+    """The rows of ``parts`` (one schema) as one batch with contiguous columns."""
+    table = pa.Table.from_batches(
+        [batch for part in parts for batch in
+         (part.to_batches() if isinstance(part, pa.Table) else [part])]
+    )  # fmt: skip
+    return table.combine_chunks().to_batches()[0] if table.num_rows else _empty(table.schema)
+
+
+def _bounded(batch: pa.RecordBatch, max_bytes: int) -> Iterator[pa.RecordBatch]:
+    """``batch`` cut into slices of at most ``max_bytes`` (halving where rows are uneven);
+    a slice of one row may hold more."""
+    if batch.nbytes <= max_bytes or batch.num_rows <= 1:
+        yield batch
+        return
+    rows = max(1, batch.num_rows * max_bytes // batch.nbytes)
+    for start in range(0, batch.num_rows, rows):
+        part = batch.slice(start, rows)
+        if part.nbytes > max_bytes and part.num_rows > 1:
+            half = part.num_rows // 2
+            yield from _bounded(part.slice(0, half), max_bytes)
+            yield from _bounded(part.slice(half), max_bytes)
+        else:
+            yield part
 
 
 def _flatten(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -1317,8 +1399,6 @@ class EventSource:
         self._stdin = stdin
         self._done_bytes = 0
         self._position: Callable[[], int] = lambda: 0
-        self._schema: pa.Schema | None = None
-        self._schema_from = ""
         self._started = False
         if table is not None:
             self.bytes_total: int | None = table.nbytes
@@ -1413,7 +1493,7 @@ class EventSource:
     def _conformed(self) -> Iterator[pa.RecordBatch]:
         for source in self._inputs:
             for batch in self._read(source):
-                yield self._conform(batch, source)
+                yield self._conform(batch)
             self._done_bytes += source.size if source.size is not None else self._position()
             self._position = lambda: 0
 
@@ -1450,26 +1530,11 @@ class EventSource:
         finally:
             stream.close()
 
-    def _conform(self, batch: pa.RecordBatch, source: _Input) -> pa.RecordBatch:
-        """The batch with ``columns`` in order and the first batch's types."""
+    def _conform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The batch with ``columns`` in order, in its own input's types (never cast)."""
         if batch.schema.names != self.columns:
             batch = batch.select(self.columns)
-        if self._schema is None:
-            self._schema, self._schema_from = batch.schema, source.name
-            return batch
-        if batch.schema.equals(self._schema):
-            return batch
-        try:
-            return batch.cast(self._schema)
-        except (pa.ArrowException, ValueError):
-            mismatched = [
-                f"{field.name!r} is {field.type} (in {self._schema_from}: {first.type})"
-                for field, first in zip(batch.schema, self._schema, strict=True)
-                if field.type != first.type
-            ]
-            raise DataError(
-                f"{source.name} has other column types: {'; '.join(mismatched)}"
-            ) from None
+        return batch
 
 
 def _split(source: _Input, options: _Options, blocksize: int) -> list[_Input]:

@@ -16,6 +16,12 @@ the hash does. Each ``key_format`` reproduces one serializer:
               16 raw bytes.
 ============  ===============================================================================
 
+Integer formats take integers, or text written as Java's ``Integer.parseInt`` (``Short``,
+``Long``) reads it, the way a Java producer's user would have parsed it: an optional ``+`` or
+``-``, then decimal digits, nothing else (``+5`` and ``007`` are read; `` 5``, ``0x10``,
+``1_000`` and ``1e3`` are refused, each with the same one-line error on every path). As in
+Java, a digit is any Unicode decimal digit of the Basic Multilingual Plane (``１２`` is 12).
+
 Confluent Schema Registry framing (``schema_id``) prepends ``0x00`` and the 4-byte big-endian
 schema id, plus the message-index bytes for Protobuf (``[0]`` is the single byte ``0x00``);
 see ``confluentinc/schema-registry`` ``SchemaId.java``. The payload is what ``key_format``
@@ -59,6 +65,7 @@ KEY_FORMATS: tuple[str, ...] = (
 SCHEMA_TYPES: tuple[str, ...] = ("avro", "json", "protobuf")
 
 _INT_WIDTHS = {"int16": 2, "int32": 4, "int64": 8}
+_JAVA_PARSE = {"int16": "Short.parseShort", "int32": "Integer.parseInt", "int64": "Long.parseLong"}
 _UUID_CANONICAL = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 KeyArray = pa.Array | pa.ChunkedArray
@@ -231,14 +238,7 @@ def _serialize_ints(array: pa.Array, key_format: str) -> pa.Array:
     width = _INT_WIDTHS[key_format]
     kind = array.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        trimmed = pc.utf8_trim_whitespace(array)
-        try:
-            array = trimmed.cast(pa.int64())
-        except pa.ArrowInvalid:
-            for key in trimmed.to_pylist():
-                if key is not None:
-                    _serialize_one(key, key_format)  # raises the error that names this key
-            raise  # pragma: no cover - Arrow refused a value that Python accepts
+        array = _parse_int_text(array, key_format)
     elif pa.types.is_unsigned_integer(kind) and kind.bit_width == 64:
         too_big = pc.greater(array, pa.scalar(2**63 - 1, type=kind))
         if pc.any(too_big).as_py():
@@ -263,12 +263,53 @@ def _serialize_ints(array: pa.Array, key_format: str) -> pa.Array:
     return fixed.cast(pa.binary())
 
 
-def _is_int(text: str) -> bool:
-    try:
-        int(text, 10)
-    except ValueError:
-        return False
-    return True
+#: An integer key's text in its ASCII form, which Arrow's cast reads (after dropping a '+').
+_ASCII_INT = r"^[+-]?[0-9]+$"
+
+
+def _parse_int_text(array: pa.Array, key_format: str) -> pa.Array:
+    """Text keys as int64, read as :func:`parse_java_integer` reads them, or a
+    :class:`DataError` naming the first key that is not such an integer or is out of range."""
+    ascii_form = pc.match_substring_regex(array, _ASCII_INT)
+    if pc.all(pc.or_kleene(ascii_form, pc.is_null(array))).as_py():
+        try:  # the common case: Arrow's cast, which takes no '+'
+            return pc.replace_substring_regex(array, r"^\+", "").cast(pa.int64())
+        except pa.ArrowInvalid:
+            pass  # past int64: the loop below names the key
+    values = [None if key is None else _java_int_or_error(key, key_format)
+              for key in array.to_pylist()]  # fmt: skip
+    too_big = next((value for value in values if value is not None and
+                    not -(1 << 63) <= value < (1 << 63)), None)  # fmt: skip
+    if too_big is not None:
+        raise _int_range_error(key_format, too_big)
+    return pa.array(values, pa.int64())
+
+
+def parse_java_integer(text: str) -> int | None:
+    """The integer ``text`` writes as Java's ``Integer.parseInt`` and ``Long.parseLong`` read
+    it, or None: an optional ``+`` or ``-``, then decimal digits and nothing else (no
+    spaces, ``_``, ``0x`` or exponent). Like Java's ``Character.digit``, a digit is any
+    Unicode decimal digit in the Basic Multilingual Plane (``"\uff11\uff12"`` is 12); the
+    range is for the caller to check.
+
+    >>> [parse_java_integer(text) for text in ("+5", "-0", "007", " 5", "0x10", "1_000")]
+    [5, 0, 7, None, None, None]
+    """
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if not digits or not all(char.isdecimal() and char <= "\uffff" for char in digits):
+        return None
+    value = int(digits)  # int() reads every Unicode decimal digit
+    return -value if text[0] == "-" else value
+
+
+def _java_int_or_error(key: object, key_format: str) -> int:
+    value = parse_java_integer(key) if isinstance(key, str) else None
+    if value is None:
+        raise DataError(
+            f"key_format {key_format!r} needs integer keys; got {key!r} (an optional sign and "
+            f"decimal digits, as Java's {_JAVA_PARSE[key_format]} reads them)"
+        )
+    return value
 
 
 def _int_range_error(key_format: str, value: int) -> DataError:
@@ -343,9 +384,7 @@ def _serialize_one(key: object, key_format: str) -> bytes:
         if isinstance(key, (bytes, bytearray)):
             key = key.decode("utf-8", "replace")
         if isinstance(key, str):
-            if not _is_int(key.strip()):
-                raise DataError(f"key_format {key_format!r} needs integer keys; got {key!r}")
-            key = int(key.strip(), 10)
+            key = _java_int_or_error(key, key_format)
         if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
             raise DataError(f"key_format {key_format!r} needs integer keys; got {key!r}")
         width = _INT_WIDTHS[key_format]

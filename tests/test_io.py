@@ -630,11 +630,19 @@ def test_files_with_other_columns() -> None:
         open_events([first, other])
 
 
-def test_other_column_types_across_files() -> None:
+def test_each_file_keeps_its_own_column_types() -> None:
+    """Inputs are never cast to one another: each batch holds one input's own values (here
+    an int64 ``size``, then text), even when the batch size would join them; inputs of the
+    same types share batches."""
     pq.write_table(pa.table({"key": ["a"], "size": [1]}), "a.parquet")
     pq.write_table(pa.table({"key": ["b"], "size": ["big"]}), "b.parquet")
-    with pytest.raises(DataError, match=r"b\.parquet has other column types: 'size' is string"):
-        list(open_events("*.parquet"))
+    write("c.csv", b"key,size\n007,-0\n")
+    batches = list(open_events(["a.parquet", "b.parquet", "c.csv"]))
+    assert [batch.schema.field("size").type for batch in batches] == [pa.int64(), pa.string()]
+    assert [batch.to_pylist() for batch in batches] == [
+        [{"key": "a", "size": 1}],
+        [{"key": "b", "size": "big"}, {"key": "007", "size": "-0"}],
+    ]
 
 
 def test_missing_files_directories_and_empty_globs() -> None:
