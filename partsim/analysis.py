@@ -34,7 +34,14 @@ from partsim.io import BATCH_ROWS
 from partsim.keycounts import KEY_SCHEMA, KeyCounts, sum_by
 from partsim.ordering import ordering_report
 from partsim.partitioners import Partitioner, check_partition_count, get_partitioner
-from partsim.serde import check_key_format, schema_prefix, serialize_keys
+from partsim.serde import (
+    check_key_format,
+    display_text,
+    escaped_surrogates,
+    schema_prefix,
+    serialize_keys,
+    text_values,
+)
 from partsim.sketch import (
     DEFAULT_EXACT_KEYS,
     LG_K,
@@ -205,7 +212,7 @@ def parse_timestamps(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
             out[whole] = numbers[whole].astype(np.int64) * scale[whole].astype(np.int64)
     rest = np.flatnonzero(~np.isfinite(numbers) & np.asarray(pc.is_valid(values)))
     if text and len(rest):  # the values that are not numbers: as text times, one by one
-        series = pd.Series(values.take(pa.array(rest)).to_pylist(), dtype=object)
+        series = pd.Series(text_values(values.take(pa.array(rest))), dtype=object)
         parsed = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
         times = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
         times[parsed.isna().to_numpy()] = _MISSING_TIME
@@ -474,8 +481,9 @@ class BatchPlan:
         try:
             keys = self.design.keys(batch)
             key_bytes = serialize_keys(
-                keys, self.key_format, schema_id=self.schema_id, schema_type=self.schema_type
-            )
+                keys, self.key_format, schema_id=self.schema_id, schema_type=self.schema_type,
+                text_encoding=self.partitioner.text_encoding,
+            )  # fmt: skip
         except pa.ArrowInvalid as error:
             raise DataError(f"--key {self.design.expression!r}: {error}") from None
         if isinstance(key_bytes, pa.ChunkedArray):
@@ -567,6 +575,7 @@ def entity_pairs(entity: pa.Array | pa.ChunkedArray, key_bytes: pa.Array) -> pa.
                 "--order-by: the entity column holds bytes that are not valid UTF-8; "
                 "order by a text column"
             ) from None
+    entity = escaped_surrogates(entity)  # an entity is a name: shown, never hashed
     ones = pa.array(np.ones(len(key_bytes), dtype=np.int64))
     pairs = pa.table({"entity": entity, "key": key_bytes, "count": ones})
     pairs = pairs.filter(pc.is_valid(pairs["entity"]))
@@ -759,7 +768,7 @@ def display_key(raw: bytes | None, key_format: str, prefix: int = 0) -> str:
         return payload.hex()
     if key_format == "base64":
         return base64.b64encode(payload).decode("ascii")
-    return payload.decode("utf-8", "backslashreplace")
+    return display_text(payload)
 
 
 def finish(

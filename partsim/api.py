@@ -30,7 +30,8 @@ def assign(
     Registry framing when ``schema_id`` is given), then hashed by the named client's
     partitioner; aliases are resolved. Records that take the client's keyless path (null
     keys, and empty keys where the client treats them as null) get a partition drawn from a
-    generator seeded with ``seed``.
+    generator seeded with ``seed``. Text with a lone surrogate is encoded the way the
+    client's runtime does (the partitioner's ``text_encoding``).
 
     >>> assign(["user-1", "user-2", ""], 12).tolist()
     [8, 8, 9]
@@ -38,7 +39,8 @@ def assign(
     [8, 10]
     """
     chosen = get_partitioner(partitioner)
-    key_bytes = serialize_keys(keys, key_format, schema_id=schema_id, schema_type=schema_type)
+    key_bytes = serialize_keys(keys, key_format, schema_id=schema_id, schema_type=schema_type,
+                               text_encoding=chosen.text_encoding)  # fmt: skip
     return chosen.assign(key_bytes, partition_count, np.random.default_rng(seed))
 
 

@@ -28,7 +28,7 @@ from partsim.partitioners import (
     keyless_mask,
     partitioner_names,
 )
-from partsim.serde import KEY_FORMATS, SCHEMA_TYPES, serialize_keys
+from partsim.serde import KEY_FORMATS, SCHEMA_TYPES, is_utf8, serialize_keys
 
 
 class PartitionerType(click.ParamType):
@@ -130,8 +130,10 @@ def partition(
     """Print the partition of each KEY, as the named client would choose it.
 
     KEY is the key as the producer's serializer receives it (text by default; see
-    --key-format). Give - to read keys from stdin, one per line. A key that the client does
-    not hash (an empty key where it counts as null) shows its keyless path instead.
+    --key-format). Give - to read keys from stdin, one per line (LF or CRLF); text must be
+    UTF-8 (a BOM at the start is dropped), and --key-format bytes takes each line's raw
+    bytes. A key that the client does not hash (an empty key where it counts as null)
+    shows its keyless path instead.
 
     \b
     Examples:
@@ -143,9 +145,12 @@ def partition(
     """
     key_list = _read_keys(keys, key_format)
     names = partitioner_names() if compare else [partitioner]
-    framed = serialize_keys(key_list, key_format, schema_id=schema_id, schema_type=schema_type)
     rows: dict[str, list[int | None]] = {}
     for name in names:
+        # Each client writes text as its runtime does (a lone surrogate differs).
+        framed = serialize_keys(key_list, key_format, schema_id=schema_id,
+                                schema_type=schema_type,
+                                text_encoding=get_partitioner(name).text_encoding)  # fmt: skip
         # Keys on the keyless path (or rejected) get a label, not a made-up partition.
         hashed = ~keyless_mask(get_partitioner(name), framed)
         placed = iter(
@@ -206,15 +211,21 @@ def _keyless_label(name: str) -> str:
 
 
 def _read_keys(keys: Sequence[str], key_format: str) -> list[str | bytes]:
+    from partsim.io import key_lines
+
     out: list[str | bytes] = []
     for key in keys:
-        if key != "-":
-            out.append(os.fsencode(key) if key_format == "bytes" else key)
-            continue
-        if key_format == "bytes":
-            out.extend(line.rstrip(b"\r\n") for line in sys.stdin.buffer)
+        if key == "-":
+            out.extend(key_lines(sys.stdin.buffer.read(), text=key_format != "bytes"))
+        elif key_format == "bytes":
+            out.append(os.fsencode(key))
+        elif not is_utf8(key):  # bytes of argv that are not UTF-8 (surrogate escapes)
+            raise UsageError(
+                f"key {os.fsencode(key)!r} is not valid UTF-8; give --key-format bytes to hash "
+                "its raw bytes"
+            )
         else:
-            out.extend(line.rstrip("\r\n") for line in sys.stdin)
+            out.append(key)
     if not out:
         raise UsageError("no keys given: pass keys as arguments, or - with keys on stdin")
     return out

@@ -77,12 +77,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from partsim.errors import DataError, UsageError, error_reason, invalid_choice
-from partsim.serde import is_utf8, java_utf8
+from partsim.serde import is_utf8
 
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
-__all__ = ["FORMATS", "KCAT_COLUMNS", "EventSource", "open_events"]
+__all__ = ["FORMATS", "KCAT_COLUMNS", "EventSource", "key_lines", "open_events"]
 
 FORMATS: tuple[str, ...] = ("csv", "tsv", "jsonl", "parquet", "log", "kcat")
 KCAT_COLUMNS: tuple[str, ...] = ("key", "partition", "offset", "timestamp", "value_size")
@@ -1258,11 +1258,12 @@ def _python_text(values: list[Any]) -> pa.Array:
     try:
         return pa.array(texts, pa.string())
     except (UnicodeEncodeError, pa.ArrowException):
-        # A lone surrogate (an escaped "\ud800"): '?' as the JDK encodes it for a key.
+        # A lone surrogate (an escaped "\ud800") is kept as its generalized UTF-8: each
+        # client writes it as its own runtime does when the key is serialized.
         return pa.array(
-            [None if text is None else java_utf8(text).decode("utf-8") for text in texts],
-            pa.string(),
-        )
+            [None if text is None else text.encode("utf-8", "surrogatepass") for text in texts],
+            pa.binary(),
+        ).view(pa.string())
 
 
 def _read_jsonl(
@@ -1662,6 +1663,39 @@ def open_events(
         tally=tally,
         stdin=stdin,
     )
+
+
+def key_lines(data: bytes, *, text: bool = True, name: str = "stdin") -> list[str | bytes]:
+    """Keys one per line, as ``partsim partition -`` reads them from stdin.
+
+    A line ends at LF, and a CR just before it is dropped (CRLF). As ``text``, a UTF-8 byte
+    order mark at the start is dropped and every line must be UTF-8: a line that is not is a
+    :class:`DataError` naming it (nothing becomes ``?`` or U+FFFD). Otherwise each line is
+    its raw bytes, a BOM included.
+
+    >>> key_lines(b"\xef\xbb\xbfa\r\nb\n")
+    ['a', 'b']
+    >>> key_lines(b"\xef\xbb\xbfa\r\nb", text=False)
+    [b'\xef\xbb\xbfa', b'b']
+    """
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()  # the last line's end
+    lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
+    if not text:
+        return list(lines)
+    if lines:
+        lines[0] = lines[0].removeprefix(_BOM)
+    keys: list[str | bytes] = []
+    for number, line in enumerate(lines, 1):
+        try:
+            keys.append(line.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"{name}:{number}: byte {exc.start + 1} is not valid UTF-8 ({line[:40]!r}); "
+                "give --key-format bytes to hash each line's raw bytes"
+            ) from None
+    return keys
 
 
 def _as_table(inputs: Any) -> pa.Table | None:

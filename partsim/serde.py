@@ -4,8 +4,10 @@ A partitioner hashes the *serialized* key, so the serializer decides the partiti
 the hash does. Each ``key_format`` reproduces one serializer:
 
 ============  ===============================================================================
-``string``    Kafka's ``StringSerializer``: UTF-8. A lone UTF-16 surrogate becomes ``?`` as
-              the JDK encodes it (``"a\\ud800b"`` -> ``61 3f 62``). Bytes pass through.
+``string``    Kafka's ``StringSerializer``: UTF-8. Bytes pass through. A lone UTF-16
+              surrogate is written the way the client's runtime writes it
+              (:data:`TEXT_ENCODINGS`): ``?`` in the JDK (``"a\\ud800b"`` -> ``61 3f 62``),
+              U+FFFD in Node and Go (``61 ef bf bd 62``); Python clients refuse the key.
 ``bytes``     ``ByteArraySerializer``: the bytes as given (a ``str`` is taken as UTF-8).
 ``hex``       the key is written in hex (``"0a1b"``, optional ``0x``); its bytes are hashed.
 ``base64``    the key is written in standard base64; its bytes are hashed.
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import sys
 import uuid
 from collections.abc import Sequence
@@ -47,6 +50,8 @@ from partsim.errors import DataError, UsageError, invalid_choice
 __all__ = [
     "KEY_FORMATS",
     "SCHEMA_TYPES",
+    "TEXT_ENCODINGS",
+    "encode_text",
     "schema_prefix",
     "serialize_keys",
     "to_key_array",
@@ -171,36 +176,46 @@ def serialize_keys(
     *,
     schema_id: int | None = None,
     schema_type: str = "avro",
+    text_encoding: str = "jdk",
 ) -> KeyArray:
     """Serialize keys as the producer would; returns an Arrow binary array (nulls kept).
 
+    ``text_encoding`` is how the client's runtime writes text that holds a lone surrogate
+    (:data:`TEXT_ENCODINGS`; a partitioner's is its ``text_encoding``).
+
     >>> serialize_keys([1, None, -1], "int16").to_pylist()
     [b'\\x00\\x01', None, b'\\xff\\xff']
+    >>> serialize_keys(["a\\ud800b"], text_encoding="replacement").to_pylist()
+    [b'a\\xef\\xbf\\xbdb']
     """
     check_key_format(key_format)
+    if text_encoding not in TEXT_ENCODINGS:
+        raise invalid_choice("text_encoding", text_encoding, tuple(TEXT_ENCODINGS))
     array = to_key_array(keys)
     if isinstance(array, _ObjectKeys):
         out: KeyArray = pa.array(
-            [None if key is None else _serialize_one(key, key_format) for key in array],
+            [None if key is None else _serialize_one(key, key_format, text_encoding)
+             for key in array],
             type=pa.binary(),
-        )
+        )  # fmt: skip
     elif isinstance(array, pa.ChunkedArray):
         out = (
             pa.chunked_array(
-                [_serialize_array(chunk, key_format) for chunk in array.chunks], type=pa.binary()
+                [_serialize_array(chunk, key_format, text_encoding) for chunk in array.chunks],
+                type=pa.binary(),
             )
             if array.num_chunks
             else pa.chunked_array([], type=pa.binary())
         )
     else:
-        out = _serialize_array(array, key_format)
+        out = _serialize_array(array, key_format, text_encoding)
     if schema_id is not None:
         prefix = pa.scalar(schema_prefix(schema_id, schema_type), type=pa.binary())
         out = pc.binary_join_element_wise(prefix, out, pa.scalar(b"", type=pa.binary()))
     return out
 
 
-def _serialize_array(array: pa.Array, key_format: str) -> pa.Array:
+def _serialize_array(array: pa.Array, key_format: str, text_encoding: str = "jdk") -> pa.Array:
     kind = array.type
     if pa.types.is_dictionary(kind):
         array = array.dictionary_decode()
@@ -209,7 +224,7 @@ def _serialize_array(array: pa.Array, key_format: str) -> pa.Array:
         return pa.nulls(len(array), type=pa.binary())
     if key_format in ("string", "bytes"):
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            return array.view(pa.binary() if pa.types.is_string(kind) else pa.large_binary())
+            return encode_text_array(array, text_encoding)
         if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
             return array
         if pa.types.is_fixed_size_binary(kind):
@@ -229,9 +244,10 @@ def _serialize_array(array: pa.Array, key_format: str) -> pa.Array:
             return lowered.cast(pa.string()).view(pa.binary())
     # hex, base64, uuid in other spellings: one by one, with errors naming the bad value.
     return pa.array(
-        [None if key is None else _serialize_one(key, key_format) for key in array.to_pylist()],
+        [None if key is None else _serialize_one(key, key_format, text_encoding)
+         for key in text_values(array)],
         type=pa.binary(),
-    )
+    )  # fmt: skip
 
 
 def _serialize_ints(array: pa.Array, key_format: str) -> pa.Array:
@@ -277,7 +293,7 @@ def _parse_int_text(array: pa.Array, key_format: str) -> pa.Array:
         except pa.ArrowInvalid:
             pass  # past int64: the loop below names the key
     values = [None if key is None else _java_int_or_error(key, key_format)
-              for key in array.to_pylist()]  # fmt: skip
+              for key in text_values(array)]  # fmt: skip
     too_big = next((value for value in values if value is not None and
                     not -(1 << 63) <= value < (1 << 63)), None)  # fmt: skip
     if too_big is not None:
@@ -334,6 +350,137 @@ def is_utf8(text: str) -> bool:
     return True
 
 
+#: How a client's runtime writes a text key that holds a lone UTF-16 surrogate (text that
+#: is valid Unicode is UTF-8 for every client). Each partitioner records its client's rule
+#: (``Partitioner.text_encoding``); ``shared/reference/partitioners.md`` §1.7 and §14.
+TEXT_ENCODINGS: dict[str, str] = {
+    "jdk": "'?' (U+003F), as the JDK's String.getBytes(UTF_8) writes it",
+    "replacement": "U+FFFD (EF BF BD), as Node's Buffer.from and Go's UTF-8 encoding write it",
+    "refuse": "refused: Python's str.encode() raises, so the producer never sends the key",
+    "utf-16": "hashed as the string's UTF-16 code units, the surrogate kept (String.hashCode)",
+}
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encode_text(text: str, text_encoding: str = "jdk") -> bytes:
+    """``text`` in UTF-8 as a client whose runtime follows ``text_encoding`` writes it.
+
+    Valid text is plain UTF-8 for every rule. Two surrogates that form a pair are one
+    character to Java, JavaScript and Go (their strings are UTF-16, or decoded from it); a
+    lone one is written as :data:`TEXT_ENCODINGS` says. ``"utf-16"`` keeps it as its
+    generalized UTF-8 (``ED A0 80`` for U+D800), which the Java ``String.hashCode`` kernel
+    reads back as that code unit.
+
+    >>> [encode_text("a\\ud800b", rule) for rule in ("jdk", "replacement", "utf-16")]
+    [b'a?b', b'a\\xef\\xbf\\xbdb', b'a\\xed\\xa0\\x80b']
+    """
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    if text_encoding == "refuse":
+        lone = _LONE_SURROGATE.search(text)
+        code = f"U+{ord(lone[0]):04X}" if lone else "a surrogate"
+        raise DataError(
+            f"key {text!r} holds a lone UTF-16 surrogate ({code}), which this client refuses "
+            "to encode (Python's str.encode() raises), so its producer never sends that key"
+        )
+    joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+    if text_encoding == "jdk":
+        return joined.encode("utf-8", "replace")
+    if text_encoding == "replacement":
+        return _LONE_SURROGATE.sub("\ufffd", joined).encode("utf-8")
+    return joined.encode("utf-8", "surrogatepass")
+
+
+def encode_text_array(array: pa.Array, text_encoding: str = "jdk") -> pa.Array:
+    """A string array's values as key bytes: its UTF-8 as it is, except values that hold a
+    lone surrogate (kept by partsim's readers as generalized UTF-8), written by
+    :func:`encode_text`."""
+    binary = array.view(pa.large_binary() if pa.types.is_large_string(array.type) else pa.binary())
+    rows = _surrogate_rows(array)
+    if not len(rows):
+        return binary
+    values = binary.to_pylist()
+    for row in rows.tolist():
+        values[row] = encode_text(_decoded(values[row]), text_encoding)
+    return pa.array(values, binary.type)
+
+
+def text_values(array: pa.Array) -> list[str | None]:
+    """A string array's values as Python text, lone surrogates included (where
+    ``to_pylist`` would raise on their generalized UTF-8)."""
+    try:
+        return array.to_pylist()
+    except UnicodeDecodeError:
+        binary = array.view(
+            pa.large_binary() if pa.types.is_large_string(array.type) else pa.binary()
+        )
+        return [None if value is None else _decoded(value) for value in binary.to_pylist()]
+
+
+def escaped_surrogates(array: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """A string array whose lone surrogates (if any) are written as ``\\ud800`` escapes, so
+    that it is valid UTF-8: for names that are shown, not hashed."""
+    if isinstance(array, pa.ChunkedArray):
+        if not any(len(_surrogate_rows(chunk)) for chunk in array.chunks):
+            return array
+        array = array.combine_chunks()
+    elif not len(_surrogate_rows(array)):
+        return array
+    return pa.array(
+        [None if text is None else text.encode("utf-8", "backslashreplace").decode("utf-8")
+         for text in text_values(array)],
+        array.type,
+    )  # fmt: skip
+
+
+def display_text(value: bytes) -> str:
+    """Key bytes as text to show: UTF-8, with a lone surrogate as ``\\ud800`` and other
+    bytes that are not UTF-8 as ``\\xff``.
+
+    >>> display_text(b"a\\xed\\xa0\\x80b"), display_text(b"a\\xffb")
+    ('a\\\\ud800b', 'a\\\\xffb')
+    """
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return value.decode("utf-8", "surrogatepass").encode("utf-8", "backslashreplace").decode()
+    except UnicodeDecodeError:
+        return value.decode("utf-8", "backslashreplace")
+
+
+def _decoded(value: bytes) -> str:
+    try:
+        return value.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:  # other bytes that are not UTF-8: as Java decodes them
+        return value.decode("utf-8", "replace")
+
+
+def _surrogate_rows(array: pa.Array) -> np.ndarray:
+    """The rows of a string array that hold a surrogate's generalized UTF-8 (``ED`` then
+    ``A0``-``BF``, which valid UTF-8 never has), found over the data buffer at once."""
+    if len(array) == array.null_count:
+        return np.empty(0, dtype=np.int64)
+    offsets_type = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    buffers = array.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=offsets_type)[
+        array.offset : array.offset + len(array) + 1
+    ]
+    first, last = int(offsets[0]), int(offsets[-1])
+    if buffers[2] is None or last <= first:
+        return np.empty(0, dtype=np.int64)
+    data = np.frombuffer(buffers[2], dtype=np.uint8)[first:last]
+    leads = np.flatnonzero(data[:-1] == 0xED)
+    if not len(leads):
+        return np.empty(0, dtype=np.int64)
+    leads = leads[data[leads + 1] >= 0xA0]
+    rows = np.searchsorted(offsets, leads + first, side="right") - 1
+    return np.unique(rows)
+
+
 def java_utf8(text: str) -> bytes:
     """UTF-8 as the JDK's ``String.getBytes(UTF_8)`` writes it.
 
@@ -342,14 +489,10 @@ def java_utf8(text: str) -> bytes:
     >>> java_utf8("a\\ud800b")
     b'a?b'
     """
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
-        return joined.encode("utf-8", "replace")
+    return encode_text(text, "jdk")
 
 
-def _serialize_one(key: object, key_format: str) -> bytes:
+def _serialize_one(key: object, key_format: str, text_encoding: str = "jdk") -> bytes:
     """Serialize one key (the slow path for values Arrow cannot hold or formats to decode)."""
     if key_format == "string":
         if isinstance(key, (bytes, bytearray, memoryview)):
@@ -357,13 +500,16 @@ def _serialize_one(key: object, key_format: str) -> bytes:
         if isinstance(key, bool):
             return b"true" if key else b"false"
         if isinstance(key, (str, int, uuid.UUID)):
-            return java_utf8(str(key))
+            return encode_text(str(key), text_encoding)
         raise DataError(f"key_format 'string' needs text or bytes keys; got {key!r}")
     if key_format == "bytes":
         if isinstance(key, (bytes, bytearray, memoryview)):
             return bytes(key)
         if isinstance(key, str):
-            return key.encode("utf-8", "surrogateescape")
+            try:  # the surrogate escapes of bytes that were not UTF-8 are those bytes
+                return key.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                return encode_text(key, text_encoding)
         raise DataError(f"key_format 'bytes' needs bytes or text keys; got {key!r}")
     if key_format == "hex":
         text = _text(key, key_format)
