@@ -33,7 +33,12 @@ from partsim.hashing import KernelArray, _kernels, kernel_backend
 from partsim.io import BATCH_ROWS
 from partsim.keycounts import KEY_SCHEMA, KeyCounts, sum_by
 from partsim.ordering import ordering_report
-from partsim.partitioners import Partitioner, check_partition_count, get_partitioner
+from partsim.partitioners import (
+    MAX_PARTITION_COUNT,
+    Partitioner,
+    check_partition_count,
+    get_partitioner,
+)
 from partsim.serde import (
     check_key_format,
     display_text,
@@ -64,6 +69,12 @@ __all__ = [
 SIMULATE_MAX_KEYS = 2_000_000
 #: Key-placements per simulation budget (trials x distinct keys).
 SIMULATION_BUDGET = 40_000_000
+#: Partition loads kept from the reference's trials for their quantiles, at most.
+QUANTILE_CELLS = 4_000_000
+#: The most partitions an analysis (analyze, sweep, whatif, simulate) takes: it holds
+#: tables, sketches and plots per partition, so memory grows with the count. ``partsim
+#: partition`` and :func:`partsim.assign` take any Kafka count, up to 2**31 - 1.
+MAX_ANALYSIS_PARTITIONS = 1 << 20
 #: Rows of pending partial window and entity tables that trigger a merge (bounds memory).
 MERGE_ROWS = 4_000_000
 #: Where ``analyze`` computes: this process, or a Dask cluster.
@@ -678,7 +689,8 @@ def uniform_reference(
                 "partition_load_p05": total, "partition_load_p95": total}  # fmt: skip
     mean_load = total / partition_count
     if len(weights) + tail_keys <= SIMULATE_MAX_KEYS:
-        trials = int(min(500, max(20, SIMULATION_BUDGET // max(1, len(weights)))))
+        # Each trial costs a draw per key and a pass over the partitions.
+        trials = int(min(500, max(20, SIMULATION_BUDGET // max(1, len(weights) + partition_count))))
         rng = np.random.default_rng(seed)
         even = np.full(partition_count, 1 / partition_count)
         # Keys of one weight are exchangeable: how many of the m keys of a weight land on each
@@ -690,13 +702,19 @@ def uniform_reference(
         drawn = group_keys >= partition_count
         group_weight, group_keys = group_weight[drawn], group_keys[drawn]
         placed = weights[~drawn[group]]
-        loads = np.empty((trials, partition_count))
+        # Every trial's max; the partition loads of as many trials as fit in QUANTILE_CELLS,
+        # for their quantiles (memory stays bounded at any partition count).
+        loads = np.empty((max(1, min(trials, QUANTILE_CELLS // partition_count)), partition_count))
+        maxima = np.empty(trials)
         for trial in range(trials):
             placement = rng.integers(0, partition_count, size=len(placed))
-            loads[trial] = np.bincount(placement, weights=placed, minlength=partition_count)
-            loads[trial] += group_weight @ rng.multinomial(group_keys, even)
-            loads[trial] += rng.multinomial(keyless, even)
-        ratios = loads.max(axis=1) / mean_load
+            load = np.bincount(placement, weights=placed, minlength=partition_count)
+            load += group_weight @ rng.multinomial(group_keys, even)
+            load += rng.multinomial(keyless, even)
+            maxima[trial] = load.max()
+            if trial < len(loads):
+                loads[trial] = load
+        ratios = maxima / mean_load
         return {
             "method": "simulated",
             "trials": trials,
@@ -1175,7 +1193,7 @@ def make_plan(
     return BatchPlan(
         design=parse_design(key, null_field_as_empty=null_field_as_empty),
         partitioner=get_partitioner(partitioner),
-        partition_count=check_partition_count(partition_count),
+        partition_count=check_analysis_partitions(partition_count),
         key_format=check_key_format(key_format),
         schema_id=schema_id,
         schema_type=schema_type,
@@ -1187,6 +1205,19 @@ def make_plan(
         order_by=order_by,
         exact_keys=check_exact_keys(exact_keys),
     )
+
+
+def check_analysis_partitions(partition_count: object) -> int:
+    """A partition count for an analysis: from 1 to :data:`MAX_ANALYSIS_PARTITIONS`, or a
+    one-line :class:`UsageError` that names the limit."""
+    count = check_partition_count(partition_count)
+    if count > MAX_ANALYSIS_PARTITIONS:
+        raise UsageError(
+            f"partition_count must be at most {MAX_ANALYSIS_PARTITIONS:,} for an analysis, "
+            f"which keeps tables per partition; got {count:,} (partsim partition takes any "
+            f"count up to {MAX_PARTITION_COUNT:,})"
+        )
+    return count
 
 
 def bind_columns(plan: BatchPlan, available: Sequence[str], key_option: str = "--key") -> BatchPlan:

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from partsim.analysis import display_key, make_plan
+from partsim.analysis import check_analysis_partitions, display_key, make_plan
 from partsim.compare import KeySample, _key_partitions, collect, evaluate
 from partsim.errors import UsageError
 from partsim.io import BATCH_ROWS
@@ -157,7 +157,7 @@ def whatif(
         raise UsageError("give -p/--partitions, or both --from-partitions and --to-partitions")
     count_before, count_after = (
         check_partition_count(count_before),
-        check_partition_count(count_after),
+        check_analysis_partitions(count_after),
     )
     client_before = get_partitioner(from_partitioner or partitioner)
     client_after = get_partitioner(to_partitioner or partitioner)

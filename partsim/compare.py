@@ -28,6 +28,7 @@ from partsim.analysis import (
     BatchPlan,
     Rows,
     bind_columns,
+    check_analysis_partitions,
     entity_pairs,
     keyless_fill,
     make_plan,
@@ -397,7 +398,7 @@ def sweep(
     [['user', 3, 50], ['user', 6, 50]]
     """
     named = parse_designs(designs)
-    counts = sorted({check_partition_count(int(n)) for n in partition_counts})
+    counts = sorted({check_analysis_partitions(int(n)) for n in partition_counts})
     if not counts:
         raise UsageError("give at least one partition count, e.g. -p 6,12,24")
     chosen = [get_partitioner(name) for name in (partitioners or ["java"])]
