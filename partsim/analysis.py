@@ -451,8 +451,10 @@ class BatchPlan:
         return "key + value_size" if self.value_sizes else "none (1 per event)"
 
     def columns(self) -> list[str]:
+        """The input columns the plan reads (a source reads only these: ``select``)."""
         wanted = list(self.design.columns)
-        for extra in (self.size, self.timestamp):
+        value_size = "value_size" if self.value_sizes else None
+        for extra in (self.size, self.timestamp, self.order_by, value_size):
             if extra and extra not in wanted:
                 wanted.append(extra)
         return wanted
@@ -709,6 +711,7 @@ def uniform_reference(
         for trial in range(trials):
             placement = rng.integers(0, partition_count, size=len(placed))
             load = np.bincount(placement, weights=placed, minlength=partition_count)
+            load = load.astype(float, copy=False)  # int64 when no key is placed one by one
             load += group_weight @ rng.multinomial(group_keys, even)
             load += rng.multinomial(keyless, even)
             maxima[trial] = load.max()
@@ -1309,6 +1312,7 @@ def analyze(
         raise UsageError("--scheduler applies to --engine dask only")
     source = open_events(inputs, **reader)
     plan = bind_columns(plan, source.columns)
+    source.select(plan.columns())  # a wide input's other columns are never converted
     bar = Progress(enabled=progress, total_bytes=source.bytes_total)
     with bar:
         # Three threads: reading; parsing sizes and times and hashing keys; counting.

@@ -171,7 +171,7 @@ def analyze_on_dask(
         return _analyze_frame(inputs, plan, scheduler=scheduler, top=top, seed=seed)
     source = open_events(inputs, **reader)
     plan = bind_columns(plan, source.columns)
-    pieces = source.pieces(size)
+    pieces = source.select(plan.columns()).pieces(size)
     bar = Progress(enabled=progress, total_bytes=source.bytes_total, unit="pieces",
                    label=f"reading {len(pieces)} pieces on Dask")  # fmt: skip
     distributed = _distributed()

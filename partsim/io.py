@@ -66,6 +66,7 @@ import json
 import os
 import re
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -121,6 +122,15 @@ BATCH_BYTES = 32 << 20
 #: batches in flight (read ahead, being keyed, being grouped) stay well under 1 GiB.
 BATCH_ROWS = 1 << 18
 _JSON_MAX_DEPTH = 64
+#: A JSON line with more ':' than this (fields, at any depth) is skipped: parsing one line
+#: of two million fields took 9.8 GB (Arrow) or gigabytes of Python objects.
+_JSON_MAX_FIELDS = 10_000
+# Arrow's JSON reader gives every row of a block a value for every field seen in it: a
+# block whose first 64 KiB show more fields than this, or rows x fields over the cell
+# count, is parsed in Python (which keeps the wanted fields only).
+_JSON_SAMPLE = 64 << 10
+_ARROW_MAX_FIELDS = 1_000
+_ARROW_MAX_CELLS = 20_000_000
 # Arrow's JSON parser recurses per nesting level and overflows the stack (a segfault) near
 # 15,000 levels on an 8 MiB stack, sooner on a thread's smaller one: a line with more '{'
 # and '[' than this is parsed in Python, which skips it as too deep.
@@ -158,6 +168,7 @@ class _Options:
     delimiter: str | None
     regex: re.Pattern[str] | None
     batch_rows: int
+    wanted: tuple[str, ...] | None = None  # the columns to read (EventSource.select)
 
 
 class _Tally:
@@ -637,7 +648,7 @@ def _csv_header_lines(
 
 
 def _check_unique(names: Sequence[str], what: str) -> None:
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+    duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
     if duplicates:
         raise DataError(f"{what} has duplicate column names: {', '.join(duplicates)}")
 
@@ -699,12 +710,17 @@ def _columns_of(source: _Input, options: _Options, stdin: _ByteStream | None) ->
 
 
 def _json_columns(stream: _ByteStream, source: _Input) -> list[str]:
-    head = stream.peek(_JSON_PROBE, whole_lines=True)
-    end = head.find(b"\n", min(len(head), _JSON_PROBE) - 1)
-    probe = (head if end < 0 else head[: end + 1]).removeprefix(_BOM)
-    _check_json_lines(probe, source)
-    tally = _Tally(strict=False)
-    names = _JsonParser(source.name, tally).names(probe)
+    size = _JSON_PROBE
+    while True:  # the first MiB, or more while it holds only skipped lines (up to 64 MiB)
+        head = stream.peek(size, whole_lines=True)
+        end = head.find(b"\n", min(len(head), size) - 1)
+        probe = (head if end < 0 else head[: end + 1]).removeprefix(_BOM)
+        _check_json_lines(probe, source)
+        tally = _Tally(strict=False)
+        names = _JsonParser(source.name, tally).names(probe)
+        if names or end < 0 or len(probe) >= _MAX_LINE or len(head) <= end + 1:
+            break
+        size = len(probe) + _JSON_PROBE
     if not names:  # otherwise every --key would be "not found" in "(none)", a usage error
         if not probe.strip():
             raise DataError(f"{source.name} is empty; JSON lines input needs one object a line")
@@ -769,6 +785,7 @@ def _read_csv(
                 ) from None
             tally.restore(before)
             block_size = next(sizes, None)
+            threads = False  # Arrow reads blocks ahead per thread: bigger ones, one at a time
             if block_size is None:
                 raise DataError(
                     f"{source.name}: a row is longer than 64 MiB, or a quote is never closed"
@@ -785,9 +802,11 @@ def _csv_batches(
     block_size: int,
     threads: bool = False,
 ) -> Iterator[pa.RecordBatch]:
-    names = _csv_header(stream, source, options)
+    header = _csv_header(stream, source, options)
     delimiter = _csv_delimiter(source, options)
     escaped = _Escaped(stream, "\x02" if delimiter == "\x01" else "\x01")
+    # Only the wanted columns are converted (a wide row's other fields are only split).
+    names = list(options.wanted) if options.wanted is not None else header
     arrow_names = [name.replace(escaped.escape, escaped.escape * 2) for name in names]
     ragged: list[int] = []  # row numbers of skipped rows, for numbering the others
     failure: list[Exception] = []
@@ -816,6 +835,7 @@ def _csv_batches(
     )
     convert = pa_csv.ConvertOptions(
         column_types={name: pa.binary() for name in arrow_names},
+        include_columns=arrow_names,
         null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
@@ -1023,18 +1043,76 @@ class _JsonParser:
 
     def names(self, block: bytes) -> list[str]:
         """The columns of a block, in the order their fields first appear."""
-        return list(self._parse(block, 1)[0])
+        return self._parse(block, 1, ())[2]
 
     def batch(self, block: bytes, first_line: int, columns: Sequence[str]) -> pa.RecordBatch:
         """A block's records with exactly ``columns`` (a missing field is null)."""
-        values, rows = self._parse(block, first_line)
+        values, rows, _ = self._parse(block, first_line, columns)
         arrays = [values.get(name, pa.nulls(rows, pa.string())) for name in columns]
         return pa.RecordBatch.from_arrays(arrays, names=list(columns))
 
-    def _parse(self, block: bytes, first_line: int) -> tuple[dict[str, pa.Array], int]:
-        safe = not _too_deep_for_arrow(block) and not _has_non_object_line(block)
+    def _parse(
+        self, block: bytes, first_line: int, columns: Sequence[str]
+    ) -> tuple[dict[str, pa.Array], int, list[str]]:
+        """The block's values of ``columns`` (at least), its row count and all its fields."""
+        block = self._without_wide_lines(block, first_line)
+        safe = (
+            not _too_deep_for_arrow(block)
+            and not _has_non_object_line(block)
+            and not self._too_wide_for_arrow(block)
+        )
         fast = self._arrow(block) if safe else None
-        return fast if fast is not None else self._python(block, first_line)
+        if fast is not None:
+            return fast[0], fast[1], list(fast[0])
+        return self._python(block, first_line, columns)
+
+    def _without_wide_lines(self, block: bytes, first_line: int) -> bytes:
+        """``block`` with each line of more than ``_JSON_MAX_FIELDS`` ':' (fields) skipped
+        and blanked: a line of millions of fields would take gigabytes to parse."""
+        if block.count(b":") <= _JSON_MAX_FIELDS:
+            return block
+        data = np.frombuffer(block, dtype=np.uint8)
+        ends = np.flatnonzero(data == ord("\n"))
+        starts = np.concatenate([[0], ends + 1])
+        stops = np.concatenate([ends, [len(block)]])
+        long_lines = np.flatnonzero(stops - starts > _JSON_MAX_FIELDS)  # a ':' per field
+        wide = [int(i) for i in long_lines
+                if block.count(b":", int(starts[i]), int(stops[i])) > _JSON_MAX_FIELDS]  # fmt: skip
+        if not wide:
+            return block
+        self.tally.skip(
+            self.name, [first_line + i for i in wide],
+            [f"more than {_JSON_MAX_FIELDS:,} fields (':') on one line"] * len(wide),
+        )  # fmt: skip
+        parts, last = [], 0
+        for i in wide:
+            parts.append(block[last : int(starts[i])])
+            last = int(stops[i])
+        parts.append(block[last:])
+        return b"".join(parts)
+
+    def _too_wide_for_arrow(self, block: bytes) -> bool:
+        """Whether Arrow's reader would hold too many cells: it gives every row a value (a
+        null) for every field of the block, so lines with fields of their own cost rows x
+        fields. Judged from the block's first ``_JSON_SAMPLE`` bytes; such blocks are read
+        in Python, which keeps only the wanted fields."""
+        if len(block) <= _JSON_SAMPLE:
+            return False  # at most ~10M cells, even with a new field on every line
+        import pyarrow.json as pa_json
+
+        cut = block.find(b"\n", _JSON_SAMPLE)
+        sample = block if cut < 0 else block[: cut + 1]
+        try:
+            table = pa_json.read_json(
+                io.BytesIO(sample),
+                read_options=pa_json.ReadOptions(use_threads=False, block_size=len(sample) + 1),
+                parse_options=pa_json.ParseOptions(explicit_schema=self._text_schema()),
+            )
+        except (pa.ArrowException, ValueError):
+            return False  # the block's own read decides
+        fields = _leaf_count(table.schema)
+        rows = table.num_rows * len(block) / max(len(sample), 1)
+        return fields > _ARROW_MAX_FIELDS or fields * rows > _ARROW_MAX_CELLS
 
     def _arrow(self, block: bytes) -> tuple[dict[str, pa.Array], int] | None:
         """Columns by Arrow's reader, or None if it cannot give the exact text."""
@@ -1081,7 +1159,9 @@ class _JsonParser:
 
         return pa.schema([(name, kind(child)) for name, child in tree.items()])
 
-    def _python(self, block: bytes, first_line: int) -> tuple[dict[str, pa.Array], int]:
+    def _python(
+        self, block: bytes, first_line: int, columns: Sequence[str] | None = None
+    ) -> tuple[dict[str, pa.Array], int, list[str]]:
         rows: list[dict[str, Any]] = []
         numbers: list[int] = []
         reasons: list[str] = []
@@ -1100,14 +1180,21 @@ class _JsonParser:
         names: dict[str, None] = {}
         for row in rows:
             names.update(dict.fromkeys(row))
-        values = {name: [row.get(name) for row in rows] for name in names}
+        # Only the wanted fields become columns: rows x wanted, not rows x all fields.
+        wanted = list(names) if columns is None else [name for name in columns if name in names]
+        values = {name: [row.get(name) for row in rows] for name in wanted}
         parents = {name[:cut] for name in names for cut in range(len(name)) if name[cut] == "."}
-        return {
+        columns_of = {
             name: _python_text(column)
             for name, column in values.items()
             # {"user": null} next to {"user": {"id": 1}}: user.id only, as Arrow reads it
             if not (name in parents and all(value is None for value in column))
-        }, len(rows)
+        }
+        if columns:  # the fields are only wanted for the columns of the first MiB (names)
+            return columns_of, len(rows), []
+        null_parents = {name for name in parents & names.keys()
+                        if all(row.get(name) is None for row in rows)}  # fmt: skip
+        return columns_of, len(rows), [name for name in names if name not in null_parents]
 
     def _parse_line(self, line: bytes) -> tuple[dict[str, Any], str | None]:
         try:
@@ -1139,6 +1226,18 @@ class _JsonParser:
             else:
                 stack.pop()
         return flat, None
+
+
+def _leaf_count(schema: pa.Schema) -> int:
+    """The non-struct fields of a schema, at every depth."""
+    count, stack = 0, [field.type for field in schema]
+    while stack:
+        kind = stack.pop()
+        if pa.types.is_struct(kind):
+            stack.extend(kind.field(i).type for i in range(kind.num_fields))
+        else:
+            count += 1
+    return count
 
 
 def _too_deep_for_arrow(block: bytes) -> bool:
@@ -1282,8 +1381,16 @@ def _read_parquet(
     parquet: pq.ParquetFile, source: _Input, options: _Options
 ) -> Iterator[pa.RecordBatch]:
     groups = list(source.row_groups) if source.row_groups is not None else None
+    columns = None
+    if options.wanted is not None:  # a dotted column is read as its top-level struct
+        top = parquet.schema_arrow.names
+        columns = list(dict.fromkeys(
+            name if name in top else name.split(".")[0] for name in options.wanted
+        ))  # fmt: skip
     try:
-        for batch in parquet.iter_batches(batch_size=options.batch_rows, row_groups=groups):
+        for batch in parquet.iter_batches(
+            batch_size=options.batch_rows, row_groups=groups, columns=columns
+        ):
             yield _flatten(batch)
     except _PARQUET_ERRORS as exc:
         raise _parquet_failure(source, exc) from None
@@ -1483,7 +1590,8 @@ class EventSource:
         if self._table is not None:
             total = max(self._table.num_rows, 1)
             self._position = lambda: (self.bytes_total or 0) * self.rows_read // total
-            for batch in _coalesce(iter(self._table.to_batches(max_chunksize=size)), size):
+            table = self._table.select(self._wanted())
+            for batch in _coalesce(iter(table.to_batches(max_chunksize=size)), size):
                 self.rows_read += batch.num_rows
                 yield batch
             return
@@ -1527,15 +1635,35 @@ class EventSource:
             elif source.format == "kcat":
                 yield from _read_kcat(stream, source, self._options, self._tally)
             else:
-                yield from _read_jsonl(stream, source, self.columns, self._tally)
+                yield from _read_jsonl(stream, source, self._wanted(), self._tally)
         finally:
             stream.close()
 
+    def _wanted(self) -> list[str]:
+        """The columns batches hold: :meth:`select`'s, else all."""
+        wanted = self._options.wanted
+        return self.columns if wanted is None else list(wanted)
+
     def _conform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        """The batch with ``columns`` in order, in its own input's types (never cast)."""
-        if batch.schema.names != self.columns:
-            batch = batch.select(self.columns)
+        """The batch with the wanted columns in order, in its own input's types (never
+        cast)."""
+        wanted = self._wanted()
+        if batch.schema.names != wanted:
+            batch = batch.select(wanted)
         return batch
+
+    def select(self, columns: Sequence[str]) -> EventSource:
+        """Read only ``columns`` (in this order; each of :attr:`columns`), before the source
+        is read: batches hold just those, and a wide input's other fields are never
+        converted (CSV) or read (Parquet). Pieces split off later keep the selection.
+        Returns the source itself."""
+        if self._started:
+            raise UsageError("select columns before an EventSource is read")
+        unknown = [name for name in columns if name not in self.columns]
+        if unknown:
+            raise UsageError(f"no column {unknown[0]!r} in {self._label}")
+        self._options = replace(self._options, wanted=tuple(dict.fromkeys(columns)))
+        return self
 
 
 def _split(source: _Input, options: _Options, blocksize: int) -> list[_Input]:
