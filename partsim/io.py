@@ -1098,34 +1098,34 @@ class _JsonParser:
         in Python, which keeps only the wanted fields."""
         if len(block) <= _JSON_SAMPLE:
             return False  # at most ~10M cells, even with a new field on every line
-        import pyarrow.json as pa_json
-
         cut = block.find(b"\n", _JSON_SAMPLE)
         sample = block if cut < 0 else block[: cut + 1]
-        try:
-            table = pa_json.read_json(
-                io.BytesIO(sample),
-                read_options=pa_json.ReadOptions(use_threads=False, block_size=len(sample) + 1),
-                parse_options=pa_json.ParseOptions(explicit_schema=self._text_schema()),
-            )
-        except (pa.ArrowException, ValueError):
+        table = self._arrow_table(sample)
+        if table is None:
             return False  # the block's own read decides
         fields = _leaf_count(table.schema)
         rows = table.num_rows * len(block) / max(len(sample), 1)
         return fields > _ARROW_MAX_FIELDS or fields * rows > _ARROW_MAX_CELLS
 
-    def _arrow(self, block: bytes) -> tuple[dict[str, pa.Array], int] | None:
-        """Columns by Arrow's reader, or None if it cannot give the exact text."""
+    def _arrow_table(self, block: bytes) -> pa.Table | None:
+        """The block as Arrow's reader reads it (timestamp-looking fields as text), or None
+        where it refuses the block."""
         import pyarrow.json as pa_json  # only JSON lines input needs it
 
+        try:
+            return pa_json.read_json(
+                io.BytesIO(block),
+                read_options=pa_json.ReadOptions(use_threads=False, block_size=len(block) + 1),
+                parse_options=pa_json.ParseOptions(explicit_schema=self._text_schema()),
+            )
+        except (pa.ArrowException, ValueError):
+            return None
+
+    def _arrow(self, block: bytes) -> tuple[dict[str, pa.Array], int] | None:
+        """Columns by Arrow's reader, or None if it cannot give the exact text."""
         for _ in range(2):  # a second pass once timestamp-looking fields are declared text
-            try:
-                table = pa_json.read_json(
-                    io.BytesIO(block),
-                    read_options=pa_json.ReadOptions(use_threads=False, block_size=len(block) + 1),
-                    parse_options=pa_json.ParseOptions(explicit_schema=self._text_schema()),
-                )
-            except (pa.ArrowException, ValueError):
+            table = self._arrow_table(block)
+            if table is None:
                 return None
             if table.num_rows != _object_lines(block):
                 return None  # two objects on a line (or CR-only line ends): one bad line each
