@@ -667,7 +667,7 @@ def _flat_names(schema: pa.Schema) -> list[str]:
 
 #: What pyarrow raises for a corrupt Parquet file: Arrow's errors, and a UnicodeDecodeError
 #: (a ValueError) for a column name that is not UTF-8.
-_PARQUET_ERRORS = (OSError, ValueError, pa.ArrowException)
+_PARQUET_ERRORS = (OSError, ValueError, MemoryError, pa.ArrowException)
 
 
 def _parquet_file(source: _Input) -> pq.ParquetFile:
@@ -682,6 +682,12 @@ def _parquet_file(source: _Input) -> pq.ParquetFile:
 
 
 def _parquet_failure(source: _Input, exc: BaseException) -> DataError:
+    if isinstance(exc, (MemoryError, pa.ArrowMemoryError, pa.ArrowCapacityError)):
+        return DataError(
+            f"{source.name}: its values decode to more than memory holds ({error_reason(exc)});"
+            f" partsim reads Parquet in batches of {BATCH_BYTES >> 20} MiB by the sizes the "
+            "file's metadata and dictionaries state, and this file expands beyond them"
+        )
     return DataError(f"{source.name} is truncated or corrupt (Parquet): {error_reason(exc)}")
 
 
@@ -1380,20 +1386,60 @@ def _read_jsonl(
 def _read_parquet(
     parquet: pq.ParquetFile, source: _Input, options: _Options
 ) -> Iterator[pa.RecordBatch]:
+    metadata = parquet.metadata
     groups = list(source.row_groups) if source.row_groups is not None else None
-    columns = None
+    top = parquet.schema_arrow.names
+    columns = top
     if options.wanted is not None:  # a dotted column is read as its top-level struct
-        top = parquet.schema_arrow.names
         columns = list(dict.fromkeys(
             name if name in top else name.split(".")[0] for name in options.wanted
         ))  # fmt: skip
     try:
-        for batch in parquet.iter_batches(
-            batch_size=options.batch_rows, row_groups=groups, columns=columns
-        ):
-            yield _flatten(batch)
+        for group in range(metadata.num_row_groups) if groups is None else groups:
+            rows = _parquet_batch_rows(metadata, source, group, columns, options.batch_rows)
+            for batch in parquet.iter_batches(batch_size=rows, row_groups=[group], columns=columns):
+                yield _flatten(batch)
     except _PARQUET_ERRORS as exc:
         raise _parquet_failure(source, exc) from None
+
+
+def _parquet_batch_rows(
+    metadata: pq.FileMetaData, source: _Input, group: int, columns: Sequence[str], limit: int
+) -> int:
+    """Rows per batch for one row group, so that a batch holds about ``BATCH_BYTES`` once
+    decoded: by the metadata's uncompressed sizes, and for dictionary-encoded text by the
+    longest value in the dictionary (a 49 KB file whose one 1 MiB value repeats 10,240 times
+    decodes to 10 GiB; its metadata states 1 MiB). A value over 64 MiB is a DataError."""
+    import pyarrow.parquet as pq
+
+    chunks = metadata.row_group(group)
+    if not chunks.num_rows:
+        return limit
+    wanted = set(columns)
+    width = 0.0
+    dictionaries = []
+    for index in range(chunks.num_columns):
+        chunk = chunks.column(index)
+        path = chunk.path_in_schema
+        if path.split(".")[0] not in wanted:
+            continue
+        width += chunk.total_uncompressed_size / chunks.num_rows
+        if chunk.has_dictionary_page and chunk.physical_type == "BYTE_ARRAY" and "." not in path:
+            dictionaries.append(path)
+    if dictionaries:
+        probe = pq.ParquetFile(source.path, read_dictionary=dictionaries, buffer_size=1 << 20)
+        first = next(probe.iter_batches(batch_size=1, row_groups=[group], columns=dictionaries))
+        for name, column in zip(first.schema.names, first.columns, strict=True):
+            if not pa.types.is_dictionary(column.type) or not len(column.dictionary):
+                continue
+            longest = pc.max(pc.binary_length(column.dictionary)).as_py() or 0
+            if longest > _MAX_LINE:
+                raise DataError(
+                    f"{source.name}: column {name!r} holds a value of {longest / 2**20:,.0f} "
+                    "MiB, over the 64 MiB partsim reads in one row"
+                )
+            width += longest
+    return int(min(limit, max(1, BATCH_BYTES // max(width, 1.0))))
 
 
 def _coalesce(
