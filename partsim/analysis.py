@@ -48,11 +48,15 @@ from partsim.serde import (
     text_values,
 )
 from partsim.sketch import (
+    DEFAULT_EXACT_KEY_BYTES,
     DEFAULT_EXACT_KEYS,
     LG_K,
     LG_MAX_MAP_SIZE,
+    LONG_KEY,
+    SHOWN_PREFIX,
     KeySketch,
     SketchedKeys,
+    check_exact_key_bytes,
     check_exact_keys,
 )
 
@@ -292,11 +296,14 @@ class LoadAggregate:
     first_ns: int | None = None
     last_ns: int | None = None
     entities: pa.Table | None = None  # (entity, key, count), with order_by
-    # Past ``key_limit`` distinct keys, ``keys`` empties into ``sketch`` (hashed with
-    # ``partitioner``, a registry name); None: the key table stays exact.
+    # Past ``key_limit`` distinct keys, or ``key_bytes_limit`` bytes of them, ``keys``
+    # empties into ``sketch`` (hashed with ``partitioner``, a registry name), and
+    # ``sketch_reason`` says which limit it passed; None: the key table stays exact.
     key_limit: int | None = None
     partitioner: str | None = None
     sketch: KeySketch | None = None
+    key_bytes_limit: int | None = None
+    sketch_reason: str | None = None
 
     @classmethod
     def empty(cls, partition_count: int) -> LoadAggregate:
@@ -339,9 +346,21 @@ class LoadAggregate:
         limits = [p.key_limit for p in parts if p.key_limit is not None]
         merged.key_limit = min(limits) if limits else None
         merged.partitioner = next((p.partitioner for p in parts if p.partitioner), None)
+        byte_limits = [p.key_bytes_limit for p in parts if p.key_bytes_limit is not None]
+        merged.key_bytes_limit = min(byte_limits) if byte_limits else None
         sketches = [p.sketch for p in parts if p.sketch is not None]
+        merged.sketch_reason = next((p.sketch_reason for p in parts if p.sketch_reason), None)
         too_many = merged.key_limit is not None and merged.keys.num_rows > merged.key_limit
-        if sketches or too_many:
+        too_big = (
+            merged.key_bytes_limit is not None
+            and merged.keys.column("key").nbytes > merged.key_bytes_limit
+        )
+        if merged.sketch_reason is None and (too_many or too_big):
+            merged.sketch_reason = (
+                f"more than {merged.key_limit:,} distinct keys" if too_many else
+                f"more than {merged.key_bytes_limit / 2**20:,.0f} MiB of distinct keys"
+            )  # fmt: skip
+        if sketches or too_many or too_big:
             merged.sketch = KeySketch(merged.partition_count)
             for sketch in sketches:
                 merged.sketch.merge(sketch)
@@ -442,6 +461,7 @@ class BatchPlan:
     value_sizes: bool = False  # the input has value_size (a kcat dump or a live sample)
     order_by: str | None = None  # the entity whose events must stay in order
     exact_keys: int | None = DEFAULT_EXACT_KEYS  # distinct keys counted exactly, then sketched
+    exact_key_bytes: int | None = DEFAULT_EXACT_KEY_BYTES  # their bytes, likewise
 
     @property
     def size_source(self) -> str:
@@ -568,6 +588,7 @@ class BatchPlan:
         out.null_key_events = int(key_bytes.null_count)
         out.skipped_rows = skipped
         out.key_limit, out.partitioner = self.exact_keys, self.partitioner.name
+        out.key_bytes_limit = self.exact_key_bytes
         if out.keyless_events:
             keys.add(key_bytes.filter(pa.array(hashed)), weights[hashed])
         else:
@@ -817,8 +838,11 @@ def finish(
     sketched = aggregate.sketch.result() if aggregate.sketch is not None else None
     keys = aggregate.keys if sketched is None else sketched.keys
     all_counts = keys.column("count").to_numpy()
-    # A hashed key's partition is a function of its bytes: hash each distinct key once.
-    all_partitions = plan.partitioner.hashed_partitions(keys.column("key"), count)[0]
+    if sketched is None:  # a hashed key's partition is a function of its bytes: hash once
+        all_partitions = plan.partitioner.hashed_partitions(keys.column("key"), count)[0]
+    else:  # as hashed when counted (a long key is only shown by its prefix)
+        all_partitions = keys.column("partition").to_numpy()
+        keys = keys.drop_columns(["partition"])
     hot = min(top, keys.num_rows)
     if sketched is None:
         distinct = np.bincount(all_partitions, minlength=count)
@@ -980,11 +1004,21 @@ def _tail(aggregate: LoadAggregate, sketched: SketchedKeys | None) -> tuple[int,
 
 def _key_counts_note(aggregate: LoadAggregate, sketched: SketchedKeys | None) -> dict:
     """How hot keys and distinct keys were counted: exactly, or by sketches with bounds."""
+    limits = {"exact_keys": aggregate.key_limit, "exact_key_bytes": aggregate.key_bytes_limit}
     if sketched is None:
-        return {"method": "exact", "exact_keys": aggregate.key_limit}
+        return {"method": "exact", **limits}
+    reason = aggregate.sketch_reason or f"more than {aggregate.key_limit:,} distinct keys"
+    digested = int(pc.sum(sketched.keys["digested"]).as_py() or 0)
+    long_keys = (
+        f"; {digested:,} candidate hot keys are longer than {LONG_KEY} bytes: counted by a "
+        f"128-bit digest of the whole key, shown by their first {SHOWN_PREFIX} bytes and '…'"
+        if digested else ""
+    )  # fmt: skip
     return {
         "method": "sketch",
-        "exact_keys": aggregate.key_limit,
+        **limits,
+        "reason": reason,
+        "digested_keys": digested,
         "sketches": f"Apache DataSketches frequent items (lg_max_map_size {LG_MAX_MAP_SIZE}) "
         f"and HLL (lg_k {LG_K}, per partition)",
         "count_error_bound": sketched.count_error,
@@ -992,10 +1026,10 @@ def _key_counts_note(aggregate: LoadAggregate, sketched: SketchedKeys | None) ->
         "distinct_keys_lower": sketched.distinct_lower,
         "distinct_keys_upper": sketched.distinct_upper,
         "note": (
-            f"more than {aggregate.key_limit:,} distinct keys: hot-key counts are estimates "
+            f"{reason}: hot-key counts are estimates "
             f"within ±{sketched.count_error:,} events, distinct keys within "
             f"{sketched.distinct_lower:,.0f}–{sketched.distinct_upper:,.0f} (95%); "
-            "per-partition messages and bytes are exact"
+            f"per-partition messages and bytes are exact{long_keys}"
         ),
     }
 
@@ -1147,7 +1181,7 @@ def analyze_batches(
         part = plan.aggregate(batch, keyless_seen, rows, keys)
         keyless_seen += part.keyless_events
         pending.append(part)
-        if limit is not None and keys.exceeds(limit):
+        if limit is not None and keys.exceeds(limit, plan.exact_key_bytes):
             # Past the exact-key limit, merging is what moves the keys into the sketch.
             total = LoadAggregate.merge_all([total, *pending, _counted(keys, plan)])
             pending, keys = [], KeyCounts()
@@ -1165,6 +1199,7 @@ def _counted(keys: KeyCounts, plan: BatchPlan) -> LoadAggregate:
     part.keys, part.key_limit, part.partitioner = (
         keys.table(), plan.exact_keys, plan.partitioner.name
     )  # fmt: skip
+    part.key_bytes_limit = plan.exact_key_bytes
     return part
 
 
@@ -1189,6 +1224,7 @@ def make_plan(
     strict: bool = False,
     order_by: str | None = None,
     exact_keys: int = DEFAULT_EXACT_KEYS,
+    exact_key_bytes: int | str = DEFAULT_EXACT_KEY_BYTES,
 ) -> BatchPlan:
     """Validate the analysis options once, before any data is read."""
     if schema_id is not None:
@@ -1207,6 +1243,7 @@ def make_plan(
         strict=strict,
         order_by=order_by,
         exact_keys=check_exact_keys(exact_keys),
+        exact_key_bytes=check_exact_key_bytes(exact_key_bytes),
     )
 
 
@@ -1261,6 +1298,7 @@ def analyze(
     progress: bool = False,
     order_by: str | None = None,
     exact_keys: int = DEFAULT_EXACT_KEYS,
+    exact_key_bytes: int | str = DEFAULT_EXACT_KEY_BYTES,
     engine: str = "local",
     scheduler: str | None = None,
     blocksize: int | str = 64 << 20,
@@ -1272,7 +1310,8 @@ def analyze(
     ``size`` names a bytes-per-event column (default: key plus value size where the input
     has ``value_size``, else 1); ``timestamp`` names the event time, for per-window load;
     ``order_by`` names the entity whose events must stay in order (``summary["ordering"]``).
-    Past ``exact_keys`` distinct keys, hot keys and distinct counts come from sketches
+    Past ``exact_keys`` distinct keys (or ``exact_key_bytes`` of them, a size such as
+    ``"64MiB"``), hot keys and distinct counts come from sketches
     (``summary["key_counts"]`` gives their bounds; :mod:`partsim.sketch`).
     ``engine="dask"`` (or a dask DataFrame as ``inputs``) computes the same aggregates on a
     Dask cluster at ``scheduler`` (default: a local cluster), in pieces of ``blocksize``
@@ -1294,7 +1333,7 @@ def analyze(
         key=key, partition_count=partition_count, partitioner=partitioner, key_format=key_format,
         schema_id=schema_id, schema_type=schema_type, size=size, timestamp=timestamp,
         window=window, seed=seed, null_field_as_empty=null_field_as_empty, strict=strict,
-        order_by=order_by, exact_keys=exact_keys,
+        order_by=order_by, exact_keys=exact_keys, exact_key_bytes=exact_key_bytes,
     )  # fmt: skip
     reader = dict(format=format, delimiter=delimiter, regex=regex, strict=strict,
                   batch_rows=batch_rows)  # fmt: skip

@@ -391,6 +391,12 @@ def _end_of_sample(sample) -> None:
     "from DataSketches sketches (with their error bounds) and memory stays bounded.",
 )
 @click.option(
+    "--exact-key-bytes",
+    default="64MiB",
+    show_default=True,
+    help="Bytes of distinct keys counted exactly; past this, as past --exact-keys.",
+)
+@click.option(
     "--engine",
     type=click.Choice(["local", "dask"]),
     default="local",

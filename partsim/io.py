@@ -117,7 +117,7 @@ _MAX_LINE = 64 << 20
 _JSON_PROBE = 1 << 20
 #: Bytes per batch at most (a batch of one row may hold more): with wide rows, fewer rows
 #: than ``batch_rows``, so that the batches in flight stay well under 1 GiB in bytes too.
-BATCH_BYTES = 32 << 20
+BATCH_BYTES = 16 << 20
 #: Rows per batch by default: big enough to amortize per-batch work, small enough that the
 #: batches in flight (read ahead, being keyed, being grouped) stay well under 1 GiB.
 BATCH_ROWS = 1 << 18
