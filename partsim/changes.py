@@ -14,19 +14,19 @@ round-robin salting gives on average). Salted keys lose per-key order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from partsim.analysis import check_analysis_partitions, display_key, make_plan
 from partsim.compare import KeySample, _key_partitions, collect, evaluate
 from partsim.errors import UsageError
-from partsim.io import BATCH_ROWS
+from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split_options
 from partsim.partitioners import check_partition_count, get_partitioner
-from partsim.serde import schema_prefix
+from partsim.pipeline import BatchPlan, check_analysis_partitions
+from partsim.serde import display_key, schema_prefix
 
 __all__ = ["WhatIfResult", "salt_sample", "whatif"]
 
@@ -111,31 +111,20 @@ def _salted(
 def whatif(
     inputs: object,
     *,
-    key: str,
     partition_count: int | None = None,
     from_partitions: int | None = None,
     to_partitions: int | None = None,
-    partitioner: str = "java",
     from_partitioner: str | None = None,
     to_partitioner: str | None = None,
-    key_format: str = "string",
-    schema_id: int | None = None,
     from_schema_id: int | None = None,
     to_schema_id: int | None = None,
-    schema_type: str = "avro",
     salt: int | None = None,
     salt_hot: int | None = None,
-    order_by: str | None = None,
-    size: str | None = None,
-    seed: int = 0,
-    null_field_as_empty: bool = False,
-    top: int | None = None,
-    format: str | None = None,
-    delimiter: str | None = None,
-    regex: str | None = None,
-    strict: bool = False,
-    batch_rows: int = BATCH_ROWS,
+    input_options: InputOptions | None = None,
+    producer_options: ProducerOptions | None = None,
+    measure_options: MeasureOptions | None = None,
     progress: bool = False,
+    **options: object,
 ) -> WhatIfResult:
     """Which keys and events move when the partition count, client or key schema changes,
     and what salting hot keys does to load and to ordering.
@@ -143,7 +132,9 @@ def whatif(
     Give the change as ``from_partitions``/``to_partitions``, ``from_partitioner``/
     ``to_partitioner`` or ``from_schema_id``/``to_schema_id`` (unchanged settings come from
     ``partition_count``, ``partitioner`` and ``schema_id``), and/or ``salt=K`` with
-    ``salt_hot=TOPK`` to salt only the heaviest keys.
+    ``salt_hot=TOPK`` to salt only the heaviest keys. The other options are
+    :func:`partsim.analyze`'s; ``order_by`` names the entity whose order matters (default:
+    the key itself), and ``top`` how many moved keys ``moves`` lists (default: every one).
 
     >>> import pandas as pd
     >>> events = pd.DataFrame({"user": [f"u{i}" for i in range(1000)]})
@@ -151,6 +142,16 @@ def whatif(
     >>> round(moved.summary["keys_moved"], 2)
     0.76
     """
+    if "top" not in options and measure_options is None:
+        options["top"] = None  # every moved key
+    producer, measures, reader = split_options(
+        dict(options), ProducerOptions, MeasureOptions, InputOptions,
+        given=(producer_options, measure_options, input_options),
+    )  # fmt: skip
+    key, partitioner, schema_id = producer.key, producer.partitioner, producer.schema_id
+    schema_type, seed, order_by, top = (
+        producer.schema_type, producer.seed, measures.order_by, measures.top
+    )  # fmt: skip
     count_before = from_partitions or partition_count
     count_after = to_partitions or partition_count
     if count_before is None or count_after is None:
@@ -175,13 +176,13 @@ def whatif(
         raise UsageError(
             "nothing changes: give --to-partitions, --to-partitioner, --to-schema-id or --salt"
         )
-    plan = make_plan(key=key, partition_count=count_before, partitioner=client_before.name,
-                     key_format=key_format, size=size, seed=seed,
-                     null_field_as_empty=null_field_as_empty, strict=strict)  # fmt: skip
-    samples, described, _ = collect(
-        inputs, {"key": plan}, order_by=order_by, format=format, delimiter=delimiter,
-        regex=regex, strict=strict, batch_rows=batch_rows, progress=progress,
+    plan = BatchPlan(
+        replace(producer, partitioner=client_before.name, schema_id=None), count_before,
+        MeasureOptions(size=measures.size), strict=reader.strict,
     )  # fmt: skip
+    samples, described, _ = collect(
+        inputs, {"key": plan}, order_by=order_by, input_options=reader, progress=progress
+    )
     sample = samples["key"]
     if sample.entities is None:  # per-key order: every key is its own entity
         sample.entities = _keys_as_entities(sample)
@@ -204,7 +205,8 @@ def whatif(
     order = np.argsort(-counts[moved], kind="stable")[:top]  # every moved key unless top
     moved_index = np.flatnonzero(moved)[order]
     moves = pd.DataFrame({
-        "key": [display_key(k, key_format) for k in keys.take(pa.array(moved_index)).to_pylist()],
+        "key": [display_key(k, producer.key_format)
+                for k in keys.take(pa.array(moved_index)).to_pylist()],
         "count": counts[moved_index],
         "from_partition": part_before[moved_index],
         "to_partition": part_after[moved_index],

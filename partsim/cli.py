@@ -19,6 +19,7 @@ import click
 from partsim import __version__
 from partsim.api import assign
 from partsim.errors import PartsimError, UsageError
+from partsim.options import ENGINES
 from partsim.partitioners import (
     KEYLESS_SHORT,
     KEYLESS_STRATEGIES,
@@ -28,7 +29,14 @@ from partsim.partitioners import (
     keyless_mask,
     partitioner_names,
 )
-from partsim.serde import KEY_FORMATS, SCHEMA_TYPES, is_utf8, serialize_keys
+from partsim.serde import (
+    KEY_FORMATS,
+    SCHEMA_TYPES,
+    TEXT_ENCODING_SHORT,
+    TEXT_ENCODINGS,
+    is_utf8,
+    serialize_keys,
+)
 
 
 class PartitionerType(click.ParamType):
@@ -240,17 +248,17 @@ def _display(key: str | bytes) -> str:
 FORMAT_CHOICES = ("csv", "tsv", "jsonl", "parquet", "log", "kcat")
 
 
+# One decorator per options object of partsim.options: the input, the measures, and the
+# producer's key rules (the producer's partitioner and serializer are above).
 SIZE_OPTION = click.option(
     "--size", metavar="COLUMN", default=None,
     help="Bytes per event. Default: key + value size where known, else 1.",
 )  # fmt: skip
-STRICT_OPTION = click.option(
-    "--strict", is_flag=True, help="Fail on the first unparsable row instead of skipping it."
-)
 
 
-def reader_options(command):
-    """How the input is read: its format, CSV delimiter and log-line regex."""
+def input_options(command):
+    """How the input is read (InputOptions): its format, CSV delimiter, log-line regex and
+    what an unparsable row does."""
     return _stack(command, [
         click.option("--format", "format", type=click.Choice(FORMAT_CHOICES), default=None,
                      help="Input format; default: from each file's extension."),
@@ -259,11 +267,14 @@ def reader_options(command):
         click.option("--regex", default=None,
                      help="For log lines: a regex with a named group 'key' (and optionally "
                      "'ts', 'size')."),
+        click.option("--strict", is_flag=True,
+                     help="Fail on the first unparsable row instead of skipping it."),
     ])  # fmt: skip
 
 
-def event_options(command):
-    """How events are read: input format, sizes, times, unparsable rows, the seed."""
+def measure_options(command):
+    """What is measured (MeasureOptions): sizes, times and windows, and the entity whose
+    order matters."""
     return _stack(command, [
         SIZE_OPTION,
         click.option("--timestamp", metavar="COLUMN", default=None,
@@ -272,12 +283,33 @@ def event_options(command):
                      help="Window length for per-window load, e.g. 10s, 1min, 1h."),
         click.option("--order-by", metavar="COLUMN", default=None,
                      help="The entity whose events must stay in order, e.g. account_id."),
-        reader_options,
+    ])  # fmt: skip
+
+
+def key_rule_options(command):
+    """The producer's rules for a null field and its keyless picks (ProducerOptions)."""
+    return _stack(command, [
         click.option("--null-field-as-empty", is_flag=True,
                      help="A null field in a key template becomes '' instead of a null key."),
-        STRICT_OPTION,
         click.option("--seed", type=int, default=0, show_default=True,
-                     help="Seed for keyless records' picks and the random-placement reference."),
+                     help="Seed for keyless records' picks (and analyze's random-placement "
+                     "reference)."),
+    ])  # fmt: skip
+
+
+def engine_options(command):
+    """Where the aggregates are computed (EngineOptions)."""
+    return _stack(command, [
+        click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
+                     help="Where to compute: this process, or a Dask cluster "
+                     "(pip install 'partsim[dask]')."),
+        click.option("--scheduler", metavar="ADDRESS", default=None,
+                     help="With --engine dask: the scheduler, e.g. tcp://10.0.0.5:8786 (its "
+                     "workers must reach the input files). Default: a local cluster, one "
+                     "worker per core."),
+        click.option("--blocksize", default="64MiB", show_default=True,
+                     help="With --engine dask: bytes per piece of input (whole lines of text "
+                     "files, row groups of Parquet); 0 for whole files."),
     ])  # fmt: skip
 
 
@@ -366,7 +398,9 @@ def _end_of_sample(sample) -> None:
 @click.argument("inputs", nargs=-1, required=False)
 @KEY_OPTION
 @producer_options(partitions_required=False)
-@event_options
+@measure_options
+@input_options
+@key_rule_options
 @click.option(
     "--top",
     type=click.IntRange(0),
@@ -396,27 +430,7 @@ def _end_of_sample(sample) -> None:
     show_default=True,
     help="Bytes of distinct keys counted exactly; past this, as past --exact-keys.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "dask"]),
-    default="local",
-    show_default=True,
-    help="Where to compute: this process, or a Dask cluster (pip install 'partsim[dask]').",
-)
-@click.option(
-    "--scheduler",
-    metavar="ADDRESS",
-    default=None,
-    help="With --engine dask: the scheduler, e.g. tcp://10.0.0.5:8786 (its workers must "
-    "reach the input files). Default: a local cluster, one worker per core.",
-)
-@click.option(
-    "--blocksize",
-    default="64MiB",
-    show_default=True,
-    help="With --engine dask: bytes per piece of input (whole lines of text files, row "
-    "groups of Parquet); 0 for whole files.",
-)
+@engine_options
 @live_options
 @JSON_OPTION
 def analyze(
@@ -550,7 +564,9 @@ def _counts(text: str) -> list[int]:
 @KEY_FORMAT_OPTION
 @SCHEMA_ID_OPTION
 @SCHEMA_TYPE_OPTION
-@event_options
+@measure_options
+@input_options
+@key_rule_options
 @click.option(
     "--max-skew",
     type=click.FloatRange(1),
@@ -692,14 +708,8 @@ def sweep(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) 
     default=None,
     help="The entity whose events must stay in order (default: the key).",
 )
-@reader_options
-@click.option(
-    "--null-field-as-empty",
-    is_flag=True,
-    help="A null field in a key template becomes '' instead of a null key.",
-)
-@STRICT_OPTION
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for keyless picks.")
+@input_options
+@key_rule_options
 @click.option(
     "--out",
     "out_dir",
@@ -849,9 +859,8 @@ ASSIGNOR_CHOICES = ("range", "roundrobin", "sticky", "cooperative-sticky", "unif
     default=None,
     help="Event time; without it, records arrive in input order at --rate.",
 )
-@reader_options
-@STRICT_OPTION
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for keyless picks.")
+@input_options
+@key_rule_options
 @click.option(
     "--out",
     "out_dir",
@@ -890,7 +899,8 @@ def simulate(inputs: Sequence[str], out_dir: str | None, as_json: bool, racks: s
 @cli.command(name="partitioners")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_partitioners(as_json: bool) -> None:
-    """List every partitioner: its client, algorithm, sign rule and null/empty-key rules.
+    """List every partitioner: its client, algorithm, sign rule, null/empty-key rules, and
+    how its client writes a text key with a lone UTF-16 surrogate.
 
     Names are what --partitioner accepts; aliases work too.
 
@@ -909,6 +919,7 @@ def list_partitioners(as_json: bool) -> None:
             "null_key": p.null_key_rule,
             "empty_key": p.empty_key_rule,
             "keyless": KEYLESS_STRATEGIES[p.keyless],
+            "lone_surrogate": TEXT_ENCODINGS[p.text_encoding],
             "notes": p.notes,
             "reference": p.reference,
         }
@@ -924,6 +935,7 @@ def list_partitioners(as_json: bool) -> None:
             "sign": p.sign_rule,
             "null key": p.null_key_short,
             "empty key": p.empty_key_short,
+            "lone surrogate": TEXT_ENCODING_SHORT[p.text_encoding],
             "client": p.client,
         }
         for p in PARTITIONERS.values()

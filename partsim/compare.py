@@ -16,30 +16,25 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from partsim.analysis import (
-    ENTITY_SCHEMA,
-    BatchPlan,
-    Rows,
-    bind_columns,
-    check_analysis_partitions,
-    entity_pairs,
-    keyless_fill,
-    make_plan,
-    prefetch,
-    skew_metrics,
-)
+from partsim.aggregates import ENTITY_SCHEMA, entity_pairs
+from partsim.engine import prefetch
 from partsim.errors import DataError, UsageError
-from partsim.io import BATCH_ROWS
+from partsim.events import Rows
 from partsim.keycounts import sum_by
+from partsim.metrics import skew_metrics
+from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split_options
 from partsim.ordering import lookup_partitions, ordering_report
 from partsim.partitioners import Partitioner, check_partition_count, get_partitioner
+from partsim.pipeline import BatchPlan, bind_columns, check_analysis_partitions
+from partsim.placement import keyless_fill
+from partsim.serde import display_key
 
 __all__ = [
     "KeySample",
@@ -313,20 +308,14 @@ def collect(
     plans: dict[str, BatchPlan],
     *,
     order_by: str | None = None,
-    format: str | None = None,
-    delimiter: str | None = None,
-    regex: str | None = None,
-    strict: bool = False,
-    batch_rows: int = BATCH_ROWS,
+    input_options: InputOptions,
     progress: bool = False,
 ) -> tuple[dict[str, KeySample], str, list[str]]:
     """Read the input once and build a key sample per design."""
     from partsim.design import parse_design
-    from partsim.io import open_events
     from partsim.progress import Progress
 
-    source = open_events(inputs, format=format, delimiter=delimiter, regex=regex, strict=strict,
-                         batch_rows=batch_rows)  # fmt: skip
+    source = input_options.open(inputs)
     bound = {
         name: bind_columns(plan, source.columns, f"--design {name}" if name != "key" else "--key")
         for name, plan in plans.items()
@@ -363,33 +352,27 @@ def sweep(
     designs: Sequence[str] | dict[str, str],
     partition_counts: Iterable[int],
     partitioners: Sequence[str] = ("java",),
-    order_by: str | None = None,
-    key_format: str = "string",
-    schema_id: int | None = None,
-    schema_type: str = "avro",
-    size: str | None = None,
-    timestamp: str | None = None,
-    window: str | int | float = "1min",
     max_skew: float = 1.2,
     partition_capacity: str | float | None = None,
     rate: str | float | None = None,
-    seed: int = 0,
-    null_field_as_empty: bool = False,
-    format: str | None = None,
-    delimiter: str | None = None,
-    regex: str | None = None,
-    strict: bool = False,
-    batch_rows: int = BATCH_ROWS,
+    input_options: InputOptions | None = None,
+    producer_options: ProducerOptions | None = None,
+    measure_options: MeasureOptions | None = None,
     progress: bool = False,
+    **options: object,
 ) -> SweepResult:
     """Compare key designs, partitioners and partition counts on one sample of events.
 
     ``designs`` are ``"NAME=EXPR"`` strings (or ``{name: expr}``), each expression a column or
-    a template as in :func:`partsim.analyze`. Returns a :class:`SweepResult` whose ``table``
-    has one row per design × partitioner × partition count and whose ``recommendations``
-    give, per design and partitioner, the smallest swept count that keeps max/mean within
-    ``max_skew`` and every partition within ``partition_capacity`` (a rate such as ``5000``
-    msgs/s or ``"5MB/s"``, checked against the timestamp's peak window or ``rate``).
+    a template as in :func:`partsim.analyze`, and ``partitioners`` the clients to compare.
+    The other options are :func:`partsim.analyze`'s (the producer's key and partitioner
+    come from ``designs`` and ``partitioners``); ``order_by`` names the entity whose events
+    must stay in order, and ``timestamp`` gives the peak windows. Returns a
+    :class:`SweepResult` whose ``table`` has one row per design × partitioner × partition
+    count and whose ``recommendations`` give, per design and partitioner, the smallest
+    swept count that keeps max/mean within ``max_skew`` and every partition within
+    ``partition_capacity`` (a rate such as ``5000`` msgs/s or ``"5MB/s"``, checked against
+    the timestamp's peak window or ``rate``).
 
     >>> import pandas as pd
     >>> events = pd.DataFrame({"user": [f"u{i % 50}" for i in range(1000)]})
@@ -397,6 +380,14 @@ def sweep(
     >>> result.table[["design", "partition_count", "distinct_keys"]].values.tolist()
     [['user', 3, 50], ['user', 6, 50]]
     """
+    for name in ("key", "partitioner"):  # given as designs and partitioners
+        if name in options:
+            raise TypeError(f"sweep() got an unexpected keyword argument {name!r}")
+    producer, measures, reader = split_options(
+        dict(options), ProducerOptions, MeasureOptions, InputOptions,
+        given=(producer_options, measure_options, input_options),
+    )  # fmt: skip
+    order_by, timestamp, seed = measures.order_by, measures.timestamp, producer.seed
     named = parse_designs(designs)
     counts = sorted({check_analysis_partitions(int(n)) for n in partition_counts})
     if not counts:
@@ -411,16 +402,13 @@ def sweep(
     if capacity and not (timestamp or total_rate):
         raise UsageError("--partition-capacity needs --timestamp (peak window) or --rate")
     plans = {
-        name: make_plan(key=expression, partition_count=counts[0], partitioner=chosen[0].name,
-                        key_format=key_format, schema_id=schema_id, schema_type=schema_type,
-                        size=size, timestamp=timestamp, window=window, seed=seed,
-                        null_field_as_empty=null_field_as_empty, strict=strict)
+        name: BatchPlan(replace(producer, key=expression, partitioner=chosen[0].name), counts[0],
+                        replace(measures, order_by=None), strict=reader.strict)
         for name, expression in named.items()
     }  # fmt: skip
     samples, described, _ = collect(
-        inputs, plans, order_by=order_by, format=format, delimiter=delimiter, regex=regex,
-        strict=strict, batch_rows=batch_rows, progress=progress,
-    )  # fmt: skip
+        inputs, plans, order_by=order_by, input_options=reader, progress=progress
+    )
     window_seconds = next(iter(plans.values())).window_ns / 1e9
     rows, loads = [], {}
     for name, sample in samples.items():
@@ -516,8 +504,6 @@ def _recommend(table: pd.DataFrame, samples, named, max_skew, capacity) -> pd.Da
 
 def _why_not(rows: pd.DataFrame, sample: KeySample, expression: str, max_skew, capacity) -> str:
     """Why no swept partition count works, and what would (with the ordering it costs)."""
-    from partsim.analysis import display_key
-
     top_share = float(rows["top_key_share"].iloc[0])
     counts = rows["partition_count"].tolist()
     keys = sample.keys

@@ -1,12 +1,12 @@
 """The Dask engine: the same mergeable aggregates, computed on a Dask cluster.
 
 ``partsim analyze --engine dask [--scheduler ADDRESS]`` (or ``analyze(..., engine="dask")``,
-or ``analyze(dask_dataframe, ...)``) cuts the input into pieces of about ``blocksize``
-bytes (:meth:`partsim.io.EventSource.pieces`: whole lines of text files, row groups of
-Parquet files), aggregates each piece on a worker with the same
-:class:`~partsim.analysis.BatchPlan` and readers as the local engine, merges the partial
-aggregates in a tree on the cluster, and finishes the result on the client. The workers
-read the files themselves, so the paths must be reachable from them.
+or ``analyze(dask_dataframe, ...)``; :mod:`partsim.engine` makes the choice) cuts the input
+into pieces of about ``blocksize`` bytes (:meth:`partsim.io.EventSource.pieces`: whole lines
+of text files, row groups of Parquet files), aggregates each piece on a worker with the same
+:class:`~partsim.pipeline.BatchPlan` and readers as the local engine, merges the partial
+aggregates in a tree on the cluster, and returns the merged aggregate to the client. The
+workers read the files themselves, so the paths must be reachable from them.
 
 Counts are exact and equal the local engine's: per partition, per key (up to the exact-key
 limit) and per window. Keyless records (null keys) are the exception: their partitions are
@@ -24,23 +24,15 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from partsim.analysis import (
-    AnalysisResult,
-    BatchPlan,
-    LoadAggregate,
-    analyze_batches,
-    bind_columns,
-    finish_run,
-)
+from partsim.aggregates import LoadAggregate
 from partsim.errors import ClusterError, UsageError, error_reason
+from partsim.options import DEFAULT_BLOCKSIZE, InputOptions
+from partsim.pipeline import BatchPlan, analyze_batches, bind_columns
 
-__all__ = ["DEFAULT_BLOCKSIZE", "analyze_on_dask", "is_dask_frame", "parse_blocksize"]
-
-#: Bytes per piece, as dask.dataframe.read_csv cuts files.
-DEFAULT_BLOCKSIZE = 64 << 20
+__all__ = ["aggregate_on_dask", "is_dask_frame", "parse_blocksize"]
 #: Piece ``i`` numbers its keyless records from ``i << KEYLESS_SPACING``.
 KEYLESS_SPACING = 40
 #: Partial aggregates merged per task of the merge tree.
@@ -151,25 +143,24 @@ def _tree(level: list[Any], merge: Callable[..., Any]) -> Any:
     return level[0]
 
 
-def analyze_on_dask(
+def aggregate_on_dask(
     inputs: object,
     plan: BatchPlan,
     *,
-    reader: Mapping[str, Any],
+    input_options: InputOptions,
     scheduler: str | None = None,
     blocksize: int | str = DEFAULT_BLOCKSIZE,
-    top: int = 20,
-    seed: int = 0,
     progress: bool = False,
-) -> AnalysisResult:
-    """:func:`partsim.analysis.analyze` on a Dask cluster (see the module docstring)."""
-    from partsim.io import open_events
+) -> tuple[LoadAggregate, BatchPlan, str, list[str]]:
+    """The aggregate of ``inputs`` under ``plan``, computed on a Dask cluster (see the module
+    docstring); with the plan bound to the input's columns, the input's label and examples
+    of skipped rows."""
     from partsim.progress import Progress
 
     size = parse_blocksize(blocksize)
     if is_dask_frame(inputs):
-        return _analyze_frame(inputs, plan, scheduler=scheduler, top=top, seed=seed)
-    source = open_events(inputs, **reader)
+        return _aggregate_frame(inputs, plan, scheduler=scheduler)
+    source = input_options.open(inputs)
     plan = bind_columns(plan, source.columns)
     pieces = source.select(plan.columns()).pieces(size)
     bar = Progress(enabled=progress, total_bytes=source.bytes_total, unit="pieces",
@@ -199,12 +190,12 @@ def analyze_on_dask(
         except BaseException:
             client.cancel([*futures, root])
             raise
-    return finish_run(aggregate, plan, source.describe(), examples, top=top, seed=seed)
+    return aggregate, plan, source.describe(), examples
 
 
-def _analyze_frame(
-    frame: Any, plan: BatchPlan, *, scheduler: str | None, top: int, seed: int
-) -> AnalysisResult:
+def _aggregate_frame(
+    frame: Any, plan: BatchPlan, *, scheduler: str | None
+) -> tuple[LoadAggregate, BatchPlan, str, list[str]]:
     import dask
 
     plan = bind_columns(plan, [str(name) for name in frame.columns])
@@ -218,5 +209,4 @@ def _analyze_frame(
             aggregate, examples = client.compute(root).result()
     else:  # dask's default scheduler: the caller's client if there is one
         aggregate, examples = dask.compute(root)[0]
-    label = f"a dask DataFrame ({frame.npartitions} partitions)"
-    return finish_run(aggregate, plan, label, examples, top=top, seed=seed)
+    return aggregate, plan, f"a dask DataFrame ({frame.npartitions} partitions)", examples

@@ -8,12 +8,10 @@ Everything here uses :class:`matplotlib.figure.Figure` with the Agg canvas and n
 global state behind. Record keys are user data: they are always drawn as plain text, never
 as mathtext or TeX.
 
->>> import pandas as pd
->>> from partsim.analysis import analyze_batches, finish, make_plan
 >>> import pyarrow as pa
+>>> from partsim.analysis import analyze
 >>> events = pa.table({"customer": ["a", "b", "a", "c"]})
->>> plan = make_plan(key="customer", partition_count=3)
->>> result = finish(analyze_batches([events], plan), plan)
+>>> result = analyze(events, key="customer", partition_count=3)
 >>> ax = plot_load(result)
 >>> len(ax.containers[0]), ax.get_xlabel()
 (3, 'partition')

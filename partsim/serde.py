@@ -359,6 +359,13 @@ TEXT_ENCODINGS: dict[str, str] = {
     "refuse": "refused: Python's str.encode() raises, so the producer never sends the key",
     "utf-16": "hashed as the string's UTF-16 code units, the surrogate kept (String.hashCode)",
 }
+#: The same, in a word or two, for tables.
+TEXT_ENCODING_SHORT: dict[str, str] = {
+    "jdk": "'?'",
+    "replacement": "U+FFFD",
+    "refuse": "refused",
+    "utf-16": "UTF-16 unit",
+}
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -555,3 +562,18 @@ def _text(key: object, key_format: str) -> str:
     if isinstance(key, str):
         return key
     raise DataError(f"key_format {key_format!r} needs text keys; got {key!r}")
+
+
+def display_key(raw: bytes | None, key_format: str, prefix: int = 0) -> str:
+    """A serialized key shown as the user wrote it (framing removed); ``(null)`` for a null
+    key that the partitioner hashes (librdkafka's consistent, murmur2 and fnv1a do)."""
+    if raw is None:
+        return "(null)"
+    payload = raw[prefix:]
+    if key_format in ("int16", "int32", "int64"):
+        return str(int.from_bytes(payload, "big", signed=True))
+    if key_format == "hex":
+        return payload.hex()
+    if key_format == "base64":
+        return base64.b64encode(payload).decode("ascii")
+    return display_text(payload)

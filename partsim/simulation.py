@@ -18,18 +18,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from partsim.analysis import (
-    _window_counts,
-    bind_columns,
-    make_plan,
-    parse_window,
-    prefetch,
-)
+from partsim.aggregates import window_counts
 from partsim.compare import parse_rate
+from partsim.engine import prefetch
 from partsim.errors import DataError, UsageError
-from partsim.io import BATCH_ROWS
+from partsim.events import parse_window
 from partsim.keycounts import sum_by
 from partsim.lag import simulate_lag
+from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split_options
+from partsim.pipeline import BatchPlan, bind_columns
 
 __all__ = ["KEYLESS_CLIENT_OF", "SimulationResult", "simulate"]
 
@@ -75,17 +72,10 @@ class _Series:
 def simulate(
     inputs: object,
     *,
-    key: str,
     partition_count: int,
     consumer_capacity: str | float,
     consumers: int = 1,
     assignor: str = "range",
-    partitioner: str = "java",
-    key_format: str = "string",
-    schema_id: int | None = None,
-    schema_type: str = "avro",
-    size: str | None = None,
-    timestamp: str | None = None,
     rate: str | float | None = None,
     scale: float | None = None,
     step: str | float = "1s",
@@ -100,14 +90,11 @@ def simulate(
     broker_latency_ms: Sequence[float] | None = None,
     partition_candidates: Sequence[int] | None = None,
     record_size: int = 100,
-    seed: int = 0,
-    null_field_as_empty: bool = False,
-    format: str | None = None,
-    delimiter: str | None = None,
-    regex: str | None = None,
-    strict: bool = False,
-    batch_rows: int = BATCH_ROWS,
+    input_options: InputOptions | None = None,
+    producer_options: ProducerOptions | None = None,
+    measure_options: MeasureOptions | None = None,
     progress: bool = False,
+    **options: object,
 ) -> SimulationResult:
     """Simulate a topic fed by this sample: per-partition rates, consumer load, lag, brokers.
 
@@ -116,7 +103,8 @@ def simulate(
     order at ``rate``. ``rate`` (total msgs/s or bytes/s) or ``scale`` (a factor) scales the
     sample while keeping its shape. ``max_lag_seconds`` is the SLO. ``record_size`` is the
     bytes per record that drive the producer's batching on the keyless path when the input
-    gives no sizes.
+    gives no sizes. The other options are :func:`partsim.analyze`'s (``key``,
+    ``partitioner``, ``size``, ``timestamp``, the reader's ...); the window is ``step``.
 
     >>> import pandas as pd
     >>> events = pd.DataFrame({"k": ["hot"] * 60_000,
@@ -129,6 +117,11 @@ def simulate(
     from partsim.assignors import assign_partitions, default_member_ids, sweep_consumers
     from partsim.keyless import KEYLESS_CLIENTS, ProducerConfig
 
+    producer, measures, reader = split_options(
+        dict(options), ProducerOptions, MeasureOptions, InputOptions,
+        given=(producer_options, measure_options, input_options),
+    )  # fmt: skip
+    key, seed, timestamp = producer.key, producer.seed, measures.timestamp
     capacity, unit = parse_rate(consumer_capacity, "--consumer-capacity")
     if isinstance(consumers, bool) or not isinstance(consumers, int) or consumers < 1:
         raise UsageError(f"--consumers must be a whole number >= 1; got {consumers!r}")
@@ -141,10 +134,10 @@ def simulate(
         raise UsageError("simulate needs event times: give --timestamp COLUMN, or --rate")
     step_ns = parse_window(step)
     step_seconds = step_ns / 1e9
-    plan = make_plan(
-        key=key, partition_count=partition_count, partitioner=partitioner, key_format=key_format,
-        schema_id=schema_id, schema_type=schema_type, size=size, timestamp=timestamp,
-        window=step, seed=seed, null_field_as_empty=null_field_as_empty, strict=strict,
+    plan = BatchPlan(
+        producer, partition_count,
+        MeasureOptions(size=measures.size, timestamp=timestamp, window=step),
+        strict=reader.strict,
     )  # fmt: skip
     client = keyless_client or KEYLESS_CLIENT_OF[plan.partitioner.keyless]
     if client not in KEYLESS_CLIENTS:
@@ -165,10 +158,8 @@ def simulate(
     if isinstance(record_size, bool) or not isinstance(record_size, int) or record_size < 1:
         raise UsageError(f"--record-size must be a whole number of bytes >= 1; got {record_size!r}")
     series, keys_by_step, keyless, described = _read(
-        inputs, plan, target, step_ns, client, config, seed, search, record_size,
-        format=format, delimiter=delimiter, regex=regex, strict=strict, batch_rows=batch_rows,
-        progress=progress,
-    )  # fmt: skip
+        inputs, plan, target, step_ns, search, record_size, reader, progress
+    )
     keyless_path = (client, config, seed, step_ns)
     # The factor compares totals, which do not depend on where keyless records go.
     factor = _scale_factor(series, keyless, target, scale, step_seconds)
@@ -277,16 +268,13 @@ def simulate(
                             consumer_lag=consumer_lag, brokers=broker_frame)  # fmt: skip
 
 
-def _read(inputs, plan, target, step_ns, client, config, seed, search, record_size,
-          **io_options):  # fmt: skip
+def _read(inputs, plan, target, step_ns, search, record_size, reader: InputOptions, progress):
     """Arrivals per step and partition (keyless records through the client's simulator), and
     with ``search`` the per-step key counts needed to try other partition counts, with the
     keyless records' times and sizes."""
-    from partsim.io import open_events
     from partsim.progress import Progress
 
-    progress = io_options.pop("progress")
-    source = open_events(inputs, **io_options)
+    source = reader.open(inputs)
     plan = bind_columns(plan, source.columns)
     count = plan.partition_count
     keyed_parts, keyless_times, keyless_sizes, key_parts = [], [], [], []
@@ -314,12 +302,12 @@ def _read(inputs, plan, target, step_ns, client, config, seed, search, record_si
             hashed = ~keyless
             steps = times // step_ns
             if hashed.any():
-                keyed_parts.append(_window_counts(steps[hashed], partitions[hashed],
+                keyed_parts.append(window_counts(steps[hashed], partitions[hashed],
                                                   events.weights[hashed], count))  # fmt: skip
             if keyless.any():
                 keyless_times.append(times[keyless])
                 # Batching runs on bytes: without sizes, a record is record_size bytes.
-                sized = plan.size is not None or plan.value_sizes
+                sized = plan.measures.size is not None or plan.value_sizes
                 keyless_sizes.append(events.weights[keyless] if sized else
                                      np.full(int(keyless.sum()), float(record_size)))  # fmt: skip
             if search:
@@ -373,7 +361,7 @@ def _keyless_counts(keyless, partition_count, client, config, seed, step_ns) -> 
     times, sizes = keyless
     placed = simulate_keyless(client, (times - times[0]) / 1e9, sizes, partition_count,
                               config=config, seed=seed)  # fmt: skip
-    return _window_counts(times // step_ns, placed, sizes, partition_count)
+    return window_counts(times // step_ns, placed, sizes, partition_count)
 
 
 def _keyless_imbalance(keyless, count, keyless_path) -> dict | None:

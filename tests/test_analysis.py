@@ -18,8 +18,10 @@ from hypothesis import strategies as st
 from kafka.partitioner.default import murmur2 as kafka_python_murmur2
 
 import partsim
-from partsim import analysis
-from partsim.analysis import analyze_batches, make_plan, parse_numbers
+from partsim import engine, events, reference
+from partsim.events import parse_numbers
+from partsim.metrics import skew_metrics
+from partsim.pipeline import analyze_batches, make_plan
 from tests.strategies import number_texts
 
 
@@ -185,7 +187,7 @@ def test_parsing_ahead_in_threads_does_not_change_the_aggregate() -> None:
     batches = table.to_batches(max_chunksize=1_000)
     one = analyze_batches(batches, plan)
     ahead = analyze_batches(
-        analysis.prefetch(analysis.parse_ahead(analysis.prefetch(iter(batches)), plan)), plan
+        engine.prefetch(engine.parse_ahead(engine.prefetch(iter(batches)), plan)), plan
     )
     for name in ("messages", "bytes", "keyed_messages", "keyed_bytes"):
         assert np.array_equal(getattr(one, name), getattr(ahead, name)), name
@@ -217,7 +219,7 @@ def test_merging_partial_aggregates_equals_one_pass(keys: list, split: int) -> N
 
 def test_metrics_against_their_formulas() -> None:
     loads = np.array([10.0, 20.0, 30.0, 40.0])
-    metrics = analysis.skew_metrics(loads)
+    metrics = skew_metrics(loads)
     assert metrics["max_mean_ratio"] == pytest.approx(40 / 25)
     assert metrics["cv"] == pytest.approx(loads.std() / loads.mean())
     pairs = np.abs(loads[:, None] - loads[None, :]).sum()
@@ -225,14 +227,14 @@ def test_metrics_against_their_formulas() -> None:
     assert metrics["jain"] == pytest.approx(loads.sum() ** 2 / (4 * (loads**2).sum()))
     shares = loads / loads.sum()
     assert metrics["entropy"] == pytest.approx(-(shares * np.log(shares)).sum() / np.log(4))
-    assert analysis.skew_metrics(np.ones(8))["gini"] == pytest.approx(0)
+    assert skew_metrics(np.ones(8))["gini"] == pytest.approx(0)
 
 
 def test_uniform_reference_simulated_and_computed_agree(monkeypatch) -> None:
     weights = np.random.default_rng(2).pareto(2.5, 50_000) + 1
-    simulated = analysis.uniform_reference(weights, 0, 24, seed=3)
-    monkeypatch.setattr(analysis, "SIMULATE_MAX_KEYS", 10)
-    computed = analysis.uniform_reference(weights, 0, 24)
+    simulated = reference.uniform_reference(weights, 0, 24, seed=3)
+    monkeypatch.setattr(reference, "SIMULATE_MAX_KEYS", 10)
+    computed = reference.uniform_reference(weights, 0, 24)
     assert (simulated["method"], computed["method"]) == ("simulated", "computed")
     assert computed["mean"] == pytest.approx(simulated["mean"], rel=0.01)
     assert computed["p95"] == pytest.approx(simulated["p95"], rel=0.02)
@@ -262,7 +264,7 @@ def test_uniform_reference_draws_as_placing_every_key_does() -> None:
     weights = np.repeat([1.0, 3.0, 7.0, 10.0, 20.0, 35.0, 50.0], [200, 60, 13, 5, 1, 1, 1])
     keyless, partition_count, runs = 40, 8, 40
     mean_load = (weights.sum() + keyless) / partition_count
-    grouped = [analysis.uniform_reference(weights, keyless, partition_count, seed=seed)
+    grouped = [reference.uniform_reference(weights, keyless, partition_count, seed=seed)
                for seed in range(runs)]  # fmt: skip
     assert {result["trials"] for result in grouped} == {500}
     rng = np.random.default_rng(2024)
@@ -324,7 +326,7 @@ def trim_then_parse(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     try:
         values = pc.cast(values, pa.float64())
     except pa.ArrowInvalid:
-        numeric = pc.match_substring_regex(values, analysis._NUMBER)
+        numeric = pc.match_substring_regex(values, events._NUMBER)
         values = pc.cast(pc.if_else(numeric, values, pa.scalar(None, values.type)), pa.float64())
     return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
 

@@ -17,13 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import partsim
-from partsim.analysis import LoadAggregate, analyze, bind_columns, make_plan
+from partsim.aggregates import LoadAggregate
+from partsim.analysis import analyze
 from partsim.cli import main
 from partsim.compare import KeySample, sample_batch
 from partsim.design import KeyDesign, parse_design
 from partsim.errors import DataError, PartsimError, UsageError
 from partsim.io import open_events
 from partsim.partitioners import partitioner_names
+from partsim.pipeline import bind_columns, make_plan
 from tests.strategies import (
     event_rows,
     input_bytes,

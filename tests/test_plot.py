@@ -12,8 +12,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from partsim.analysis import analyze_batches, finish, make_plan
+from partsim.analysis import finish
 from partsim.errors import UsageError
+from partsim.pipeline import analyze_batches, make_plan
 from partsim.plot import (
     KEY_WIDTH,
     figure,

@@ -14,8 +14,9 @@ import pytest
 from kafka.partitioner.default import murmur2 as kafka_python_murmur2
 
 import partsim
-from partsim.analysis import LoadAggregate, analyze_batches, make_plan
+from partsim.aggregates import LoadAggregate
 from partsim.errors import UsageError
+from partsim.pipeline import analyze_batches, make_plan
 from partsim.sketch import KeySketch
 from tests.cli import run_partsim
 

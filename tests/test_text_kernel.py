@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from partsim import analysis, hashing
-from partsim.analysis import _COUNTS, _ISO_TIMES, parse_numbers, parse_timestamps
+from partsim import events, hashing
+from partsim.events import _COUNTS, _ISO_TIMES, parse_numbers, parse_timestamps
 
 pytestmark = pytest.mark.skipif(hashing._kernels is None, reason="unreachable: CI builds it")
 
@@ -70,7 +70,7 @@ KERNEL_ISO = st.builds(
        large=st.booleans())  # fmt: skip
 def test_times_match_arrow(values, large) -> None:
     array = pa.array(values, pa.large_string() if large else pa.string())
-    assert analysis._parsed_by_kernel(array, _ISO_TIMES) is not None
+    assert events._parsed_by_kernel(array, _ISO_TIMES) is not None
     fast, slow = _both(parse_timestamps, array)
     assert fast.tolist() == slow.tolist()
 
@@ -98,7 +98,7 @@ NUMBER_TEXT = st.one_of(
        large=st.booleans())  # fmt: skip
 def test_counts_match_arrow(values, large) -> None:
     array = pa.array(values, pa.large_string() if large else pa.string())
-    assert analysis._parsed_by_kernel(array, _COUNTS) is not None
+    assert events._parsed_by_kernel(array, _COUNTS) is not None
     fast, slow = _both(parse_numbers, array)
     np.testing.assert_array_equal(fast, slow)
 
@@ -116,15 +116,15 @@ def test_the_kernel_reads_the_common_forms(monkeypatch) -> None:
     chunked, with nulls; and one value in another form sends the whole column to Arrow."""
     monkeypatch.setenv("PARTSIM_KERNELS", "c")
     times = pa.array(["x", "2024-02-29 23:59:59.5", None, "1970-01-01T00:00:00Z", "y"]).slice(1, 3)
-    got = analysis._parsed_by_kernel(pa.chunked_array([times, times]), _ISO_TIMES)
+    got = events._parsed_by_kernel(pa.chunked_array([times, times]), _ISO_TIMES)
     second = 1_709_251_199_500_000_000
     assert got.tolist() == [second, np.iinfo(np.int64).min, 0] * 2
     counts = pa.array(["7", None, "000123", "999999999999999"])
-    assert analysis._parsed_by_kernel(counts, _COUNTS).tolist()[2:] == [123.0, 999999999999999.0]
-    assert analysis._parsed_by_kernel(pa.array(["7", "7.5"]), _COUNTS) is None
-    assert analysis._parsed_by_kernel(pa.array(["2023-02-29 00:00:00"]), _ISO_TIMES) is None
+    assert events._parsed_by_kernel(counts, _COUNTS).tolist()[2:] == [123.0, 999999999999999.0]
+    assert events._parsed_by_kernel(pa.array(["7", "7.5"]), _COUNTS) is None
+    assert events._parsed_by_kernel(pa.array(["2023-02-29 00:00:00"]), _ISO_TIMES) is None
     monkeypatch.setenv("PARTSIM_KERNELS", "numpy")
-    assert analysis._parsed_by_kernel(counts, _COUNTS) is None
+    assert events._parsed_by_kernel(counts, _COUNTS) is None
 
 
 @pytest.mark.parametrize(
