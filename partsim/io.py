@@ -1088,7 +1088,9 @@ class _JsonParser:
             return block
         self.tally.skip(
             self.name, [first_line + i for i in wide],
-            [f"more than {_JSON_MAX_FIELDS:,} fields (':') on one line"] * len(wide),
+            [f"nested deeper than {_JSON_MAX_DEPTH} levels"
+             if _nesting(data[int(starts[i]) : int(stops[i])]) > _JSON_MAX_DEPTH
+             else f"more than {_JSON_MAX_FIELDS:,} fields (':') on one line" for i in wide],
         )  # fmt: skip
         parts, last = [], 0
         for i in wide:
@@ -1232,6 +1234,14 @@ class _JsonParser:
             else:
                 stack.pop()
         return flat, None
+
+
+def _nesting(line: np.ndarray) -> int:
+    """How deep a line's '{' and '[' nest (brackets inside strings count too)."""
+    opens = (line == ord("{")) | (line == ord("["))
+    brackets = np.flatnonzero(opens | (line == ord("}")) | (line == ord("]")))
+    steps = np.where(opens[brackets], 1, -1).astype(np.int32)
+    return int(np.cumsum(steps).max(initial=0))
 
 
 def _leaf_count(schema: pa.Schema) -> int:
