@@ -84,7 +84,8 @@ def parse_numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
             values = pc.cast(values, pa.float64())
         except pa.ArrowInvalid:
             values = _trimmed_numbers(values)
-    return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+    # An integer past 2**53 becomes the nearest double (a safe cast would refuse it).
+    return pc.cast(values, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
 
 
 def _trimmed_numbers(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -157,15 +158,15 @@ def parse_timestamps(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
             return _time_ns(pc.cast(values, pa.timestamp("ns", tz="UTC" if zoned else None)))
         except pa.ArrowInvalid:
             pass
+    if pa.types.is_integer(values.type):
+        return _epoch_integers(values)
     numbers = parse_numbers(values)
     numeric = np.isfinite(numbers)
     out = np.full(len(numbers), MISSING_TIME, dtype=np.int64)
     if numeric.any():
         # Each number's unit by its own magnitude, never by the other values in its batch.
         magnitude = np.abs(numbers)
-        scale = np.select(
-            [magnitude < 1e11, magnitude < 1e14, magnitude < 1e17], [1e9, 1e6, 1e3], 1.0
-        )
+        scale = _epoch_scale(magnitude)
         with np.errstate(over="ignore", invalid="ignore"):  # inf, and then unparsable
             nanoseconds = numbers * scale
         # Past int64 nanoseconds (about the years 1678-2262) a number names no time we can
@@ -174,7 +175,7 @@ def parse_timestamps(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         out[numeric] = nanoseconds[numeric].astype(np.int64)
         whole = numeric & (magnitude < 2.0**53) & (numbers == np.round(numbers))
         if whole.any():  # whole numbers in integers, exactly: 1700000000123 ms is ...123000000
-            out[whole] = numbers[whole].astype(np.int64) * scale[whole].astype(np.int64)
+            out[whole] = numbers[whole].astype(np.int64) * scale[whole]
     rest = np.flatnonzero(~np.isfinite(numbers) & np.asarray(pc.is_valid(values)))
     if text and len(rest):  # the values that are not numbers: as text times, one by one
         series = pd.Series(text_values(values.take(pa.array(rest))), dtype=object)
@@ -182,6 +183,34 @@ def parse_timestamps(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         times = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
         times[parsed.isna().to_numpy()] = MISSING_TIME
         out[rest] = times
+    return out
+
+
+def _epoch_scale(magnitude: np.ndarray) -> np.ndarray:
+    """Nanoseconds per unit of each epoch number, by its own magnitude (see
+    :func:`parse_timestamps`)."""
+    return np.select(
+        [magnitude < 1e11, magnitude < 1e14, magnitude < 1e17], [10**9, 10**6, 10**3], 1
+    ).astype(np.int64)
+
+
+def _epoch_integers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An integer column's epoch numbers in nanoseconds, exactly (an int64 of nanoseconds
+    is past 2**53, where a double would round it); past int64 nanoseconds, unparsable."""
+    valid = np.asarray(pc.is_valid(values), dtype=bool)
+    if pa.types.is_uint64(values.type):
+        huge = np.asarray(
+            pc.greater(values, pa.scalar(2**63 - 1, pa.uint64())).fill_null(False), dtype=bool
+        )
+        valid &= ~huge
+        values = pc.if_else(huge, pa.scalar(0, values.type), values)
+    numbers = values.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+    scale = _epoch_scale(np.abs(numbers.astype(np.float64)))
+    valid &= (numbers != np.iinfo(np.int64).min) & (
+        np.abs(numbers) <= np.iinfo(np.int64).max // scale
+    )
+    out = np.full(len(numbers), MISSING_TIME, dtype=np.int64)
+    out[valid] = numbers[valid] * scale[valid]
     return out
 
 
