@@ -31,25 +31,17 @@ from hypothesis import strategies as st
 from kafka.partitioner.default import murmur2 as kafka_python_murmur2
 
 import partsim
-from partsim import hashing
 from partsim.events import MISSING_TIME, parse_timestamps
 from partsim.partitioners import PARTITIONERS
 from tests.cli import run_partsim
 from tests.conftest import skip_or_fail
 from tests.test_dask import scheduler  # noqa: F401 - the module's real Dask cluster
+from tests.test_keycounts import kernel  # noqa: F401 - both kernels, by PARTSIM_KERNELS
 
 N = 997
 PROPERTY = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])  # fmt: skip
-
-
-@pytest.fixture(params=["c", "numpy"])
-def kernel(request, monkeypatch):
-    if request.param == "c" and hashing._kernels is None:
-        pytest.fail("the C kernel is not built: pip install -e . should build it")
-    monkeypatch.setenv("PARTSIM_KERNELS", request.param)
-    return request.param
 
 
 # ----------------------------------------------------------------------------- oracle
@@ -156,9 +148,10 @@ def parquet_file(folder: Path, name: str, kind: str, values: list) -> Path:
 
 
 # ---------------------------------------------------------------------- per format
+@pytest.mark.usefixtures("kernel")
 @PROPERTY
 @given(values=st.lists(texts, min_size=1, max_size=30), tsv=st.booleans())
-def test_csv_and_tsv_values_hash_as_written(kernel, values: list[str], tsv: bool) -> None:
+def test_csv_and_tsv_values_hash_as_written(values: list[str], tsv: bool) -> None:
     """Any text the csv module writes (quotes, commas, newlines, CR, spaces, BOMs inside)
     is hashed as its UTF-8; TSV has no quoting, so its values hold no tab or line end."""
     if tsv:
@@ -169,6 +162,7 @@ def test_csv_and_tsv_values_hash_as_written(kernel, values: list[str], tsv: bool
         assert_hashed(analyze(str(path)), [csv_bytes(value) for value in values])
 
 
+@pytest.mark.usefixtures("kernel")
 @PROPERTY
 @given(
     values=st.lists(
@@ -179,7 +173,7 @@ def test_csv_and_tsv_values_hash_as_written(kernel, values: list[str], tsv: bool
     floats=st.lists(st.floats(allow_nan=False, allow_infinity=False).filter(
         lambda number: number != round(number)), max_size=5),
 )  # fmt: skip
-def test_json_values_hash_as_written_whatever_the_other_lines(kernel, values, floats) -> None:
+def test_json_values_hash_as_written_whatever_the_other_lines(values, floats) -> None:
     """Integers keep their exact digits however big and whatever the other lines hold
     (floats among them too); strings, booleans and arrays are their JSON text; a float is
     a text that reads back as the same number."""
@@ -211,9 +205,10 @@ def _float_or_none(text: str) -> float | None:
         return None
 
 
+@pytest.mark.usefixtures("kernel")
 @PROPERTY
 @given(data=st.data(), kind=st.sampled_from(sorted(ARROW_KEYS)))
-def test_parquet_values_of_every_type_hash_as_the_producer_serializes(kernel, data, kind):
+def test_parquet_values_of_every_type_hash_as_the_producer_serializes(data, kind):
     _, values_of, to_bytes = ARROW_KEYS[kind]
     values = data.draw(st.lists(st.one_of(values_of, st.none()), min_size=1, max_size=30))
     with tempfile.TemporaryDirectory() as folder:
@@ -222,11 +217,12 @@ def test_parquet_values_of_every_type_hash_as_the_producer_serializes(kernel, da
     assert_hashed(result, [None if value is None else to_bytes(value) for value in values])
 
 
+@pytest.mark.usefixtures("kernel")
 @pytest.mark.parametrize("key_format", ["int16", "int32", "int64"])
 @settings(max_examples=20, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(values=st.lists(st.integers(-(2**15), 2**15 - 1), min_size=1, max_size=20))
-def test_integers_from_every_format_serialize_big_endian(kernel, key_format, values) -> None:
+def test_integers_from_every_format_serialize_big_endian(key_format, values) -> None:
     """CSV text, JSON numbers and Parquet int64 give the same 2, 4 or 8 bytes."""
     width = {"int16": 2, "int32": 4, "int64": 8}[key_format]
     keys = [value.to_bytes(width, "big", signed=True) for value in values]
@@ -274,9 +270,10 @@ def write_inputs(folder: Path, files: list[tuple[str, list]]) -> tuple[list[str]
     return [str(path) for path in paths], keys
 
 
+@pytest.mark.usefixtures("kernel")
 @PROPERTY
 @given(files=st.lists(input_files, min_size=1, max_size=4))
-def test_any_mix_of_inputs_hashes_each_file_from_its_own_values(kernel, files) -> None:
+def test_any_mix_of_inputs_hashes_each_file_from_its_own_values(files) -> None:
     """An int64 Parquet file before a CSV of 007 leaves 007 as 007; a boolean one leaves
     TRUE as TRUE: each input's keys come from its own values, in any order of files."""
     with tempfile.TemporaryDirectory() as folder:
@@ -325,10 +322,11 @@ def test_a_float_key_column_is_refused_whatever_the_order(tmp_path: Path) -> Non
 
 
 # --------------------------------------------------------------- JSON lines, one rule
+@pytest.mark.usefixtures("kernel")
 @PROPERTY
 @given(lines=st.lists(st.sampled_from(["good", "two", "bad", "blank", "crlf"]), min_size=1,
                       max_size=12), cr_only=st.booleans())  # fmt: skip
-def test_a_json_line_is_read_the_same_whatever_else_is_in_the_block(kernel, lines, cr_only):
+def test_a_json_line_is_read_the_same_whatever_else_is_in_the_block(lines, cr_only):
     """One object per line: a line of two objects, or objects separated by CR alone, is one
     skipped line whether or not the block holds a bad line too; CRLF is a line end."""
     text = {"good": '{"k": "g%d"}\n', "two": '{"k": "t%d"}{"k": "u%d"}\n', "bad": "{bad %d\n",
