@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from kafka.partitioner.default import murmur2 as kafka_python_murmur2
 
@@ -76,8 +76,23 @@ def analyze(inputs, **options) -> partsim.AnalysisResult:
 # ------------------------------------------------------------------------ strategies
 #: Text a CSV, JSON or Parquet file can hold: any Unicode but lone surrogates.
 texts = st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
-#: JSON integers of any size and sign, small ones often.
-integers = st.one_of(st.integers(-(2**70), 2**70), st.integers(-3, 3), st.just(-0))
+#: JSON integers of any size and sign: small ones, those a double prints with an exponent
+#: (from 1e15, and 123456789012345), and those past 2**53 and int64, often.
+integers = st.one_of(
+    st.integers(-(2**70), 2**70), st.integers(-3, 3), st.integers(10**14, 2**63 - 1),
+    st.sampled_from([123456789012345, -(10**15), 2**53 + 1, 2**63, -(2**63) - 1]),
+)  # fmt: skip
+
+
+class NegativeZero:
+    """The JSON integer ``-0`` (Python has no negative integer zero to dump)."""
+
+
+def json_line(value: object, **more: object) -> str:
+    """A JSON line ``{"k": value}`` as json.dumps writes it (``-0`` for NegativeZero)."""
+    if isinstance(value, NegativeZero):
+        return json.dumps({"k": 0, **more}).replace('"k": 0', '"k": -0', 1)
+    return json.dumps({"k": value, **more})
 
 
 def csv_file(folder: Path, name: str, values: list[str]) -> Path:
@@ -107,6 +122,8 @@ def json_text(value: object) -> bytes | None:
     """A JSON value's key text, as the io docs state it, computed here independently."""
     if value is None:
         return None
+    if isinstance(value, NegativeZero):
+        return b"0"  # an integer: its value, as json.loads, JSON.parse and Jackson read it
     if isinstance(value, bool):
         return b"true" if value else b"false"
     if isinstance(value, int):
@@ -167,19 +184,19 @@ def test_csv_and_tsv_values_hash_as_written(values: list[str], tsv: bool) -> Non
 @given(
     values=st.lists(
         st.one_of(texts.filter(lambda text: _float_or_none(text) is None), integers,
-                  st.booleans(), st.none(), st.lists(st.integers(-9, 9), max_size=3)),
+                  st.booleans(), st.none(), st.lists(st.integers(-9, 9), max_size=3),
+                  st.builds(NegativeZero)),
         min_size=1, max_size=30,
     ),
     floats=st.lists(st.floats(allow_nan=False, allow_infinity=False).filter(
         lambda number: number != round(number)), max_size=5),
 )  # fmt: skip
+@example(values=[123456789012345, 7, NegativeZero()], floats=[2.5])  # the issue's lines
 def test_json_values_hash_as_written_whatever_the_other_lines(values, floats) -> None:
     """Integers keep their exact digits however big and whatever the other lines hold
     (floats among them too); strings, booleans and arrays are their JSON text; a float is
     a text that reads back as the same number."""
-    lines = [json.dumps({"k": value}) for value in values] + [
-        json.dumps({"k": value, "other": 1}) for value in floats
-    ]
+    lines = [json_line(value) for value in values] + [json_line(value, other=1) for value in floats]
     order = np.random.default_rng(len(lines)).permutation(len(lines))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "a.jsonl"
@@ -244,8 +261,8 @@ input_files = st.one_of(
     st.tuples(st.just("csv"), st.lists(st.sampled_from(["007", "0x10", "-0", "7", "1", "TRUE",
                                                         "false", "0", "a"]) | texts,
                                        min_size=1, max_size=8)),
-    st.tuples(st.just("jsonl"), st.lists(integers | texts | st.booleans(), min_size=1,
-                                         max_size=8)),
+    st.tuples(st.just("jsonl"), st.lists(integers | texts | st.booleans() |
+                                         st.builds(NegativeZero), min_size=1, max_size=8)),
     st.tuples(st.just("int64"), st.lists(st.integers(-9, 9), min_size=1, max_size=8)),
     st.tuples(st.just("bool"), st.lists(st.booleans(), min_size=1, max_size=8)),
     st.tuples(st.just("string"), st.lists(texts, min_size=1, max_size=8)),
@@ -261,7 +278,7 @@ def write_inputs(folder: Path, files: list[tuple[str, list]]) -> tuple[list[str]
             keys += [csv_bytes(value) for value in values]
         elif kind == "jsonl":
             path = folder / f"{index}.jsonl"
-            path.write_text("".join(json.dumps({"k": value, "n": 1}) + "\n" for value in values))
+            path.write_text("".join(json_line(value, n=1) + "\n" for value in values))
             paths.append(path)
             keys += [json_text(value) for value in values]
         else:
