@@ -1097,6 +1097,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
+    except MemoryError as error:  # Arrow's too: the machine's limit, not a bug
+        if os.environ.get("PARTSIM_DEBUG"):
+            raise
+        from partsim.io import BATCH_BYTES
+
+        reason = f": {str(error).splitlines()[0]}" if str(error) else ""
+        click.echo(
+            f"Error: out of memory ({type(error).__name__}{reason}); partsim holds batches of "
+            f"{BATCH_BYTES >> 20} MiB and at most --exact-keys / --exact-key-bytes of distinct "
+            "keys: lower those, or allow it more memory",
+            err=True,
+        )
+        return 1
     except Exception as error:  # a bug: still one line, unless debugging
         if os.environ.get("PARTSIM_DEBUG"):
             raise
