@@ -2,10 +2,21 @@
 
 :func:`open_events` is the input layer of ``partsim analyze``. It reads the header or schema
 of every input eagerly, so the columns are known at once, then streams
-:class:`pyarrow.RecordBatch` es of ``batch_rows`` rows (the last one fewer) with one schema,
-whatever the format. Memory stays bounded: a file is never read whole (a Parquet row group, or a few
-MiB of text at a time; Arrow's CSV reader reads up to 32 blocks ahead, so its block is 1 MiB
-and grows, by reading the file again, only for a file with a longer row).
+:class:`pyarrow.RecordBatch` es of ``batch_rows`` rows and at most ``BATCH_BYTES`` (16 MiB;
+a wider row is a batch of its own), whatever the format.
+
+Memory stays bounded in bytes: a file is never read whole (a few MiB of text at a time, or
+Parquet batches sized from the row group's metadata and its dictionaries' longest value, so
+that a 25 KB file of one 1 MiB value repeated 10,240 times is read 16 rows at a time;
+Arrow's CSV reader reads up to 32 blocks ahead on its threads, so its block is 1 MiB and
+grows, by reading the file again and on one thread, only for a file with a longer row).
+:meth:`EventSource.select` reads only the columns an analysis uses: the others of a wide
+CSV row are split but never converted, and a Parquet file's are never read.
+
+Inputs of other types are never converted to one another: each batch holds one input's
+own values (an int64 column stays int64, the next CSV's ``007`` stays ``007``), and batches
+never join across a change of types, so each input's keys are serialized from its own
+values, the same whether the inputs are read in one stream or in pieces (Dask).
 
 ================  ========================================================================
 ``csv``, ``tsv``  A header row is required. Every column is text, so ``007`` stays ``007``.
@@ -25,7 +36,10 @@ and grows, by reading the file again, only for a file with a longer row).
                   ``-0.0`` -> ``"-0"``), ``true``/``false``, arrays as compact JSON; JSON
                   ``null`` and a missing field are null. A string with an escaped lone
                   surrogate (``"\\ud800"``) keeps it, and each client encodes it as its
-                  runtime does when the key is hashed (see :mod:`partsim.serde`). The
+                  runtime does when the key is hashed (see :mod:`partsim.serde`). A line of
+                  more than 10,000 fields (``:``) is skipped, as is one nested deeper than
+                  64 levels; a block whose first 64 KiB show more than 1,000 fields is read
+                  in Python, keeping only the wanted fields. The
                   columns are the fields found in the first MiB of the first input;
                   fields first seen later are ignored, and later JSON files are not
                   compared (records are schemaless). Lines that are not JSON objects are
@@ -1533,7 +1547,8 @@ def _empty(schema: pa.Schema) -> pa.RecordBatch:
 
 
 class EventSource:
-    """Events from files, stdin or a table, as Arrow record batches with one schema.
+    """Events from files, stdin or a table, as Arrow record batches with the same columns
+    (each input's batches in that input's own types).
 
     Read it once: a second iteration raises :class:`UsageError` (stdin cannot be read
     twice; call :func:`open_events` again for another pass). The counters grow as it is
@@ -1777,8 +1792,9 @@ def open_events(
     first MiB of JSON lines); several files must have the same columns (in any order).
     ``format`` overrides the extension for every input; ``delimiter`` overrides the CSV
     (``,``) or TSV (``\\t``) delimiter; ``regex`` reads ``log`` input. Unparsable rows are
-    skipped and counted unless ``strict``. Batches have ``batch_rows`` rows, except the
-    last. See the module docstring for each format's rules.
+    skipped and counted unless ``strict``. Batches have ``batch_rows`` rows, fewer where
+    that would pass ``BATCH_BYTES``, at a change of input types, and at the end. See the
+    module docstring for each format's rules.
 
     >>> import pyarrow as pa
     >>> events = open_events(pa.table({"key": ["a", "b", None]}), batch_rows=2)
