@@ -27,19 +27,10 @@ from partsim.keycounts import sum_by
 from partsim.lag import simulate_lag
 from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split_options
 from partsim.pipeline import BatchPlan, bind_columns
+from partsim.placement import keyless_fill
 
-__all__ = ["KEYLESS_CLIENT_OF", "SimulationResult", "simulate"]
+__all__ = ["SimulationResult", "simulate"]
 
-#: Which keyless simulator reproduces each partitioner's keyless strategy.
-KEYLESS_CLIENT_OF = {
-    "uniform-sticky": "java",
-    "librdkafka-sticky": "librdkafka",
-    "franz-sticky": "franz-go",
-    "random": "kafka-python",
-    "round-robin": "kafkajs",
-    "round-robin-random-start": "kafkajs",
-    "pulsar-round-robin": "kafkajs",
-}
 _DEFAULT_CANDIDATES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 
 
@@ -139,7 +130,7 @@ def simulate(
         MeasureOptions(size=measures.size, timestamp=timestamp, window=step),
         strict=reader.strict,
     )  # fmt: skip
-    client = keyless_client or KEYLESS_CLIENT_OF[plan.partitioner.keyless]
+    client = keyless_client or plan.partitioner.keyless_model
     if client not in KEYLESS_CLIENTS:
         from partsim.errors import invalid_choice
 
@@ -296,9 +287,16 @@ def _read(inputs, plan, target, step_ns, search, record_size, reader: InputOptio
                 else:
                     offsets = byte_position + np.cumsum(events.weights) - events.weights
                 times = (offsets / value * 1e9).astype(np.int64)
+            partitions, keyless = plan.partitioner.hashed_partitions(events.key_bytes, count)
+            if plan.partitioner.null_keyless:  # keys ignored, but only null keys are sticky
+                per_record = keyless & ~np.asarray(events.key_bytes.is_null(), dtype=bool)
+                picked = int(per_record.sum())
+                partitions[per_record] = keyless_fill(
+                    plan.partitioner.keyless, position, picked, count, plan.producer.seed
+                )
+                keyless &= ~per_record
             position += len(events.weights)
             byte_position += float(events.weights.sum())
-            partitions, keyless = plan.partitioner.hashed_partitions(events.key_bytes, count)
             hashed = ~keyless
             steps = times // step_ns
             if hashed.any():
