@@ -31,9 +31,11 @@ values, the same whether the inputs are read in one stream or in pieces (Dask).
                   objects become dotted columns (``{"user": {"id": 7}}`` gives ``user.id``).
                   Every value is text, decided by how that value is written, never by the
                   other lines: strings as they are, integers (no fraction or exponent) as
-                  their exact decimal value however big (``-0`` is ``0``), other numbers in
-                  shortest round-trip form (``1.0`` -> ``"1"``, ``1e-07`` -> ``"1e-7"``,
-                  ``-0.0`` -> ``"-0"``), ``true``/``false``, arrays as compact JSON; JSON
+                  their exact decimal value however big (``-0`` is ``0``), other numbers as
+                  the shortest digits that read back as the same double, in decimal form
+                  from 1e-6 up to 1e10 and in exponent form outside it (``1.0`` -> ``"1"``,
+                  ``1e-07`` -> ``"1e-7"``, ``1e10`` -> ``"1e+10"``, ``-0.0`` -> ``"-0"``),
+                  ``true``/``false``, arrays as compact JSON; JSON
                   ``null`` and a missing field are null. A string with an escaped lone
                   surrogate (``"\\ud800"``) keeps it, and each client encodes it as its
                   runtime does when the key is hashed (see :mod:`partsim.serde`). A line of
