@@ -983,14 +983,14 @@ def list_partitioners(as_json: bool, markdown: bool) -> None:
 def partitioner_markdown() -> str:
     """The README's partitioner table, from the registry (a test keeps the README equal)."""
     lines = [
-        "| name (aliases) | client | algorithm | sign | null key | empty key |",
-        "|---|---|---|---|---|---|",
+        "| name (aliases) | client | algorithm | sign | null key | empty key | lone surrogate |",
+        "|---|---|---|---|---|---|---|",
     ]
     for p in PARTITIONERS.values():
         aliases = ", ".join(f"`{alias}`" for alias in p.aliases)
         names = f"`{p.name}`" + (f" ({aliases})" if aliases else "")
         cells = [names, p.client, p.algorithm or "none", p.sign_rule, p.null_key_short,
-                 p.empty_key_short]  # fmt: skip
+                 p.empty_key_short, TEXT_ENCODING_SHORT[p.text_encoding]]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
