@@ -126,18 +126,25 @@ def main() -> None:
             }
     print(f"{args.rows:,} wide rows; {args.long_keys:,} long keys; "
           f"{platform.machine()}, {os.cpu_count()} cores")  # fmt: skip
-    print("| input | code | file MiB | wall s | peak RSS MiB | outcome |")
-    print("|---|---|---:|---:|---:|---|")
+    print("\n".join(table(results)))
+    if args.json:
+        figures = {"rows": args.rows, "long_keys": args.long_keys, "runs": results}
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+def table(results: dict[str, dict]) -> list[str]:
+    """The runs as a Markdown table (also run_all's, from the ``--json`` file's runs)."""
+    lines = ["| input | code | file MiB | wall s | peak RSS MiB | outcome |",
+             "|---|---|---:|---:|---:|---|"]  # fmt: skip
     for label, figures in results.items():
         name, side = label.split(" | ")
         outcome = figures.get("failed") or (
             f"{figures['events']:,} events, {figures['distinct_keys']:,} keys "
             f"({figures['key_counts']}{', ' + figures['reason'] if figures['reason'] else ''})"
         )
-        print(f"| {name} | {side} | {figures['file_mib']} | {figures['seconds']:.1f} | "
-              f"{figures['peak_rss_mib']:,} | {outcome} |")  # fmt: skip
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        lines.append(f"| {name} | {side} | {figures['file_mib']} | {figures['seconds']:.1f} | "
+                     f"{figures['peak_rss_mib']:,} | {outcome} |")  # fmt: skip
+    return lines
 
 
 if __name__ == "__main__":

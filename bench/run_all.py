@@ -13,7 +13,9 @@ machines are shared and noisy: ratios, not absolute times, are the figures to co
 - ``bench_scale``: 50M events from CSV and Parquet, exact and sketched keys, and the Dask
   engine against the local one, with peak memory;
 - ``bench_sample``: sampling a live topic against a bare confluent-kafka loop (it starts
-  its own broker), and the reading process's start-up.
+  its own broker), and the reading process's start-up;
+- ``bench_hostile``: peak memory of ``partsim analyze`` on rows of 4 KiB and on long
+  distinct keys (16 KB each), against the same rows without the payload.
 
 It prints the Markdown that goes between the README's ``<!-- run_all: begin -->`` and
 ``<!-- run_all: end -->`` lines: every benchmark figure the README quotes, with the date,
@@ -166,6 +168,18 @@ def sample_section(sample: dict) -> list[str]:
     return lines
 
 
+def hostile_section(hostile: dict) -> list[str]:
+    from bench.bench_hostile import table
+
+    return [
+        f"`bench_hostile`: `partsim analyze --json` on {hostile['rows']:,} rows of 4 KiB "
+        f"(gzip) and {hostile['long_keys']:,} distinct keys of 16 KB (zstd), each one process; "
+        "peak RSS by `wait4`:",
+        "",
+        *table(hostile["runs"]),
+    ]
+
+
 def summary_table(hashing: dict, analyze: dict, scale: dict, sample: dict) -> list[str]:
     rates = hashing["keys_per_second"]
     one = rates["partsim 1 thread"]
@@ -207,8 +221,9 @@ def _commit() -> str:
 
 
 def section(figures: dict, *, quick: bool, loads: tuple, started: float) -> str:
-    hashing, analyze, scale, sample = (figures[name] for name in
-                                       ("hash", "analyze", "scale", "sample"))  # fmt: skip
+    hashing, analyze, scale, sample, hostile = (
+        figures[name] for name in ("hash", "analyze", "scale", "sample", "hostile")
+    )
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     head = (
         f"Measured by `python -m bench.run_all{' --quick' if quick else ''}` on {today}: "
@@ -225,6 +240,7 @@ def section(figures: dict, *, quick: bool, loads: tuple, started: float) -> str:
         analyze_section(analyze),
         scale_section(scale),
         sample_section(sample),
+        hostile_section(hostile),
     ]
     return "\n\n".join("\n".join(part) for part in parts) + "\n"
 
@@ -252,6 +268,7 @@ def main() -> None:
     rows, scale_rows, keys = (
         (1_000_000, 2_000_000, 2_000_000) if args.quick else (10_000_000, 50_000_000, 10_000_000)
     )
+    wide_rows, long_keys = (100_000, 20_000) if args.quick else (1_000_000, 300_000)
     repeat = "2" if args.quick else "5"
     figures = {
         "hash": run("bench_hash", "--keys", str(keys), "--repeat", repeat, work=work),
@@ -267,6 +284,16 @@ def main() -> None:
         ),
         "scale": run("bench_scale", "--rows", str(scale_rows), "--workdir", str(work), work=work),
         "sample": run("bench_sample", "--repeat", repeat, work=work),
+        "hostile": run(
+            "bench_hostile",
+            "--rows",
+            str(wide_rows),
+            "--long-keys",
+            str(long_keys),
+            "--workdir",
+            str(work),
+            work=work,
+        ),
     }
     text = section(figures, quick=args.quick, loads=(load_start, os.getloadavg()[0]),
                    started=started)  # fmt: skip
