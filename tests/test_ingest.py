@@ -153,6 +153,8 @@ ARROW_KEYS: dict[str, tuple[pa.DataType, st.SearchStrategy, Callable[[object], b
     "uint32": (pa.uint32(), st.integers(0, 2**32 - 1), lambda v: str(v).encode()),
     "uint64": (pa.uint64(), st.integers(0, 2**64 - 1), lambda v: str(v).encode()),
     "bool": (pa.bool_(), st.booleans(), lambda v: b"true" if v else b"false"),
+    "fixed_size_binary": (pa.binary(4), st.binary(min_size=4, max_size=4), bytes),
+    "null": (pa.null(), st.none(), bytes),  # a column of nulls only: every key is null
 }
 
 
