@@ -16,6 +16,9 @@ machines are shared and noisy: ratios, not absolute times, are the figures to co
   its own broker), and the reading process's start-up;
 - ``bench_hostile``: peak memory of ``partsim analyze`` on rows of 4 KiB and on long
   distinct keys (16 KB each), against the same rows without the payload.
+- ``bench_avro_keys``: ``analyze`` with an Avro ``"string"`` key against the same run with
+  ``--key-format string`` (issue 17's target: at least 0.7x its speed), on
+  ``bench_analyze``'s CSV.
 
 It prints the Markdown that goes between the README's ``<!-- run_all: begin -->`` and
 ``<!-- run_all: end -->`` lines: every benchmark figure the README quotes, with the date,
@@ -180,6 +183,31 @@ def hostile_section(hostile: dict) -> list[str]:
     ]
 
 
+def avro_section(avro: dict) -> list[str]:
+    sides, ratio = avro["sides"], avro["speed_ratio"]
+    lines = [
+        f"`bench_avro_keys`: `partsim analyze --key customer_id -p 12 --json` on {avro['rows']:,} "
+        f"rows, each side {avro['repeat']} times, alternating:",
+        "",
+        "| key | wall best s | wall median s | CPU best s |",
+        "|---|---:|---:|---:|",
+    ]
+    for side, label in (
+        ("string", "`--key-format string`"),
+        ("avro", "`--key-format avro --key-schema '\"string\"' --schema-id 7`"),
+    ):
+        row = sides[side]
+        lines.append(
+            f"| {label} | {row['best_s']:.2f} | {row['median_s']:.2f} | {row['cpu_best_s']:.2f} |"
+        )
+    lines += [
+        "",
+        f"Avro speed / string speed: wall best {ratio['wall_best']:.2f}x, median "
+        f"{ratio['wall_median']:.2f}x, CPU best {ratio['cpu_best']:.2f}x (target: 0.70x)",
+    ]
+    return lines
+
+
 def summary_table(hashing: dict, analyze: dict, scale: dict, sample: dict) -> list[str]:
     rates = hashing["keys_per_second"]
     one = rates["partsim 1 thread"]
@@ -242,6 +270,8 @@ def section(figures: dict, *, quick: bool, loads: tuple, started: float) -> str:
         sample_section(sample),
         hostile_section(hostile),
     ]
+    if "avro" in figures:
+        parts.append(avro_section(figures["avro"]))
     return "\n\n".join("\n".join(part) for part in parts) + "\n"
 
 
@@ -290,6 +320,16 @@ def main() -> None:
             str(wide_rows),
             "--long-keys",
             str(long_keys),
+            "--workdir",
+            str(work),
+            work=work,
+        ),
+        "avro": run(
+            "bench_avro_keys",
+            "--rows",
+            str(rows),
+            "--repeat",
+            repeat,
             "--workdir",
             str(work),
             work=work,

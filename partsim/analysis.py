@@ -36,7 +36,7 @@ from partsim.options import (
 from partsim.ordering import ordering_report
 from partsim.pipeline import BatchPlan
 from partsim.reference import uniform_reference
-from partsim.serde import display_key
+from partsim.serde import key_display
 from partsim.sketch import LG_K, LG_MAX_MAP_SIZE, LONG_KEY, SHOWN_PREFIX, SketchedKeys
 from partsim.windows import window_table
 
@@ -90,7 +90,7 @@ def finish(
                 else ""
             )
         )
-    prefix = len(producer.framing())
+    show = key_display(producer.key_serializer())
     sketched = aggregate.sketch.result() if aggregate.sketch is not None else None
     keys = aggregate.keys if sketched is None else sketched.keys
     all_counts = keys.column("count").to_numpy()
@@ -125,10 +125,7 @@ def finish(
 
     hot_keys = pd.DataFrame(
         {
-            "key": [
-                display_key(k, producer.key_format, prefix)
-                for k in raw_keys.slice(0, hot).to_pylist()
-            ],
+            "key": [show(k) for k in raw_keys.slice(0, hot).to_pylist()],
             "count": key_counts[:hot],
             "bytes": key_bytes_sum[:hot],
             "share": key_counts[:hot] / total,
@@ -158,9 +155,7 @@ def finish(
             "share": messages / total,
             "ratio_to_mean": messages / mean,
             "distinct_keys": distinct,
-            "top_key": [
-                None if k is None else display_key(k, producer.key_format, prefix) for k in top_raw
-            ],
+            "top_key": [None if k is None else show(k) for k in top_raw],
             "top_key_share": np.divide(
                 top_counts, messages, out=np.zeros(count), where=messages > 0
             ),
@@ -173,9 +168,8 @@ def finish(
     top_share = float(key_counts[0] / total) if keys.num_rows else 0.0
     summary: dict[str, object] = {
         "inputs": inputs,
-        "key": plan.design.expression,
-        "key_format": producer.key_format,
-        "schema_id": producer.schema_id,
+        "key": plan.encoder.label,
+        **producer.key_serializer().summary(),
         "partitioner": plan.partitioner.name,
         "partition_count": count,
         "events": total,
@@ -340,7 +334,10 @@ def analyze(
       ``regex``, ``strict``, ``batch_rows``;
     * the producer (:class:`~partsim.options.ProducerOptions`): ``key`` (a column or a
       template such as ``"{region}:{customer_id}"``), ``partitioner``, ``key_format``,
-      ``schema_id``, ``schema_type``, ``null_field_as_empty``, ``seed``;
+      ``schema_id``, ``schema_type``, ``key_schema`` and ``key_message`` (keys with a
+      schema; with a record schema ``key`` may be left out, each field then coming from
+      the column of its name; a key the schema cannot hold makes its row unparsable),
+      ``null_field_as_empty``, ``seed``;
     * the measures (:class:`~partsim.options.MeasureOptions`): ``size`` (bytes per event;
       default key plus value size where the input has ``value_size``, else 1),
       ``timestamp`` (for per-window load) and ``window``, ``order_by`` (the entity whose

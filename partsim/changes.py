@@ -14,6 +14,7 @@ round-robin salting gives on average). Salted keys lose per-key order.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -22,11 +23,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from partsim.compare import KeySample, _key_partitions, collect, evaluate
-from partsim.errors import UsageError
+from partsim.errors import DataError, UsageError
 from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split_options
 from partsim.partitioners import check_partition_count, get_partitioner
-from partsim.pipeline import BatchPlan, check_analysis_partitions
-from partsim.serde import display_key, schema_prefix
+from partsim.pipeline import BatchPlan, bind_columns, check_analysis_partitions
+from partsim.schemas import KeyFormat
+from partsim.serde import encode_keys, key_display
 
 __all__ = ["WhatIfResult", "salt_sample", "whatif"]
 
@@ -118,6 +120,12 @@ def whatif(
     to_partitioner: str | None = None,
     from_schema_id: int | None = None,
     to_schema_id: int | None = None,
+    from_key_format: str | None = None,
+    to_key_format: str | None = None,
+    from_key_schema: str | None = None,
+    to_key_schema: str | None = None,
+    from_key_message: str | None = None,
+    to_key_message: str | None = None,
     salt: int | None = None,
     salt_hot: int | None = None,
     input_options: InputOptions | None = None,
@@ -130,9 +138,13 @@ def whatif(
     and what salting hot keys does to load and to ordering.
 
     Give the change as ``from_partitions``/``to_partitions``, ``from_partitioner``/
-    ``to_partitioner`` or ``from_schema_id``/``to_schema_id`` (unchanged settings come from
-    ``partition_count``, ``partitioner`` and ``schema_id``), and/or ``salt=K`` with
-    ``salt_hot=TOPK`` to salt only the heaviest keys. The other options are
+    ``to_partitioner``, ``from_schema_id``/``to_schema_id``, ``from_key_format``/
+    ``to_key_format``, ``from_key_schema``/``to_key_schema`` or ``from_key_message``/
+    ``to_key_message`` (unchanged settings come from ``partition_count``, ``partitioner``
+    and the producer's key options), and/or ``salt=K`` with ``salt_hot=TOPK`` to salt only
+    the heaviest keys. When the key's format or schema changes, each distinct key is
+    serialized both ways from its source value; keys that one side's schema cannot hold
+    are left out of both and counted (``keys_unrepresentable``). The other options are
     :func:`partsim.analyze`'s; ``order_by`` names the entity whose order matters (default:
     the key itself), and ``top`` how many moved keys ``moves`` lists (default: every one).
 
@@ -148,10 +160,8 @@ def whatif(
         dict(options), ProducerOptions, MeasureOptions, InputOptions,
         given=(producer_options, measure_options, input_options),
     )  # fmt: skip
-    key, partitioner, schema_id = producer.key, producer.partitioner, producer.schema_id
-    schema_type, seed, order_by, top = (
-        producer.schema_type, producer.seed, measures.order_by, measures.top
-    )  # fmt: skip
+    partitioner, schema_id = producer.partitioner, producer.schema_id
+    seed, order_by, top = producer.seed, measures.order_by, measures.top
     count_before = from_partitions or partition_count
     count_after = to_partitions or partition_count
     if count_before is None or count_after is None:
@@ -162,38 +172,71 @@ def whatif(
     )
     client_before = get_partitioner(from_partitioner or partitioner)
     client_after = get_partitioner(to_partitioner or partitioner)
-    schema_before = from_schema_id if from_schema_id is not None else schema_id
-    schema_after = to_schema_id if to_schema_id is not None else schema_id
-    prefix_before = schema_prefix(schema_before, schema_type) if schema_before is not None else b""
-    prefix_after = schema_prefix(schema_after, schema_type) if schema_after is not None else b""
+    side_before = replace(
+        producer, partitioner=client_before.name,
+        schema_id=from_schema_id if from_schema_id is not None else schema_id,
+        **_given(key_format=from_key_format, key_schema=from_key_schema,
+                 key_message=from_key_message),
+    )  # fmt: skip
+    side_after = replace(
+        producer, partitioner=client_after.name,
+        schema_id=to_schema_id if to_schema_id is not None else schema_id,
+        **_given(key_format=to_key_format, key_schema=to_key_schema, key_message=to_key_message),
+    )  # fmt: skip
+    key_before, key_after = side_before.key_serializer(), side_after.key_serializer()
+    payload_changes = _payload(key_before) != _payload(key_after)
+    prefix_before = b"" if payload_changes else key_before.prefix()
+    prefix_after = b"" if payload_changes else key_after.prefix()
     if salt is not None and (isinstance(salt, bool) or not isinstance(salt, int) or salt < 1):
         raise UsageError(f"--salt must be a whole number >= 1; got {salt!r}")
     if salt_hot is not None and (not isinstance(salt_hot, int) or salt_hot < 1):
         raise UsageError(f"--salt-hot must be a whole number >= 1; got {salt_hot!r}")
-    before = (count_before, client_before.name, prefix_before)
-    after = (count_after, client_after.name, prefix_after)
+    before = (count_before, client_before.name, key_before)
+    after = (count_after, client_after.name, key_after)
     if before == after and not salt:
         raise UsageError(
-            "nothing changes: give --to-partitions, --to-partitioner, --to-schema-id or --salt"
+            "nothing changes: give --to-partitions, --to-partitioner, --to-schema-id, "
+            "--to-key-format, --to-key-schema or --salt"
         )
-    plan = BatchPlan(
-        replace(producer, partitioner=client_before.name, schema_id=None), count_before,
-        MeasureOptions(size=measures.size), strict=reader.strict,
+    if payload_changes and salt:
+        raise UsageError("--salt compares one key serializer: change the key format or "
+                         "schema, or salt, not both at once")  # fmt: skip
+    # The sample's keys: the payload both sides share, or (when the payload changes) the
+    # source values, written as schemaless JSON so that each side can serialize them. A
+    # record key from its columns takes its fields from the sides whose schemas have them.
+    collected = (
+        replace(side_before, schema_id=None) if not payload_changes else
+        replace(side_before, key_format="connect-json-schemaless", key_schema=None,
+                key_message=None, schema_id=None)
     )  # fmt: skip
-    samples, described, _ = collect(
+    records = tuple(side for side in (side_before, side_after)
+                    if (side.key_serializer().serializer() or _NotRecord).is_record)  # fmt: skip
+    plan = BatchPlan(collected, count_before, MeasureOptions(size=measures.size),
+                     strict=reader.strict, record_producers=records)  # fmt: skip
+    samples, described, columns = collect(
         inputs, {"key": plan}, order_by=order_by, input_options=reader, progress=progress
     )
+    plan = bind_columns(plan, columns)
     sample = samples["key"]
     if sample.entities is None:  # per-key order: every key is its own entity
         sample.entities = _keys_as_entities(sample)
-    keys = sample.keys.column("key")
+    sample_before = sample_after = sample
+    # Each source key's bytes before and after (the same payload, unless it changes).
+    keys = keys_after = sample.keys.column("key")
     counts = sample.keys.column("count").to_numpy()
+    unrepresentable = {"keys": 0, "events": 0}
+    if payload_changes:
+        sample_before, sample_after, unrepresentable, (keys, keys_after, counts) = _reserialize(
+            sample, key_before, key_after, reader.strict
+        )
+        sample = sample_before
     part_before = _key_partitions(keys, client_before, count_before, prefix_before)
-    part_after = _key_partitions(keys, client_after, count_after, prefix_after)
+    part_after = _key_partitions(keys_after, client_after, count_after, prefix_after)
     both = (part_before >= 0) & (part_after >= 0)
     moved = both & (part_before != part_after)
-    load_before = evaluate(sample, client_before, count_before, seed=seed, prefix=prefix_before)
-    load_after = evaluate(sample, client_after, count_after, seed=seed, prefix=prefix_after)
+    load_before = evaluate(sample_before, client_before, count_before, seed=seed,
+                           prefix=prefix_before)  # fmt: skip
+    load_after = evaluate(sample_after, client_after, count_after, seed=seed, prefix=prefix_after)
     width = max(count_before, count_after)
     partitions = pd.DataFrame({
         "partition": np.arange(width),
@@ -204,9 +247,10 @@ def whatif(
     })  # fmt: skip
     order = np.argsort(-counts[moved], kind="stable")[:top]  # every moved key unless top
     moved_index = np.flatnonzero(moved)[order]
+    show = key_display(key_before)
+    moved_keys = keys.take(pa.array(moved_index)).to_pylist()
     moves = pd.DataFrame({
-        "key": [display_key(k, producer.key_format)
-                for k in keys.take(pa.array(moved_index)).to_pylist()],
+        "key": [show(k if k is None else prefix_before + k) for k in moved_keys],
         "count": counts[moved_index],
         "from_partition": part_before[moved_index],
         "to_partition": part_after[moved_index],
@@ -214,11 +258,12 @@ def whatif(
     comparable_events = float(counts[both].sum())
     summary = {
         "inputs": described,
-        "key": key,
+        "key": plan.encoder.label,
         "before": {"partition_count": count_before, "partitioner": client_before.name,
-                   "schema_id": schema_before},
+                   **key_before.summary()},
         "after": {"partition_count": count_after, "partitioner": client_after.name,
-                  "schema_id": schema_after},
+                  **key_after.summary()},
+        "key_bytes_change": payload_changes or prefix_before != prefix_after,
         "events": sample.events,
         "skipped_rows": sample.skipped_rows,
         "keyed_events": sample.events - sample.null_events,
@@ -239,11 +284,109 @@ def whatif(
         "order_by": order_by or "the key itself",
         "top_moves": moves.head(20).to_dict("records"),
     }  # fmt: skip
+    if payload_changes:
+        summary["keys_unrepresentable"] = unrepresentable["keys"]
+        summary["events_unrepresentable"] = unrepresentable["events"]
+    if summary["key_bytes_change"]:
+        summary["key_change"] = _key_change_note(key_before, key_after, summary, count_after)
     salting = None
     if salt:
         salting = _salting(sample, salt, salt_hot, client_after, count_after, prefix_after, seed)
         summary["salting"] = salting.to_dict("records")
     return WhatIfResult(summary, partitions, moves, salting)
+
+
+def _given(**options: object) -> dict:
+    """The options that were given (not None)."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
+class _NotRecord:
+    is_record = False
+
+
+def _key_change_note(before: KeyFormat, after: KeyFormat, summary: dict, count: int) -> str:
+    """The plain statement of what a change of the key's bytes does."""
+    changes = []
+    if before.key_format != after.key_format:
+        changes.append(f"format {before.key_format} -> {after.key_format}")
+    elif (before.key_schema, before.key_message) != (after.key_schema, after.key_message):
+        changes.append("a new key schema")
+    if before.schema_id != after.schema_id:
+        changes.append(f"schema id {before.schema_id} -> {after.schema_id}")
+    return (
+        f"The key's serialized bytes change ({', '.join(changes)}): the partitioner hashes "
+        f"every key anew, so {summary['keys_moved']:.1%} of keys and {summary['events_moved']:.1%}"
+        f" of events move to another partition (a random rehash moves {(count - 1) / count:.1%}"
+        " of keys), and those keys' events lose their order while producers switch over."
+    )
+
+
+def _payload(key: KeyFormat) -> tuple:
+    """What decides a key's bytes after the frame."""
+    return (key.key_format, key.key_schema, key.key_message)
+
+
+def _reserialize(sample: KeySample, before: KeyFormat, after: KeyFormat, strict: bool):
+    """The sample with its keys (source values as schemaless JSON) serialized by each side;
+    keys that either side cannot hold are left out of both, and counted. Also each kept
+    source key's bytes before and after, and its events (source keys that serialize alike
+    on one side are merged in that side's sample, not here)."""
+    canonical = sample.keys.column("key").combine_chunks()
+    values = [json.loads(k) for k in canonical.to_pylist()]
+    encoded = {side: encode_keys(_project(values, side), side) for side in (before, after)}
+    bad = np.zeros(len(values), dtype=bool)
+    for side, result in encoded.items():
+        if result.bad is not None:
+            if strict:
+                raise DataError(f"{result.bad_count} distinct keys that the {side.key_format} "
+                                f"key schema cannot hold (--strict), such as: "
+                                f"{result.reasons[0]}")  # fmt: skip
+            bad |= result.bad
+    counts = sample.keys.column("count").to_numpy()
+    unrepresentable = {"keys": int(bad.sum()), "events": int(counts[bad].sum())}
+    keep = pa.array(~bad)
+    return (
+        _recoded(sample, canonical, encoded[before].keys, bad),
+        _recoded(sample, canonical, encoded[after].keys, bad),
+        unrepresentable,
+        (encoded[before].keys.filter(keep), encoded[after].keys.filter(keep), counts[~bad]),
+    )
+
+
+def _project(values: list, key: KeyFormat) -> list:
+    """Record values cut to the fields of ``key``'s record schema (the other side's schema
+    may have more)."""
+    serializer = key.serializer()
+    if serializer is None or not serializer.is_record:
+        return values
+    names = {path[0] for path, _ in serializer.fields()}
+    return [{k: v for k, v in value.items() if k in names} if isinstance(value, dict) else value
+            for value in values]  # fmt: skip
+
+
+def _recoded(sample: KeySample, canonical: pa.Array, serialized: pa.Array, bad: np.ndarray):
+    """The sample with each canonical key replaced by its serialized bytes (rows of ``bad``
+    keys dropped; keys that serialize alike merged)."""
+    keep = pa.array(~bad)
+    old, new = canonical.filter(keep), serialized.filter(keep)
+
+    def recode(table: pa.Table | None) -> pa.Table | None:
+        if table is None:
+            return None
+        index = pc.index_in(table.column("key"), value_set=old)
+        table = table.filter(pc.is_valid(index))
+        return table.set_column(table.schema.get_field_index("key"), "key",
+                                pc.take(new, pc.drop_null(index)).cast(pa.binary()))  # fmt: skip
+
+    dropped = sample.keys.filter(pa.array(bad))
+    recoded = KeySample(
+        keys=recode(sample.keys), null_events=sample.null_events, null_bytes=sample.null_bytes,
+        events=sample.events - int(pc.sum(dropped.column("count")).as_py() or 0),
+        skipped_rows=sample.skipped_rows, entities=recode(sample.entities),
+        windows=recode(sample.windows),
+    )  # fmt: skip
+    return KeySample.merge_all([recoded, KeySample(events=0)])
 
 
 def _keys_as_entities(sample: KeySample) -> pa.Table:

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from partsim.aggregates import ENTITY_SCHEMA, entity_pairs
 from partsim.engine import prefetch
-from partsim.errors import DataError, UsageError
+from partsim.errors import DataError, UsageError, invalid_choice
 from partsim.events import Rows
 from partsim.keycounts import sum_by
 from partsim.metrics import skew_metrics
@@ -34,7 +34,6 @@ from partsim.ordering import lookup_partitions, ordering_report
 from partsim.partitioners import Partitioner, check_partition_count, get_partitioner
 from partsim.pipeline import BatchPlan, bind_columns, check_analysis_partitions
 from partsim.placement import keyless_fill
-from partsim.serde import display_key
 
 __all__ = [
     "KeySample",
@@ -73,8 +72,50 @@ def parse_rate(text: str | float | int, option: str = "--rate") -> tuple[float, 
     return value * _BYTE_UNITS[unit], "bytes"
 
 
+#: The key options a design may carry after its expression (``NAME=EXPR --key-format ...``).
+DESIGN_KEY_OPTIONS = {"--key-format": "key_format", "--key-schema": "key_schema",
+                      "--schema-id": "schema_id", "--key-message": "key_message"}  # fmt: skip
+
+
+def design_key(text: str, option: str = "--design") -> tuple[str | None, dict[str, object]]:
+    """A design's expression and the key options it carries: ``"customer_id"`` is just
+    the expression; ``"customer_id --key-format avro --key-schema k.avsc --schema-id 7"``
+    gives its own key serializer; an empty expression (``"--key-format connect-json
+    --key-schema k.json"``) is a record key whose fields come from their columns.
+
+    >>> design_key("id --key-format avro --key-schema k.avsc --schema-id 7")
+    ('id', {'key_format': 'avro', 'key_schema': 'k.avsc', 'schema_id': 7})
+    """
+    import shlex
+
+    if " --" not in f" {text}":
+        return text, {}
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        raise UsageError(f"{option} {text!r}: {error}") from None
+    first = next((i for i, word in enumerate(words) if word.startswith("--")), len(words))
+    expression = " ".join(words[:first]) or None
+    options: dict[str, object] = {}
+    rest = words[first:]
+    if len(rest) % 2:
+        raise UsageError(f"{option} {text!r}: {rest[-1]} needs a value")
+    for name, value in zip(rest[::2], rest[1::2], strict=True):
+        if name not in DESIGN_KEY_OPTIONS:
+            raise invalid_choice(f"{option} option", name, DESIGN_KEY_OPTIONS)
+        if name == "--schema-id":
+            try:
+                options["schema_id"] = int(value)
+            except ValueError:
+                raise UsageError(f"{option} {text!r}: --schema-id must be a number") from None
+        else:
+            options[DESIGN_KEY_OPTIONS[name]] = value
+    return expression, options
+
+
 def parse_designs(designs: Sequence[str] | dict[str, str]) -> dict[str, str]:
-    """``NAME=EXPR`` strings (or a dict) as ``{name: expression}``; a bare EXPR names itself."""
+    """``NAME=EXPR`` strings (or a dict) as ``{name: expression}``; a bare EXPR names itself.
+    An expression may carry its own key options (:func:`design_key`)."""
     if isinstance(designs, dict):
         out = dict(designs)
     else:
@@ -84,7 +125,7 @@ def parse_designs(designs: Sequence[str] | dict[str, str]) -> dict[str, str]:
             if not sep:
                 name, expression = text, text
             name, expression = name.strip(), expression.strip()
-            if not name or not expression:
+            if not name or not (expression or " --" in f" {text}"):
                 raise UsageError(
                     f"--design must be NAME=EXPR, e.g. by_customer=customer_id; got {text!r}"
                 )
@@ -365,6 +406,9 @@ def sweep(
 
     ``designs`` are ``"NAME=EXPR"`` strings (or ``{name: expr}``), each expression a column or
     a template as in :func:`partsim.analyze`, and ``partitioners`` the clients to compare.
+    Keys are serialized as the producer options say (``key_format``, ``key_schema``,
+    ``schema_id``), unless a design carries its own after its expression: ``"v2=customer_id
+    --key-format avro --key-schema v2.avsc --schema-id 8"`` (:func:`design_key`).
     The other options are :func:`partsim.analyze`'s (the producer's key and partitioner
     come from ``designs`` and ``partitioners``); ``order_by`` names the entity whose events
     must stay in order, and ``timestamp`` gives the peak windows. Returns a
@@ -401,14 +445,20 @@ def sweep(
     total_rate = parse_rate(rate, "--rate") if rate is not None else None
     if capacity and not (timestamp or total_rate):
         raise UsageError("--partition-capacity needs --timestamp (peak window) or --rate")
-    plans = {
-        name: BatchPlan(replace(producer, key=expression, partitioner=chosen[0].name), counts[0],
-                        replace(measures, order_by=None), strict=reader.strict)
-        for name, expression in named.items()
-    }  # fmt: skip
-    samples, described, _ = collect(
+    plans = {}
+    for name, text in named.items():
+        expression, own = design_key(text, f"--design {name}")
+        if own.get("key_format", producer.key_format) != producer.key_format:
+            # A design with a format of its own takes none of the shared schema options.
+            own = {"key_schema": None, "schema_id": None, "key_message": None, **own}
+        plans[name] = BatchPlan(
+            replace(producer, key=expression, partitioner=chosen[0].name, **own), counts[0],
+            replace(measures, order_by=None), strict=reader.strict,
+        )  # fmt: skip
+    samples, described, columns = collect(
         inputs, plans, order_by=order_by, input_options=reader, progress=progress
     )
+    plans = {name: bind_columns(plan, columns) for name, plan in plans.items()}
     window_seconds = next(iter(plans.values())).window_ns / 1e9
     rows, loads = [], {}
     for name, sample in samples.items():
@@ -420,7 +470,7 @@ def sweep(
                 rows.append(_row(name, named[name], partitioner, count, result, capacity,
                                  total_rate, max_skew))  # fmt: skip
     table = pd.DataFrame(rows)
-    recommendations = _recommend(table, samples, named, max_skew, capacity)
+    recommendations = _recommend(table, samples, plans, max_skew, capacity)
     summary = {
         "inputs": described,
         "designs": named,
@@ -476,7 +526,7 @@ def _row(name, expression, partitioner, count, result: Evaluation, capacity, tot
     return row
 
 
-def _recommend(table: pd.DataFrame, samples, named, max_skew, capacity) -> pd.DataFrame:
+def _recommend(table: pd.DataFrame, samples, plans, max_skew, capacity) -> pd.DataFrame:
     out = []
     for (design, partitioner), rows in table.groupby(["design", "partitioner"], sort=False):
         rows = rows.sort_values("partition_count")
@@ -497,20 +547,21 @@ def _recommend(table: pd.DataFrame, samples, named, max_skew, capacity) -> pd.Da
         else:
             row["partition_count"] = None
             row["max_mean_ratio"] = float(rows["max_mean_ratio"].min())
-            row["advice"] = _why_not(rows, samples[design], named[design], max_skew, capacity)
+            row["advice"] = _why_not(rows, samples[design], plans[design], max_skew, capacity)
         out.append(row)
     return pd.DataFrame(out)
 
 
-def _why_not(rows: pd.DataFrame, sample: KeySample, expression: str, max_skew, capacity) -> str:
+def _why_not(rows: pd.DataFrame, sample: KeySample, plan: BatchPlan, max_skew, capacity) -> str:
     """Why no swept partition count works, and what would (with the ordering it costs)."""
+    expression = plan.encoder.label
     top_share = float(rows["top_key_share"].iloc[0])
     counts = rows["partition_count"].tolist()
     keys = sample.keys
     top_key = ""
     if keys.num_rows:
         index = int(np.argmax(keys.column("count").to_numpy()))
-        top_key = display_key(keys.column("key")[index].as_py(), "string")
+        top_key = plan.producer.display(keys.column("key")[index].as_py())
     smallest = counts[0]
     if smallest * top_share > max_skew:
         salt = math.ceil(smallest * top_share / max_skew)

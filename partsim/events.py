@@ -280,18 +280,50 @@ class Events:
 class KeyEncoder:
     """Each event's key bytes under a key design and a producer's serializer, and its bytes:
     the ``size`` column's, or the key's length plus ``value_size`` where the rows' sizes are
-    value sizes (``size_column`` False), or 1 without sizes."""
+    value sizes (``size_column`` False), or 1 without sizes.
 
-    design: KeyDesign
-    producer: object  # a ProducerOptions: serialize(keys) gives the key bytes
+    Without a design, the key is a record whose fields come from ``record_columns`` ((field
+    path, column) pairs, :func:`partsim.schemas.column_plan`). A key the key schema cannot
+    hold makes its row unparsable: skipped and counted, or an error when ``strict``."""
+
+    design: KeyDesign | None
+    producer: object  # a ProducerOptions: encode(keys) gives the key bytes
     size_column: bool = False
+    record_columns: tuple = ()
+    strict: bool = False
+
+    @property
+    def label(self) -> str:
+        """The key as the summary names it."""
+        if self.design is not None:
+            return self.design.expression
+        fields = ", ".join(".".join(path) for path, _ in self.record_columns)
+        return f"{{{fields}}} (a record, from the columns)"
+
+    def values(self, batch: pa.RecordBatch | pa.Table) -> object:
+        """Each event's key before serialization: the design's, or a record's fields."""
+        if self.design is not None:
+            return self.design.keys(batch)
+        from partsim.schemas import record_values
+
+        return record_values(batch, list(self.record_columns))
 
     def __call__(self, rows: Rows) -> Events:
         batch, sizes, times, skipped = rows
         try:
-            key_bytes = self.producer.serialize(self.design.keys(batch))
+            encoded = self.producer.encode(self.values(batch))
         except pa.ArrowInvalid as error:
-            raise DataError(f"--key {self.design.expression!r}: {error}") from None
+            raise DataError(f"--key {self.label!r}: {error}") from None
+        key_bytes = encoded.keys
+        if encoded.bad is not None:  # keys the key schema cannot hold: unparsable rows
+            if self.strict:
+                raise DataError(f"{encoded.bad_count} rows have a key the key schema cannot "
+                                f"hold (--strict), such as: {encoded.reasons[0]}")  # fmt: skip
+            keep = pa.array(~encoded.bad)
+            batch, key_bytes = batch.filter(keep), key_bytes.filter(keep)
+            sizes = sizes[~encoded.bad] if sizes is not None else None
+            times = times[~encoded.bad] if times is not None else None
+            skipped += encoded.bad_count
         if isinstance(key_bytes, pa.ChunkedArray):
             key_bytes = key_bytes.combine_chunks()
         if sizes is None:

@@ -58,12 +58,17 @@ class BatchPlan:
     measures: MeasureOptions = field(default_factory=MeasureOptions)
     strict: bool = False
     value_sizes: bool = False
-    design: KeyDesign = field(init=False, repr=False, compare=False)
+    #: A record key's (field path, column) pairs, set by bind_columns when there is no design.
+    record_columns: tuple = ()
+    #: The producers whose record fields those are (default: this plan's producer).
+    record_producers: tuple = ()
+    design: KeyDesign | None = field(init=False, repr=False, compare=False)
     partitioner: Partitioner = field(init=False, repr=False, compare=False)
     window_ns: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "design", self.producer.design())
+        record_key = self.producer.key is None and self.record_producers
+        object.__setattr__(self, "design", None if record_key else self.producer.design())
         object.__setattr__(self, "partitioner", self.producer.client())
         object.__setattr__(self, "partition_count", check_analysis_partitions(self.partition_count))
         object.__setattr__(self, "window_ns", self.measures.window_ns)
@@ -71,7 +76,10 @@ class BatchPlan:
     def columns(self) -> list[str]:
         """The input columns the plan reads (a source need read only these:
         :meth:`partsim.io.EventSource.select`)."""
-        wanted = list(self.design.columns)
+        if self.design is not None:
+            wanted = list(self.design.columns)
+        else:  # a record key: the columns of its fields (bind_columns set them)
+            wanted = list(dict.fromkeys(column for _, column in self.record_columns))
         value_size = "value_size" if self.value_sizes else None
         for extra in (*self.measures.columns().values(), value_size):
             if extra and extra not in wanted:
@@ -94,7 +102,8 @@ class BatchPlan:
     @property
     def encoder(self) -> KeyEncoder:
         """The events stage's second step: key bytes and bytes per event."""
-        return KeyEncoder(self.design, self.producer, size_column=bool(self.measures.size))
+        return KeyEncoder(self.design, self.producer, size_column=bool(self.measures.size),
+                          record_columns=self.record_columns, strict=self.strict)  # fmt: skip
 
     def rows(self, batch: Batch) -> Rows:
         """The batch's usable rows, with sizes and times parsed: the part of :meth:`prepare`
@@ -235,8 +244,17 @@ def check_analysis_partitions(partition_count: object) -> int:
 
 def bind_columns(plan: BatchPlan, available: Sequence[str], key_option: str = "--key") -> BatchPlan:
     """Check the plan against the input's columns; fail naming the columns there are (and
-    ``key_option``, the option that gave the key design)."""
-    plan.design.check_columns(available, key_option)
+    ``key_option``, the option that gave the key design). A record key without a design
+    takes each field from the column of its name."""
+    if plan.design is None:
+        from partsim.schemas import column_plan
+
+        columns: dict = {}
+        for producer in plan.record_producers or (plan.producer,):
+            columns.update(column_plan(producer.key_serializer().serializer(), available))
+        plan = replace(plan, record_columns=tuple(columns.items()))
+    else:
+        plan.design.check_columns(available, key_option)
     for option, column in plan.measures.columns().items():
         parse_design(column).check_columns(available, option)
     return replace(plan, value_sizes=plan.measures.size is None and "value_size" in available)

@@ -24,10 +24,25 @@ Integer formats take integers, or text written as Java's ``Integer.parseInt`` (`
 ``1_000`` and ``1e3`` are refused, each with the same one-line error on every path). As in
 Java, a digit is any Unicode decimal digit of the Basic Multilingual Plane (``１２`` is 12).
 
+Keys with a schema (``key_schema``) are written by :mod:`partsim.schemas`:
+
+===========================  ================================================================
+``avro``                     Avro binary (``KafkaAvroSerializer``, ``AvroSerializer``): the
+                             long 42 is ``54``, the string ``user-42`` is
+                             ``0e 75 73 65 72 2d 34 32``.
+``json``                     JSON Schema serializer: compact JSON, ``{"id":42}``.
+``protobuf``                 Protobuf serializer: the message-index list, then the message.
+``connect-json``             Kafka Connect ``JsonConverter`` with ``schemas.enable=true``:
+                             ``{"schema":...,"payload":...}``.
+``connect-json-schemaless``  ``JsonConverter`` with ``schemas.enable=false``: the payload.
+===========================  ================================================================
+
 Confluent Schema Registry framing (``schema_id``) prepends ``0x00`` and the 4-byte big-endian
-schema id, plus the message-index bytes for Protobuf (``[0]`` is the single byte ``0x00``);
-see ``confluentinc/schema-registry`` ``SchemaId.java``. The payload is what ``key_format``
-produced, so choose the format that matches the serializer's payload.
+schema id, plus the message-index list for Protobuf (``[0]`` is the single byte ``0x00``);
+see ``confluentinc/schema-registry`` ``SchemaId.java``. With a raw format (``string``,
+``int64``, ...) the frame goes before the raw bytes (``schema_type`` ``protobuf`` adds the
+index byte): no Schema Registry serializer writes that, so use it only for a payload that
+is already serialized (``bytes``).
 
 ``None`` is a Kafka null key under every format: serializers return null for null.
 """
@@ -36,7 +51,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import sys
 import uuid
 from collections.abc import Sequence
@@ -46,18 +60,33 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from partsim.errors import DataError, UsageError, invalid_choice
+from partsim.schemas import SCHEMA_FORMATS, Encoded, KeyFormat, frame
+from partsim.schemas.values import (
+    TEXT_ENCODING_SHORT,
+    TEXT_ENCODINGS,
+    encode_text,
+    encode_text_array,
+    java_utf8,
+    parse_java_integer,
+    surrogate_rows,
+    text_values,
+)
 
 __all__ = [
     "KEY_FORMATS",
     "SCHEMA_TYPES",
     "TEXT_ENCODINGS",
+    "TEXT_ENCODING_SHORT",
+    "encode_keys",
     "encode_text",
+    "java_utf8",
     "schema_prefix",
     "serialize_keys",
     "to_key_array",
 ]
 
-KEY_FORMATS: tuple[str, ...] = (
+#: Formats that serialize a value by itself (no schema).
+RAW_FORMATS: tuple[str, ...] = (
     "string",
     "bytes",
     "hex",
@@ -67,6 +96,7 @@ KEY_FORMATS: tuple[str, ...] = (
     "int64",
     "uuid",
 )
+KEY_FORMATS: tuple[str, ...] = RAW_FORMATS + SCHEMA_FORMATS
 SCHEMA_TYPES: tuple[str, ...] = ("avro", "json", "protobuf")
 
 _INT_WIDTHS = {"int16": 2, "int32": 4, "int64": 8}
@@ -92,33 +122,9 @@ def schema_prefix(
     >>> schema_prefix(7, "protobuf").hex()
     '000000000700'
     """
-    if isinstance(schema_id, bool) or not isinstance(schema_id, (int, np.integer)):
-        raise UsageError(f"schema_id must be an integer from 0 to 2147483647; got {schema_id!r}")
-    if not 0 <= int(schema_id) <= 0x7FFFFFFF:
-        raise UsageError(f"schema_id must be an integer from 0 to 2147483647; got {schema_id!r}")
     if schema_type not in SCHEMA_TYPES:
         raise invalid_choice("schema_type", schema_type, SCHEMA_TYPES)
-    prefix = b"\x00" + int(schema_id).to_bytes(4, "big")
-    if schema_type == "protobuf":
-        indexes = list(message_indexes)
-        if indexes == [0]:
-            prefix += b"\x00"  # the common case is written as one zero byte
-        else:
-            prefix += _zigzag_varint(len(indexes)) + b"".join(_zigzag_varint(i) for i in indexes)
-    return prefix
-
-
-def _zigzag_varint(value: int) -> bytes:
-    zigzag = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while True:
-        byte = zigzag & 0x7F
-        zigzag >>= 7
-        if zigzag:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+    return frame(schema_id, message_indexes if schema_type == "protobuf" else None)
 
 
 def to_key_array(keys: object) -> KeyArray:
@@ -170,32 +176,57 @@ class _ObjectKeys(list):
     """Keys that Arrow cannot hold as they are; serialized one by one."""
 
 
+def encode_keys(keys: object, key: KeyFormat) -> Encoded:
+    """Keys serialized as ``key`` says, with the mask of keys a schema cannot hold (for a
+    caller that counts and skips them); a raw format raises :class:`DataError` instead. Text
+    with a lone surrogate is written by the client's rule (``key.text_encoding``)."""
+    serializer = key.serializer()
+    if serializer is not None:
+        # Python values go to the schema as they are: Arrow would coerce a list of mixed
+        # numbers (or dicts with missing fields) to one type.
+        values = keys if isinstance(keys, (list, tuple)) else to_key_array(keys)
+        return serializer.encode(values, key.text_encoding)
+    return Encoded(_serialize_raw(keys, key), None, [])
+
+
 def serialize_keys(
     keys: object,
     key_format: str = "string",
     *,
     schema_id: int | None = None,
     schema_type: str = "avro",
+    key_schema: str | None = None,
+    key_message: str | None = None,
     text_encoding: str = "jdk",
 ) -> KeyArray:
     """Serialize keys as the producer would; returns an Arrow binary array (nulls kept).
 
+    With a schema format, keys are values of the schema's type (or text it converts, or
+    dicts for records); a key the schema cannot hold is a :class:`DataError`.
     ``text_encoding`` is how the client's runtime writes text that holds a lone surrogate
     (:data:`TEXT_ENCODINGS`; a partitioner's is its ``text_encoding``).
 
     >>> serialize_keys([1, None, -1], "int16").to_pylist()
     [b'\\x00\\x01', None, b'\\xff\\xff']
+    >>> serialize_keys([42], "avro", key_schema='"long"', schema_id=3).to_pylist()
+    [b'\\x00\\x00\\x00\\x00\\x03T']
     >>> serialize_keys(["a\\ud800b"], text_encoding="replacement").to_pylist()
     [b'a\\xef\\xbf\\xbdb']
     """
     check_key_format(key_format)
-    if text_encoding not in TEXT_ENCODINGS:
-        raise invalid_choice("text_encoding", text_encoding, tuple(TEXT_ENCODINGS))
+    key = KeyFormat(key_format, key_schema, schema_id, schema_type, key_message,
+                    text_encoding=text_encoding)  # fmt: skip
+    return encode_keys(keys, key).checked(key_format)
+
+
+def _serialize_raw(keys: object, key: KeyFormat) -> KeyArray:
+    key_format, schema_id, schema_type = key.key_format, key.schema_id, key.schema_type
+    text_encoding = key.text_encoding
     array = to_key_array(keys)
     if isinstance(array, _ObjectKeys):
         out: KeyArray = pa.array(
-            [None if key is None else _serialize_one(key, key_format, text_encoding)
-             for key in array],
+            [None if value is None else _serialize_one(value, key_format, text_encoding)
+             for value in array],
             type=pa.binary(),
         )  # fmt: skip
     elif isinstance(array, pa.ChunkedArray):
@@ -301,23 +332,6 @@ def _parse_int_text(array: pa.Array, key_format: str) -> pa.Array:
     return pa.array(values, pa.int64())
 
 
-def parse_java_integer(text: str) -> int | None:
-    """The integer ``text`` writes as Java's ``Integer.parseInt`` and ``Long.parseLong`` read
-    it, or None: an optional ``+`` or ``-``, then decimal digits and nothing else (no
-    spaces, ``_``, ``0x`` or exponent). Like Java's ``Character.digit``, a digit is any
-    Unicode decimal digit in the Basic Multilingual Plane (``"\uff11\uff12"`` is 12); the
-    range is for the caller to check.
-
-    >>> [parse_java_integer(text) for text in ("+5", "-0", "007", " 5", "0x10", "1_000")]
-    [5, 0, 7, None, None, None]
-    """
-    digits = text[1:] if text[:1] in ("+", "-") else text
-    if not digits or not all(char.isdecimal() and char <= "\uffff" for char in digits):
-        return None
-    value = int(digits)  # int() reads every Unicode decimal digit
-    return -value if text[0] == "-" else value
-
-
 def _java_int_or_error(key: object, key_format: str) -> int:
     value = parse_java_integer(key) if isinstance(key, str) else None
     if value is None:
@@ -350,90 +364,14 @@ def is_utf8(text: str) -> bool:
     return True
 
 
-#: How a client's runtime writes a text key that holds a lone UTF-16 surrogate (text that
-#: is valid Unicode is UTF-8 for every client). Each partitioner records its client's rule
-#: (``Partitioner.text_encoding``); ``shared/reference/partitioners.md`` §1.7 and §14.
-TEXT_ENCODINGS: dict[str, str] = {
-    "jdk": "'?' (U+003F), as the JDK's String.getBytes(UTF_8) writes it",
-    "replacement": "U+FFFD (EF BF BD), as Node's Buffer.from and Go's UTF-8 encoding write it",
-    "refuse": "refused: Python's str.encode() raises, so the producer never sends the key",
-    "utf-16": "hashed as the string's UTF-16 code units, the surrogate kept (String.hashCode)",
-}
-#: The same, in a word or two, for tables.
-TEXT_ENCODING_SHORT: dict[str, str] = {
-    "jdk": "'?'",
-    "replacement": "U+FFFD",
-    "refuse": "refused",
-    "utf-16": "UTF-16 unit",
-}
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def encode_text(text: str, text_encoding: str = "jdk") -> bytes:
-    """``text`` in UTF-8 as a client whose runtime follows ``text_encoding`` writes it.
-
-    Valid text is plain UTF-8 for every rule. Two surrogates that form a pair are one
-    character to Java, JavaScript and Go (their strings are UTF-16, or decoded from it); a
-    lone one is written as :data:`TEXT_ENCODINGS` says. ``"utf-16"`` keeps it as its
-    generalized UTF-8 (``ED A0 80`` for U+D800), which the Java ``String.hashCode`` kernel
-    reads back as that code unit.
-
-    >>> [encode_text("a\\ud800b", rule) for rule in ("jdk", "replacement", "utf-16")]
-    [b'a?b', b'a\\xef\\xbf\\xbdb', b'a\\xed\\xa0\\x80b']
-    """
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        pass
-    if text_encoding == "refuse":
-        lone = _LONE_SURROGATE.search(text)
-        code = f"U+{ord(lone[0]):04X}" if lone else "a surrogate"
-        raise DataError(
-            f"key {text!r} holds a lone UTF-16 surrogate ({code}), which this client refuses "
-            "to encode (Python's str.encode() raises), so its producer never sends that key"
-        )
-    joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
-    if text_encoding == "jdk":
-        return joined.encode("utf-8", "replace")
-    if text_encoding == "replacement":
-        return _LONE_SURROGATE.sub("\ufffd", joined).encode("utf-8")
-    return joined.encode("utf-8", "surrogatepass")
-
-
-def encode_text_array(array: pa.Array, text_encoding: str = "jdk") -> pa.Array:
-    """A string array's values as key bytes: its UTF-8 as it is, except values that hold a
-    lone surrogate (kept by partsim's readers as generalized UTF-8), written by
-    :func:`encode_text`."""
-    binary = array.view(pa.large_binary() if pa.types.is_large_string(array.type) else pa.binary())
-    rows = _surrogate_rows(array)
-    if not len(rows):
-        return binary
-    values = binary.to_pylist()
-    for row in rows.tolist():
-        values[row] = encode_text(_decoded(values[row]), text_encoding)
-    return pa.array(values, binary.type)
-
-
-def text_values(array: pa.Array) -> list[str | None]:
-    """A string array's values as Python text, lone surrogates included (where
-    ``to_pylist`` would raise on their generalized UTF-8)."""
-    try:
-        return array.to_pylist()
-    except UnicodeDecodeError:
-        binary = array.view(
-            pa.large_binary() if pa.types.is_large_string(array.type) else pa.binary()
-        )
-        return [None if value is None else _decoded(value) for value in binary.to_pylist()]
-
-
 def escaped_surrogates(array: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """A string array whose lone surrogates (if any) are written as ``\\ud800`` escapes, so
     that it is valid UTF-8: for names that are shown, not hashed."""
     if isinstance(array, pa.ChunkedArray):
-        if not any(len(_surrogate_rows(chunk)) for chunk in array.chunks):
+        if not any(len(surrogate_rows(chunk)) for chunk in array.chunks):
             return array
         array = array.combine_chunks()
-    elif not len(_surrogate_rows(array)):
+    elif not len(surrogate_rows(array)):
         return array
     return pa.array(
         [None if text is None else text.encode("utf-8", "backslashreplace").decode("utf-8")
@@ -457,46 +395,6 @@ def display_text(value: bytes) -> str:
         return value.decode("utf-8", "surrogatepass").encode("utf-8", "backslashreplace").decode()
     except UnicodeDecodeError:
         return value.decode("utf-8", "backslashreplace")
-
-
-def _decoded(value: bytes) -> str:
-    try:
-        return value.decode("utf-8", "surrogatepass")
-    except UnicodeDecodeError:  # other bytes that are not UTF-8: as Java decodes them
-        return value.decode("utf-8", "replace")
-
-
-def _surrogate_rows(array: pa.Array) -> np.ndarray:
-    """The rows of a string array that hold a surrogate's generalized UTF-8 (``ED`` then
-    ``A0``-``BF``, which valid UTF-8 never has), found over the data buffer at once."""
-    if len(array) == array.null_count:
-        return np.empty(0, dtype=np.int64)
-    offsets_type = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    buffers = array.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=offsets_type)[
-        array.offset : array.offset + len(array) + 1
-    ]
-    first, last = int(offsets[0]), int(offsets[-1])
-    if buffers[2] is None or last <= first:
-        return np.empty(0, dtype=np.int64)
-    data = np.frombuffer(buffers[2], dtype=np.uint8)[first:last]
-    leads = np.flatnonzero(data[:-1] == 0xED)
-    if not len(leads):
-        return np.empty(0, dtype=np.int64)
-    leads = leads[data[leads + 1] >= 0xA0]
-    rows = np.searchsorted(offsets, leads + first, side="right") - 1
-    return np.unique(rows)
-
-
-def java_utf8(text: str) -> bytes:
-    """UTF-8 as the JDK's ``String.getBytes(UTF_8)`` writes it.
-
-    Paired surrogates make one code point; a lone surrogate becomes ``?``.
-
-    >>> java_utf8("a\\ud800b")
-    b'a?b'
-    """
-    return encode_text(text, "jdk")
 
 
 def _serialize_one(key: object, key_format: str, text_encoding: str = "jdk") -> bytes:
@@ -562,6 +460,16 @@ def _text(key: object, key_format: str) -> str:
     if isinstance(key, str):
         return key
     raise DataError(f"key_format {key_format!r} needs text keys; got {key!r}")
+
+
+def key_display(key: KeyFormat):
+    """A function that shows a serialized key as the user wrote it (:func:`display_key`;
+    keys with a schema are decoded by it, as JSON for records)."""
+    serializer = key.serializer()
+    if serializer is not None:
+        return serializer.display
+    prefix = len(key.prefix())
+    return lambda raw: display_key(raw, key.key_format, prefix)
 
 
 def display_key(raw: bytes | None, key_format: str, prefix: int = 0) -> str:

@@ -674,6 +674,7 @@ def _server_properties(ports: KafkaPorts, data: Path, workdir: Path) -> str:
         "background.threads": "2",
         "num.recovery.threads.per.data.dir": "1",
         "log.cleaner.threads": "1",
+        "log.retention.ms": "-1",  # records stamped in the past stay (see _KEEP_RECORDS)
     }
     return "".join(f"{name}={value}\n" for name, value in settings.items())
 
@@ -758,13 +759,23 @@ def unique_topic(prefix: str = "partsim") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:16]}"
 
 
+#: Test topics keep their records whatever their timestamps. Some tests write records stamped
+#: in 2024, older than the default retention (7 days): the broker's retention check, every
+#: 5 minutes, would delete them in the middle of a long session (or of a user's cluster
+#: under ``PARTSIM_BOOTSTRAP``).
+_KEEP_RECORDS = {"retention.ms": "-1"}
+
+
 def create_topics(bootstrap: str, topics: dict[str, int], timeout: float = 30.0) -> None:
     """Create topics ``{name: partitions}`` and wait until metadata shows every partition."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     futures = admin.create_topics(
-        [NewTopic(name, num_partitions=n, replication_factor=1) for name, n in topics.items()],
+        [
+            NewTopic(name, num_partitions=n, replication_factor=1, config=_KEEP_RECORDS)
+            for name, n in topics.items()
+        ],
         operation_timeout=timeout,
         request_timeout=timeout,
     )
