@@ -26,7 +26,7 @@ from partsim.compare import KeySample, _key_partitions, collect, evaluate
 from partsim.errors import DataError, UsageError
 from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split_options
 from partsim.partitioners import check_partition_count, get_partitioner
-from partsim.pipeline import BatchPlan, bind_columns
+from partsim.pipeline import BatchPlan, bind_columns, check_analysis_partitions
 from partsim.schemas import KeyFormat
 from partsim.serde import encode_keys, key_display
 
@@ -168,7 +168,7 @@ def whatif(
         raise UsageError("give -p/--partitions, or both --from-partitions and --to-partitions")
     count_before, count_after = (
         check_partition_count(count_before),
-        check_partition_count(count_after),
+        check_analysis_partitions(count_after),
     )
     client_before = get_partitioner(from_partitioner or partitioner)
     client_after = get_partitioner(to_partitioner or partitioner)

@@ -13,6 +13,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import NoReturn
 
 import click
@@ -31,7 +32,14 @@ from partsim.partitioners import (
     partitioner_names,
 )
 from partsim.schemas import KeyFormat
-from partsim.serde import KEY_FORMATS, SCHEMA_TYPES, encode_keys
+from partsim.serde import (
+    KEY_FORMATS,
+    SCHEMA_TYPES,
+    TEXT_ENCODING_SHORT,
+    TEXT_ENCODINGS,
+    encode_keys,
+    is_utf8,
+)
 
 
 class PartitionerType(click.ParamType):
@@ -191,8 +199,10 @@ def partition(
 
     KEY is the key as the producer's serializer receives it (text by default; see
     --key-format): with a key schema, a value of its type (42 for "long") or, for a record,
-    its JSON object. Give - to read keys from stdin, one per line. A key that the client does
-    not hash (an empty key where it counts as null) shows its keyless path instead.
+    its JSON object. Give - to read keys from stdin, one per line (LF or CRLF); text must be
+    UTF-8 (a BOM at the start is dropped), and --key-format bytes takes each line's raw
+    bytes. A key that the client does not hash (an empty key where it counts as null)
+    shows its keyless path instead.
 
     \b
     Examples:
@@ -209,9 +219,11 @@ def partition(
     serializer = resolve_key(options)
     key_list = _read_keys(keys, serializer.key_format)
     names = partitioner_names() if compare else [partitioner]
-    framed = encode_keys(key_list, serializer).checked(serializer.key_format)
     rows: dict[str, list[int | None]] = {}
     for name in names:
+        # Each client writes text as its runtime does (a lone surrogate differs).
+        client_key = replace(serializer, text_encoding=get_partitioner(name).text_encoding)
+        framed = encode_keys(key_list, client_key).checked(serializer.key_format)
         # Keys on the keyless path (or rejected) get a label, not a made-up partition.
         hashed = ~keyless_mask(get_partitioner(name), framed)
         placed = iter(
@@ -279,15 +291,21 @@ def _keyless_label(name: str) -> str:
 
 
 def _read_keys(keys: Sequence[str], key_format: str) -> list[str | bytes]:
+    from partsim.io import key_lines
+
     out: list[str | bytes] = []
     for key in keys:
-        if key != "-":
-            out.append(os.fsencode(key) if key_format == "bytes" else key)
-            continue
-        if key_format == "bytes":
-            out.extend(line.rstrip(b"\r\n") for line in sys.stdin.buffer)
+        if key == "-":
+            out.extend(key_lines(sys.stdin.buffer.read(), text=key_format != "bytes"))
+        elif key_format == "bytes":
+            out.append(os.fsencode(key))
+        elif not is_utf8(key):  # bytes of argv that are not UTF-8 (surrogate escapes)
+            raise UsageError(
+                f"key {os.fsencode(key)!r} is not valid UTF-8; give --key-format bytes to hash "
+                "its raw bytes"
+            )
         else:
-            out.extend(line.rstrip("\r\n") for line in sys.stdin)
+            out.append(key)
     if not out:
         raise UsageError("no keys given: pass keys as arguments, or - with keys on stdin")
     return out
@@ -525,6 +543,12 @@ def _end_of_sample(sample) -> None:
     show_default=True,
     help="Distinct keys counted exactly; past this, hot keys and distinct counts come "
     "from DataSketches sketches (with their error bounds) and memory stays bounded.",
+)
+@click.option(
+    "--exact-key-bytes",
+    default="64MiB",
+    show_default=True,
+    help="Bytes of distinct keys counted exactly; past this, as past --exact-keys.",
 )
 @engine_options
 @live_options
@@ -1050,7 +1074,8 @@ def simulate(inputs: Sequence[str], out_dir: str | None, as_json: bool, racks: s
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--markdown", is_flag=True, help="Print the README's Markdown table.")
 def list_partitioners(as_json: bool, markdown: bool) -> None:
-    """List every partitioner: its client, algorithm, sign rule and null/empty-key rules.
+    """List every partitioner: its client, algorithm, sign rule, null/empty-key rules, and
+    how its client writes a text key with a lone UTF-16 surrogate.
 
     Names are what --partitioner accepts; aliases work too.
 
@@ -1070,6 +1095,7 @@ def list_partitioners(as_json: bool, markdown: bool) -> None:
             "empty_key": p.empty_key_rule,
             "keyless": KEYLESS_STRATEGIES[p.keyless],
             "keyless_model": p.keyless_model,
+            "lone_surrogate": TEXT_ENCODINGS[p.text_encoding],
             "notes": p.notes,
             "reference": p.reference,
         }
@@ -1088,6 +1114,7 @@ def list_partitioners(as_json: bool, markdown: bool) -> None:
             "sign": p.sign_rule,
             "null key": p.null_key_short,
             "empty key": p.empty_key_short,
+            "lone surrogate": TEXT_ENCODING_SHORT[p.text_encoding],
             "client": p.client,
         }
         for p in PARTITIONERS.values()
@@ -1103,14 +1130,14 @@ def list_partitioners(as_json: bool, markdown: bool) -> None:
 def partitioner_markdown() -> str:
     """The README's partitioner table, from the registry (a test keeps the README equal)."""
     lines = [
-        "| name (aliases) | client | algorithm | sign | null key | empty key |",
-        "|---|---|---|---|---|---|",
+        "| name (aliases) | client | algorithm | sign | null key | empty key | lone surrogate |",
+        "|---|---|---|---|---|---|---|",
     ]
     for p in PARTITIONERS.values():
         aliases = ", ".join(f"`{alias}`" for alias in p.aliases)
         names = f"`{p.name}`" + (f" ({aliases})" if aliases else "")
         cells = [names, p.client, p.algorithm or "none", p.sign_rule, p.null_key_short,
-                 p.empty_key_short]  # fmt: skip
+                 p.empty_key_short, TEXT_ENCODING_SHORT[p.text_encoding]]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -1264,6 +1291,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
+    except MemoryError as error:  # Arrow's too: the machine's limit, not a bug
+        if os.environ.get("PARTSIM_DEBUG"):
+            raise
+        from partsim.io import BATCH_BYTES
+
+        reason = f": {str(error).splitlines()[0]}" if str(error) else ""
+        click.echo(
+            f"Error: out of memory ({type(error).__name__}{reason}); partsim holds batches of "
+            f"{BATCH_BYTES >> 20} MiB and at most --exact-keys / --exact-key-bytes of distinct "
+            "keys: lower those, or allow it more memory",
+            err=True,
+        )
+        return 1
     except Exception as error:  # a bug: still one line, unless debugging
         if os.environ.get("PARTSIM_DEBUG"):
             raise

@@ -32,7 +32,7 @@ from partsim.metrics import skew_metrics
 from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split_options
 from partsim.ordering import lookup_partitions, ordering_report
 from partsim.partitioners import Partitioner, check_partition_count, get_partitioner
-from partsim.pipeline import NO_SIZES, BatchPlan, bind_columns
+from partsim.pipeline import NO_SIZES, BatchPlan, bind_columns, check_analysis_partitions
 from partsim.placement import keyless_fill
 
 __all__ = [
@@ -444,7 +444,7 @@ def sweep(
     )  # fmt: skip
     order_by, timestamp, seed = measures.order_by, measures.timestamp, producer.seed
     named = parse_designs(designs)
-    counts = sorted({check_partition_count(int(n)) for n in partition_counts})
+    counts = sorted({check_analysis_partitions(int(n)) for n in partition_counts})
     if not counts:
         raise UsageError("give at least one partition count, e.g. -p 6,12,24")
     chosen = [get_partitioner(name) for name in (partitioners or ["java"])]

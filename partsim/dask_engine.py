@@ -163,7 +163,7 @@ def aggregate_on_dask(
         return _aggregate_frame(inputs, plan, scheduler=scheduler)
     source = input_options.open(inputs)
     plan = bind_columns(plan, source.columns)
-    pieces = source.pieces(size)
+    pieces = source.select(plan.columns()).pieces(size)
     bar = Progress(enabled=progress, total_bytes=source.bytes_total, unit="pieces",
                    label=f"reading {len(pieces)} pieces on Dask")  # fmt: skip
     distributed = _distributed()

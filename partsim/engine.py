@@ -61,6 +61,7 @@ def aggregate_events(
 
     source = input_options.open(inputs)
     plan = bind_columns(plan, source.columns)
+    source.select(plan.columns())  # a wide input's other columns are never converted
     bar = Progress(enabled=progress, total_bytes=source.bytes_total)
     with bar:
         # Three threads: reading; parsing sizes and times and hashing keys; counting.

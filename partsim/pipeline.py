@@ -22,13 +22,23 @@ import pyarrow as pa
 
 from partsim.aggregates import LoadAggregate, count_events, entity_pairs
 from partsim.design import KeyDesign, parse_design
+from partsim.errors import UsageError
 from partsim.events import EventParser, Events, KeyEncoder, Rows
 from partsim.keycounts import KeyCounts
 from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split_options
-from partsim.partitioners import Partitioner, check_partition_count
+from partsim.partitioners import MAX_PARTITION_COUNT, Partitioner, check_partition_count
 from partsim.placement import Placed, keyless_fill, place
 
-__all__ = ["MERGE_ROWS", "NO_SIZES", "BatchPlan", "analyze_batches", "bind_columns", "make_plan"]
+__all__ = [
+    "MAX_ANALYSIS_PARTITIONS",
+    "MERGE_ROWS",
+    "NO_SIZES",
+    "BatchPlan",
+    "analyze_batches",
+    "bind_columns",
+    "check_analysis_partitions",
+    "make_plan",
+]
 
 #: Rows of pending partial window and entity tables that trigger a merge (bounds memory).
 MERGE_ROWS = 4_000_000
@@ -65,8 +75,21 @@ class BatchPlan:
         record_key = self.producer.key is None and self.record_producers
         object.__setattr__(self, "design", None if record_key else self.producer.design())
         object.__setattr__(self, "partitioner", self.producer.client())
-        object.__setattr__(self, "partition_count", check_partition_count(self.partition_count))
+        object.__setattr__(self, "partition_count", check_analysis_partitions(self.partition_count))
         object.__setattr__(self, "window_ns", self.measures.window_ns)
+
+    def columns(self) -> list[str]:
+        """The input columns the plan reads (a source need read only these:
+        :meth:`partsim.io.EventSource.select`)."""
+        if self.design is not None:
+            wanted = list(self.design.columns)
+        else:  # a record key: the columns of its fields (bind_columns set them)
+            wanted = list(dict.fromkeys(column for _, column in self.record_columns))
+        value_size = "value_size" if self.value_sizes else None
+        for extra in (*self.measures.columns().values(), value_size):
+            if extra and extra not in wanted:
+                wanted.append(extra)
+        return wanted
 
     @property
     def size_source(self) -> str:
@@ -127,6 +150,7 @@ class BatchPlan:
         counts = KeyCounts() if keys is None else keys
         out = count_events(placed, self.partition_count, counts, self.window_ns)
         out.key_limit, out.partitioner = self.measures.exact_keys, self.partitioner.name
+        out.key_bytes_limit = self.measures.exact_key_bytes
         if keys is None:
             out.keys = counts.table()
         if self.measures.order_by is not None:
@@ -161,7 +185,7 @@ def analyze_batches(
         part = plan.aggregate(batch, keyless_seen, rows, keys)
         keyless_seen += part.keyless_events
         pending.append(part)
-        if limit is not None and keys.exceeds(limit):
+        if limit is not None and keys.exceeds(limit, plan.measures.exact_key_bytes):
             # Past the exact-key limit, merging is what moves the keys into the sketch.
             total = LoadAggregate.merge_all([total, *pending, _counted(keys, plan)])
             pending, keys = [], KeyCounts()
@@ -179,6 +203,7 @@ def _counted(keys: KeyCounts, plan: BatchPlan) -> LoadAggregate:
     part.keys, part.key_limit, part.partitioner = (
         keys.table(), plan.measures.exact_keys, plan.partitioner.name
     )  # fmt: skip
+    part.key_bytes_limit = plan.measures.exact_key_bytes
     return part
 
 
@@ -203,6 +228,25 @@ def make_plan(
         given=(producer_options, measure_options, input_options),
     )  # fmt: skip
     return BatchPlan(producer, partition_count, measures, strict=reader.strict)
+
+
+#: The most partitions an analysis (analyze, sweep, whatif, simulate) takes: it holds
+#: tables, sketches and plots per partition, so memory grows with the count. ``partsim
+#: partition`` and :func:`partsim.assign` take any Kafka count, up to 2**31 - 1.
+MAX_ANALYSIS_PARTITIONS = 1 << 20
+
+
+def check_analysis_partitions(partition_count: object) -> int:
+    """A partition count for an analysis: from 1 to :data:`MAX_ANALYSIS_PARTITIONS`, or a
+    one-line :class:`UsageError` that names the limit."""
+    count = check_partition_count(partition_count)
+    if count > MAX_ANALYSIS_PARTITIONS:
+        raise UsageError(
+            f"partition_count must be at most {MAX_ANALYSIS_PARTITIONS:,} for an analysis, "
+            f"which keeps tables per partition; got {count:,} (partsim partition takes any "
+            f"count up to {MAX_PARTITION_COUNT:,})"
+        )
+    return count
 
 
 def bind_columns(plan: BatchPlan, available: Sequence[str], key_option: str = "--key") -> BatchPlan:
