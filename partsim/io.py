@@ -1868,7 +1868,7 @@ def open_events(
 
 
 def key_lines(data: bytes, *, text: bool = True, name: str = "stdin") -> list[str | bytes]:
-    """Keys one per line, as ``partsim partition -`` reads them from stdin.
+    r"""Keys one per line, as ``partsim partition -`` reads them from stdin.
 
     A line ends at LF, and a CR just before it is dropped (CRLF). As ``text``, a UTF-8 byte
     order mark at the start is dropped and every line must be UTF-8: a line that is not is a
