@@ -13,7 +13,11 @@ share counts once):
   worker process per core) against the local engine, in the same run. Their per-partition
   counts are checked equal.
 
-    python -m bench.bench_scale [--rows 50000000] [--workdir DIR] [--json out.json]
+Each case runs ``--repeat`` times (default 3), the cases taken in turn so that a change in
+the machine's load falls on all of them; a run's figures are the median wall time with its
+range, and the largest peak memory of its repeats.
+
+    python -m bench.bench_scale [--rows 50000000] [--repeat 3] [--workdir DIR] [--json out.json]
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -107,6 +112,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=50_000_000)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--write-inputs", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -136,18 +142,26 @@ def main() -> None:
         ("CSV, customer_id, --engine dask (local cluster)", csv_path, "customer_id",
          ("--engine", "dask")),
     ]  # fmt: skip
-    rows = []
+    timings: dict[str, list[tuple[float, float, float]]] = {name: [] for name, *_ in runs}
     outputs = {}
-    for name, data, key, extra in runs:
-        print(f"running: {name} ...", file=sys.stderr)
-        seconds, rss, total, output = analyze(data, work / f"out-{len(rows)}", key, *extra)
-        summary = output["summary"]
-        assert summary["events"] == args.rows, (name, summary["events"])
-        outputs[name] = output
+    for turn in range(args.repeat):
+        for index, (name, data, key, extra) in enumerate(runs):
+            print(f"running: {name} ({turn + 1} of {args.repeat}) ...", file=sys.stderr)
+            seconds, rss, total, output = analyze(data, work / f"out-{index}", key, *extra)
+            assert output["summary"]["events"] == args.rows, (name, output["summary"]["events"])
+            outputs[name] = output
+            timings[name].append((seconds, rss, total))
+    rows = []
+    for name, *_ in runs:
+        walls = [seconds for seconds, _, _ in timings[name]]
+        median = statistics.median(walls)
+        summary = outputs[name]["summary"]
         rows.append({
-            "run": name, "seconds": round(seconds, 2),
-            "rows_per_second": round(args.rows / seconds), "peak_rss_mib": round(rss),
-            "peak_total_rss_mib": round(total),
+            "run": name, "median_seconds": round(median, 2), "min_seconds": round(min(walls), 2),
+            "max_seconds": round(max(walls), 2), "runs": len(walls),
+            "rows_per_second": round(args.rows / median),
+            "peak_rss_mib": round(max(rss for _, rss, _ in timings[name])),
+            "peak_total_rss_mib": round(max(total for _, _, total in timings[name])),
             "distinct_keys": summary["distinct_keys"],
             "key_counts": summary["key_counts"]["method"],
         })  # fmt: skip
@@ -158,22 +172,23 @@ def main() -> None:
         "csv_mib": round(csv_path.stat().st_size / 2**20),
         "parquet_mib": round(parquet_path.stat().st_size / 2**20),
         "runs": rows,
-        "dask_over_local": round(rows[3]["seconds"] / rows[0]["seconds"], 2),
+        "dask_over_local": round(rows[3]["median_seconds"] / rows[0]["median_seconds"], 2),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
     }
     print(
         f"{args.rows:,} events: CSV {result['csv_mib']:,} MiB, Parquet {result['parquet_mib']:,}"
         f" MiB; {result['machine']}\n"
-        "| run | wall s | events/s | peak RSS MiB (largest process) | all processes (PSS) |"
-        " distinct keys | key counts |\n|---|---:|---:|---:|---:|---:|---|"
+        "| run | median s (range) | events/s | peak RSS MiB (largest process) | all processes"
+        " (PSS) | distinct keys | key counts |\n|---|---:|---:|---:|---:|---:|---|"
     )
     for row in rows:
         print(
-            f"| {row['run']} | {row['seconds']:.1f} | {row['rows_per_second']:,} | "
+            f"| {row['run']} | {row['median_seconds']:.1f} ({row['min_seconds']:.1f}-"
+            f"{row['max_seconds']:.1f}) | {row['rows_per_second']:,} | "
             f"{row['peak_rss_mib']:,} | {row['peak_total_rss_mib']:,} | "
             f"{row['distinct_keys']:,} | {row['key_counts']} |"
         )
-    print(f"dask / local: {result['dask_over_local']:.2f}x (same partitions.csv)")
+    print(f"dask / local: {result['dask_over_local']:.2f}x of the medians (same partitions.csv)")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 
