@@ -300,18 +300,10 @@ def main() -> None:
     )
     wide_rows, long_keys = (100_000, 20_000) if args.quick else (1_000_000, 300_000)
     repeat = "2" if args.quick else "5"
+    sized = ("--rows", str(rows), "--repeat", repeat, "--workdir", str(work))
     figures = {
         "hash": run("bench_hash", "--keys", str(keys), "--repeat", repeat, work=work),
-        "analyze": run(
-            "bench_analyze",
-            "--rows",
-            str(rows),
-            "--repeat",
-            repeat,
-            "--workdir",
-            str(work),
-            work=work,
-        ),
+        "analyze": run("bench_analyze", *sized, work=work),
         "scale": run("bench_scale", "--rows", str(scale_rows), "--workdir", str(work), work=work),
         "sample": run("bench_sample", "--repeat", repeat, work=work),
         "hostile": run(
@@ -324,16 +316,7 @@ def main() -> None:
             str(work),
             work=work,
         ),
-        "avro": run(
-            "bench_avro_keys",
-            "--rows",
-            str(rows),
-            "--repeat",
-            repeat,
-            "--workdir",
-            str(work),
-            work=work,
-        ),
+        "avro": run("bench_avro_keys", *sized, work=work),
     }
     text = section(figures, quick=args.quick, loads=(load_start, os.getloadavg()[0]),
                    started=started)  # fmt: skip
