@@ -52,7 +52,8 @@ one (``sender.wakeup()``). The adaptive load statistics are the queue sizes as t
 last saw them (``partitionReady``), after its last drain: a drain's answer wakes it again.
 A record sees what the sender did up to its own time. With ``linger.ms = 0`` every record
 therefore opens its own batch. Given ``sender_drains`` (measured from a real producer), the
-sender runs only there instead.
+sender runs only there instead (in Java, only where it had a batch to send, and after a
+wake-up the batches cannot show, ``sender_wakes``; see :func:`simulate_keyless`).
 
 Approximations, all deliberate:
 
@@ -260,6 +261,8 @@ def simulate_keyless(
     seed: int = 0,
     available: np.ndarray | None = None,
     sender_drains: Sequence[int] | None = None,
+    sender_wakes: Sequence[int] | None = None,
+    measured_partitions: Sequence[int] | None = None,
 ) -> np.ndarray:
     """The partition each keyless record goes to (int32), records in time order.
 
@@ -276,6 +279,19 @@ def simulate_keyless(
     producer's sender thread and the broker's answers, that is on the machine; a real
     producer's batches show where it drained (a batch that ended before it was full).
 
+    The Java clients take a measured drain as their sender's own only where it could have
+    happened in the simulated run: the sender sends only when a batch is sendable (full,
+    with another behind it, or ``linger.ms`` old). A drain put just before a record that
+    closes the batch before it (it did not fit) is taken as after that record: the batches
+    cannot tell the two apart, and the close is what woke the sender. A drain that cut an
+    open batch short is kept where the simulated previous record went to the partition it
+    went to in ``measured_partitions`` (the measured run's placement), and otherwise only
+    with a sendable batch. ``sender_wakes`` are records before which the measured sender may
+    have drained unseen, woken by the batch the previous record opened behind another
+    (``KafkaProducer.doSend`` wakes the sender): the simulated sender drains there when its
+    own previous record opened a batch and one is full or has another behind it. kafka-python
+    takes its drains as given.
+
     With ``linger.ms = 0`` every record opens a batch, so Java's ``RoundRobinPartitioner``
     calls ``partition()`` twice per record and over 4 partitions fills only 1 and 3
     (KAFKA-9965):
@@ -287,7 +303,8 @@ def simulate_keyless(
     """
     return _simulate(
         client, times_s, sizes, partition_count, config=config, seed=seed, available=available,
-        sender_drains=sender_drains,
+        sender_drains=sender_drains, sender_wakes=sender_wakes,
+        measured_partitions=measured_partitions,
     ).partitions  # fmt: skip
 
 
@@ -415,6 +432,8 @@ class _Stream:
     config: ProducerConfig
     rng: np.random.Generator
     drains: np.ndarray | None = None  # measured sender drains (record indices)
+    wakes: np.ndarray | None = None  # measured prompt wake-ups (record indices)
+    measured: list[int] | None = None  # the partitions of the run the drains come from
     replay: list[int] | None = None  # ``java``: the partition each new pick returns, by record
 
     def choose(self, indexes: np.ndarray) -> np.ndarray:
@@ -438,6 +457,8 @@ def _simulate(
     seed: int = 0,
     available: np.ndarray | None = None,
     sender_drains: Sequence[int] | None = None,
+    sender_wakes: Sequence[int] | None = None,
+    measured_partitions: Sequence[int] | None = None,
     replay_picks: np.ndarray | None = None,
 ) -> _Runs:
     """:func:`simulate_keyless`, plus the record indices where each new pick starts.
@@ -471,6 +492,17 @@ def _simulate(
             f"got {len(cold)}"
         )
     drains = _sender_drains(sender_drains, client)
+    wakes = _sender_drains(sender_wakes, client, "sender_wakes")
+    measured = None
+    if measured_partitions is not None:
+        measured = np.asarray(measured_partitions)
+        if drains is None or measured.shape != (count,):
+            raise UsageError(
+                "measured_partitions goes with sender_drains: one partition per record"
+            )
+        measured = measured.astype(np.int64).tolist()
+    if wakes is not None and drains is None:
+        raise UsageError("sender_wakes needs sender_drains (both come from one measured run)")
     ids, mask = _availability(available, partition_count)
     if count == 0:
         empty = np.zeros(0, dtype=np.int32)
@@ -484,6 +516,8 @@ def _simulate(
         config=config,
         rng=np.random.default_rng(seed),
         drains=drains,
+        wakes=wakes,
+        measured=measured,
         replay=None if replay_picks is None else np.asarray(replay_picks).tolist(),
     )
     return simulator(stream)
@@ -493,18 +527,18 @@ def _simulate(
 ACCUMULATOR_CLIENTS = ("java", "java-2.4", "java-round-robin", "kafka-python")
 
 
-def _sender_drains(drains: object, client: str) -> np.ndarray | None:
+def _sender_drains(drains: object, client: str, name: str = "sender_drains") -> np.ndarray | None:
     if drains is None:
         return None
     if client not in ACCUMULATOR_CLIENTS:
         raise UsageError(
-            f"sender_drains applies to {', '.join(ACCUMULATOR_CLIENTS)}; got client {client!r}"
+            f"{name} applies to {', '.join(ACCUMULATOR_CLIENTS)}; got client {client!r}"
         )
     values = np.asarray(drains)
     if values.ndim != 1 or (values.size and not np.issubdtype(values.dtype, np.integer)):
-        raise UsageError("sender_drains must be a list of record indices")
+        raise UsageError(f"{name} must be a list of record indices")
     if values.size and (values.min() < 0 or (np.diff(values) < 0).any()):
-        raise UsageError("sender_drains must be record indices >= 0 in ascending order")
+        raise UsageError(f"{name} must be record indices >= 0 in ascending order")
     return values.astype(np.int64)
 
 
@@ -854,7 +888,9 @@ class _Accumulator:
     that broker leads (``RecordAccumulator.drainBatchesForOneNode``), and loops while one is
     ready. It runs at each ready time and whenever an append made a new batch or a full one
     (``sender.wakeup()``). Given ``drains`` (record indices), it drains only just before
-    those records instead, sending the first batch of every partition. Adaptive load
+    those records instead, sending the first batch of every partition and again while one
+    is sendable (Java: only where :meth:`_drained_here` allows, and also at ``wakes``; see
+    :func:`simulate_keyless`). Adaptive load
     statistics are the deque sizes the sender saw last (``partitionReady``): after its last
     drain (whose answer wakes it again) or wake-up.
     """
@@ -912,6 +948,13 @@ class _Accumulator:
         self.now_ms = 0
         self.drains = None if stream.drains is None else stream.drains.tolist()
         self.next_drain = 0
+        # The Java sender's checks of measured drains (kafka-python takes them as given).
+        self.wakes = set() if stream.wakes is None or python else set(stream.wakes.tolist())
+        self.measured = stream.measured
+        # The batch that took the latest record, its partition, and the latest record that
+        # opened a batch (for the measured drains' checks; see ``_drained_here``).
+        self.last: tuple[int, _Batch] | None = None
+        self.opened = -1
 
     # ----------------------------------------------------------------- batch bytes
     def record_bytes(self, batch: _Batch, index: int) -> int:
@@ -942,6 +985,7 @@ class _Accumulator:
             return 0
         batch.size += nbytes
         batch.records += 1
+        self.last = (partition, batch)
         if batch.size >= batch.limit:
             self._fill(partition, batch)
         return nbytes
@@ -973,6 +1017,7 @@ class _Accumulator:
         added = prefix[end] - base
         batch.size += added
         batch.records += end - start
+        self.last = (partition, batch)
         if batch.size >= batch.limit:
             self.now_ms = now[end - 1]
             self._fill(partition, batch)
@@ -1004,6 +1049,8 @@ class _Accumulator:
         else:
             self.active[self.node[partition]].add(partition)
         queue.append(batch)
+        self.last = (partition, batch)
+        self.opened = index
         if len(queue) == 1:
             self._schedule(partition)
         return nbytes
@@ -1037,12 +1084,22 @@ class _Accumulator:
                 self.run(events[0][0])
             return
         drains = self.drains
+        drained = False
         while self.next_drain < len(drains) and drains[self.next_drain] <= index:
             self.next_drain += 1
-            for node in self.active:
-                self._drain(node)
-            if self.adaptive:
-                self._snapshot()
+            if self._drained_here(index, now):
+                drained = True
+                for node in self.active:
+                    self._drain(node)
+                if not self.python:
+                    self._drain_ready(now)  # the sender runs again while one is sendable
+                if self.adaptive:
+                    self._snapshot()
+        # Woken by the batch the previous record opened: sendable now is what that append
+        # made full or put a batch behind (not the age, which the drains show).
+        woken = not drained and self.opened == index - 1 and index in self.wakes
+        if woken and self._drain_ready() and self.adaptive:
+            self._snapshot()
 
     def wake(self) -> None:
         """``sender.wakeup()`` after an append that made a new or a full batch."""
@@ -1062,6 +1119,52 @@ class _Accumulator:
                 self._drain(self.node[partition])
         if self.adaptive:
             self._snapshot()
+
+    def _node_ready(self, node: int, now: float = -math.inf) -> bool:
+        """Whether a partition led by ``node`` has a sendable first batch: full, with another
+        batch behind it, or (given ``now``, ms) ``linger.ms`` old (``batchReady``)."""
+        deques = self.deques
+        for partition in self.active[node]:
+            queue = deques[partition]
+            batch = queue[0]
+            if batch.full or len(queue) > 1 or batch.created + self.linger <= now:
+                return True
+        return False
+
+    def _drain_ready(self, now: float = -math.inf) -> bool:
+        """Drain every broker with a sendable batch (see :meth:`_node_ready`), as long as one
+        has; whether any did."""
+        drained = False
+        while True:
+            ready = [node for node in self.active if self._node_ready(node, now)]
+            if not ready:
+                return drained
+            for node in ready:
+                self._drain(node)
+            drained = True
+
+    def _drained_here(self, index: int, now: int) -> bool:
+        """Whether a measured drain put just before record ``index`` happened there.
+
+        The real batches place a drain at the first gap after a batch's last record. When the
+        batch that took the previous record could not take record ``index`` anyway, and no
+        batch is sendable, the batches do not show a drain there: the batch was closed by
+        record ``index`` (Java) and left with the sender's next drain, after it. The sender
+        drains only a broker with a sendable batch (``Sender.sendProducerData`` drains the
+        nodes ``RecordAccumulator.ready`` returns). kafka-python's drains are taken as given.
+        """
+        if self.python or self.last is None:
+            return True
+        if any(self._node_ready(node, now) for node in self.active):
+            return True
+        partition, batch = self.last
+        queue = self.deques[partition]
+        open_last = bool(queue) and queue[-1] is batch
+        if open_last and (batch.full or batch.size + self.record_bytes(batch, index) > batch.limit):
+            return False  # record ``index`` closes that batch: it left after
+        # The drain cut the measured run's open batch short. Where the simulation put the
+        # previous record elsewhere, its sender had nothing to send here.
+        return self.measured is None or self.measured[index - 1] == partition
 
     def _drain(self, node: int) -> None:
         """Send the first batch of every partition the broker ``node`` leads."""

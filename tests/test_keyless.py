@@ -10,6 +10,8 @@ must agree on where every switch happens.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -72,7 +74,10 @@ class Reference:
     """``RecordAccumulator`` and ``Sender`` (Java 4.x, kafka-python 3.0.12 where noted), one
     record at a time, written from the source independently of ``partsim.keyless``."""
 
-    def __init__(self, times, sizes, partition_count, config, *, drains=None, python=False):
+    def __init__(
+        self, times, sizes, partition_count, config, *, drains=None, python=False, wakes=(),
+        measured=None,
+    ):  # fmt: skip
         self.now = (np.rint(np.asarray(times) * 1e6).astype(np.int64) // 1000).tolist()
         self.values = np.broadcast_to(np.asarray(sizes), (len(self.now),)).tolist()
         self.config = config
@@ -81,6 +86,10 @@ class Reference:
         self.latency = list(config.broker_latency_ms or [0.0] * partition_count)
         self.drains = None if drains is None else set(drains)
         self.python = python
+        self.wakes = set(wakes)
+        self.measured = measured
+        self.last = None  # (partition, batch) that took the latest record
+        self.opened = -1  # the latest record that opened a batch
 
     def full(self, batch: dict) -> bool:  # MemoryRecordsBuilder.isFull
         return batch["closed"] or batch["size"] >= batch["limit"]
@@ -110,13 +119,50 @@ class Reference:
                 if queue and self.leader[partition] in ready:
                     queue.pop(0)  # drainBatchesForOneNode: the first batch of each partition
 
+    def sendable(self, now: float) -> set[int]:
+        """The brokers with a first batch that is full, has another behind it, or is
+        ``linger.ms`` old at ``now``."""
+        linger = self.config.linger_ms
+        return {
+            self.leader[partition]
+            for partition, queue in enumerate(self.queues)
+            if queue
+            and (self.full(queue[0]) or len(queue) > 1 or queue[0]["created"] + linger <= now)
+        }
+
+    def drain_all(self, brokers=None) -> None:
+        for partition, queue in enumerate(self.queues):
+            if queue and (brokers is None or self.leader[partition] in brokers):
+                queue.pop(0)
+
+    def drain_sendable(self, now: float) -> None:
+        while brokers := self.sendable(now):  # the sender runs again while one is sendable
+            self.drain_all(brokers)
+
+    def measured_drain(self, index: int) -> bool:
+        """Java: whether a measured drain before record ``index`` is the sender's own. It
+        needs a sendable batch, except where it cut short the batch that took the previous
+        record, that batch still open and sitting where the measured run put that record. A
+        drain before the record that closes that batch is taken as after it."""
+        if self.python or self.last is None or self.sendable(self.now[index]):
+            return True
+        partition, last = self.last
+        if self.queues[partition] and self.queues[partition][-1] is last:
+            added = record_bytes(self.values[index], last["n"], self.now[index] - last["created"])
+            if self.full(last) or last["size"] + added > last["limit"]:
+                return False
+        return self.measured is None or self.measured[index - 1] == partition
+
     def before(self, index: int) -> None:
         """What the sender did before record ``index`` arrived."""
         if self.drains is not None:
-            if index in self.drains:
-                for queue in self.queues:
-                    if queue:
-                        queue.pop(0)
+            drained = index in self.drains and self.measured_drain(index)
+            if drained:
+                self.drain_all()
+                if not self.python:
+                    self.drain_sendable(self.now[index])
+            elif index in self.wakes and self.opened == index - 1:
+                self.drain_sendable(-math.inf)  # woken: full, or with a batch behind
             return
         while True:
             times = [self.ready_at(p) for p, queue in enumerate(self.queues) if queue]
@@ -145,6 +191,7 @@ class Reference:
             return 0
         last["size"] += added
         last["n"] += 1
+        self.last = (partition, last)
         if self.full(last):
             last["full_at"] = now
         return added
@@ -158,15 +205,18 @@ class Reference:
         batch = {"created": now, "n": 1, "size": size, "limit": limit, "closed": False}
         batch["full_at"] = now
         self.queues[partition].append(batch)
+        self.last, self.opened = (partition, batch), index
         return size
 
 
-def reference_uniform_sticky(times, sizes, partitions, config, *, drains=None):
+def reference_uniform_sticky(
+    times, sizes, partitions, config, *, drains=None, wakes=(), measured=None
+):
     """``RecordAccumulator.append`` + ``BuiltInPartitioner.updatePartitionInfo``, per record.
     New picks take the simulator's partition. Returns the placements, the run starts and
     ``producedBytes`` at each switch.
     """
-    state = Reference(times, sizes, 6, config, drains=drains)
+    state = Reference(times, sizes, 6, config, drains=drains, wakes=wakes, measured=measured)
     switch_at = max(1, config.batch_size)
     out, starts, produced_at_switch = [], [0], []
     sticky, produced = int(partitions[0]), 0
@@ -304,16 +354,96 @@ def test_java_matches_per_record_transcription(linger_ms: float, oversized: bool
         assert (produced < 2 * BATCH).all()
 
 
-def test_java_with_measured_drains_matches_per_record_transcription() -> None:
+@pytest.mark.parametrize("measured", [False, True])
+def test_java_with_measured_drains_matches_per_record_transcription(measured: bool) -> None:
     times, sizes = bursty(20_000, seed=3)
-    drains = np.unique(np.random.default_rng(5).integers(1, 20_000, 400))
+    rng = np.random.default_rng(5)
+    drains = np.unique(rng.integers(1, 20_000, 400))
+    wakes = np.unique(rng.integers(1, 20_000, 400)) if measured else None
+    # A measured placement that agrees with the simulated one on some records only.
+    placed = _simulate("java", times, sizes, 6, seed=9, sender_drains=drains).partitions
+    given = placed if measured else None
     config = ProducerConfig(linger_ms=5, batch_size=4096)
-    runs = _simulate("java", times, sizes, 6, config=config, seed=2, sender_drains=drains)
+    runs = _simulate(
+        "java", times, sizes, 6, config=config, seed=2, sender_drains=drains,
+        sender_wakes=wakes, measured_partitions=given,
+    )  # fmt: skip
     expected, starts, _ = reference_uniform_sticky(
-        times, sizes, runs.partitions, config, drains=drains.tolist()
-    )
+        times, sizes, runs.partitions, config, drains=drains.tolist(),
+        wakes=() if wakes is None else wakes.tolist(), measured=given,
+    )  # fmt: skip
     assert runs.starts.tolist() == starts.tolist()
     assert np.array_equal(runs.partitions, expected)
+
+
+# The measured-drain rules, worked by hand from Kafka's size arithmetic. 100-byte values with
+# null keys, one every 0.5 ms, batch.size 1024, linger.ms 5, one broker. A v2 record is
+# attributes 1 + timestamp delta 1 + offset delta 1 + key length (-1) 1 + value length
+# varint(100) 2 + value 100 + header count 1 = 107 bytes, plus its length varint(107) 2 = 109
+# (``DefaultRecord.sizeInBytes``). A batch is the 61-byte header plus its records: 8 records
+# make 933 bytes, and a 9th (1042) exceeds the write limit max(1024, 61 + 21 + 100 + 3), so
+# the 9th closes the batch (``tryAppend`` → ``closeForRecordAppends``). ``producedBytes`` grows
+# by 170 for a batch's first record and 109 for each other one; the partitioner switches once
+# it is >= 1024 and the partition's last batch is full (``updatePartitionInfo``).
+HAND = {"linger_ms": 5, "batch_size": 1024, "leaders": [0] * 6}
+
+
+def by_hand(drains, measured, picks, *, wakes=None):
+    runs = _simulate(
+        "java", steady(len(picks), 2000), 100, 6, config=ProducerConfig(**HAND),
+        sender_drains=drains, sender_wakes=wakes, measured_partitions=measured,
+        replay_picks=picks,
+    )  # fmt: skip
+    return runs.partitions.tolist()
+
+
+def test_java_drain_before_the_record_that_closes_a_batch_comes_after_it() -> None:
+    """The measured producer (kafka-clients) filled partition 0 with a 1-record batch (the
+    sender took it with the previous partition's closed batch), then 8 records (1..8); record
+    9 closed that batch, the partitioner switched to 1, and the sender, woken by the new batch,
+    sent both at once: partition 1's first batch holds record 9 only. Its batches put drains
+    before 1, 9 and 10: the one before 9 is where the batch ended, not where the sender ran.
+
+    Here the pick at record 9 returns partition 0 again (1 in 6). By hand: before record 9
+    nothing is sendable (the batch of records 1..8 is 4 ms old, 933 < 1024 bytes, alone), so
+    record 9 closes it (produced 170 + 933 = 1103), the pick keeps 0 and resets produced, and
+    record 9 opens a batch behind the closed one. The drain before 10 sends the closed batch
+    only. Records 9..16 fill the new batch (933 < 1024: no switch when 17 closes it), 17..24
+    the next (1866 when 25 closes it: switch). A run of 25 = 9 + 16 records on partition 0,
+    which is what kafka-clients does after a repeated pick. Taking the drain before 9 where the
+    batches put it gives 18: the batch of 1..8 leaves open, record 9 switches at once, and the
+    drain before 10 sends its 1-record batch.
+    """
+    measured = [0] * 9 + [1] * 9 + [2] * 9 + [3] * 3
+    drains = [1, 9, 10, 18, 19, 27, 28]
+    picks = [0] * 10 + [3] * 15 + [5] * 5  # a pick from record k returns picks[k]
+    assert by_hand(drains, measured, picks) == [0] * 25 + [5] * 5
+
+
+def test_java_unseen_wake_up_sends_the_closed_batch_with_the_new_one() -> None:
+    """The measured producer filled partition 0 with 1 record, then 8 (1..8); record 9 closed
+    that batch and a repeated pick (0 again) opened 9..16 behind it, then 17..24 (933 bytes
+    when 17 closed 9..16: no switch), and 25 switched to 2. The sender, woken by the batch
+    record 9 opened, sent the closed one unseen (no batch boundary shows it), so
+    ``sender_wakes`` has 10 (record 9 opened a batch on record 8's partition). Its batches put
+    drains before 1, 9, 17, 25 and 26.
+
+    Here the pick at 9 returns 1. By hand: record 9 closes the batch of 1..8 and switches to
+    1 (produced 1103); woken by the batch record 9 opened, with the closed batch sendable, the
+    sender sends both before record 10, the new one with 1 record. Partition 1 then takes a
+    batch of 10..17 and switches when 18 closes it (170 + 933 = 1103): a run of 9, as an idle
+    kafka-clients makes after a switch. Before 17 nothing is sendable, partition 1's batch
+    takes record 17 (824 + 109 bytes), and the simulated record 16 is not where the measured
+    one went: no drain. Without the wake-up the run is 16: the drain before 17 then finds
+    the closed batch of 1..8 and sends it with partition 1's batch of 9..16, and 17..24 fill
+    the next.
+    """
+    measured = [0] * 25 + [2] * 9
+    drains = [1, 9, 17, 25, 26]
+    wakes = [2, 10, 18, 27]
+    picks = [0] * 9 + [1] * 9 + [4] * 16
+    assert by_hand(drains, measured, picks, wakes=wakes)[:19] == [0] * 9 + [1] * 9 + [4]
+    assert by_hand(drains, measured, picks)[:26] == [0] * 9 + [1] * 16 + [4]
 
 
 def test_java_replay_takes_the_given_picks() -> None:
