@@ -21,11 +21,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from partsim.compare import KeySample, _key_partitions, collect, evaluate
-from partsim.errors import UsageError
-from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split_options
+from partsim.aggregates import KeySample
+from partsim.compare import evaluate
+from partsim.errors import DataError, UsageError
+from partsim.metrics import skew_metrics
+from partsim.options import (
+    EngineOptions,
+    InputOptions,
+    MeasureOptions,
+    ProducerOptions,
+    split_options,
+)
 from partsim.partitioners import check_partition_count, get_partitioner
-from partsim.pipeline import BatchPlan
+from partsim.pipeline import Encoding, Scan, move_placements
+from partsim.placement import Placement
 from partsim.serde import display_key, schema_prefix
 
 __all__ = ["WhatIfResult", "salt_sample", "whatif"]
@@ -123,6 +132,7 @@ def whatif(
     input_options: InputOptions | None = None,
     producer_options: ProducerOptions | None = None,
     measure_options: MeasureOptions | None = None,
+    engine_options: EngineOptions | None = None,
     progress: bool = False,
     **options: object,
 ) -> WhatIfResult:
@@ -144,9 +154,9 @@ def whatif(
     """
     if "top" not in options and measure_options is None:
         options["top"] = None  # every moved key
-    producer, measures, reader = split_options(
-        dict(options), ProducerOptions, MeasureOptions, InputOptions,
-        given=(producer_options, measure_options, input_options),
+    producer, measures, reader, engine = split_options(
+        dict(options), ProducerOptions, MeasureOptions, InputOptions, EngineOptions,
+        given=(producer_options, measure_options, input_options, engine_options),
     )  # fmt: skip
     key, partitioner, schema_id = producer.key, producer.partitioner, producer.schema_id
     schema_type, seed, order_by, top = (
@@ -176,24 +186,25 @@ def whatif(
         raise UsageError(
             "nothing changes: give --to-partitions, --to-partitioner, --to-schema-id or --salt"
         )
-    plan = BatchPlan(
-        replace(producer, partitioner=client_before.name, schema_id=None), count_before,
-        MeasureOptions(size=measures.size), strict=reader.strict,
+    from partsim.engine import run_scan
+
+    scan = Scan(
+        encodings=(Encoding(replace(producer, schema_id=None), key_placement=0, every_key=True),),
+        placements=(Placement(0, client_before.name, count_before, prefix_before),
+                    Placement(0, client_after.name, count_after, prefix_after)),
+        measures=MeasureOptions(size=measures.size, order_by=order_by,
+                                exact_keys=measures.exact_keys,
+                                exact_entities=measures.exact_entities),
+        strict=reader.strict, seed=seed, ordered=(0, 1),
+        order_key=0 if order_by is None else None, moves=((0, 1),), key_sample=bool(salt),
     )  # fmt: skip
-    samples, described, _ = collect(
-        inputs, {"key": plan}, order_by=order_by, input_options=reader, progress=progress
-    )
-    sample = samples["key"]
-    if sample.entities is None:  # per-key order: every key is its own entity
-        sample.entities = _keys_as_entities(sample)
-    keys = sample.keys.column("key")
-    counts = sample.keys.column("count").to_numpy()
-    part_before = _key_partitions(keys, client_before, count_before, prefix_before)
-    part_after = _key_partitions(keys, client_after, count_after, prefix_after)
-    both = (part_before >= 0) & (part_after >= 0)
-    moved = both & (part_before != part_after)
-    load_before = evaluate(sample, client_before, count_before, seed=seed, prefix=prefix_before)
-    load_after = evaluate(sample, client_after, count_after, seed=seed, prefix=prefix_after)
+    done = run_scan(inputs, scan, input_options=reader, engine_options=engine, progress=progress)
+    result = done.aggregate
+    load_before, load_after = result.loads
+    if load_before.events == 0:
+        skipped = load_before.skipped_rows
+        detail = f" ({skipped} unparsable rows skipped)" if skipped else ""
+        raise DataError(f"no events in {done.label}{detail}")
     width = max(count_before, count_after)
     partitions = pd.DataFrame({
         "partition": np.arange(width),
@@ -202,48 +213,122 @@ def whatif(
         "bytes_before": np.pad(load_before.bytes, (0, width - count_before)),
         "bytes_after": np.pad(load_after.bytes, (0, width - count_after)),
     })  # fmt: skip
-    order = np.argsort(-counts[moved], kind="stable")[:top]  # every moved key unless top
-    moved_index = np.flatnonzero(moved)[order]
-    moves = pd.DataFrame({
-        "key": [display_key(k, producer.key_format)
-                for k in keys.take(pa.array(moved_index)).to_pylist()],
-        "count": counts[moved_index],
-        "from_partition": part_before[moved_index],
-        "to_partition": part_after[moved_index],
-    })  # fmt: skip
-    comparable_events = float(counts[both].sum())
+    moves, keys_summary = _moved_keys(done.scan, load_before, result.moves[0], producer, top)
+    events = result.moves[0]
     summary = {
-        "inputs": described,
+        "inputs": done.label,
         "key": key,
         "before": {"partition_count": count_before, "partitioner": client_before.name,
                    "schema_id": schema_before},
         "after": {"partition_count": count_after, "partitioner": client_after.name,
                   "schema_id": schema_after},
-        "events": sample.events,
-        "skipped_rows": sample.skipped_rows,
-        "keyed_events": sample.events - sample.null_events,
-        "null_key_events": sample.null_events,
-        "distinct_keys": len(counts),
-        "keys_compared": int(both.sum()),
-        "keys_keyless_before_or_after": int((~both).sum()),
-        "keys_moved": float(moved.sum() / both.sum()) if both.sum() else 0.0,
-        "events_moved": float(counts[moved].sum() / comparable_events)
-        if comparable_events
+        "events": load_before.events,
+        "skipped_rows": load_before.skipped_rows,
+        "keyed_events": load_before.events - load_before.null_key_events,
+        "null_key_events": load_before.null_key_events,
+        **{name: keys_summary[name] for name in ("distinct_keys", "keys_compared",
+                                                  "keys_keyless_before_or_after", "keys_moved")},
+        "events_moved": events.events_moved / events.events_compared
+        if events.events_compared
         else 0.0,
-        "keys_moved_count": int(moved.sum()),
-        "events_moved_count": int(counts[moved].sum()),
-        "max_mean_ratio_before": load_before.metrics["max_mean_ratio"],
-        "max_mean_ratio_after": load_after.metrics["max_mean_ratio"],
-        "ordering_before": _ordering_summary(load_before.ordering),
-        "ordering_after": _ordering_summary(load_after.ordering),
+        "keys_moved_count": keys_summary["keys_moved_count"],
+        "events_moved_count": events.events_moved,
+        "max_mean_ratio_before": skew_metrics(load_before.messages)["max_mean_ratio"],
+        "max_mean_ratio_after": skew_metrics(load_after.messages)["max_mean_ratio"],
+        "ordering_before": _ordering_summary(result.order.report(0)),
+        "ordering_after": _ordering_summary(result.order.report(1)),
         "order_by": order_by or "the key itself",
         "top_moves": moves.head(20).to_dict("records"),
     }  # fmt: skip
+    if "key_counts" in keys_summary:
+        summary["key_counts"] = keys_summary["key_counts"]
+    if done.skipped_examples:
+        summary["skipped_examples"] = list(done.skipped_examples)
     salting = None
     if salt:
+        sample = result.sample
+        if sample.entities is None:  # per-key order: every key is its own entity
+            sample.entities = _keys_as_entities(sample)
         salting = _salting(sample, salt, salt_hot, client_after, count_after, prefix_after, seed)
         summary["salting"] = salting.to_dict("records")
     return WhatIfResult(summary, partitions, moves, salting)
+
+
+def _moved_keys(scan: Scan, load, moves, producer: ProducerOptions, top: int | None):
+    """The keys that move (heaviest first; every one unless ``top``) and the summary's key
+    figures: exact from the key table, or past the exact limit, the sketches' estimates
+    with their bounds (the moved keys listed are then the sketch's heavy keys)."""
+    prefix = len(scan.placements[0].framing)
+    if load.sketch is None:
+        keys = load.keys.column("key").combine_chunks()
+        counts = load.keys.column("count").to_numpy()
+        bounds = None
+    else:
+        sketched = load.sketch.result()
+        keys = sketched.keys.column("key").combine_chunks()
+        counts = sketched.keys.column("count").to_numpy()
+        bounds = (sketched.keys.column("count_lower").to_numpy(),
+                  sketched.keys.column("count_upper").to_numpy())  # fmt: skip
+    (part_before, keyless_before), (part_after, keyless_after) = move_placements(scan, keys, 0, 1)
+    both = ~keyless_before & ~keyless_after
+    moved = both & (part_before != part_after)
+    # Heaviest first, ties by key (so the order does not depend on how the input was cut);
+    # every moved key unless top.
+    moved_index = np.flatnonzero(moved)
+    order = pc.sort_indices(
+        pa.table({"count": counts[moved_index], "key": keys.take(pa.array(moved_index))}),
+        sort_keys=[("count", "descending"), ("key", "ascending")],
+    ).to_numpy()[:top]
+    moved_index = moved_index[order]
+    frame = {
+        "key": [display_key(k, producer.key_format, prefix)
+                for k in keys.take(pa.array(moved_index)).to_pylist()],
+        "count": counts[moved_index],
+        "from_partition": part_before[moved_index].astype(np.int64),
+        "to_partition": part_after[moved_index].astype(np.int64),
+    }  # fmt: skip
+    if bounds is not None:
+        frame["count_lower"] = bounds[0][moved_index]
+        frame["count_upper"] = bounds[1][moved_index]
+    table = pd.DataFrame(frame)
+    if bounds is None:
+        return table, {
+            "distinct_keys": len(counts),
+            "keys_compared": int(both.sum()),
+            "keys_keyless_before_or_after": int((~both).sum()),
+            "keys_moved": float(moved.sum() / both.sum()) if both.sum() else 0.0,
+            "keys_moved_count": int(moved.sum()),
+        }
+    compared, moved_keys = moves.keys_compared.estimate(), moves.keys_moved.estimate()
+    compared_low, compared_high = moves.keys_compared.interval()
+    moved_low, moved_high = moves.keys_moved.interval()
+    distinct = round(sketched.distinct_total)
+    share = min(1.0, moved_keys / compared) if compared else 0.0
+    interval = [moved_low / compared_high if compared_high else 0.0,
+                min(1.0, moved_high / compared_low) if compared_low else 1.0]  # fmt: skip
+    return table, {
+        "distinct_keys": distinct,
+        "keys_compared": round(compared),
+        "keys_keyless_before_or_after": max(0, distinct - round(compared)),
+        "keys_moved": share,
+        "keys_moved_count": round(moved_keys),
+        "key_counts": {
+            "method": "sketch",
+            "exact_keys": scan.measures.exact_keys,
+            "keys_moved_interval": interval,
+            "keys_moved_count_interval": [moved_low, moved_high],
+            "keys_compared_interval": [compared_low, compared_high],
+            "distinct_keys_interval": [sketched.distinct_lower, sketched.distinct_upper],
+            "moved_key_count_error_bound": sketched.count_error,
+            "note": (
+                f"more than {scan.measures.exact_keys:,} distinct keys: keys_moved and the "
+                "key counts are HyperLogLog estimates (95% intervals here), and moves lists "
+                "only the heavy keys the frequent-items sketch holds, each count within "
+                "count_lower..count_upper; events_moved, events_moved_count and the "
+                "per-partition load are exact"
+            ),
+        },
+    }
 
 
 def _keys_as_entities(sample: KeySample) -> pa.Table:

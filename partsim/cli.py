@@ -279,6 +279,19 @@ def key_rule_options(command):
     ])  # fmt: skip
 
 
+EXACT_KEYS_OPTION = click.option(
+    "--exact-keys", type=click.IntRange(1), default=1_000_000, show_default=True,
+    help="Distinct keys counted exactly; past this, hot keys and distinct counts come from "
+    "DataSketches sketches (with their error bounds) and memory stays bounded.",
+)  # fmt: skip
+EXACT_ENTITIES_OPTION = click.option(
+    "--exact-entities", type=click.IntRange(1), default=None,
+    help="Distinct --order-by entities followed exactly; past this, ordering comes from a "
+    "sample of entities, with 95% intervals (never reported kept when it was broken). "
+    "Default: as many as 256 MiB holds.",
+)  # fmt: skip
+
+
 def engine_options(command):
     """Where the aggregates are computed (EngineOptions)."""
     return _stack(command, [
@@ -398,14 +411,8 @@ def _end_of_sample(sample) -> None:
     help="Also write summary.json, partitions.csv, hot_keys.csv, windows.csv, PNG "
     "plots and report.html here.",
 )
-@click.option(
-    "--exact-keys",
-    type=click.IntRange(1),
-    default=1_000_000,
-    show_default=True,
-    help="Distinct keys counted exactly; past this, hot keys and distinct counts come "
-    "from DataSketches sketches (with their error bounds) and memory stays bounded.",
-)
+@EXACT_KEYS_OPTION
+@EXACT_ENTITIES_OPTION
 @engine_options
 @live_options
 @JSON_OPTION
@@ -569,6 +576,9 @@ def _counts(text: str) -> list[int]:
     default=None,
     help="Also write sweep.json, sweep.csv, recommendations.csv and plots here.",
 )
+@EXACT_KEYS_OPTION
+@EXACT_ENTITIES_OPTION
+@engine_options
 @JSON_OPTION
 def sweep(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) -> None:
     """Compare key designs, partitioners and partition counts, and recommend one.
@@ -693,6 +703,9 @@ def sweep(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) 
     default=None,
     help="Also write whatif.json, partitions.csv, moves.csv, salting.csv and plots.",
 )
+@EXACT_KEYS_OPTION
+@EXACT_ENTITIES_OPTION
+@engine_options
 @JSON_OPTION
 def whatif(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) -> None:
     """What moves when the partition count, the client or the key schema changes, or when
@@ -844,6 +857,7 @@ ASSIGNOR_CHOICES = ("range", "roundrobin", "sticky", "cooperative-sticky", "unif
     default=None,
     help="Also write simulation.json, CSVs and lag, consumer and broker plots here.",
 )
+@engine_options
 @JSON_OPTION
 def simulate(inputs: Sequence[str], out_dir: str | None, as_json: bool, racks: str | None,
              **options) -> None:  # fmt: skip

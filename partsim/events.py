@@ -245,11 +245,14 @@ class Events:
 class KeyEncoder:
     """Each event's key bytes under a key design and a producer's serializer, and its bytes:
     the ``size`` column's, or the key's length plus ``value_size`` where the rows' sizes are
-    value sizes (``size_column`` False), or 1 without sizes."""
+    value sizes (``size_column`` False), or 1 without sizes. ``framing_length`` bytes of
+    framing, put before each key later (:func:`partsim.placement.frame`), count in its
+    length."""
 
     design: KeyDesign
     producer: object  # a ProducerOptions: serialize(keys) gives the key bytes
     size_column: bool = False
+    framing_length: int = 0
 
     def __call__(self, rows: Rows) -> Events:
         batch, sizes, times, skipped = rows
@@ -264,6 +267,8 @@ class KeyEncoder:
         elif self.size_column:
             weights = sizes
         else:
-            key_lengths = pc.binary_length(key_bytes).fill_null(0).to_numpy(zero_copy_only=False)
-            weights = sizes + key_lengths
+            key_lengths = pc.binary_length(key_bytes)
+            if self.framing_length:
+                key_lengths = pc.add(key_lengths, self.framing_length)
+            weights = sizes + key_lengths.fill_null(0).to_numpy(zero_copy_only=False)
         return Events(batch, key_bytes, weights, times, skipped)

@@ -137,7 +137,10 @@ class MeasureOptions:
     has ``value_size``, else 1); ``timestamp`` names the event time, counted per ``window``
     (``"1min"``, ``"30s"``, or seconds); ``order_by`` names the entity whose events must stay
     in order; ``top`` is how many hot keys to report (None: every one, where that applies);
-    past ``exact_keys`` distinct keys, hot keys and distinct counts come from sketches.
+    past ``exact_keys`` distinct keys, hot keys and distinct counts come from sketches, and
+    past ``exact_entities`` distinct entities (default: as many as 256 MiB holds for the
+    configurations followed), ordering comes from a sample of entities
+    (:mod:`partsim.ordering`).
     """
 
     size: str | None = None
@@ -146,6 +149,7 @@ class MeasureOptions:
     order_by: str | None = None
     top: int | None = 20
     exact_keys: int = DEFAULT_EXACT_KEYS
+    exact_entities: int | None = None
 
     def __post_init__(self) -> None:
         from partsim.sketch import check_exact_keys
@@ -155,6 +159,8 @@ class MeasureOptions:
         ):
             raise UsageError(f"--top must be a whole number >= 0; got {self.top!r}")
         check_exact_keys(self.exact_keys)
+        if self.exact_entities is not None:
+            check_exact_keys(self.exact_entities, "--exact-entities")
         self.window_ns  # noqa: B018 - checks the window
 
     @property
