@@ -739,27 +739,37 @@ done:
     return result;
 }
 
-/* Messages and summed weights per partition, in row order (as numpy's bincount sums them),
-   added into `messages` (int64) and `sums` (double); with `skip` (uint8, or None), rows
-   where it is 1 are left out. */
+/* Messages and summed weights per cell, in row order (as numpy's bincount sums them), added
+   into `messages` (int64) and `sums` (double). A row's cell is its partition (`partitions`,
+   int32) in row `windows[i] - first` (int64) of a grid `width` partitions wide; with
+   `windows` None, the partition itself. Rows where `skip` (uint8, or None) is 1 are left
+   out. */
 static PyObject *tally(PyObject *self, PyObject *args) {
-    Py_buffer partitions, weights, messages, sums, skip = {.buf = NULL};
-    PyObject *skip_object;
-    if (!PyArg_ParseTuple(args, "y*y*Ow*w*", &partitions, &weights, &skip_object, &messages,
-                          &sums))
+    Py_buffer windows = {.buf = NULL}, partitions, weights, messages, sums, skip = {.buf = NULL};
+    PyObject *windows_object, *skip_object;
+    long long first, width;
+    if (!PyArg_ParseTuple(args, "OLLy*y*Ow*w*", &windows_object, &first, &width, &partitions,
+                          &weights, &skip_object, &messages, &sums))
         return NULL;
     PyObject *result = NULL;
-    Py_ssize_t n = partitions.len / 4, width = messages.len / 8;
+    Py_ssize_t n = partitions.len / 4, cells = messages.len / 8;
+    if (windows_object != Py_None &&
+        PyObject_GetBuffer(windows_object, &windows, PyBUF_SIMPLE) < 0) {
+        windows.buf = NULL;
+        goto done;
+    }
     if (skip_object != Py_None && PyObject_GetBuffer(skip_object, &skip, PyBUF_SIMPLE) < 0) {
         skip.buf = NULL;
         goto done;
     }
-    if (weights.len != n * 8 || sums.len != width * 8 || (skip.buf && skip.len != n)) {
+    if (weights.len != n * 8 || sums.len != cells * 8 || width < 1 ||
+        (windows.buf && windows.len != n * 8) || (skip.buf && skip.len != n)) {
         PyErr_SetString(PyExc_ValueError, "tally: the arrays do not match");
         goto done;
     }
+    const int64_t *w = (const int64_t *)windows.buf;
     const int32_t *p = (const int32_t *)partitions.buf;
-    const double *w = (const double *)weights.buf;
+    const double *v = (const double *)weights.buf;
     const uint8_t *s = (const uint8_t *)skip.buf;
     int64_t *m = (int64_t *)messages.buf;
     double *b = (double *)sums.buf;
@@ -767,19 +777,20 @@ static PyObject *tally(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) {
         if (s && s[i]) continue;
-        int32_t at = p[i];
-        if (at < 0 || at >= width) { bad = 1; break; }
+        int64_t at = w ? (w[i] - first) * width + p[i] : p[i];
+        if (p[i] < 0 || p[i] >= width || at < 0 || at >= cells) { bad = 1; break; }
         m[at] += 1;
-        b[at] += w[i];
+        b[at] += v[i];
     }
     Py_END_ALLOW_THREADS
     if (bad) {
-        PyErr_SetString(PyExc_ValueError, "tally: a partition outside the table");
+        PyErr_SetString(PyExc_ValueError, "tally: a cell outside the table");
         goto done;
     }
     result = Py_None;
     Py_INCREF(result);
 done:
+    if (windows.buf) PyBuffer_Release(&windows);
     PyBuffer_Release(&partitions);
     PyBuffer_Release(&weights);
     PyBuffer_Release(&messages);
@@ -847,7 +858,8 @@ static PyMethodDef METHODS[] = {
      "reduce_hashes(hashes, rule, partition_count, out): partitions from uint32 hashes "
      "(rule 0 mask, 1 abs, 2 unsigned)."},
     {"tally", tally, METH_VARARGS,
-     "tally(partitions, weights, skip, messages, sums): add rows to per-partition counts."},
+     "tally(windows, first, width, partitions, weights, skip, messages, sums): add rows to "
+     "per-partition counts, or (with windows) to a window x partition grid."},
     {"order_update", order_update, METH_VARARGS,
      "order_update(ids, partitions, keyless, first, mask, spread, keyless_events): "
      "per-entity ordering state, row by row."},

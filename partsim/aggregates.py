@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from partsim.errors import DataError
+from partsim.hashing import _kernels, kernel_backend
 from partsim.keycounts import KEY_SCHEMA, KeyCounts, sum_by
 from partsim.ordering import EntityOrder
 from partsim.partitioners import get_partitioner
@@ -35,6 +36,7 @@ __all__ = [
     "count_events",
     "entity_pairs",
     "key_sample",
+    "tally",
     "window_counts",
 ]
 
@@ -198,6 +200,34 @@ def count_events(
     return out
 
 
+def tally(
+    partitions: np.ndarray,
+    weights: np.ndarray,
+    messages: np.ndarray,
+    sums: np.ndarray,
+    skip: np.ndarray | None = None,
+    windows: np.ndarray | None = None,
+    first: int = 0,
+) -> None:
+    """Add each row to ``messages`` (int64) and ``sums`` (float64) at its partition, in row
+    order (rows where ``skip`` is true left out): numpy's bincount, added in place, in C
+    where the kernel is built. With ``windows``, the tables are (window - ``first``) x
+    partition grids."""
+    width = messages.shape[-1]
+    messages, sums = messages.reshape(-1), sums.reshape(-1)  # views of the tables
+    if kernel_backend() == "c":
+        _kernels.tally(None if windows is None else np.ascontiguousarray(windows, np.int64),
+                       first, width, np.ascontiguousarray(partitions, dtype=np.int32),
+                       np.ascontiguousarray(weights, dtype=np.float64),
+                       None if skip is None else skip.view(np.uint8), messages, sums)  # fmt: skip
+        return
+    cells = partitions if windows is None else (windows - first) * width + partitions
+    if skip is not None:
+        cells, weights = cells[~skip], weights[~skip]
+    messages += np.bincount(cells, minlength=len(messages))
+    sums += np.bincount(cells, weights=weights, minlength=len(sums))
+
+
 class WindowGrid:
     """Messages and bytes per (window, partition), added batch by batch (each batch summed on
     its own first, as :func:`window_counts` sums it, then added): one placement's per-window
@@ -220,11 +250,23 @@ class WindowGrid:
         self.high: int | None = None
         self.sparse: list[pa.Table] | None = None  # the tables, once the grid is too big
 
-    def add(self, windows: np.ndarray, partitions: np.ndarray, weights: np.ndarray) -> None:
-        """Add events: their windows, partitions and bytes."""
+    def add(
+        self,
+        windows: np.ndarray,
+        partitions: np.ndarray,
+        weights: np.ndarray,
+        skip: np.ndarray | None = None,
+        span: tuple[int, int] | None = None,
+    ) -> None:
+        """Add events: their windows, partitions and bytes (rows where ``skip`` is true are
+        left out). ``span``: the lowest and highest of ``windows``, when known."""
+        if skip is not None and skip.any():
+            keep = ~skip
+            windows, partitions, weights = windows[keep], partitions[keep], weights[keep]
+            span = None
         if not len(windows):
             return
-        low, high = int(windows.min()), int(windows.max())
+        low, high = span if span is not None else (int(windows.min()), int(windows.max()))
         self.low = low if self.low is None else min(low, self.low)
         self.high = high if self.high is None else max(high, self.high)
         if self.sparse is None and not self._cover():
@@ -235,20 +277,7 @@ class WindowGrid:
             if sum(table.num_rows for table in self.sparse) > self.MERGE_ROWS:
                 self.sparse = [self._merged()]
             return
-        count = self.partition_count
-        span = high - low + 1
-        code = (windows - low) * count + partitions
-        if span * count <= 4 * len(code) + 1024:  # dense: count every cell directly
-            messages = np.bincount(code, minlength=span * count)
-            byte_sums = np.bincount(code, weights=weights, minlength=span * count)
-            rows = slice(low - self.first, high - self.first + 1)
-            self.messages[rows] += messages.reshape(span, count)
-            self.bytes[rows] += byte_sums.reshape(span, count)
-        else:  # outlying timestamps: only the cells that occur
-            cells, inverse = np.unique(code, return_inverse=True)
-            rows, columns = cells // count + (low - self.first), cells % count
-            self.messages[rows, columns] += np.bincount(inverse)
-            self.bytes[rows, columns] += np.bincount(inverse, weights=weights)
+        tally(partitions, weights, self.messages, self.bytes, windows=windows, first=self.first)
 
     def _cover(self) -> bool:
         """Grow the grid to hold windows ``low`` to ``high`` (with room to grow on); False

@@ -14,6 +14,7 @@ round-robin salting gives on average). Salted keys lose per-key order.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -34,8 +35,8 @@ from partsim.options import (
 )
 from partsim.partitioners import check_partition_count, get_partitioner
 from partsim.pipeline import Encoding, Scan, move_placements
-from partsim.placement import Placement
-from partsim.serde import display_key, schema_prefix
+from partsim.placement import Placement, place_many
+from partsim.serde import display_keys, schema_prefix
 
 __all__ = ["WhatIfResult", "salt_sample", "whatif"]
 
@@ -195,8 +196,8 @@ def whatif(
         measures=MeasureOptions(size=measures.size, order_by=order_by,
                                 exact_keys=measures.exact_keys,
                                 exact_entities=measures.exact_entities),
-        strict=reader.strict, seed=seed, ordered=(0, 1),
-        order_key=0 if order_by is None else None, moves=((0, 1),), key_sample=bool(salt),
+        strict=reader.strict, seed=seed, ordered=(0, 1) if order_by else (),
+        key_order=order_by is None, moves=((0, 1),), key_sample=bool(salt),
     )  # fmt: skip
     done = run_scan(inputs, scan, input_options=reader, engine_options=engine, progress=progress)
     result = done.aggregate
@@ -214,6 +215,10 @@ def whatif(
         "bytes_after": np.pad(load_after.bytes, (0, width - count_after)),
     })  # fmt: skip
     moves, keys_summary = _moved_keys(done.scan, load_before, result.moves[0], producer, top)
+    if order_by is not None:
+        ordering = [result.order.report(0), result.order.report(1)]
+    else:  # every key is its own entity
+        ordering = [_key_ordering(done.scan, result, index) for index in (0, 1)]
     events = result.moves[0]
     summary = {
         "inputs": done.label,
@@ -235,8 +240,8 @@ def whatif(
         "events_moved_count": events.events_moved,
         "max_mean_ratio_before": skew_metrics(load_before.messages)["max_mean_ratio"],
         "max_mean_ratio_after": skew_metrics(load_after.messages)["max_mean_ratio"],
-        "ordering_before": _ordering_summary(result.order.report(0)),
-        "ordering_after": _ordering_summary(result.order.report(1)),
+        "ordering_before": _ordering_summary(ordering[0]),
+        "ordering_after": _ordering_summary(ordering[1]),
         "order_by": order_by or "the key itself",
         "top_moves": moves.head(20).to_dict("records"),
     }  # fmt: skip
@@ -281,8 +286,7 @@ def _moved_keys(scan: Scan, load, moves, producer: ProducerOptions, top: int | N
     ).to_numpy()[:top]
     moved_index = moved_index[order]
     frame = {
-        "key": [display_key(k, producer.key_format, prefix)
-                for k in keys.take(pa.array(moved_index)).to_pylist()],
+        "key": display_keys(keys.take(pa.array(moved_index)), producer.key_format, prefix),
         "count": counts[moved_index],
         "from_partition": part_before[moved_index].astype(np.int64),
         "to_partition": part_after[moved_index].astype(np.int64),
@@ -331,6 +335,67 @@ def _moved_keys(scan: Scan, load, moves, producer: ProducerOptions, top: int | N
     }
 
 
+def _key_ordering(scan: Scan, result, index: int) -> dict:
+    """Per-key ordering under placement ``index``: a key with two or more events keeps its
+    order unless the client puts it on the keyless path, which only the empty key (and every
+    key, for a client that ignores keys) can take, a null key being no key. Exact from the
+    key table. Past the exact-key limit, the keys with 2+ events are estimated from a hash
+    sample of keys (with a 95% interval) and their events as all keyed events less the
+    sample's one-event keys; which keys break order (the empty key) stays exact."""
+    placement, client = scan.placements[index], scan.clients[index]
+    load = result.loads[0]
+    framing = len(scan.placements[0].framing)  # the key table's keys carry the first framing
+    if load.sketch is None:
+        keys = load.keys.column("key").combine_chunks()
+        counts, scale, empty_events = load.keys.column("count").to_numpy(), 1, None
+    else:
+        keys, counts, scale = result.key_counts[0].counts()
+        empty_events = result.empty_key_events[0]
+    payload_empty = pc.equal(pc.binary_length(keys), framing).to_numpy(zero_copy_only=False)
+    if empty_events is not None:  # the empty key is counted apart, exactly
+        keys, counts = keys.filter(pa.array(~payload_empty)), counts[~payload_empty]
+        payload_empty = np.zeros(len(counts), dtype=bool)
+    if placement.framing != scan.placements[0].framing and len(keys):
+        from partsim.placement import frame
+
+        longest = pc.max(pc.binary_length(keys)).as_py() or framing
+        keys = frame(pc.binary_slice(keys, framing, max(longest, framing)), placement.framing)
+    keyless = place_many(keys, [(client, placement.partition_count)])[0][1] if len(keys) else (
+        np.zeros(0, dtype=bool))  # fmt: skip
+    multi = counts >= 2
+    entities = int(multi.sum()) * scale
+    multi_events = int(counts[multi].sum())
+    if scale > 1:  # all keyed events (exact) less the sampled one-event keys, scaled up: a
+        # few heavy keys in or out of the sample would swing a scaled sum of their events
+        keyed = load.events - load.null_key_events - (empty_events or 0)
+        multi_events = max(keyed - int((counts == 1).sum()) * scale, 2 * entities)
+    broken_events = int(counts[multi & keyless].sum()) * scale
+    broken = int((multi & keyless).sum()) * scale
+    if empty_events is not None and empty_events >= 2:
+        entities += 1
+        multi_events += empty_events
+        empty_keyless = client.ignores_keys or client.empty_key in ("keyless", "reject")
+        if empty_keyless:
+            broken, broken_events = broken + 1, broken_events + empty_events
+    if client.ignores_keys:
+        broken, broken_events = entities, multi_events
+    out = {
+        "ordering_preserved": (entities - broken) / entities if entities else 1.0,
+        "events_at_risk": broken_events / multi_events if multi_events else 0.0,
+        "entities_with_2_or_more_events": entities,
+    }
+    if scale > 1:  # the sampled keys with 2+ events: a Poisson count, scaled up
+        sampled = int(multi.sum())
+        exact = entities - sampled * scale
+        spread = 1.96 * math.sqrt(sampled)
+        out["method"] = f"sample of 1 in {scale} keys (the keys that break order: exact)"
+        out["entities_with_2_or_more_events_interval"] = [
+            exact + max(0.0, sampled - spread) * scale,
+            exact + (sampled + spread) * scale,
+        ]
+    return out
+
+
 def _keys_as_entities(sample: KeySample) -> pa.Table:
     """Per-key ordering: each key is the entity whose events must stay in order."""
     keys = sample.keys
@@ -341,8 +406,10 @@ def _keys_as_entities(sample: KeySample) -> pa.Table:
 def _ordering_summary(ordering: dict | None) -> dict | None:
     if ordering is None:
         return None
-    return {name: ordering[name] for name in ("ordering_preserved", "events_at_risk",
-                                              "entities_with_2_or_more_events")}  # fmt: skip
+    names = ("ordering_preserved", "events_at_risk", "entities_with_2_or_more_events",
+             "method", "ordering_preserved_interval", "events_at_risk_interval",
+             "entities_with_2_or_more_events_interval")  # fmt: skip
+    return {name: ordering[name] for name in names if name in ordering}
 
 
 def _salting(sample, salt, salt_hot, client, count, prefix, seed) -> pd.DataFrame:

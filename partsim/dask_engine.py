@@ -77,7 +77,7 @@ def parse_blocksize(value: object) -> int:
 # ------------------------------------------------------------------ on the workers
 def scan_piece(piece: Any, scan: Scan, index: int) -> Partial:
     """One piece's aggregate and skipped-row examples (runs on a worker)."""
-    aggregate = scan_batches(piece, scan, keyless_start=index << KEYLESS_SPACING)
+    aggregate = scan_batches(piece, scan, keyless_start=index << KEYLESS_SPACING, piece=True)
     for load in aggregate.loads:
         load.skipped_rows += piece.skipped_rows
     return aggregate, piece.skipped_examples

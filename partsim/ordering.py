@@ -38,7 +38,14 @@ from partsim.errors import DataError
 from partsim.hashing import KernelArray, _kernels, kernel_backend
 from partsim.sketch import hash64
 
-__all__ = ["ENTITY_BUDGET", "EntityOrder", "entity_limit", "lookup_partitions", "ordering_report"]
+__all__ = [
+    "ENTITY_BUDGET",
+    "EntityOrder",
+    "KeyCountSample",
+    "entity_limit",
+    "lookup_partitions",
+    "ordering_report",
+]
 
 #: Bytes the exact per-entity state may take; the exact limit shrinks as placements grow.
 ENTITY_BUDGET = 256 << 20
@@ -54,14 +61,12 @@ def entity_limit(placements: int, exact_entities: int | None = None) -> int:
     return ENTITY_BUDGET // (_ENTITY_BYTES + _PLACEMENT_BYTES * max(1, placements))
 
 
-def entity_bytes(entity: pa.Array | pa.ChunkedArray, text: bool = True) -> pa.Array:
-    """An entity column as binary (text as UTF-8); with ``text``, bytes that are not UTF-8 are
-    refused, as a column's entities are shown as text (keys as entities are bytes)."""
+def entity_bytes(entity: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """An entity column as binary (text as UTF-8); bytes that are not UTF-8 are refused, as
+    entities are shown as text."""
     if isinstance(entity, pa.ChunkedArray):
         entity = entity.combine_chunks() if entity.num_chunks else pa.array([], pa.string())
     if pa.types.is_binary(entity.type) or pa.types.is_large_binary(entity.type):
-        if not text:
-            return entity
         try:
             entity.cast(pa.large_string())
         except pa.ArrowInvalid:  # e.g. kcat's raw key bytes
@@ -202,15 +207,11 @@ class EntityOrder:
         return len(self._ids)
 
     def update(
-        self,
-        entity: pa.Array | pa.ChunkedArray,
-        placed: Sequence[tuple[np.ndarray, np.ndarray]],
-        text: bool = True,
+        self, entity: pa.Array | pa.ChunkedArray, placed: Sequence[tuple[np.ndarray, np.ndarray]]
     ) -> None:
         """One batch: its entity column and, per placement, each row's partition and whether
-        it took the keyless path. Rows whose entity is null are left out. ``text``: the
-        entities are text (a column), not bytes (keys)."""
-        entity = entity_bytes(entity, text)
+        it took the keyless path. Rows whose entity is null are left out."""
+        entity = entity_bytes(entity)
         valid = np.ones(len(entity), dtype=bool)
         if entity.null_count:
             valid = entity.is_valid().to_numpy(zero_copy_only=False)
@@ -341,6 +342,56 @@ class EntityOrder:
             out["ordering_preserved"] = preserved_low
             out["events_at_risk"] = risk_high
         out["events_at_risk_interval"] = [risk_low, risk_high]
+        return out
+
+
+class KeyCountSample:
+    """The exact events of a hash sample of distinct keys: every key while they number at
+    most ``limit``, then those whose 64-bit hash starts with ``level`` zero bits (one in
+    ``2**level``). It takes a key table's keys and counts at a time (a run's flushes of its
+    exact key table), so it costs nothing per record; it merges with another.
+
+    Per-key ordering (each key its own entity) past the exact-key limit reads it: how many
+    keys have two or more events, and their events, estimated from the sample."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = int(limit)
+        self.level = 0
+        self.table = pa.table({"key": pa.array([], pa.binary()),
+                               "count": pa.array([], pa.int64())})  # fmt: skip
+
+    def add(self, keys: pa.Table) -> None:
+        """Add a key table's ``key`` and ``count`` columns."""
+        table = keys.select(["key", "count"]).cast(self.table.schema)
+        self.table = self._sampled(pa.concat_tables([self.table, table]))
+        if self.table.num_rows > self.limit:
+            from partsim.keycounts import sum_by
+
+            self.table = sum_by(self.table, ["key"], ["count"]).cast(self.table.schema)
+        while self.table.num_rows > self.limit:
+            self.level += 1
+            self.table = self._sampled(self.table)
+
+    def _sampled(self, table: pa.Table) -> pa.Table:
+        if self.level == 0 or not table.num_rows:
+            return table
+        hashes = hash64(table.column("key").combine_chunks())
+        return table.filter(pa.array((hashes >> np.uint64(64 - self.level)) == 0))
+
+    def counts(self) -> tuple[pa.Array, np.ndarray, int]:
+        """The sampled keys, their events, and the scale (``2**level``)."""
+        from partsim.keycounts import sum_by
+
+        table = sum_by(self.table, ["key"], ["count"]) if self.table.num_rows else self.table
+        return (table.column("key").combine_chunks(), table.column("count").to_numpy(),
+                2**self.level)  # fmt: skip
+
+    @staticmethod
+    def merge_all(parts: Sequence[KeyCountSample]) -> KeyCountSample:
+        out = KeyCountSample(min(part.limit for part in parts))
+        out.level = max(part.level for part in parts)
+        for part in parts:
+            out.add(part.table)
         return out
 
 

@@ -33,12 +33,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from partsim.aggregates import KeySample, LoadAggregate, MoveCounts, WindowGrid, key_sample
+from partsim.aggregates import (
+    KeySample,
+    LoadAggregate,
+    MoveCounts,
+    WindowGrid,
+    key_sample,
+    tally,
+)
 from partsim.design import KeyDesign, parse_design
 from partsim.events import EventParser, Events, KeyEncoder, Rows
 from partsim.keycounts import KeyCounts
 from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split_options
-from partsim.ordering import EntityOrder, entity_limit
+from partsim.ordering import EntityOrder, KeyCountSample, entity_limit
 from partsim.partitioners import Partitioner, check_partition_count
 from partsim.placement import Placement, frame, keyless_fill, place_many
 from partsim.sketch import hash64
@@ -99,8 +106,9 @@ class Staged:
 class Scan:
     """What one pass over the input computes (see the module docstring).
 
-    ``ordered`` lists the placements followed per entity: the ``measures.order_by`` column,
-    or with ``order_key`` the keys of that encoding (each key its own entity). ``moves``
+    ``ordered`` lists the placements followed per entity (the ``measures.order_by``
+    column). ``key_order`` keeps what per-key ordering needs past the exact-key limit: a
+    hash sample of each design's keys with their counts, and its empty keys' events. ``moves``
     lists (before, after) pairs of placements compared record by record. ``keyed_windows``
     counts only hashed records per window (the simulator places keyless ones itself), and
     ``keyless_records`` keeps the first placement's keyless records' times and bytes.
@@ -116,7 +124,7 @@ class Scan:
     value_sizes: bool = False
     seed: int = 0
     ordered: tuple[int, ...] = ()
-    order_key: int | None = None
+    key_order: bool = False
     moves: tuple[tuple[int, int], ...] = ()
     keyed_windows: bool = False
     keyless_records: bool = False
@@ -178,8 +186,7 @@ class Scan:
                 placed[number] = result
         entity = None
         if self.ordered:
-            entity = (rows.batch.column(self.measures.order_by) if self.order_key is None
-                      else key_bytes[self.order_key])  # fmt: skip
+            entity = rows.batch.column(self.measures.order_by)
         return Staged(rows.batch, rows.skipped, rows.times, key_bytes, weights, framed, placed,
                       entity)  # fmt: skip
 
@@ -196,6 +203,8 @@ class ScanAggregate:
     moves: list[MoveCounts] = field(default_factory=list)
     keyless: list[tuple[np.ndarray, np.ndarray]] | None = None
     sample: KeySample | None = None
+    key_counts: list[KeyCountSample | None] | None = None  # per design, with key_order
+    empty_key_events: list[int] | None = None  # per design, with key_order
 
     @staticmethod
     def merge_all(parts: Sequence[ScanAggregate]) -> ScanAggregate:
@@ -213,15 +222,25 @@ class ScanAggregate:
         samples = [part.sample for part in parts if part.sample is not None]
         order = EntityOrder.merge_all(orders) if orders else None
         sample = KeySample.merge_all(samples) if samples else None
-        return ScanAggregate(loads, order, moves, keyless, sample)
+        key_counts = empty = None
+        if parts[0].key_counts is not None:
+            key_counts = [
+                None if parts[0].key_counts[i] is None
+                else KeyCountSample.merge_all([part.key_counts[i] for part in parts])
+                for i in range(len(parts[0].key_counts))
+            ]  # fmt: skip
+            empty = [sum(part.empty_key_events[i] for part in parts)
+                     for i in range(len(parts[0].empty_key_events))]  # fmt: skip
+        return ScanAggregate(loads, order, moves, keyless, sample, key_counts, empty)
 
 
 class ScanRun:
     """Counts placed batches in order: the part of a pass that depends on the batches before
     it (keyless records are numbered; the keys of each design go into one table)."""
 
-    def __init__(self, scan: Scan, keyless_start: int = 0) -> None:
+    def __init__(self, scan: Scan, keyless_start: int = 0, piece: bool = False) -> None:
         self.scan = scan
+        self.piece = piece  # a piece of the input, merged with others later
         count = len(scan.placements)
         self.keyless_seen = [keyless_start] * count
         self.totals = [LoadAggregate.empty(p.partition_count) for p in scan.placements]
@@ -251,6 +270,12 @@ class ScanRun:
         self.position = 0  # records seen, for times synthesized at ``rate``
         self.byte_position = 0.0
         self.samples: list[KeySample] | None = [] if scan.key_sample else None
+        self.key_counts: list[KeyCountSample | None] | None = None
+        self.empty_key_events = [0] * len(scan.encodings)
+        if scan.key_order:
+            limit = scan.measures.exact_keys
+            self.key_counts = [KeyCountSample(limit) if keys is not None else None
+                               for keys in self.keys]  # fmt: skip
 
     def count(self, staged: Staged) -> None:
         """Add one placed batch (batches must come in input order)."""
@@ -258,9 +283,11 @@ class ScanRun:
         times = staged.times
         if times is None and scan.rate is not None:
             times = self._arrival_times(staged.weights[0])
-        first_ns = last_ns = None
+        first_ns = last_ns = windows = None
         if times is not None and len(times):
             first_ns, last_ns = int(times.min()), int(times.max())
+            windows = times // scan.window_ns
+            span = (first_ns // scan.window_ns, last_ns // scan.window_ns)
         for number, placement in enumerate(scan.placements):
             partitions, keyless = staged.placed[number]
             weights = staged.weights[placement.encoding]
@@ -273,13 +300,9 @@ class ScanRun:
                 )  # fmt: skip
                 self.keyless_seen[number] += keyless_count
             self._tally(number, partitions, keyless, weights, keyless_count, staged)
-            if self.grids is not None and times is not None and len(times):
-                grid = self.grids[number]
-                if scan.keyed_windows:
-                    hashed = ~keyless
-                    grid.add(times[hashed] // scan.window_ns, partitions[hashed], weights[hashed])
-                else:
-                    grid.add(times // scan.window_ns, partitions, weights)
+            if self.grids is not None and windows is not None:
+                skip = keyless if scan.keyed_windows else None
+                self.grids[number].add(windows, partitions, weights, skip, span)
         if first_ns is not None and not scan.keyed_windows:
             for total in self.totals:
                 total.first_ns = (
@@ -289,9 +312,11 @@ class ScanRun:
         for index, encoding in enumerate(scan.encodings):
             if self.keys[index] is not None:
                 self._count_keys(index, encoding, staged)
+            if scan.key_order:
+                lengths = pc.binary_length(staged.key_bytes[index])
+                self.empty_key_events[index] += int(pc.sum(pc.equal(lengths, 0)).as_py() or 0)
         if self.order is not None:
-            self.order.update(staged.entity, [staged.placed[i] for i in scan.ordered],
-                              text=scan.order_key is None)  # fmt: skip
+            self.order.update(staged.entity, [staged.placed[i] for i in scan.ordered])
         for move, (before, after) in zip(self.moves, scan.moves, strict=True):
             keys = staged.key_bytes[scan.placements[before].encoding]
             valid = keys.is_valid().to_numpy(zero_copy_only=False) if keys.null_count else None
@@ -308,23 +333,18 @@ class ScanRun:
                 self.keyless.append((times[keyless], staged.weights[0][keyless]))
 
     def _tally(self, number, partitions, keyless, weights, keyless_count, staged) -> None:
-        """Per-partition messages and bytes of one batch, as one batch's aggregate holds
-        them, added to the totals."""
+        """Per-partition messages and bytes of one batch, added to the totals."""
         total = self.totals[number]
-        count = total.partition_count
-        messages = np.bincount(partitions, minlength=count).astype(np.int64)
-        byte_sums = np.bincount(partitions, weights=weights, minlength=count)
         if keyless_count:
-            hashed = ~keyless
-            keyed_messages = np.bincount(partitions[hashed], minlength=count).astype(np.int64)
-            keyed_bytes = np.bincount(partitions[hashed], weights=weights[hashed],
-                                      minlength=count)  # fmt: skip
-        else:
-            keyed_messages, keyed_bytes = messages, byte_sums
-        total.messages = total.messages + messages
-        total.bytes = total.bytes + byte_sums
-        total.keyed_messages = total.keyed_messages + keyed_messages
-        total.keyed_bytes = total.keyed_bytes + keyed_bytes
+            tally(partitions, weights, total.messages, total.bytes)
+            tally(partitions, weights, total.keyed_messages, total.keyed_bytes, skip=keyless)
+        else:  # every record hashed: the keyed counts are the same
+            messages, byte_sums = np.zeros_like(total.messages), np.zeros_like(total.bytes)
+            tally(partitions, weights, messages, byte_sums)
+            total.messages += messages
+            total.bytes += byte_sums
+            total.keyed_messages += messages
+            total.keyed_bytes += byte_sums
         total.events += len(partitions)
         total.null_key_events += staged.key_bytes[self.scan.placements[number].encoding].null_count
         total.keyless_events += keyless_count
@@ -362,6 +382,8 @@ class ScanRun:
         them there), and the moves their HyperLogLogs."""
         part = self._counted(index)
         self._keys_to_moves(index, part)
+        if self.key_counts is not None:
+            self.key_counts[index].add(part.keys)
         flushed = self.flushed[index]
         self.flushed[index] = part if flushed is None else LoadAggregate.merge_all([flushed, part])
         self.keys[index] = KeyCounts()
@@ -397,9 +419,12 @@ class ScanRun:
             if self.keys[index] is None:
                 continue
             part = self._counted(index)
-            # The moves' sketches see every key (their counts come from the key table while it
-            # is exact; pieces merged on Dask may pass the limit only when they merge).
-            self._keys_to_moves(index, part)
+            # The moves' sketches and the key-count sample see every key once the exact table
+            # is gone: after a flush, or when pieces merged later may pass the limit.
+            if self.flushed[index] is not None or self.piece:
+                self._keys_to_moves(index, part)
+                if self.key_counts is not None:
+                    self.key_counts[index].add(part.keys)
             parts = [loads[encoding.key_placement], part]
             if self.flushed[index] is not None:
                 parts.insert(1, self.flushed[index])
@@ -407,7 +432,8 @@ class ScanRun:
         sample = None
         if self.samples is not None:
             sample = KeySample.merge_all(self.samples) if self.samples else KeySample()
-        return ScanAggregate(loads, self.order, self.moves, self.keyless, sample)
+        return ScanAggregate(loads, self.order, self.moves, self.keyless, sample,
+                             self.key_counts, self.empty_key_events)  # fmt: skip
 
 
 def move_placements(
@@ -434,12 +460,13 @@ def scan_batches(
     *,
     on_batch: Callable[[int], None] | None = None,
     keyless_start: int = 0,
+    piece: bool = False,
 ) -> ScanAggregate:
     """One pass of ``scan`` over a stream of batches (bounded memory). A batch may come
     already placed (see :func:`partsim.engine.parse_ahead`). ``keyless_start`` numbers the
-    first keyless record: pieces read in parallel start far apart, so their keyless picks
-    are independent draws."""
-    run = ScanRun(scan, keyless_start)
+    first keyless record: pieces read in parallel (``piece``) start far apart, so their
+    keyless picks are independent draws."""
+    run = ScanRun(scan, keyless_start, piece)
     for item in batches:
         batch, staged = item if isinstance(item, tuple) else (item, None)
         if batch.num_rows == 0:

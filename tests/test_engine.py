@@ -249,3 +249,35 @@ def test_a_sample_never_reads_as_order_kept_when_one_entity_broke_it() -> None:
                                    exact_entities=limit).summary["ordering"]  # fmt: skip
         assert ordering["ordering_preserved"] < 1.0
         assert ordering["events_at_risk"] > 0.0
+
+
+def test_per_key_ordering_past_the_exact_keys_holds_the_truth() -> None:
+    """whatif without --order-by (each key its own entity) past --exact-keys: the keys with
+    2+ events come from a hash sample of keys, and the interval holds pandas' count; the empty
+    key, which confluent-kafka sends keyless (so its order breaks) and Java hashes, stays
+    exact, so the break is never missed."""
+    pytest.importorskip("confluent_kafka")
+    keys = _zipf_keys(120_000, 40_000, seed=7)
+    keys[::500] = [""] * len(keys[::500])
+    frame = pd.DataFrame({"key": keys})
+    truth = pd.Series([k for k in keys if k is not None]).value_counts()
+    multi = truth[truth >= 2]
+    result = partsim.whatif(frame, key="key", partition_count=12, from_partitioner="java",
+                            to_partitioner="confluent-kafka", exact_keys=3_000,
+                            batch_rows=20_000)  # fmt: skip
+    before, after = result.summary["ordering_before"], result.summary["ordering_after"]
+    for ordering in (before, after):
+        assert ordering["method"].startswith("sample of 1 in")
+        low, high = ordering["entities_with_2_or_more_events_interval"]
+        assert low <= len(multi) <= high
+    assert before["ordering_preserved"] == 1.0 and before["events_at_risk"] == 0.0
+    assert after["ordering_preserved"] < 1.0
+    empty = int(truth[""])
+    # The broken events are exact (the empty key's); only the denominator is estimated.
+    assert after["events_at_risk"] * (multi.sum() / empty) == pytest.approx(1.0, rel=0.1)
+    exact = partsim.whatif(frame, key="key", partition_count=12, from_partitioner="java",
+                           to_partitioner="confluent-kafka").summary["ordering_after"]  # fmt: skip
+    assert "method" not in exact
+    assert exact["entities_with_2_or_more_events"] == len(multi)
+    assert exact["events_at_risk"] == pytest.approx(empty / multi.sum(), abs=1e-12)
+    assert exact["ordering_preserved"] == pytest.approx(1 - 1 / len(multi), abs=1e-12)
