@@ -2,13 +2,33 @@
 
 Workload (issue 3): a CSV of ``--rows`` events (default 10M) with a Zipf-distributed
 ``customer_id``, a ``size_bytes`` and a ``ts`` timestamp, fully analyzed with
-``--size --timestamp --out``. The floor is what any per-key analysis must at least do:
-``pyarrow.csv.read_csv`` of the file plus ``pyarrow.compute.value_counts`` of the key
-column. Each side runs in its own process, so its peak RSS is measured too (for partsim, the
-largest of its processes: it forks one to draw the plots); each figure is the best of
-``--repeat`` runs. The machine is often shared: compare the two figures of one run.
+``--size --timestamp --out`` (48 partitions, every output file). The floor is what any
+per-key analysis must at least do: ``pyarrow.csv.read_csv`` of the file plus
+``pyarrow.compute.value_counts`` of the key column. Each side runs ``--repeat`` times in its
+own processes, one side after the other (the floor first), and every run is measured:
 
-    python bench/bench_analyze.py [--rows 10000000] [--repeat 3] [--workdir DIR]
+- wall time; the figure is the best run, with the median and the range beside it;
+- CPU time: user + system of the process and of every child it waited for (partsim forks one
+  to draw the plots), from ``wait4``; "busy" is CPU time / (wall time x usable cores);
+- peak RSS: the largest process's (``ru_maxrss``).
+
+Then where partsim's time goes, each stage measured alone on the same file in a child
+process (best of ``--repeat``, after one untimed pass that pays for lazy imports):
+
+- start-up: ``python -c "import click, pandas, partsim.cli, partsim.analysis, partsim.io"``
+  against a bare ``python -c pass``;
+- parsing the 10M sizes and times in 256K-row batches: the C kernel (``parse_numbers``,
+  ``parse_timestamps``) against Arrow's casts (the same functions with
+  ``PARTSIM_KERNELS=numpy``, which fall back to them);
+- counting the keys: ``KeyCounts.add`` of every batch and ``table()``, the C table against
+  the Arrow fallback (``PARTSIM_KERNELS=numpy``: each batch grouped, the parts merged);
+- ``finish()``: the summary, tables and references from the whole file's aggregate, and
+  within it ``uniform_reference`` (simulated random placement).
+
+The machine is often shared: compare the two sides of one run, and read the load averages
+printed with it.
+
+    python -m bench.bench_analyze [--rows 10000000] [--repeat 3] [--workdir DIR] [--json FILE]
 """
 
 from __future__ import annotations
@@ -17,6 +37,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +55,9 @@ table = pv.read_csv(sys.argv[1])
 counts = pc.value_counts(table["customer_id"])
 print(len(counts))
 """
+#: What ``partsim analyze`` imports before it opens its input.
+STARTUP_IMPORTS = "import click, pandas, partsim.cli, partsim.analysis, partsim.io"
+BATCH_ROWS = 1 << 18
 
 
 def make_csv(path: Path, rows: int, seed: int = 7) -> None:
@@ -57,20 +81,146 @@ def make_csv(path: Path, rows: int, seed: int = 7) -> None:
                                         names=["customer_id", "size_bytes", "ts"]))  # fmt: skip
 
 
-def timed(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process."""
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def timed(command: list[str], env: dict | None = None) -> dict:
+    """One child process: wall and CPU seconds (with its reaped children) and peak RSS MiB."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(process.pid, 0)
     took = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"failed: {' '.join(command)}")
-    return took, usage.ru_maxrss / 1024
+    return {"wall": took, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss / 1024}
 
 
-def best(command: list[str], repeat: int) -> tuple[float, float]:
-    runs = [timed(command) for _ in range(repeat)]
-    return min(t for t, _ in runs), max(r for _, r in runs)
+def summarize(runs: list[dict]) -> dict:
+    """The best run's figures, with the median and the range of the wall times."""
+    best = min(runs, key=lambda run: run["wall"])
+    walls = [run["wall"] for run in runs]
+    return {
+        "runs": len(runs),
+        "seconds": round(best["wall"], 3),
+        "median_seconds": round(statistics.median(walls), 3),
+        "min_seconds": round(min(walls), 3),
+        "max_seconds": round(max(walls), 3),
+        "cpu_seconds": round(best["cpu"], 3),
+        "busy": round(best["cpu"] / (best["wall"] * usable_cores()), 3),
+        "peak_rss_mib": round(max(run["rss"] for run in runs)),
+    }
+
+
+def best_of(repeat: int, action, *, warm_up: bool = False) -> float:
+    """The fastest of ``repeat`` timed calls (after one untimed call with ``warm_up``, which
+    pays for lazy imports once)."""
+    if warm_up:
+        action()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+# ------------------------------------------------------------ stages (in a child process)
+def _batches(path: Path, columns: list[str]) -> list[pa.RecordBatch]:
+    options = pv.ConvertOptions(include_columns=columns,
+                                column_types=dict.fromkeys(columns, pa.string()))  # fmt: skip
+    return pv.read_csv(path, convert_options=options).to_batches(max_chunksize=BATCH_ROWS)
+
+
+def stage(name: str, path: Path, repeat: int) -> dict:
+    """One stage measured in this process, with whatever kernel PARTSIM_KERNELS chose."""
+    from partsim.hashing import kernel_backend
+
+    figures: dict = {"kernel": kernel_backend()}
+    if name == "parse":
+        from partsim.events import parse_numbers, parse_timestamps
+
+        batches = _batches(path, ["size_bytes", "ts"])
+        figures["sizes_seconds"] = best_of(
+            repeat, lambda: [parse_numbers(b.column("size_bytes")) for b in batches], warm_up=True
+        )
+        figures["times_seconds"] = best_of(
+            repeat, lambda: [parse_timestamps(b.column("ts")) for b in batches], warm_up=True
+        )
+    elif name == "count":
+        from partsim.keycounts import KeyCounts
+
+        keys = [b.column(0).cast(pa.binary()) for b in _batches(path, ["customer_id"])]
+        weights = [np.ones(len(batch)) for batch in keys]
+
+        def count() -> None:
+            counts = KeyCounts()
+            for batch, weight in zip(keys, weights, strict=True):
+                counts.add(batch, weight)
+            figures["distinct_keys"] = counts.table().num_rows
+
+        figures["seconds"] = best_of(repeat, count, warm_up=True)
+    elif name == "finish":
+        from partsim import analysis
+        from partsim.engine import aggregate_events
+        from partsim.options import EngineOptions, InputOptions
+        from partsim.pipeline import make_plan
+
+        plan = make_plan(48, key="customer_id", size="size_bytes", timestamp="ts")
+        done = aggregate_events(str(path), plan, input_options=InputOptions(),
+                                engine_options=EngineOptions())  # fmt: skip
+        aggregate, plan = done.aggregate, done.plan
+        spent = []
+        simulate = analysis.uniform_reference
+
+        def timed_reference(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return simulate(*args, **kwargs)
+            finally:
+                spent.append(time.perf_counter() - started)
+
+        analysis.uniform_reference = timed_reference  # finish() calls it by this name
+        figures["seconds"] = best_of(
+            repeat,
+            lambda: analysis.finish(aggregate, plan, inputs=str(path)),
+            warm_up=True,
+        )
+        figures["uniform_reference_seconds"] = min(spent) if spent else None
+    else:
+        raise SystemExit(f"unknown stage {name!r}")
+    return figures
+
+
+def run_stage(name: str, path: Path, repeat: int, kernels: str | None = None) -> dict:
+    """:func:`stage` in a child process (a fresh interpreter picks the kernel)."""
+    env = {key: value for key, value in os.environ.items() if key != "PARTSIM_KERNELS"}
+    if kernels:
+        env["PARTSIM_KERNELS"] = kernels
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        subprocess.run(
+            [sys.executable, "-m", "bench.bench_analyze", "--stage", name, "--data", str(path),
+             "--repeat", str(repeat), "--json", out.name],
+            check=True, env=env, cwd=Path(__file__).resolve().parents[1],
+        )  # fmt: skip
+        return json.loads(Path(out.name).read_text())
+
+
+def stages(path: Path, repeat: int) -> dict:
+    startup = [timed([sys.executable, "-c", STARTUP_IMPORTS])["wall"] for _ in range(repeat)]
+    bare = [timed([sys.executable, "-c", "pass"])["wall"] for _ in range(repeat)]
+    return {
+        "startup_seconds": round(min(startup), 3),
+        "interpreter_seconds": round(min(bare), 3),
+        "parse_c": run_stage("parse", path, repeat, "c"),
+        "parse_arrow": run_stage("parse", path, repeat, "numpy"),
+        "count_c": run_stage("count", path, repeat, "c"),
+        "count_arrow": run_stage("count", path, repeat, "numpy"),
+        "finish": run_stage("finish", path, repeat),
+    }
 
 
 def main() -> None:
@@ -79,7 +229,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--no-stages", action="store_true", help="skip the per-stage timings")
+    parser.add_argument("--stage", help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.stage:
+        figures = stage(args.stage, args.data, args.repeat)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        return
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="partsim-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -93,32 +250,72 @@ def main() -> None:
         sys.executable, "-m", "partsim", "analyze", str(data), "--key", "customer_id", "-p", "48",
         "--size", "size_bytes", "--timestamp", "ts", "--out", str(out),
     ]  # fmt: skip
-    floor_time, floor_rss = best(floor, args.repeat)
-    partsim_time, partsim_rss = best(partsim, args.repeat)
+    load_before = os.getloadavg()
+    floor_runs = [timed(floor) for _ in range(args.repeat)]
+    partsim_runs = [timed(partsim) for _ in range(args.repeat)]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["events"] == args.rows, summary["events"]
     result = {
         "rows": args.rows,
         "file_mib": round(data.stat().st_size / 2**20, 1),
-        "floor_seconds": round(floor_time, 3),
-        "floor_peak_rss_mib": round(floor_rss),
-        "partsim_seconds": round(partsim_time, 3),
-        "partsim_peak_rss_mib": round(partsim_rss),
-        "ratio": round(partsim_time / floor_time, 2),
-        "partsim_rows_per_second": round(args.rows / partsim_time),
+        "floor": summarize(floor_runs),
+        "partsim": summarize(partsim_runs),
+        "cores": usable_cores(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "load_average": [round(value, 2) for value in (*load_before, *os.getloadavg())],
     }
-    print(
-        f"{args.rows:,} rows, {result['file_mib']} MiB CSV\n"
-        f"| run | wall s | rows/s | peak RSS MiB |\n|---|---:|---:|---:|\n"
-        f"| read_csv + value_counts (floor) | {floor_time:.2f} | {args.rows / floor_time:,.0f} | "
-        f"{floor_rss:,.0f} |\n"
-        f"| partsim analyze --out (48 partitions) | {partsim_time:.2f} | "
-        f"{args.rows / partsim_time:,.0f} | {partsim_rss:,.0f} |\n"
-        f"partsim / floor: {partsim_time / floor_time:.2f}x (bar: <= 2x)"
-    )
+    ours, floor_run = result["partsim"], result["floor"]
+    result["ratio"] = round(ours["seconds"] / floor_run["seconds"], 2)
+    result["cpu_ratio"] = round(ours["cpu_seconds"] / floor_run["cpu_seconds"], 2)
+    if not args.no_stages:
+        result["stages"] = stages(data, args.repeat)
+    print(report(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def report(result: dict) -> str:
+    """The benchmark's table and stage figures as Markdown (the README's form)."""
+    rows = result["rows"]
+    lines = [
+        f"{rows:,} rows, {result['file_mib']} MiB CSV; best of {result['floor']['runs']} runs "
+        f"each (median, range); load average {result['load_average'][0]:.1f} before, "
+        f"{result['load_average'][3]:.1f} after",
+        "",
+        "| run | wall s (median, range) | rows/s | CPU s (busy) | peak RSS |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, label in (("floor", "floor: `read_csv` + `value_counts`"),
+                        ("partsim", "`partsim analyze --out`")):  # fmt: skip
+        run = result[name]
+        lines.append(
+            f"| {label} | {run['seconds']:.2f} ({run['median_seconds']:.2f}, "
+            f"{run['min_seconds']:.2f}-{run['max_seconds']:.2f}) | "
+            f"{rows / run['seconds'] / 1e6:.1f}M | {run['cpu_seconds']:.1f} "
+            f"({run['busy']:.0%} of {result['cores']} cores) | {run['peak_rss_mib']:,} MiB |"
+        )
+    lines += ["", f"partsim / floor: {result['ratio']:.2f}x the wall time, "
+              f"{result['cpu_ratio']:.2f}x the CPU time"]  # fmt: skip
+    stage_figures = result.get("stages")
+    if stage_figures:
+        s = stage_figures
+        lines += [
+            "",
+            f"| stage, alone, on the {rows:,} rows | C kernel | Arrow fallback |",
+            "|---|---:|---:|",
+            f"| parse sizes, 256K-row batches | {s['parse_c']['sizes_seconds']:.3f} s | "
+            f"{s['parse_arrow']['sizes_seconds']:.3f} s |",
+            f"| parse times, 256K-row batches | {s['parse_c']['times_seconds']:.3f} s | "
+            f"{s['parse_arrow']['times_seconds']:.3f} s |",
+            f"| count keys ({s['count_c']['distinct_keys']:,} distinct) | "
+            f"{s['count_c']['seconds']:.3f} s | {s['count_arrow']['seconds']:.3f} s |",
+            "",
+            f"start-up (interpreter and imports): {s['startup_seconds']:.2f} s "
+            f"(the interpreter alone: {s['interpreter_seconds']:.2f} s); "
+            f"finish(): {s['finish']['seconds']:.3f} s, of which random placement "
+            f"(uniform_reference): {s['finish']['uniform_reference_seconds']:.3f} s",
+        ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,12 @@ Workload (issue 2): 10M ``user-<int>`` keys (10-16 bytes) held as a pyarrow stri
 - kafka-python's ``murmur2`` on a subset (pure Python), scaled to keys/s;
 - Kafka's ``Utils.murmur2`` in a warm JVM, if ``javac`` is on the PATH.
 
-Each figure is the best of ``--repeat`` passes (the machines are shared and noisy). partsim is
-measured on one thread (``PARTSIM_THREADS=1``) and on every usable core; its answers are
-checked against confluent-kafka's on every key.
+Every figure, partsim's and each baseline's, is the best of ``--repeat`` timed passes over
+the same keys (the machines are shared and noisy): one statistic and one pass count for all.
+partsim is measured on one thread (``PARTSIM_THREADS=1``), on every usable core, and with its
+numpy kernels (``PARTSIM_KERNELS=numpy``, the fallback where no compiler is available: in a
+child process, which picks its kernels at import); its answers are checked against
+confluent-kafka's on every key.
 
     python bench/bench_hash.py [--keys 10000000] [--repeat 5] [--json out.json]
 """
@@ -23,6 +26,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -75,6 +79,19 @@ def java_rate(keys: list[str], passes: int) -> float | None:
     return float(done.stdout.split()[0])
 
 
+def numpy_kernels_rate(count: int, repeat: int) -> float | None:
+    """partsim's keys/s on one thread with its numpy kernels, measured in a child process."""
+    env = {**os.environ, "PARTSIM_KERNELS": "numpy", "PARTSIM_THREADS": "1"}
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        subprocess.run(
+            [sys.executable, "-m", "bench.bench_hash", "--partsim-only", "--keys", str(count),
+             "--repeat", str(repeat), "--json", out.name],
+            check=True, env=env, cwd=Path(__file__).resolve().parents[1],
+        )  # fmt: skip
+        figures = json.loads(Path(out.name).read_text())
+    return figures["rate"] if figures["kernel"] == "numpy" else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=10_000_000)
@@ -82,7 +99,14 @@ def main() -> None:
     parser.add_argument("--kafka-python-keys", type=int, default=200_000)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--no-java", action="store_true")
+    parser.add_argument("--partsim-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.partsim_only:  # the child that measures the numpy kernels
+        keys = make_keys(args.keys)
+        partsim.assign(keys[:1000], 12)  # warm-up
+        rate = args.keys / best_of(args.repeat, lambda: partsim.assign(keys, 12))
+        args.json.write_text(json.dumps({"kernel": kernel_backend(), "rate": rate}))
+        return
 
     import confluent_kafka
     from kafka.partitioner.default import murmur2 as kafka_python_murmur2
@@ -101,17 +125,18 @@ def main() -> None:
         args.repeat, lambda: partsim.assign(keys, 12)
     )
     got = partsim.assign(keys, 12)
+    numpy_rate = numpy_kernels_rate(args.keys, args.repeat)
+    if numpy_rate is not None:
+        rates["partsim numpy kernels, 1 thread"] = numpy_rate
 
-    loop_time = best_of(
-        max(1, args.repeat // 2), lambda: [confluent_kafka.murmur2(k, 12) for k in encoded]
-    )
+    loop_time = best_of(args.repeat, lambda: [confluent_kafka.murmur2(k, 12) for k in encoded])
     rates["confluent_kafka.murmur2 loop"] = args.keys / loop_time
     expected = np.fromiter((confluent_kafka.murmur2(k, 12) for k in encoded), np.int32)
     assert np.array_equal(got, expected), "partsim disagrees with confluent_kafka.murmur2"
 
     subset = encoded[: args.kafka_python_keys]
     rates["kafka-python murmur2"] = len(subset) / best_of(
-        1, lambda: [(kafka_python_murmur2(k) & 0x7FFFFFFF) % 12 for k in subset]
+        args.repeat, lambda: [(kafka_python_murmur2(k) & 0x7FFFFFFF) % 12 for k in subset]
     )
     if not args.no_java:
         java = java_rate(keys.to_pylist(), args.repeat)
@@ -120,6 +145,9 @@ def main() -> None:
 
     one = rates["partsim 1 thread"]
     result = {
+        "repeat": args.repeat,
+        "kafka_python_keys": len(subset),
+        "threads": threads,
         "workload": f"{args.keys:,} user-<int> keys, {lengths.min()}-{lengths.max()} bytes "
         f"(mean {lengths.mean():.1f}), pyarrow string column, assign(keys, 12, 'java')",
         "kernel": kernel_backend(),

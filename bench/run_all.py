@@ -1,34 +1,46 @@
-"""Run every benchmark and print one table: ``python -m bench.run_all``.
+"""Run every benchmark and print the README's benchmark section: ``python -m bench.run_all``.
 
 Each benchmark runs in its own process and measures its baselines in the same run (the
 machines are shared and noisy: ratios, not absolute times, are the figures to compare):
 
-- ``bench_hash``: partsim's hashing against the ``confluent_kafka.murmur2`` loop,
-  kafka-python's ``murmur2`` and Java's ``Utils.murmur2`` (when a JDK is there);
+- ``bench_hash``: partsim's hashing (1 thread, every core, the numpy kernels) against the
+  ``confluent_kafka.murmur2`` loop, kafka-python's ``murmur2`` and Java's ``Utils.murmur2``
+  (when a JDK is there), best of the same number of passes each;
 - ``bench_analyze``: ``partsim analyze --out`` against the read-and-count floor
-  (``pyarrow.csv.read_csv`` + ``value_counts``), with peak RSS;
+  (``pyarrow.csv.read_csv`` + ``value_counts``) with CPU time, busy share and peak RSS, and
+  the time of each stage alone (start-up, parsing and key counting in C against Arrow,
+  ``finish()``);
 - ``bench_scale``: 50M events from CSV and Parquet, exact and sketched keys, and the Dask
-  engine against the local one, with peak RSS;
+  engine against the local one, with peak memory;
 - ``bench_sample``: sampling a live topic against a bare confluent-kafka loop (it starts
-  its own broker).
+  its own broker), and the reading process's start-up.
 
-``--quick`` runs smaller workloads (1M rows, 2M keys) to check that everything runs.
-``--markdown FILE`` also writes the table there; ``--workdir`` keeps the generated inputs
-between runs (they take a few minutes to write at full size).
+It prints the Markdown that goes between the README's ``<!-- run_all: begin -->`` and
+``<!-- run_all: end -->`` lines: every benchmark figure the README quotes, with the date,
+the machine, the load and the commit. ``--readme README.md`` puts it there itself;
+``--markdown FILE`` also writes it to FILE. ``--quick`` runs small workloads to check that
+everything runs (its figures are marked and are not for the README). ``--workdir`` keeps the
+generated inputs between runs (a few minutes to write at full size).
 
-    python -m bench.run_all [--quick] [--workdir DIR] [--markdown FILE]
+    python -m bench.run_all [--quick] [--workdir DIR] [--readme README.md] [--markdown FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
+import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+BEGIN = "<!-- run_all: begin -->"
+END = "<!-- run_all: end -->"
 
 
 def run(module: str, *args: str, work: Path) -> dict:
@@ -40,44 +52,190 @@ def run(module: str, *args: str, work: Path) -> dict:
     return json.loads(out.read_text())
 
 
-def table(hashing: dict, analyze: dict, scale: dict, sample: dict) -> str:
+def _millions(rate: float) -> str:
+    return f"{rate / 1e6:.1f}M" if rate >= 1e6 else f"{rate / 1e6:.2f}M"
+
+
+def hashing_section(hashing: dict) -> list[str]:
     rates = hashing["keys_per_second"]
-    lines = [
-        f"Machine: {hashing['machine']}, Python {hashing['python']}.",
-        "",
-        "| benchmark | partsim | baseline (same run) | ratio |",
-        "|---|---:|---|---:|",
-    ]
     one = rates["partsim 1 thread"]
+    lines = [
+        f"`bench_hash`: {hashing['workload']}; best of {hashing.get('repeat', '?')} passes each "
+        f"(kafka-python on the first {hashing.get('kafka_python_keys', 0):,} keys). Every answer "
+        "is checked against confluent-kafka.",
+        "",
+        "| what | keys/s | ratio |",
+        "|---|---:|---|",
+    ]
+    for name, rate in rates.items():
+        if name == "partsim 1 thread":
+            relation = ""
+        elif name.startswith("partsim") and "numpy" not in name:
+            relation = f"{rate / one:.2f}x the 1-thread rate"
+        elif name.startswith("partsim"):
+            relation = f"the C kernel, 1 thread, is {one / rate:.1f}x as fast"
+        else:
+            relation = f"partsim, 1 thread, is {one / rate:.1f}x as fast"
+        lines.append(f"| {name} | {_millions(rate)} | {relation} |")
+    return lines
+
+
+def analyze_section(analyze: dict) -> list[str]:
+    from bench.bench_analyze import report
+
+    return [
+        "`bench_analyze`: `partsim analyze --size --timestamp --out` (48 partitions, every "
+        "output file) against the floor, each a whole process:",
+        "",
+        report(analyze),
+    ]
+
+
+#: bench_scale's run fields, in the order shown, with their column titles and formats; a
+#: field not listed here is shown as is, so a new field needs no change here.
+_SCALE_COLUMNS = {
+    "seconds": ("wall s", "{:.1f}"),
+    "median_seconds": ("median s", "{:.1f}"),
+    "min_seconds": ("min s", "{:.1f}"),
+    "max_seconds": ("max s", "{:.1f}"),
+    "runs": ("runs", "{}"),
+    "rows_per_second": ("events/s", "{:,.0f}"),
+    "peak_rss_mib": ("peak RSS MiB (largest process)", "{:,}"),
+    "peak_total_rss_mib": ("all processes (PSS) MiB", "{:,}"),
+    "distinct_keys": ("distinct keys", "{:,}"),
+    "key_counts": ("key counts", "{}"),
+}
+
+
+def _cell(value: object, form: str) -> str:
+    try:
+        return form.format(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def scale_section(scale: dict) -> list[str]:
+    """bench_scale's figures, whatever fields its runs carry."""
+    runs = scale.get("runs", [])
+    fields = [name for name in _SCALE_COLUMNS if any(name in row for row in runs)]
+    fields += sorted({name for row in runs for name in row} - set(fields) - {"run"})
+    header = [_SCALE_COLUMNS.get(name, (name, ""))[0] for name in fields]
+    lines = [
+        f"`bench_scale`: {scale.get('rows', 0):,} events (CSV {scale.get('csv_mib', '?'):,} MiB, "
+        f"Parquet {scale.get('parquet_mib', '?'):,} MiB), `partsim analyze --out` per run:",
+        "",
+        "| run | " + " | ".join(header) + " |",
+        "|---|" + "---:|" * len(header),
+    ]
+    for row in runs:
+        cells = [_cell(row.get(name, ""), _SCALE_COLUMNS.get(name, ("", "{}"))[1])
+                 for name in fields]  # fmt: skip
+        lines.append(f"| {row.get('run', '?')} | " + " | ".join(cells) + " |")
+    extra = {k: v for k, v in scale.items()
+             if k not in ("runs", "rows", "csv_mib", "parquet_mib", "machine")}  # fmt: skip
+    if extra:
+        lines += ["", "; ".join(f"{name}: {value}" for name, value in extra.items())]
+    dask = [row for row in runs if "dask" in str(row.get("run", "")).lower()]
+    local = [row for row in runs if row.get("run", "").startswith("CSV, customer_id (exact)")]
+    if dask and local and "peak_total_rss_mib" in dask[0] and "peak_total_rss_mib" in local[0]:
+        memory = dask[0]["peak_total_rss_mib"] / local[0]["peak_total_rss_mib"]
+        lines.append(f"Dask / local, all processes' memory (PSS): {memory:.1f}x")
+    return lines
+
+
+def sample_section(sample: dict) -> list[str]:
+    best, records = sample["best_s"], sample["records"]
+    labels = {"bare": "bare loop, librdkafka defaults",
+              "bare_tuned": "bare loop, with partsim's fetch settings",
+              "partsim": "`partsim.live.sample_topic`"}  # fmt: skip
+    lines = [
+        f"`bench_sample`: {records:,} records over {sample['partitions']} partitions of a local "
+        f"broker, read whole; best of {sample.get('repeat', '?')} passes each, taken in turn:",
+        "",
+        "| reader | records/s | seconds |",
+        "|---|---:|---:|",
+    ]
+    for name, label in labels.items():
+        lines.append(f"| {label} | {records / best[name]:,.0f} | {best[name]:.3f} |")
+    lines += ["", f"sampling / the faster bare loop: {sample['ratio']:.2f}x the time"]
+    if "reader_start_s" in sample:
+        lines.append(
+            f"starting the reading process alone (interpreter and its imports): "
+            f"{sample['reader_start_s']:.3f} s"
+        )
+    return lines
+
+
+def summary_table(hashing: dict, analyze: dict, scale: dict, sample: dict) -> list[str]:
+    rates = hashing["keys_per_second"]
+    one = rates["partsim 1 thread"]
+    lines = ["| benchmark | partsim | baseline (same run) | ratio |", "|---|---:|---|---:|"]
     for name, rate in rates.items():
         if not name.startswith("partsim"):
-            lines.append(
-                f"| hash keys/s, 1 thread | {one / 1e6:.1f}M | {name}: {rate / 1e6:.2f}M | "
-                f"{one / rate:.1f}x its speed |"
-            )
+            lines.append(f"| hash keys/s, 1 thread | {_millions(one)} | {name}: "
+                         f"{_millions(rate)} | {one / rate:.1f}x its speed |")  # fmt: skip
+    ours, floor = analyze["partsim"], analyze["floor"]
     lines.append(
-        f"| analyze {analyze['rows']:,} CSV rows --out | {analyze['partsim_seconds']:.2f} s, "
-        f"{analyze['partsim_rows_per_second'] / 1e6:.1f}M rows/s, peak RSS "
-        f"{analyze['partsim_peak_rss_mib']:,} MiB | read_csv + value_counts: "
-        f"{analyze['floor_seconds']:.2f} s | {analyze['ratio']:.2f}x the floor's time |"
+        f"| analyze {analyze['rows']:,} CSV rows `--out` | {ours['seconds']:.2f} s, CPU "
+        f"{ours['cpu_seconds']:.1f} s, peak RSS {ours['peak_rss_mib']:,} MiB | `read_csv` + "
+        f"`value_counts`: {floor['seconds']:.2f} s, CPU {floor['cpu_seconds']:.1f} s, peak RSS "
+        f"{floor['peak_rss_mib']:,} MiB | {analyze['ratio']:.2f}x the floor's time |"
     )
-    for row in scale["runs"]:
+    if "dask_over_local" in scale:
         lines.append(
-            f"| {scale['rows'] / 1e6:g}M events: {row['run']} | {row['seconds']:.1f} s, "
-            f"{row['rows_per_second'] / 1e6:.2f}M events/s, peak RSS {row['peak_rss_mib']:,} MiB "
-            f"(all its processes: {row['peak_total_rss_mib']:,} MiB PSS) | | |"
+            f"| {scale['rows'] / 1e6:g}M events, `--engine dask` (local cluster) | | "
+            f"local engine, same run | {scale['dask_over_local']:.2f}x local's time |"
         )
+    bare = min(sample["best_s"]["bare"], sample["best_s"]["bare_tuned"])
     lines.append(
-        f"| {scale['rows'] / 1e6:g}M events: Dask (local cluster) against local | | local: "
-        f"{scale['runs'][0]['seconds']:.1f} s | {scale['dask_over_local']:.2f}x local's time |"
+        f"| sample {sample['records']:,} records from a live topic | "
+        f"{sample['best_s']['partsim']:.2f} s | bare confluent-kafka loop: {bare:.2f} s | "
+        f"{sample['ratio']:.2f}x the loop's time |"
     )
-    best = sample["best_s"]
-    bare = min(best["bare"], best["bare_tuned"])
-    lines.append(
-        f"| sample {sample['records']:,} records from a live topic | {best['partsim']:.2f} s | "
-        f"bare confluent-kafka loop: {bare:.2f} s | {sample['ratio']:.2f}x the loop's time |"
+    return lines
+
+
+def _commit() -> str:
+    try:
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, capture_output=True, text=True).stdout.strip()  # fmt: skip
+        return done.stdout.strip() + (" with local changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown commit"
+
+
+def section(figures: dict, *, quick: bool, loads: tuple, started: float) -> str:
+    hashing, analyze, scale, sample = (figures[name] for name in
+                                       ("hash", "analyze", "scale", "sample"))  # fmt: skip
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    head = (
+        f"Measured by `python -m bench.run_all{' --quick' if quick else ''}` on {today}: "
+        f"{hashing['machine']}, Python {hashing['python']}, partsim {_commit()}; load average "
+        f"{loads[0]:.1f} at the start and {loads[1]:.1f} at the end "
+        f"({(time.monotonic() - started) / 60:.0f} min in all)."
     )
-    return "\n".join(lines) + "\n"
+    if quick:
+        head += " **QUICK run: small workloads, to check that the benchmarks run; not figures.**"
+    parts = [
+        [head],
+        summary_table(hashing, analyze, scale, sample),
+        hashing_section(hashing),
+        analyze_section(analyze),
+        scale_section(scale),
+        sample_section(sample),
+    ]
+    return "\n\n".join("\n".join(part) for part in parts) + "\n"
+
+
+def paste(readme: Path, text: str) -> None:
+    """Put ``text`` between the README's run_all markers."""
+    content = readme.read_text()
+    pattern = re.compile(re.escape(BEGIN) + r"\n.*?" + re.escape(END), re.S)
+    if not pattern.search(content):
+        raise SystemExit(f"{readme} has no {BEGIN} ... {END} lines")
+    readme.write_text(pattern.sub(lambda _: f"{BEGIN}\n{text}{END}", content))
 
 
 def main() -> None:
@@ -85,22 +243,41 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None)
+    parser.add_argument("--readme", type=Path, default=None)
     args = parser.parse_args()
+    started = time.monotonic()
+    load_start = os.getloadavg()[0]
     work = args.workdir or Path(tempfile.mkdtemp(prefix="partsim-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     rows, scale_rows, keys = (
         (1_000_000, 2_000_000, 2_000_000) if args.quick else (10_000_000, 50_000_000, 10_000_000)
     )
-    repeat = "1" if args.quick else "3"
-    hashing = run("bench_hash", "--keys", str(keys), "--repeat", repeat, work=work)
-    analyze = run("bench_analyze", "--rows", str(rows), "--repeat", repeat,
-                  "--workdir", str(work), work=work)  # fmt: skip
-    scale = run("bench_scale", "--rows", str(scale_rows), "--workdir", str(work), work=work)
-    sample = run("bench_sample", "--repeat", "2" if args.quick else "5", work=work)
-    text = table(hashing, analyze, scale, sample)
+    repeat = "2" if args.quick else "5"
+    figures = {
+        "hash": run("bench_hash", "--keys", str(keys), "--repeat", repeat, work=work),
+        "analyze": run(
+            "bench_analyze",
+            "--rows",
+            str(rows),
+            "--repeat",
+            repeat,
+            "--workdir",
+            str(work),
+            work=work,
+        ),
+        "scale": run("bench_scale", "--rows", str(scale_rows), "--workdir", str(work), work=work),
+        "sample": run("bench_sample", "--repeat", repeat, work=work),
+    }
+    text = section(figures, quick=args.quick, loads=(load_start, os.getloadavg()[0]),
+                   started=started)  # fmt: skip
     print(text, end="")
     if args.markdown:
         args.markdown.write_text(text)
+    if args.readme:
+        if args.quick:
+            raise SystemExit("a --quick run's figures do not go into the README")
+        paste(args.readme, text)
+        print(f"pasted into {args.readme}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -155,13 +155,21 @@ def partition(
         rows[name] = [int(next(placed)) if keep else None for keep in hashed.tolist()]
     shown = [_display(key) for key in key_list]
     if as_json:
+        texts = [_text(key) for key in key_list]
+        exact = [
+            key.decode("utf-8", "replace") if text is None else text
+            for key, text in zip(key_list, texts, strict=True)
+        ]
         payload = {
             "partition_count": partition_count,
             "key_format": key_format,
             "schema_id": schema_id,
-            "keys": shown,
+            # The keys exactly (the empty key is ""); keys_hex too when one is not UTF-8.
+            "keys": exact,
             "partitions": rows if compare else rows[partitioner],
         }
+        if None in texts:
+            payload["keys_hex"] = [_bytes(key).hex() for key in key_list]
         if not compare:
             payload["partitioner"] = partitioner
         click.echo(json.dumps(payload, indent=2))
@@ -222,9 +230,28 @@ def _read_keys(keys: Sequence[str], key_format: str) -> list[str | bytes]:
 
 
 def _display(key: str | bytes) -> str:
-    if isinstance(key, bytes):
-        key = key.decode("utf-8", "backslashreplace")
-    return key if key else '""'
+    """A key as tables show it, unambiguously: bare when plain, else JSON-quoted (the empty
+    key is ``""``, the two-character key ``""`` is ``"\\"\\""``); bytes that are not
+    UTF-8 show as a Python bytes literal (``b'\\xff'``)."""
+    text = _text(key)
+    if text is None:
+        return repr(_bytes(key))
+    plain = text and text.isprintable() and not any(c in text for c in " \"\\'")
+    return text if plain else json.dumps(text, ensure_ascii=False)
+
+
+def _text(key: str | bytes) -> str | None:
+    """The key as text, or None for bytes that are not UTF-8."""
+    if isinstance(key, str):
+        return key
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _bytes(key: str | bytes) -> bytes:
+    return key if isinstance(key, bytes) else key.encode("utf-8", "surrogatepass")
 
 
 FORMAT_CHOICES = ("csv", "tsv", "jsonl", "parquet", "log", "kcat")
@@ -888,7 +915,8 @@ def simulate(inputs: Sequence[str], out_dir: str | None, as_json: bool, racks: s
 
 @cli.command(name="partitioners")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def list_partitioners(as_json: bool) -> None:
+@click.option("--markdown", is_flag=True, help="Print the README's Markdown table.")
+def list_partitioners(as_json: bool, markdown: bool) -> None:
     """List every partitioner: its client, algorithm, sign rule and null/empty-key rules.
 
     Names are what --partitioner accepts; aliases work too.
@@ -908,6 +936,7 @@ def list_partitioners(as_json: bool) -> None:
             "null_key": p.null_key_rule,
             "empty_key": p.empty_key_rule,
             "keyless": KEYLESS_STRATEGIES[p.keyless],
+            "keyless_model": p.keyless_model,
             "notes": p.notes,
             "reference": p.reference,
         }
@@ -915,6 +944,9 @@ def list_partitioners(as_json: bool) -> None:
     ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
+        return
+    if markdown:
+        click.echo(partitioner_markdown())
         return
     table = [
         {
@@ -933,6 +965,21 @@ def list_partitioners(as_json: bool) -> None:
         click.echo("  ".join(row[c].ljust(widths[c]) for c in widths).rstrip())
     aliases = [f"{alias} = {row['name']}" for row in rows for alias in row["aliases"]]
     click.echo("\naliases: " + ", ".join(aliases))
+
+
+def partitioner_markdown() -> str:
+    """The README's partitioner table, from the registry (a test keeps the README equal)."""
+    lines = [
+        "| name (aliases) | client | algorithm | sign | null key | empty key |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in PARTITIONERS.values():
+        aliases = ", ".join(f"`{alias}`" for alias in p.aliases)
+        names = f"`{p.name}`" + (f" ({aliases})" if aliases else "")
+        cells = [names, p.client, p.algorithm or "none", p.sign_rule, p.null_key_short,
+                 p.empty_key_short]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 # =============================================================================

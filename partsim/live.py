@@ -54,7 +54,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from partsim._live_reader import _FRAME, REDACTED, Chunk, _budgets, _scrub, is_secret
+from partsim._live_reader import _FRAME, REDACTED, Chunk, _budgets, _scrub, deleted, is_secret
 from partsim.errors import BrokerError, DataError, PartsimError, UsageError
 from partsim.partitioners import check_partition_count, get_partitioner, partitioner_names
 
@@ -657,8 +657,7 @@ def _sample_in_reader(
             return partition_count, batches, "interrupt", reason
         problem = reader.ending()
     if reader.crashed and _topic_gone(job):
-        gone = f"topic {topic!r} no longer exists at {address} (deleted while it was read)"
-        problem = f"{gone}; {problem}"
+        problem = f"{deleted(topic, address)}; {problem}"
     return partition_count, batches, "stall", f"stopped after {received:,} records: {problem}"
 
 

@@ -31,6 +31,7 @@ from partsim.errors import DataError, UsageError, invalid_choice
 from partsim.hashing import hash_array
 
 __all__ = [
+    "KEYLESS_MODELS",
     "KEYLESS_SHORT",
     "KEYLESS_STRATEGIES",
     "PARTITIONERS",
@@ -50,8 +51,11 @@ MAX_PARTITION_COUNT = 2**31 - 1
 KEYLESS_STRATEGIES: dict[str, str] = {
     "uniform-sticky": "Java >= 3.3 (KIP-794): sticky until batch.size bytes, then a random pick",
     "librdkafka-sticky": "librdkafka: sticky for sticky.partitioning.linger.ms, then a random pick",
-    "franz-sticky": "franz-go: sticky for 64 KiB of records, then a random pick",
+    "franz-sticky": "franz-go: sticky for 64 KiB of records, then a pick weighted away from "
+    "partitions with buffered records",
     "random": "a random partition per record",
+    "random-repick": "a random partition per record, picked again when it has no open batch "
+    "(kafka-python's abort_on_new_batch)",
     "round-robin": "a counter over the partitions, from 0",
     "round-robin-random-start": "a counter over the partitions, from a random start",
     "pulsar-round-robin": "Pulsar: the partition advances with time while batching",
@@ -62,9 +66,22 @@ KEYLESS_SHORT: dict[str, str] = {
     "librdkafka-sticky": "sticky (linger time)",
     "franz-sticky": "sticky (64 KiB)",
     "random": "random",
+    "random-repick": "random, re-picked",
     "round-robin": "round-robin",
     "round-robin-random-start": "round-robin",
     "pulsar-round-robin": "round-robin (time)",
+}
+#: The simulator (``partsim.keyless.KEYLESS_CLIENTS``) that reproduces each strategy over
+#: time; ``partsim simulate`` uses it for the partitioner's null keys.
+KEYLESS_MODELS: dict[str, str] = {
+    "uniform-sticky": "java",
+    "librdkafka-sticky": "librdkafka",
+    "franz-sticky": "franz-go",
+    "random": "random",
+    "random-repick": "kafka-python",
+    "round-robin": "round-robin",
+    "round-robin-random-start": "kafkajs",
+    "pulsar-round-robin": "kafkajs",  # an approximation: Pulsar's switches follow time
 }
 
 
@@ -79,6 +96,9 @@ class Partitioner:
     null_key: str
     empty_key: str
     keyless: str
+    #: The strategy for null keys where it differs from ``keyless`` (librdkafka ``random``
+    #: ignores keys, random per record, but its null keys are sticky); "" = ``keyless``.
+    null_keyless: str = ""
     aliases: tuple[str, ...] = ()
     hashes_null_as_empty: bool = False
     notes: str = ""
@@ -86,8 +106,20 @@ class Partitioner:
     ignores_keys: bool = field(default=False)
 
     @property
+    def null_strategy(self) -> str:
+        """The keyless strategy null keys take (a :data:`KEYLESS_STRATEGIES` name)."""
+        return self.null_keyless or self.keyless
+
+    @property
+    def keyless_model(self) -> str:
+        """The simulator of the null-key path (a ``partsim.keyless`` client name)."""
+        return KEYLESS_MODELS[self.null_strategy]
+
+    @property
     def null_key_rule(self) -> str:
         """One line on null keys, as ``partsim partitioners`` prints it."""
+        if self.null_keyless:
+            return f"keyless path: {KEYLESS_STRATEGIES[self.null_keyless]}"
         if self.ignores_keys:
             return f"keys ignored: {KEYLESS_STRATEGIES[self.keyless]}"
         if self.hashes_null_as_empty:
@@ -99,6 +131,8 @@ class Partitioner:
     @property
     def null_key_short(self) -> str:
         """The null-key rule in a few words."""
+        if self.null_keyless:
+            return KEYLESS_SHORT[self.null_keyless]
         if self.ignores_keys:
             return "keys ignored: " + KEYLESS_SHORT[self.keyless]
         if self.hashes_null_as_empty:
@@ -112,13 +146,15 @@ class Partitioner:
         """The empty-key rule in a few words."""
         if self.empty_key == "keyless" and not self.ignores_keys:
             return "as null: " + KEYLESS_SHORT[self.keyless]
-        return {"hash": "hashed", "reject": "rejected"}.get(self.empty_key, "keys ignored")
+        if self.ignores_keys:
+            return "keys ignored: " + KEYLESS_SHORT[self.keyless]
+        return {"hash": "hashed", "reject": "rejected"}[self.empty_key]
 
     @property
     def empty_key_rule(self) -> str:
         """One line on empty (zero-length, non-null) keys."""
         if self.ignores_keys:
-            return "keys ignored"
+            return f"keys ignored: {KEYLESS_STRATEGIES[self.keyless]}"
         return {
             "hash": "hashed",
             "keyless": "treated as null: keyless path",
@@ -266,6 +302,9 @@ def _librdkafka(
         null_key="hash" if null_hashed else "keyless",
         empty_key=empty_key,
         keyless="random" if variant == "random" else "librdkafka-sticky",
+        # rd_kafka_msg_partitioner: NULL keys take the sticky path unless the partitioner is
+        # one of consistent/murmur2/fnv1a; for random, keyed and empty keys are random each.
+        null_keyless="librdkafka-sticky" if variant == "random" else "",
         aliases=aliases,
         hashes_null_as_empty=null_hashed,
         notes=notes,
@@ -287,8 +326,8 @@ _REGISTRY: tuple[Partitioner, ...] = (
         "kafka-python",
         "kafka-python DefaultPartitioner",
         (),
-        "random",
-        "null key: random.choice over available partitions, per record",
+        "random-repick",
+        "null key: random.choice over available partitions, again when it has no open batch",
         "dpkp/kafka-python kafka/partitioner/default.py",
     ),
     _java_family(
@@ -382,7 +421,7 @@ _REGISTRY: tuple[Partitioner, ...] = (
         "none",
         empty_key="keyless",
         null_hashed=False,
-        notes="keyed records random per message; null keys sticky",
+        notes="keys ignored: keyed and empty keys random per message; null keys sticky",
     ),
     Partitioner(
         name="sarama",

@@ -110,8 +110,9 @@ class Scan:
     column). ``key_order`` keeps what per-key ordering needs past the exact-key limit: a
     hash sample of each design's keys with their counts, and its empty keys' events. ``moves``
     lists (before, after) pairs of placements compared record by record. ``keyed_windows``
-    counts only hashed records per window (the simulator places keyless ones itself), and
-    ``keyless_records`` keeps the first placement's keyless records' times and bytes.
+    leaves out of the windows the records that take the client's sticky keyless path (the
+    simulator places them itself; records a key-ignoring client places at random one by one
+    stay in), and ``keyless_records`` keeps those records' times and bytes (first placement).
     ``rate`` (value per second, unit) gives records without a timestamp times in input order.
     ``key_sample`` also keeps the first design's exact, unbounded
     :class:`~partsim.aggregates.KeySample` (salting reads it).
@@ -288,6 +289,7 @@ class ScanRun:
             first_ns, last_ns = int(times.min()), int(times.max())
             windows = times // scan.window_ns
             span = (first_ns // scan.window_ns, last_ns // scan.window_ns)
+        stickies = []  # per placement, the records its client's sticky keyless path takes
         for number, placement in enumerate(scan.placements):
             partitions, keyless = staged.placed[number]
             weights = staged.weights[placement.encoding]
@@ -300,8 +302,15 @@ class ScanRun:
                 )  # fmt: skip
                 self.keyless_seen[number] += keyless_count
             self._tally(number, partitions, keyless, weights, keyless_count, staged)
+            sticky = keyless
+            if keyless_count and scan.clients[number].null_keyless:
+                # keys ignored, but only null keys take the sticky path (librdkafka random):
+                # the others keep their per-record pick, placed here like keyed records
+                keys = staged.key_bytes[placement.encoding]
+                sticky = keyless & keys.is_null().to_numpy(zero_copy_only=False)
+            stickies.append(sticky)
             if self.grids is not None and windows is not None:
-                skip = keyless if scan.keyed_windows else None
+                skip = sticky if scan.keyed_windows else None
                 self.grids[number].add(windows, partitions, weights, skip, span)
         if first_ns is not None and not scan.keyed_windows:
             for total in self.totals:
@@ -328,7 +337,7 @@ class ScanRun:
             if sum(part.keys.num_rows for part in self.samples) > 4_000_000:
                 self.samples = [KeySample.merge_all(self.samples)]
         if self.keyless is not None:
-            keyless = staged.placed[0][1]
+            keyless = stickies[0]
             if keyless.any():
                 self.keyless.append((times[keyless], staged.weights[0][keyless]))
 

@@ -33,18 +33,8 @@ from partsim.options import (
 from partsim.pipeline import BatchPlan, Encoding, Scan
 from partsim.placement import Placement
 
-__all__ = ["KEYLESS_CLIENT_OF", "SimulationResult", "simulate"]
+__all__ = ["SimulationResult", "simulate"]
 
-#: Which keyless simulator reproduces each partitioner's keyless strategy.
-KEYLESS_CLIENT_OF = {
-    "uniform-sticky": "java",
-    "librdkafka-sticky": "librdkafka",
-    "franz-sticky": "franz-go",
-    "random": "kafka-python",
-    "round-robin": "kafkajs",
-    "round-robin-random-start": "kafkajs",
-    "pulsar-round-robin": "kafkajs",
-}
 _DEFAULT_CANDIDATES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 
 
@@ -145,7 +135,7 @@ def simulate(
         MeasureOptions(size=measures.size, timestamp=timestamp, window=step),
         strict=reader.strict,
     )  # fmt: skip
-    client = keyless_client or KEYLESS_CLIENT_OF[plan.partitioner.keyless]
+    client = keyless_client or plan.partitioner.keyless_model
     if client not in KEYLESS_CLIENTS:
         from partsim.errors import invalid_choice
 

@@ -324,13 +324,13 @@ def test_librdkafka_runs_last_sticky_linger() -> None:
     # §11: one record every 0.5 ms, default linger 5 ms -> sticky 10 ms -> runs of 21 records.
     count = 2000
     times = steady(count, 2000)
-    config = ProducerConfig(cold_start_ms=0)
+    config = ProducerConfig(cold_start_records=0)
     runs = _simulate("librdkafka", times, 100, 12, config=config, seed=1)
     assert runs.starts.tolist() == list(range(0, count, 21))
     ends = np.append(runs.starts[1:], count) - 1
     assert np.allclose(times[ends[:-1]] - times[runs.starts[:-1]], 0.010)
     # sticky.partitioning.linger.ms=100 -> ~200 records (201: both ends of 100 ms).
-    long = ProducerConfig(cold_start_ms=0, sticky_linger_ms=100)
+    long = ProducerConfig(cold_start_records=0, sticky_linger_ms=100)
     runs = _simulate("librdkafka", times, 100, 12, config=long, seed=1)
     assert (run_lengths(runs.starts, count)[:-1] == 201).all()
 
@@ -342,23 +342,26 @@ def test_librdkafka_sticky_linger_zero_draws_per_record() -> None:
 
 
 def test_librdkafka_cold_start_spray() -> None:
-    # Records in the first 5 ms (0, 0.5, ... 4.5 ms) each draw; the last draw (4.5 ms) then
-    # sticks until the first record more than 10 ms later (15.0 ms, record 30).
+    # The first 5 records each draw; the 6th (2.5 ms) sticks until the first record more
+    # than 10 ms later (12.5 ms + 0.5 ms, record 26), at any rate: the spray is a count.
     count = 200
     runs = _simulate("librdkafka", steady(count, 2000), 100, 100, seed=0)
-    assert runs.starts.tolist() == [*range(10), *range(30, count, 21)]
-    assert len(set(runs.partitions[:10].tolist())) >= 9
+    assert runs.starts.tolist() == [*range(6), *range(26, count, 21)]
+    assert len(set(runs.partitions[:6].tolist())) >= 5
+    fast = _simulate("librdkafka", steady(count, 20_000), 100, 100, seed=0)
+    assert fast.starts.tolist() == list(range(6))  # 200 records in 10 ms: one sticky run
+    with pytest.raises(UsageError, match="cold_start_records"):
+        ProducerConfig(cold_start_records=-1)
 
 
 def reference_librdkafka(times, partitions, config, available):
     """``rd_kafka_msg_sticky_partition`` per record: starts of new picks."""
     now = np.rint(np.asarray(times) * 1e6).astype(np.int64).tolist()
     interval = config.effective_sticky_linger_ms * 1000
-    cold_end = now[0] + config.cold_start_ms * 1000
     starts, last, sticky = [], 0, None
     for i, t in enumerate(now):
         # Unavailable sticky partition -> rd_interval_expedite: the interval fires at once.
-        expedite = sticky is None or t < cold_end or not available[sticky]
+        expedite = sticky is None or i <= config.cold_start_records or not available[sticky]
         if expedite or t - (last + interval) > 0:
             last, sticky = t, int(partitions[i])
             starts.append(i)
@@ -380,9 +383,57 @@ def test_librdkafka_matches_per_record_transcription() -> None:
 
 
 # ------------------------------------------------------------------- kafka-python (§8)
-def test_kafka_python_is_uniform() -> None:
+def reference_kafka_python(times, sizes, picks, config):
+    """``KafkaProducer.send`` per record with ``abort_on_new_batch``: the first pick keeps the
+    record if its last batch is open (not yet drained, ``linger_ms`` after creation) and has
+    room; else the second pick takes it. ``picks`` yields the uniform draws in order.
+    """
+    now = (np.rint(np.asarray(times) * 1e6).astype(np.int64) // 1000).tolist()
+    batches: dict[int, list] = {}  # partition -> [created, size, limit, open]
+    out = []
+    for t, size in zip(now, np.asarray(sizes).tolist(), strict=True):
+        record = size + OVERHEAD
+        for attempt in (0, 1):
+            partition = next(picks)
+            batch = batches.get(partition)
+            if batch is not None and batch[3] and t >= batch[0] + config.linger_ms:
+                batch[3] = False  # drained by the sender
+            if batch is not None and batch[3] and batch[1] + record <= batch[2]:
+                batch[1] += record
+                batch[3] = batch[1] < batch[2]
+                break
+            if batch is not None:
+                batch[3] = False
+            if attempt == 1:
+                first = HEADER + record
+                batches[partition] = [t, first, max(BATCH, first), first < max(BATCH, first)]
+        out.append(partition)
+    return out
+
+
+def test_kafka_python_matches_per_record_transcription() -> None:
+    times, sizes = bursty(5000, seed=9)
+    config = ProducerConfig(linger_ms=5)
+    got = simulate_keyless("kafka-python", times, sizes, 12, config=config, seed=4)
+    # The simulator's uniform draws, replayed: toPositive(nextInt()) % 12 in blocks of 1024.
+    draws = np.random.default_rng(4).integers(0, 2**31, size=20_000) % 12
+    assert got.tolist() == reference_kafka_python(times, sizes, iter(draws.tolist()), config)
+
+
+def test_kafka_python_second_pick_leans_to_open_batches() -> None:
+    # 2,000 records/s, 12 partitions, linger 5 ms (issue 16: real P(same) 0.127 vs 1/12).
+    times = steady(20_000, 2000)
+    config = ProducerConfig(linger_ms=5)
+    got = simulate_keyless("kafka-python", times, 100, 12, config=config, seed=3)
+    same = float(np.mean(got[1:] == got[:-1]))
+    assert 0.11 < same < 0.14
+    plain = simulate_keyless("random", times, 100, 12, seed=3)
+    assert abs(float(np.mean(plain[1:] == plain[:-1])) - 1 / 12) < 0.01
+
+
+def test_random_is_uniform() -> None:
     count, partitions = 100_000, 12
-    got = simulate_keyless("kafka-python", steady(count, 1e4), 100, partitions, seed=2024)
+    got = simulate_keyless("random", steady(count, 1e4), 100, partitions, seed=2024)
     observed = np.bincount(got, minlength=partitions)
     expected = count / partitions
     chi_square = ((observed - expected) ** 2 / expected).sum()
@@ -449,7 +500,7 @@ def test_available_restricts_picks(client: str) -> None:
 
 def test_seed_changes_random_clients() -> None:
     times = steady(5000, 1e4)
-    for client in ("java", "librdkafka", "kafka-python", "franz-go", "kafkajs"):
+    for client in ("java", "librdkafka", "kafka-python", "franz-go", "kafkajs", "random"):
         first = simulate_keyless(client, times, 1000, 12, seed=1)
         assert not np.array_equal(first, simulate_keyless(client, times, 1000, 12, seed=2))
 
@@ -502,3 +553,13 @@ def test_imbalance_of_sticky_windows() -> None:
     got = simulate_keyless("java", times, 100, 12, seed=1)
     messages, _ = window_loads(times, got, 100, 12, 0.01)
     assert imbalance(messages)["mean_max_over_mean"] > 10
+
+
+def test_imbalance_weights_windows_by_their_records() -> None:
+    # A perfect round robin (kafkajs) over 12 partitions, 1,202 records in 1 s windows: the
+    # last window holds 2 records (max/mean 6.0). Unweighted, it made the mean 3.5.
+    times = np.arange(1202) / 1200.0
+    placed = simulate_keyless("kafkajs", times, 100, 12, seed=1)
+    loads, _ = window_loads(times, placed, 100, 12, 1.0)
+    assert loads.sum(axis=1).tolist() == [1200, 2]
+    assert imbalance(loads)["mean_max_over_mean"] == pytest.approx((1200 * 1.0 + 2 * 6.0) / 1202)

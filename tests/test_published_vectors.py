@@ -50,9 +50,12 @@ def test_every_vector_kind_is_checked() -> None:
         "pulsar_go_javastringhash_u32",
         "pulsar_murmur3_32_masked",
         "pulsar_javastringhash_masked",
+        "kinesis_partition_key_shard",
+        "kinesis_hash_key_shard",
+        "kinesis_shard_hash_key_range",
     }
     assert {v["kind"] for v in VECTORS} == checked
-    assert len(VECTORS) == 197
+    assert len(VECTORS) == 205
 
 
 @pytest.mark.parametrize("vector", _cases("murmur2_raw_int32"))
@@ -116,11 +119,61 @@ def test_sarama_consistent_crc(vector: dict) -> None:
 
 @pytest.mark.parametrize("vector", _cases("sarama_hash_range_only"))
 def test_sarama_hash_min_int32(vector: dict) -> None:
+    """sarama's own test asserts only the range; that is all this vector publishes."""
     key = _key(vector)
     assert partsim.hashing.fnv1a(key) == 0x80000000  # the sign edge case this vector is about
     got = partsim.assign([key], vector["num_partitions"], partitioner="sarama", key_format="bytes")
     assert 0 <= int(got[0]) < vector["num_partitions"]
-    assert int(got[0]) == 2**31 % vector["num_partitions"]  # |int32 min| = 2**31
+
+
+def _go_int32_remainder(hash_u32: int, count: int) -> int:
+    """Go's ``int32(h) % n``: truncated division, the remainder takes the dividend's sign."""
+    signed = hash_u32 - (1 << 32) if hash_u32 >= 1 << 31 else hash_u32
+    return -(abs(signed) % count) if signed < 0 else signed % count
+
+
+@pytest.mark.parametrize("count", [7, 12, 50, 100])
+def test_sarama_hash_min_int32_exact_value(count: int) -> None:
+    """NOT a published vector: the exact partition is our transcription of sarama's
+    ``hashPartitioner.Partition`` (IBM/sarama ``partitioner.go``: ``partition =
+    int32(p.hasher.Sum32()) % numPartitions; if partition < 0 { partition = -partition }``),
+    computed here from the FNV-1a hash with Go's remainder rule; it gives 2**31 % N. The real
+    sarama producer places this key in tests/test_real_clients_keyed.py, which is its
+    oracle."""
+    key = b"1468509572224"
+    assert partsim.hashing.fnv1a(key) == 0x80000000
+    expected = _go_int32_remainder(0x80000000, count)
+    if expected < 0:
+        expected = -expected
+    assert expected == 2**31 % count
+    got = partsim.assign([key], count, partitioner="sarama", key_format="bytes")
+    assert int(got[0]) == expected
+
+
+@pytest.mark.parametrize("vector", _cases("kinesis_partition_key_shard"))
+def test_kinesis_partition_key(vector: dict) -> None:
+    got = partsim.assign([_key(vector)], vector["num_partitions"], partitioner="kinesis",
+                         key_format="bytes")  # fmt: skip
+    assert int(got[0]) == vector["partition"]
+
+
+@pytest.mark.parametrize("vector", _cases("kinesis_hash_key_shard"))
+def test_kinesis_hash_key(vector: dict) -> None:
+    """An ExplicitHashKey goes through the same range rule as an MD5 hash."""
+    hashed = np.array([int(vector["hash_key"])], dtype=object)
+    assert int(reduce_hashes(hashed, "range", vector["num_partitions"])[0]) == vector["partition"]
+
+
+@pytest.mark.parametrize("vector", _cases("kinesis_shard_hash_key_range"))
+def test_kinesis_shard_ranges(vector: dict) -> None:
+    """Both ends of each shard's HashKeyRange (inclusive) fall in that shard, and the
+    neighbours just outside fall in the next and previous shards."""
+    count, shard = vector["num_partitions"], vector["partition"]
+    start, end = int(vector["starting_hash_key"]), int(vector["ending_hash_key"])
+    edges = [value for value in (start - 1, start, end, end + 1) if 0 <= value < 2**128]
+    got = reduce_hashes(np.array(edges, dtype=object), "range", count).tolist()
+    expected = [shard - (v < start) + (v > end) for v in edges]
+    assert got == expected
 
 
 @pytest.mark.parametrize(
