@@ -232,7 +232,8 @@ def checks(result: dict) -> list[dict]:
     for name, baseline, most in RATIO_TARGETS:
         ratio = cases[name]["seconds"] / cases[baseline]["seconds"]
         out.append({"target": f"{name} <= {most}x {baseline}", "value": f"{ratio:.2f}x",
-                    "holds": ratio <= most})  # fmt: skip
+                    "holds": ratio <= most, "case": name, "baseline": baseline,
+                    "ratio": round(ratio, 3), "most": most})  # fmt: skip
     growth_most = GROWTH_TARGET * result["rows"] / result["small_rows"] / 5
     for name, figures in small.items():
         growth = cases[name]["seconds"] / figures["seconds"]
