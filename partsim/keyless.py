@@ -19,9 +19,9 @@ client                 keyless path
 ``java-legacy``        Kafka < 2.4 (§1.5): round robin from a random start
 ``java-round-robin``   ``RoundRobinPartitioner`` (§1.6) with the KAFKA-9965 double call
 ``librdkafka``         §3: sticky for ``sticky.partitioning.linger.ms`` of time, plus the
-                       cold-start spray (§11)
+                       cold-start spray until the partitions join their broker (§11)
 ``kafka-python``       §8: ``random.choice`` per record, picked again when the first pick
-                       has no open batch (``abort_on_new_batch``)
+                       has no batch with room (``abort_on_new_batch``)
 ``franz-go``           §7: ``UniformBytesPartitioner``: sticky for 64 KiB, the crossing
                        record goes to the new partition
 ``kafkajs``            §6: round robin from a random ``uint32`` start
@@ -34,27 +34,33 @@ The Java accumulator model (``java``, ``java-2.4``, ``java-round-robin``, ``kafk
 ---------------------------------------------------------------------------------------
 One producer thread, one topic, every record keyless, times in Java's integer milliseconds
 (``floor``). Each partition has a deque of batches (``RecordAccumulator``); only its last
-batch can take records. A record of ``size`` bytes grows a batch's ``estimatedSizeInBytes``
-by ``size + record_overhead``; a new batch starts at the 61-byte v2 batch header
-(``DefaultRecordBatch.RECORD_BATCH_OVERHEAD``) plus its first record. A record fits if the
-batch stays within its write limit, ``max(batch.size, header + record)``
-(``MemoryRecordsBuilder.hasRoomFor``); a batch is *full* when it reaches the limit
-(``isFull``) or a record did not fit (``closeForRecordAppends``). A batch is *ready* when
-full or ``linger.ms`` after it was created; it leaves the deque (is drained by the sender)
-``broker_latency_ms[partition]`` after it is ready (default 0), and an open batch keeps
-taking records until then. A record at time ``t`` sees every batch drained whose drain time
-is ``<= t``. With ``linger.ms = 0`` every record therefore opens its own batch.
+batch can take records. A record grows its batch by its exact v2 size at its offset and
+timestamp deltas in the batch (:func:`v2_record_bytes`: 109 bytes for a 100-byte value while
+both deltas are below 64, 110 or 111 after); a new batch starts at the 61-byte v2 batch
+header (``DefaultRecordBatch.RECORD_BATCH_OVERHEAD``) plus its first record. A record fits if
+the batch stays within its write limit, ``max(batch.size, 61 + 21 + key, value and header
+bytes)`` (``MemoryRecordsBuilder.hasRoomFor``, ``AbstractRecords.
+estimateSizeInBytesUpperBound``; kafka-python: ``batch_size``); a batch is *full* when it
+reaches the limit (``isFull``) or, in Java, a record did not fit (``closeForRecordAppends``).
+
+The sender: a partition's first batch is *ready* ``linger.ms`` after it was created, when it
+is full, or when another batch is behind it, plus the partition's ``broker_latency_ms``.
+When one partition is ready, the sender sends the first batch of every partition with the
+same leader (``drainBatchesForOneNode``; ``leaders``, default one broker per partition), and
+it runs again while one is ready. It also runs when an append made a new batch or a full
+one (``sender.wakeup()``). The adaptive load statistics are the queue sizes as the sender
+last saw them (``partitionReady``), after its last drain: a drain's answer wakes it again.
+A record sees what the sender did up to its own time. With ``linger.ms = 0`` every record
+therefore opens its own batch. Given ``sender_drains`` (measured from a real producer), the
+sender runs only there instead.
 
 Approximations, all deliberate:
 
-* ``record_overhead`` is one constant; the real v2 record overhead varies by 1-3 bytes with
-  the record's offset and timestamp deltas and its value length. No compression.
-* The sender drains a ready batch at once (plus the latency): no in-flight limit, no
-  ``buffer.memory`` back-pressure, no retries. At ``linger.ms = 0`` a real sender is slower
-  than "at once", so at high rates a few records may share a batch there.
-* A record larger than a batch fills its batch by itself (Java's upper-bound estimate can
-  leave room for a tiny next record).
-* Adaptive load statistics are fresh at every pick (Java refreshes them on each sender poll).
+* The modelled sender runs the moment a batch is ready, as a sender thread with a core to
+  itself would: no in-flight limit, no ``buffer.memory`` back-pressure, no retries. A loaded
+  machine's sender runs late and its batches fill further; :func:`simulate_keyless` takes
+  measured drains for that (``sender_drains``).
+* No compression: Java then counts bytes through a learned compression ratio (times 1.05).
 * ``available`` is fixed for the whole stream and listed in partition order (real clients
   use metadata order).
 * Random numbers come from ``seed``, not from the clients' generators: the same
@@ -62,24 +68,27 @@ Approximations, all deliberate:
 * franz-go's default partitioner is adaptive (weights ``1/(buffered records + 1)``); a record
   counts as buffered for franz-go's default linger (10 ms) after it is sent, whatever the
   broker's speed.
-* librdkafka's cold start is a fixed number of records (``cold_start_records``) that each
-  draw afresh; the real number is a race between threads (see ``ProducerConfig``).
-* kafka-python's accumulator is Java's (same v2 batches, ``batch_size``, ``linger_ms``); its
-  Python sender thread is not modelled beyond that.
+* librdkafka's cold start is given as the time each partition joins its broker thread
+  (``cold_start_ms``); the real time is a race between threads (see ``ProducerConfig``).
+* kafka-python's accumulator is Java's, with kafka-python's write limit and without the
+  close on a failed append; its sender's idempotent mode (a partition waits for its batch
+  in flight) is not modelled, nor is its clock (``time.monotonic`` seconds, not ms).
 
 What the rules imply (the tests check each):
 
-* ``java`` at a high rate: a batch holds ``(batch.size - 61) // record`` records and, unless
-  that fills it exactly, stays below ``batch.size``, so the switch waits for the *second*
-  batch to fill: runs are two full batches (296 records of 100 bytes, 32682 bytes). At a
-  low rate linger sends each batch, and the first record after ``producedBytes >=
-  batch.size`` finds the deque empty and moves. The 2 x cap never binds with keyless
-  records alone (a deferred switch completes as soon as the one open batch is full or sent,
-  and a batch adds at most ``batch.size``); it is there for keyed records that reopen a batch.
-* ``kafka-python``: a first pick that finds an open batch keeps the record; otherwise a second
-  uniform pick decides. Records therefore lean towards partitions with an open batch: at
-  2,000 records/s, 12 partitions and ``linger_ms = 5``, P(same partition as the previous
-  record) is about 0.12 where a single uniform pick gives 1/12.
+* ``java`` at a high rate: a batch holds as many records as fit (148 of 100 bytes in 16 KiB,
+  16277 bytes; 37 in 4 KiB) and, unless that fills it exactly, stays below ``batch.size``,
+  so the switch waits for the *second* batch to fill: runs are two full batches (296
+  records). On one broker the sender, draining that full batch, also sends the new
+  partition's one-record batch, so runs there are 1 + 148. At a low rate linger sends each
+  batch, and the first record after ``producedBytes >= batch.size`` finds the deque empty and
+  moves. The 2 x cap never binds with keyless records alone (a deferred switch completes as
+  soon as the one open batch is full or sent, and a batch adds at most ``batch.size``); it is
+  there for keyed records that reopen a batch.
+* ``kafka-python``: a first pick that finds a batch with room keeps the record; otherwise a
+  second uniform pick decides. Records therefore lean towards partitions with an open batch:
+  at 2,000 records/s, 12 partitions, ``linger_ms = 5`` and one broker, P(same partition as
+  the previous record) is about 0.13 where a single uniform pick gives 1/12.
 * ``java-round-robin``: the first ``partition()`` call of a record only lands on a partition
   that already has an open batch; otherwise the record takes the next counter value. With an
   even partition count every first call is even and no even partition ever gets a batch:
@@ -96,6 +105,7 @@ re-drawing on later records while its sticky partition is unavailable (§3, §12
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 import numbers
 from collections import deque
@@ -114,6 +124,7 @@ __all__ = [
     "ProducerConfig",
     "imbalance",
     "simulate_keyless",
+    "v2_record_bytes",
     "window_loads",
 ]
 
@@ -163,22 +174,30 @@ class ProducerConfig:
       ``min(900000, 2 * linger_ms)`` as librdkafka does; 0 draws a partition per record.
     * ``adaptive``: Java >= 3.3 ``partitioner.adaptive.partitioning.enable``. Java's default
       is true; the simulator's is false, as issue 6 asks.
-    * ``broker_latency_ms``: per partition, how long a ready batch waits before the sender
-      drains it. It applies to every Java client (a slow partition's open batch keeps
-      filling: KAFKA-10888 for ``java-2.4``); its queues drive the adaptive picks.
-    * ``record_overhead``: bytes a record adds to a Java batch beyond its ``size``. A v2
-      record with a null key and no headers carries attributes (1), timestamp delta (1-2),
-      offset delta (1-2), key length (1), value length (1-3), header count (1) and its own
-      length (1-2): 10 is typical for 100-byte values in a 16 KiB batch.
-    * ``cold_start_records``: how many of a new librdkafka producer's first records each draw
-      a partition afresh. Until the topic's partitions have joined their leader's broker
-      thread (``rd_kafka_toppar_broker`` is NULL: ``src/rdkafka_broker.c``
-      ``RD_KAFKA_OP_PARTITION_JOIN``), ``rd_kafka_topic_partition_available`` is false, so
-      ``rd_kafka_msg_sticky_partition`` expedites its interval and every record gets a new
-      random pick; the records queued before metadata arrived are partitioned in one burst
-      (``rd_kafka_topic_assign_uas``). The spray is a count more than a time: 24 fresh
-      producers of confluent-kafka 2.16.1 sprayed 0-21 records (mean 4.9) at 2,000/s and at
-      20,000/s alike, so the default is 5.
+    * ``broker_latency_ms``: per partition, how much later than linger (or than filling up)
+      its first batch counts as ready. It applies to every Java client (a slow partition's
+      open batch keeps filling: KAFKA-10888 for ``java-2.4``); its queues drive the adaptive
+      picks.
+    * ``leaders``: the leader broker of each partition, in partition order (any hashable
+      ids). The sender sends every partition of a broker together, once one of them has a
+      ready batch (``RecordAccumulator.drainBatchesForOneNode``), so a young batch on a
+      partition that shares its leader with a ready one leaves early. ``None``: every
+      partition has a leader of its own. A one-broker cluster is ``[0] * partition_count``.
+    * ``cold_start_ms``: a new librdkafka producer gives every record a fresh random pick until
+      the topic's partitions have joined their leader's broker thread, this long after its first
+      record (one number, or one per partition: a record draws again while the partition it
+      stuck to has not joined). ``rd_kafka_msg_sticky_partition`` expedites its interval while
+      the sticky partition is not available (``rd_kafka_topic_partition_available``: its
+      ``rd_kafka_toppar_broker`` is still NULL), and ``rktp_broker`` is set only when the
+      leader's broker thread serves the ``RD_KAFKA_OP_PARTITION_JOIN`` op that the topic's first
+      metadata enqueued (``src/rdkafka_broker.c``, ``src/rdkafka_partition.c``
+      ``rd_kafka_toppar_broker_delegate``); records produced before that metadata wait
+      unpartitioned and are partitioned in one burst when it arrives
+      (``rd_kafka_topic_assign_uas``), each with a fresh pick too. So the spray lasts the
+      metadata round trip plus the broker thread's wake-up, a matter of the machine: the
+      default, 2.5 ms, is 5 records at 2,000/s (24 fresh confluent-kafka 2.16.1 producers
+      sprayed a mean 4.9 records at 2,000/s on a quiet machine); on the 2-core test machine
+      under a load of about 10, the joins came 14-130 ms after the first record.
 
     >>> ProducerConfig(linger_ms=5).effective_sticky_linger_ms
     10
@@ -189,19 +208,23 @@ class ProducerConfig:
     sticky_linger_ms: float | None = None
     adaptive: bool = False
     broker_latency_ms: Sequence[float] | None = None
-    record_overhead: int = 10
-    cold_start_records: int = 5
+    leaders: Sequence[object] | None = None
+    cold_start_ms: float | Sequence[float] = 2.5
 
     def __post_init__(self) -> None:
-        for name in ("linger_ms",):
-            value = getattr(self, name)
-            if not (_is_number(value) and value >= 0):
-                raise UsageError(f"{name} must be a number >= 0; got {value!r}")
-        for name in ("batch_size", "record_overhead", "cold_start_records"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                unit = "records" if name == "cold_start_records" else "bytes"
-                raise UsageError(f"{name} must be a whole number of {unit} >= 0; got {value!r}")
+        if not (_is_number(self.linger_ms) and self.linger_ms >= 0):
+            raise UsageError(f"linger_ms must be a number >= 0; got {self.linger_ms!r}")
+        cold = self.cold_start_ms
+        if isinstance(cold, (list, tuple, np.ndarray)):
+            cold = tuple(float(value) for value in cold)
+            object.__setattr__(self, "cold_start_ms", cold)
+        if not all(_is_number(value) and value >= 0 for value in np.atleast_1d(cold)):
+            raise UsageError(
+                f"cold_start_ms must be a number >= 0, or one per partition; got {cold!r}"
+            )
+        value = self.batch_size
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise UsageError(f"batch_size must be a whole number of bytes >= 0; got {value!r}")
         sticky = self.sticky_linger_ms
         if sticky is not None and not (_is_number(sticky) and sticky >= 0):
             raise UsageError(f"sticky_linger_ms must be a number >= 0 or None; got {sticky!r}")
@@ -212,6 +235,8 @@ class ProducerConfig:
                     f"broker_latency_ms must be numbers >= 0, one per partition; got {latency!r}"
                 )
             object.__setattr__(self, "broker_latency_ms", latency)
+        if self.leaders is not None:
+            object.__setattr__(self, "leaders", tuple(self.leaders))
 
     @property
     def effective_sticky_linger_ms(self) -> int:
@@ -234,6 +259,7 @@ def simulate_keyless(
     config: ProducerConfig = _DEFAULTS,
     seed: int = 0,
     available: np.ndarray | None = None,
+    sender_drains: Sequence[int] | None = None,
 ) -> np.ndarray:
     """The partition each keyless record goes to (int32), records in time order.
 
@@ -242,6 +268,13 @@ def simulate_keyless(
     a scalar applies to every record). ``available`` is a boolean mask over the partitions or
     a list of partition ids; see the module notes for which clients use it. The same inputs
     and ``seed`` give the same result. The module docstring lists the model's approximations.
+
+    ``sender_drains`` (the clients with a Java accumulator: ``java``, ``java-2.4``,
+    ``java-round-robin``, ``kafka-python``) replaces the modelled sender with a measured
+    one: record indices, in order, just before which the sender sent the first batch of every
+    partition, as it does on a one-broker cluster. Where batches leave depends on the
+    producer's sender thread and the broker's answers, that is on the machine; a real
+    producer's batches show where it drained (a batch that ended before it was full).
 
     With ``linger.ms = 0`` every record opens a batch, so Java's ``RoundRobinPartitioner``
     calls ``partition()`` twice per record and over 4 partitions fills only 1 and 3
@@ -253,8 +286,9 @@ def simulate_keyless(
     [1, 3, 1, 3, 1, 3, 1, 3]
     """
     return _simulate(
-        client, times_s, sizes, partition_count, config=config, seed=seed, available=available
-    ).partitions
+        client, times_s, sizes, partition_count, config=config, seed=seed, available=available,
+        sender_drains=sender_drains,
+    ).partitions  # fmt: skip
 
 
 def window_loads(
@@ -380,6 +414,8 @@ class _Stream:
     mask: np.ndarray | None  # availability mask (librdkafka); None = all available
     config: ProducerConfig
     rng: np.random.Generator
+    drains: np.ndarray | None = None  # measured sender drains (record indices)
+    replay: list[int] | None = None  # ``java``: the partition each new pick returns, by record
 
     def choose(self, indexes: np.ndarray) -> np.ndarray:
         """Partitions for indexes into the available list."""
@@ -401,8 +437,14 @@ def _simulate(
     config: ProducerConfig = _DEFAULTS,
     seed: int = 0,
     available: np.ndarray | None = None,
+    sender_drains: Sequence[int] | None = None,
+    replay_picks: np.ndarray | None = None,
 ) -> _Runs:
-    """:func:`simulate_keyless`, plus the record indices where each new pick starts."""
+    """:func:`simulate_keyless`, plus the record indices where each new pick starts.
+
+    ``replay_picks`` (``java`` only, for tests against a real producer): instead of a random
+    draw, a new pick that applies from record ``k`` returns ``replay_picks[k]``.
+    """
     simulator = _SIMULATORS.get(client)
     if simulator is None:
         raise invalid_choice("client", client, KEYLESS_CLIENTS)
@@ -417,6 +459,18 @@ def _simulate(
             f"broker_latency_ms must have one entry per partition ({partition_count}); "
             f"got {len(config.broker_latency_ms)}"
         )
+    if config.leaders is not None and len(config.leaders) != partition_count:
+        raise UsageError(
+            f"leaders must name one broker per partition ({partition_count}); "
+            f"got {len(config.leaders)}"
+        )
+    cold = config.cold_start_ms
+    if isinstance(cold, tuple) and len(cold) != partition_count:
+        raise UsageError(
+            f"cold_start_ms must be one number, or one per partition ({partition_count}); "
+            f"got {len(cold)}"
+        )
+    drains = _sender_drains(sender_drains, client)
     ids, mask = _availability(available, partition_count)
     if count == 0:
         empty = np.zeros(0, dtype=np.int32)
@@ -429,8 +483,29 @@ def _simulate(
         mask=mask,
         config=config,
         rng=np.random.default_rng(seed),
+        drains=drains,
+        replay=None if replay_picks is None else np.asarray(replay_picks).tolist(),
     )
     return simulator(stream)
+
+
+#: The clients whose keyless path runs through a Java-style accumulator and sender.
+ACCUMULATOR_CLIENTS = ("java", "java-2.4", "java-round-robin", "kafka-python")
+
+
+def _sender_drains(drains: object, client: str) -> np.ndarray | None:
+    if drains is None:
+        return None
+    if client not in ACCUMULATOR_CLIENTS:
+        raise UsageError(
+            f"sender_drains applies to {', '.join(ACCUMULATOR_CLIENTS)}; got client {client!r}"
+        )
+    values = np.asarray(drains)
+    if values.ndim != 1 or (values.size and not np.issubdtype(values.dtype, np.integer)):
+        raise UsageError("sender_drains must be a list of record indices")
+    if values.size and (values.min() < 0 or (np.diff(values) < 0).any()):
+        raise UsageError("sender_drains must be record indices >= 0 in ascending order")
+    return values.astype(np.int64)
 
 
 def _as_times(times_s: object, *, ordered: bool = True) -> np.ndarray:
@@ -542,17 +617,17 @@ def _round_robin(stream: _Stream) -> _Runs:
 
 
 def _follow_runs(
-    next_start: np.ndarray, pick: Callable[[int], tuple[int, bool]], count: int
+    next_start: np.ndarray, pick: Callable[[int, int], tuple[int, bool]], count: int
 ) -> _Runs:
-    """Walk run starts: ``pick(k)`` gives run ``k``'s partition and whether it may stick;
-    a run that sticks ends at ``next_start[start]``, one that may not after one record.
+    """Walk run starts: ``pick(k, start)`` gives run ``k``'s partition and whether it may
+    stick; a run that sticks ends at ``next_start[start]``, one that may not after one record.
     """
     following = next_start.tolist()
     starts: list[int] = []
     chosen: list[int] = []
     start = 0
     while start < count:
-        partition, sticks = pick(len(starts))
+        partition, sticks = pick(len(starts), start)
         starts.append(start)
         chosen.append(partition)
         start = following[start] if sticks else start + 1
@@ -638,8 +713,10 @@ def _librdkafka(stream: _Stream) -> _Runs:
     partitions, re-drawn once if unavailable; it may repeat the old one) happens at the first
     record more than ``sticky.partitioning.linger.ms`` (microseconds, ``rd_interval``) after
     the previous pick, and on every record while the sticky partition is unavailable, which
-    is the case for every partition for the first ``cold_start_records`` records (see
-    :class:`ProducerConfig`). Purely time-based otherwise: sizes and batches do not matter.
+    is the case for every partition until ``cold_start_ms`` after the first record (see
+    :class:`ProducerConfig`). The last record of that spray fires the interval
+    (``rd_interval_expedite`` then ``rd_interval``), so the records after it keep its pick
+    until the interval passes. Purely time-based otherwise: sizes and batches do not matter.
     ``sticky.partitioning.linger.ms = 0`` draws per record.
     """
     times = stream.times_us
@@ -654,118 +731,365 @@ def _librdkafka(stream: _Stream) -> _Runs:
         return _Runs(drawn.astype(np.int32), np.arange(count))
     # rd_interval fires when now - last > interval (strictly).
     next_start = np.searchsorted(times, times + interval_us, side="right")
-    cold = min(stream.config.cold_start_records, count)
-    next_start[:cold] = np.arange(1, cold + 1)
+    cold = np.broadcast_to(np.asarray(stream.config.cold_start_ms), (stream.partition_count,))
+    joined = (times[0] + np.rint(cold * 1000)).tolist()  # when each partition is available
+    after = [*times[1:].tolist(), math.inf]  # the time of the record after each one
     picks = drawn.tolist()
     usable = [True] * stream.partition_count if mask is None else mask.tolist()
-    return _follow_runs(next_start, lambda run: (picks[run], usable[picks[run]]), count)
+
+    def pick(run: int, start: int) -> tuple[int, bool]:
+        # The next record draws again if the pick is unavailable then (or for good).
+        partition = picks[run]
+        return partition, usable[partition] and after[start] >= joined[partition]
+
+    return _follow_runs(next_start, pick, count)
 
 
 # ------------------------------------------------------------------- the Java accumulator
 class _Draws:
-    """``Utils.toPositive(ThreadLocalRandom.nextInt())``: uniform 31-bit ints, drawn in blocks."""
+    """``Utils.toPositive(ThreadLocalRandom.nextInt())``: uniform 31-bit ints, drawn in blocks;
+    ``pick()`` maps the next one to ``available[random % available.size()]``.
+    """
 
-    __slots__ = ("_index", "_rng", "_values")
+    __slots__ = ("_ids", "_index", "_modulus", "_picks", "_rng", "_values")
 
-    def __init__(self, rng: np.random.Generator) -> None:
+    def __init__(self, rng: np.random.Generator, choices: int, ids: list[int] | None) -> None:
         self._rng = rng
+        self._modulus = choices
+        self._ids = None if ids is None else np.asarray(ids)
         self._values: list[int] = []
+        self._picks: list[int] = []
+        self._index = 0
+
+    def _refill(self) -> None:
+        block = self._rng.integers(0, 2**31, size=1024)
+        picks = block % self._modulus
+        self._values = block.tolist()
+        self._picks = (picks if self._ids is None else self._ids[picks]).tolist()
         self._index = 0
 
     def __call__(self) -> int:
         if self._index == len(self._values):
-            self._values = self._rng.integers(0, 2**31, size=1024).tolist()
-            self._index = 0
-        value = self._values[self._index]
+            self._refill()
         self._index += 1
-        return value
+        return self._values[self._index - 1]
+
+    def pick(self) -> int:
+        if self._index == len(self._values):
+            self._refill()
+        self._index += 1
+        return self._picks[self._index - 1]
 
 
-class _Deque:
-    """One partition's batch deque: its last batch (open or not) and, for adaptive, the drain
-    times of the closed batches still waiting for the sender.
+def _varint_bytes(value: int) -> int:
+    """Bytes of Kafka's zig-zag varint (or varlong) of ``value`` (``ByteUtils.sizeOfVarint``).
+
+    >>> [_varint_bytes(value) for value in (0, 63, 64, 8191, 8192, -1, -65)]
+    [1, 1, 2, 2, 3, 1, 2]
+    """
+    if 0 <= value < 64:
+        return 1
+    zigzag = value * 2 if value >= 0 else -value * 2 - 1
+    length = 1
+    while zigzag >= 0x80:
+        zigzag >>= 7
+        length += 1
+    return length
+
+
+def v2_record_bytes(value_bytes: int, offset_delta: int = 0, timestamp_delta_ms: int = 0) -> int:
+    """Bytes of one v2 record with a null key, ``value_bytes`` of value and no headers, at
+    ``offset_delta`` and ``timestamp_delta_ms`` from its batch's first record: Java's
+    ``DefaultRecord.sizeInBytes`` (``clients/.../common/record/DefaultRecord.java``
+    @1eb7644). The body is attributes (1), the timestamp delta (varlong), the offset delta
+    (varint), the key length (-1: 1 byte), the value length (varint) and the value, and the
+    header count (1); the record is the body plus the varint of its length.
+
+    A 100-byte value takes 109 bytes while both deltas are below 64, 110 when one is not:
+
+    >>> v2_record_bytes(100), v2_record_bytes(100, 64), v2_record_bytes(100, 64, 64)
+    (109, 110, 111)
+    """
+    body = (
+        3 + _varint_bytes(offset_delta) + _varint_bytes(timestamp_delta_ms)
+        + _varint_bytes(value_bytes) + value_bytes
+    )  # fmt: skip
+    return body + _varint_bytes(body)
+
+
+class _Batch:
+    """One producer batch: its creation time (ms), records, estimated bytes and write limit.
+
+    ``full`` is Java's ``isFull`` (the write limit reached, or closed for appends after a
+    record did not fit); ``behind`` is when the next batch of its deque was created (the
+    sender treats a batch with another behind it as ready: ``deque.size() > 1``).
     """
 
-    __slots__ = ("created", "drains", "expire", "latency", "limit", "open", "size")
+    __slots__ = ("behind", "created", "full", "full_at", "limit", "records", "serial", "size")
 
-    def __init__(self, latency: float) -> None:
-        self.latency = latency
-        self.open = False
-        self.size = 0
-        self.limit = 0
-        self.created = 0
-        self.expire = 0.0
-        self.drains: deque[float] | None = None
-
-    def start(self, now: int, nbytes: int, batch_size: int, linger: float) -> None:
-        """A new batch holding one record of ``nbytes`` (header included)."""
-        self.open = True
-        self.size = nbytes
-        self.limit = max(batch_size, nbytes)
-        self.created = now
-        self.expire = now + linger + self.latency
-
-    def close(self, now: int, linger: float) -> None:
-        """The last batch is full or closed for appends; it is ready from now (or earlier)."""
-        self.open = False
-        if self.drains is not None:
-            self.drains.append(min(now, self.created + linger) + self.latency)
-
-    def queue_size(self, now: int) -> int:
-        """Batches created and not yet drained at ``now`` (Java ``deque.size()``)."""
-        drains = self.drains
-        while drains and drains[0] <= now:
-            drains.popleft()
-        if self.open and now >= self.expire:
-            self.open = False
-        return len(drains) + self.open
+    def __init__(self, serial: int, created: int, size: int, limit: int) -> None:
+        self.serial = serial
+        self.created = created
+        self.records = 1
+        self.size = size
+        self.limit = limit
+        self.full = size >= limit
+        self.full_at = float(created) if self.full else math.inf
+        self.behind = math.inf
 
 
 class _Accumulator:
-    """Per-partition deques plus the random partition choices of the Java clients."""
+    """Per-partition batch deques, the sender that drains them, and the partition picks of
+    the Java clients (``RecordAccumulator``, ``Sender``; kafka-python's copies of them).
 
-    def __init__(self, stream: _Stream) -> None:
+    Bytes: a record adds :func:`v2_record_bytes` at its offset and timestamp deltas in its
+    batch; a new batch adds the 61-byte header too. A record fits while the batch stays
+    within its write limit (``MemoryRecordsBuilder.hasRoomFor``), ``max(batch.size, 61 + 21
+    + key, value and header bytes)`` (``AbstractRecords.estimateSizeInBytesUpperBound``;
+    kafka-python: ``batch_size``); the first record of a batch always fits.
+
+    The sender: a partition's first batch is ready once ``linger.ms`` old, full, or with
+    another batch behind it, plus the partition's ``broker_latency_ms``. When any partition
+    led by a broker has a ready batch, the sender sends the first batch of *every* partition
+    that broker leads (``RecordAccumulator.drainBatchesForOneNode``), and loops while one is
+    ready. It runs at each ready time and whenever an append made a new batch or a full one
+    (``sender.wakeup()``). Given ``drains`` (record indices), it drains only just before
+    those records instead, sending the first batch of every partition. Adaptive load
+    statistics are the deque sizes the sender saw last (``partitionReady``): after its last
+    drain (whose answer wakes it again) or wake-up.
+    """
+
+    def __init__(self, stream: _Stream, *, close_on_fail: bool = True, python: bool = False):
         config = stream.config
         self.partition_count = stream.partition_count
         self.ids = None if stream.ids is None else stream.ids.tolist()
         self.choices = stream.choices
         self.batch_size = config.batch_size
-        self.linger = config.linger_ms
-        self.latency = config.broker_latency_ms
+        self.linger = float(config.linger_ms)
+        self.latency = (
+            [0.0] * self.partition_count
+            if config.broker_latency_ms is None
+            else list(config.broker_latency_ms)
+        )
+        leaders = config.leaders
+        self.node = list(range(self.partition_count)) if leaders is None else list(leaders)
+        self.active: dict[int, set[int]] = {node: set() for node in set(self.node)}
         self.adaptive = config.adaptive
-        self.deques: dict[int, _Deque] = {}
-        self.draw = _Draws(stream.rng)
+        self.close_on_fail = close_on_fail
+        self.python = python
+        self.deques: list[deque[_Batch]] = [deque() for _ in range(self.partition_count)]
+        self.touched: set[int] = set()
+        self.stats: list[int] | None = None
+        self.draw = _Draws(stream.rng, self.choices, self.ids)
+        self.uniform = self.draw.pick  # ``available[random % available.size()]``
         # With no partition available Java draws over all of them, without exclusion.
         self.none_available = stream.mask is not None and stream.ids is None
+        self.now = (stream.times_us // 1000).tolist()
+        sizes = stream.sizes
+        # A record's body less its two deltas: attributes, null key and header count (3),
+        # the value and its length varint. Both deltas below 64 take a byte each.
+        value_part = 3 + _zigzag_varint_len(sizes) + sizes
+        self.value_part = value_part.tolist()
+        small = value_part + 2
+        small_bytes = small + _zigzag_varint_len(small)
+        self.small = small_bytes.tolist()
+        # Prefix sums of record bytes when the two deltas take 2, 3 and 4 bytes together.
+        self.prefix = {}
+        for delta_bytes in (2, 3, 4):
+            body = value_part + delta_bytes
+            running = np.cumsum(body + _zigzag_varint_len(body))
+            self.prefix[delta_bytes] = np.concatenate([[0], running]).tolist()
+        self.first = (BATCH_HEADER_BYTES + small + _zigzag_varint_len(small)).tolist()
+        # Java's write limit: max(batch.size, header + MAX_RECORD_OVERHEAD (21) + key, value
+        # and header bytes); kafka-python's is batch_size.
+        upper = BATCH_HEADER_BYTES + 20 + value_part
+        limits = (
+            np.full(len(sizes), self.batch_size) if python else np.maximum(self.batch_size, upper)
+        )
+        self.limits = limits.tolist()
+        self.events: list[tuple[float, int, int]] = []  # (ready time, partition, serial)
+        self.serial = 0
+        self.now_ms = 0
+        self.drains = None if stream.drains is None else stream.drains.tolist()
+        self.next_drain = 0
 
-    def deque(self, partition: int, now: int) -> _Deque:
-        """The partition's deque as a record at ``now`` sees it (computeIfAbsent)."""
-        queue = self.deques.get(partition)
-        if queue is None:
-            queue = _Deque(0.0 if self.latency is None else self.latency[partition])
+    # ----------------------------------------------------------------- batch bytes
+    def record_bytes(self, batch: _Batch, index: int) -> int:
+        """Bytes record ``index`` adds to ``batch`` (v2, after its current records)."""
+        delta = self.now[index] - batch.created
+        if batch.records < 64 and 0 <= delta < 64:
+            return self.small[index]
+        body = self.value_part[index] + _varint_bytes(batch.records) + _varint_bytes(delta)
+        return body + _varint_bytes(body)
+
+    def try_append(self, partition: int, index: int) -> int:
+        """``tryAppend``: add record ``index`` to the partition's last batch if it has room;
+        the bytes added, or 0 (Java closes a batch a record did not fit; kafka-python does
+        not). Touches the partition (``computeIfAbsent``).
+        """
+        if self.adaptive:
+            self.touched.add(partition)
+        queue = self.deques[partition]
+        if not queue:
+            return 0
+        batch = queue[-1]
+        if batch.full:
+            return 0
+        nbytes = self.record_bytes(batch, index)
+        if batch.size + nbytes > batch.limit:
+            if self.close_on_fail:
+                self._fill(partition, batch)
+            return 0
+        batch.size += nbytes
+        batch.records += 1
+        if batch.size >= batch.limit:
+            self._fill(partition, batch)
+        return nbytes
+
+    def append_many(self, partition: int, start: int, stop: int, budget: int) -> tuple[int, int]:
+        """Append records ``start`` ... ``stop - 1`` to the partition's open last batch in one
+        step, while they fit and their deltas keep their varint widths (up to 2 bytes each);
+        stop after the record whose bytes reach ``budget``. Returns the end index and the
+        bytes added.
+        """
+        batch = self.deques[partition][-1]
+        records = batch.records
+        now = self.now
+        age = now[start] - batch.created
+        if batch.full or records >= 8192 or not 0 <= age < 8192:
+            return start, 0
+        offset_edge, offset_bytes = (64, 1) if records < 64 else (8192, 2)
+        time_edge, time_bytes = (64, 1) if age < 64 else (8192, 2)
+        prefix = self.prefix[offset_bytes + time_bytes]
+        end = min(stop, start + offset_edge - records)
+        end = bisect.bisect_left(now, batch.created + time_edge, start, end)
+        base = prefix[start]
+        end = min(
+            end, bisect.bisect_right(prefix, base + batch.limit - batch.size, start, end + 1) - 1
+        )
+        end = min(end, bisect.bisect_left(prefix, base + budget, start + 1, end + 1))
+        if end <= start:
+            return start, 0
+        added = prefix[end] - base
+        batch.size += added
+        batch.records += end - start
+        if batch.size >= batch.limit:
+            self.now_ms = now[end - 1]
+            self._fill(partition, batch)
+        return end, added
+
+    def quiet_until(self, index: int) -> int:
+        """The first record after ``index`` before which the sender may act (a ready time
+        or a measured drain), or the record count."""
+        if self.drains is None:
+            if not self.events:
+                return len(self.now)
+            return bisect.bisect_left(self.now, self.events[0][0], index + 1)
+        if self.next_drain < len(self.drains):
+            return self.drains[self.next_drain]
+        return len(self.now)
+
+    def new_batch(self, partition: int, index: int) -> int:
+        """``appendNewBatch``: a new batch holding record ``index``; the bytes it adds."""
+        if self.adaptive:
+            self.touched.add(partition)
+        nbytes = self.first[index]
+        self.serial += 1
+        batch = _Batch(self.serial, self.now[index], nbytes, self.limits[index])
+        queue = self.deques[partition]
+        if queue:
+            queue[-1].behind = float(batch.created)
+            if len(queue) == 1:
+                self._schedule(partition)
+        else:
+            self.active[self.node[partition]].add(partition)
+        queue.append(batch)
+        if len(queue) == 1:
+            self._schedule(partition)
+        return nbytes
+
+    def all_full(self, partition: int) -> bool:
+        """``allBatchesFull``: the partition's last batch is full, or it has none."""
+        queue = self.deques[partition]
+        return not queue or queue[-1].full
+
+    def _fill(self, partition: int, batch: _Batch) -> None:
+        batch.full = True
+        batch.full_at = float(self.now_ms)
+        if self.deques[partition][0] is batch:
+            self._schedule(partition)
+
+    # -------------------------------------------------------------------- the sender
+    def _schedule(self, partition: int) -> None:
+        """Queue the time the partition's first batch becomes ready (continuous sender)."""
+        if self.drains is not None:
+            return
+        batch = self.deques[partition][0]
+        ready = min(batch.created + self.linger, batch.full_at, batch.behind)
+        heapq.heappush(self.events, (ready + self.latency[partition], partition, batch.serial))
+
+    def advance(self, index: int) -> None:
+        """Run the sender for everything that happens before record ``index`` arrives."""
+        self.now_ms = now = self.now[index]
+        if self.drains is None:
+            events = self.events
+            while events and events[0][0] <= now:
+                self.run(events[0][0])
+            return
+        drains = self.drains
+        while self.next_drain < len(drains) and drains[self.next_drain] <= index:
+            self.next_drain += 1
+            for node in self.active:
+                self._drain(node)
             if self.adaptive:
-                queue.drains = deque()
-            self.deques[partition] = queue
-        elif queue.open and now >= queue.expire:
-            queue.open = False  # the sender drained it
-        return queue
+                self._snapshot()
 
+    def wake(self) -> None:
+        """``sender.wakeup()`` after an append that made a new or a full batch."""
+        if self.drains is None:
+            self.run(float(self.now_ms))
+        elif self.adaptive:
+            self._snapshot()
+
+    def run(self, when: float) -> None:
+        """One sender run at ``when`` (ms): drain every broker that has a ready first batch,
+        as long as one has, then load statistics (the run the broker's answer wakes)."""
+        events = self.events
+        while events and events[0][0] <= when:
+            _, partition, serial = heapq.heappop(events)
+            queue = self.deques[partition]
+            if queue and queue[0].serial == serial:
+                self._drain(self.node[partition])
+        if self.adaptive:
+            self._snapshot()
+
+    def _drain(self, node: int) -> None:
+        """Send the first batch of every partition the broker ``node`` leads."""
+        active = self.active[node]
+        for partition in list(active):
+            queue = self.deques[partition]
+            queue.popleft()
+            if queue:
+                self._schedule(partition)
+            else:
+                active.discard(partition)
+
+    def _snapshot(self) -> None:
+        """``partitionReady``'s queue sizes, once every partition has a deque."""
+        if len(self.touched) >= self.partition_count:
+            self.stats = [len(queue) for queue in self.deques]
+
+    # ------------------------------------------------------------------------ picks
     def available(self, index: int) -> int:
         return index if self.ids is None else self.ids[index]
 
-    def uniform(self) -> int:
-        """``available[random % available.size()]``."""
-        return self.available(self.draw() % self.choices)
-
-    def built_in(self, now: int) -> int:
+    def built_in(self) -> int:
         """``BuiltInPartitioner.nextPartition`` (§1.3): adaptive weights or uniform."""
         random = self.draw()
-        if self.adaptive and len(self.deques) >= self.partition_count:
-            # RecordAccumulator.partitionReady builds queue sizes only once every partition
-            # has an entry in the batches map, and only for partitions with a leader; with
-            # an unavailable partition that never happens, so this stays uniform.
-            sizes = [self.deques[p].queue_size(now) for p in range(self.partition_count)]
-            index = _adaptive_index(sizes, random)
+        if self.stats is not None:
+            # The stats exist only once every partition has a deque, and cover partitions
+            # with a leader; with an unavailable partition that never happens.
+            index = _adaptive_index(self.stats, random)
             if index is not None:
                 return index
         return self.available(random % self.choices)
@@ -803,14 +1127,6 @@ def _adaptive_index(queue_sizes: list[int], random: int) -> int | None:
     return bisect.bisect_right(table, random % running)
 
 
-def _java_inputs(stream: _Stream) -> tuple[list[int], list[int], list[int], int]:
-    """Record times in ms, record bytes in a batch, their prefix sums, and the record count."""
-    now = (stream.times_us // 1000).tolist()
-    record = stream.sizes + stream.config.record_overhead
-    before = np.concatenate([[0], np.cumsum(record)]).tolist()
-    return now, record.tolist(), before, len(now)
-
-
 def _java_uniform_sticky(stream: _Stream) -> _Runs:
     """Java >= 3.3 keyless path: ``BuiltInPartitioner`` + ``RecordAccumulator.append``
     (``clients/.../producer/internals/BuiltInPartitioner.java``, ``RecordAccumulator.java``
@@ -820,66 +1136,61 @@ def _java_uniform_sticky(stream: _Stream) -> _Runs:
     estimated size to ``producedBytes`` (a new batch adds its header too). After an append
     the partitioner switches when ``producedBytes >= batch.size`` and the partition's last
     batch is full, or ``producedBytes >= 2 * batch.size``; the next record goes to the new
-    partition. Before appending, ``partitionChanged`` completes a deferred switch when the
-    last batch is full or gone (drained, or closed because this record did not fit), and
-    then this record goes to the new partition. The new partition is uniform over the
-    available ones (it may be the same) or adaptive. The loop steps over runs of records
-    that share one batch, not over records.
+    partition. ``partitionChanged``, before ``tryAppend`` and again before a new batch,
+    completes a deferred switch when the last batch is full or gone (sent, or closed because
+    this record did not fit); then this record goes to the new partition. The new partition
+    is uniform over the available ones (it may be the same) or adaptive.
     """
-    now, record, before, count = _java_inputs(stream)
     state = _Accumulator(stream)
-    linger = state.linger
-    batch_size = state.batch_size
-    switch_at = max(1, batch_size)
+    count = len(state.now)
+    switch_at = max(1, state.batch_size)
     cap = 2 * switch_at
     partitions = np.empty(count, dtype=np.int32)
     starts: list[int] = [0]
-    partition = state.built_in(now[0])
+    replay = stream.replay
+
+    def pick(record: int) -> int:
+        return state.built_in() if replay is None else replay[record]
+
+    partition = -1
     produced = 0
     i = 0
     while i < count:
-        t = now[i]
-        queue = state.deque(partition, t)
-        if not queue.open and produced >= switch_at:  # partitionChanged
-            partition, produced = state.built_in(t), 0
-            _restart(starts, i)
-            continue
-        if queue.open:
-            room = queue.limit - queue.size
-            end = bisect.bisect_right(before, before[i] + room, i, count + 1) - 1
-            if end > i:
-                end = min(
-                    end,
-                    bisect.bisect_left(now, queue.expire, i, count),
-                    bisect.bisect_left(before, before[i] + cap - produced, i + 1, count + 1),
-                )
-                added = before[end] - before[i]
-                queue.size += added
-                produced += added
-                partitions[i:end] = partition
-                full = queue.size >= queue.limit
-                if full:
-                    queue.close(now[end - 1], linger)
-                if produced >= cap or (full and produced >= switch_at):
-                    partition, produced = state.built_in(now[end - 1]), 0
-                    _restart(starts, end)
-                i = end
-                continue
-            queue.close(t, linger)  # tryAppend failed: closeForRecordAppends
-            if produced >= switch_at:  # partitionChanged before appendNewBatch
-                partition, produced = state.built_in(t), 0
-                _restart(starts, i)
-                continue
-        nbytes = BATCH_HEADER_BYTES + record[i]
-        queue.start(t, nbytes, batch_size, linger)
-        produced += nbytes
-        partitions[i] = partition
-        full = nbytes >= queue.limit
-        if full:
-            queue.close(t, linger)
-        if produced >= cap or (full and produced >= switch_at):
-            partition, produced = state.built_in(t), 0
+        state.advance(i)
+        if partition < 0:
+            partition = pick(i)  # peekCurrentPartitionInfo at the first append
+        queue = state.deques[partition]
+        end = i
+        if queue and not (state.adaptive and len(queue) > 1):
+            # Records that only fill the open batch, with no sender action between them.
+            end, appended = state.append_many(partition, i, state.quiet_until(i), cap - produced)
+        if end > i:
+            partitions[i:end] = partition
+            i = end - 1
+        else:
+            while True:
+                if produced >= switch_at and state.all_full(partition):  # partitionChanged
+                    partition, produced = pick(i), 0
+                    _restart(starts, i)
+                    continue
+                appended = state.try_append(partition, i)
+                if appended:
+                    break
+                if produced >= switch_at:  # partitionChanged again: the last batch is full
+                    partition, produced = pick(i), 0
+                    _restart(starts, i)
+                    continue
+                appended = state.new_batch(partition, i)
+                break
+            partitions[i] = partition
+            queue = state.deques[partition]
+        produced += appended
+        woken = len(queue) > 1 or queue[-1].full or queue[-1].records == 1
+        if produced >= cap or (produced >= switch_at and queue[-1].full):
+            partition, produced = pick(min(i + 1, count - 1)), 0
             _restart(starts, i + 1)
+        if woken:
+            state.wake()
         i += 1
     return _Runs(partitions, _starts(starts, count))
 
@@ -889,41 +1200,26 @@ def _java_sticky_cache(stream: _Stream) -> _Runs:
     ``KafkaProducer.doSend``'s ``abortOnNewBatch`` (``clients/.../producer/internals/
     DefaultPartitioner.java``, ``StickyPartitionCache.java`` @2.4.0, KIP-480, §1.4).
 
-    A record goes to the cached sticky partition if that partition's last batch is open and
-    has room. Otherwise the append aborts, ``onNewBatch`` draws a new sticky partition (never
-    the previous one when two or more are available), and the record is appended there
-    (to its open batch if it fits, else to a new batch). The first record aborts too: its
-    partition is the second draw.
+    A record goes to the cached sticky partition if that partition's last batch has room.
+    Otherwise the append aborts, ``onNewBatch`` draws a new sticky partition (never the
+    previous one when two or more are available), and the record is appended there (to its
+    last batch if it fits, else to a new batch). The first record aborts too: its partition
+    is the second draw.
     """
-    now, record, before, count = _java_inputs(stream)
     state = _Accumulator(stream)
-    linger = state.linger
-    batch_size = state.batch_size
-    partitions = np.empty(count, dtype=np.int32)
+    count = len(state.now)
+    partitions = [0] * count
     starts: list[int] = []
     sticky = state.uniform()
-    i = 0
-    while i < count:
-        t = now[i]
-        queue = state.deque(sticky, t)
-        if queue.open:
-            room = queue.limit - queue.size
-            end = bisect.bisect_right(before, before[i] + room, i, count + 1) - 1
-            if end > i:
-                end = min(end, bisect.bisect_left(now, queue.expire, i, count))
-                queue.size += before[end] - before[i]
-                partitions[i:end] = sticky
-                if queue.size >= queue.limit:
-                    queue.close(now[end - 1], linger)
-                i = end
-                continue
-            queue.close(t, linger)
-        sticky = state.sticky_cache(sticky)  # onNewBatch, then partition() again
-        starts.append(i)
-        _append_one(state.deque(sticky, t), t, record[i], batch_size, linger)
+    for i in range(count):
+        state.advance(i)
+        if not state.try_append(sticky, i):
+            sticky = state.sticky_cache(sticky)  # onNewBatch, then partition() again
+            starts.append(i)
+            state.try_append(sticky, i) or state.new_batch(sticky, i)
         partitions[i] = sticky
-        i += 1
-    return _Runs(partitions, np.array(starts, dtype=np.int64))
+        _wake_after(state, sticky)
+    return _Runs(np.array(partitions, dtype=np.int32), np.array(starts, dtype=np.int64))
 
 
 def _java_round_robin(stream: _Stream) -> _Runs:
@@ -944,7 +1240,7 @@ def _java_round_robin(stream: _Stream) -> _Runs:
         counter += 1
         return partition
 
-    return _double_pick(stream, pick)
+    return _double_pick(_Accumulator(stream), pick)
 
 
 def _kafka_python(stream: _Stream) -> _Runs:
@@ -953,55 +1249,38 @@ def _kafka_python(stream: _Stream) -> _Runs:
     ``kafka/producer/record_accumulator.py``, 3.0.12, §8).
 
     ``random.choice(available)`` picks a partition; a null-key record is appended with
-    ``abort_on_new_batch=True``, so when that partition has no open batch with room the
-    producer calls the partitioner again (``DefaultPartitioner`` has no ``on_new_batch``)
-    and appends to the second pick, opening a batch there if needed.
+    ``abort_on_new_batch=True``, so when that partition has no batch with room the producer
+    calls the partitioner again (``DefaultPartitioner`` has no ``on_new_batch``) and appends
+    to the second pick, opening a batch there if needed. kafka-python's accumulator is
+    Java's, except that a batch a record did not fit stays open (``ProducerBatch.try_append``
+    does not close it) and the write limit is ``batch_size``.
     """
-    return _double_pick(stream, _Accumulator.uniform)
+    state = _Accumulator(stream, close_on_fail=False, python=True)
+    return _double_pick(state, lambda state: state.uniform())
 
 
-def _double_pick(stream: _Stream, pick: Callable[[_Accumulator], int]) -> _Runs:
-    """A first ``pick`` that keeps the record only if its partition has an open batch with
-    room; otherwise a second ``pick`` takes it (appending to its open batch or a new one).
+def _double_pick(state: _Accumulator, pick: Callable[[_Accumulator], int]) -> _Runs:
+    """A first ``pick`` that keeps the record only if its partition's last batch has room;
+    otherwise a second ``pick`` takes it (appending to its last batch or a new one).
     """
-    now, record, _, count = _java_inputs(stream)
-    state = _Accumulator(stream)
-    linger = state.linger
-    batch_size = state.batch_size
+    count = len(state.now)
     chosen = [0] * count
     for i in range(count):
-        t = now[i]
-        nbytes = record[i]
+        state.advance(i)
         partition = pick(state)
-        queue = state.deque(partition, t)
-        if queue.open:
-            if queue.size + nbytes <= queue.limit:
-                queue.size += nbytes
-                if queue.size >= queue.limit:
-                    queue.close(t, linger)
-                chosen[i] = partition
-                continue
-            queue.close(t, linger)
-        partition = pick(state)
-        _append_one(state.deque(partition, t), t, nbytes, batch_size, linger)
+        if not state.try_append(partition, i):
+            partition = pick(state)
+            state.try_append(partition, i) or state.new_batch(partition, i)
         chosen[i] = partition
+        _wake_after(state, partition)
     return _Runs(np.array(chosen, dtype=np.int32), np.arange(count))
 
 
-def _append_one(queue: _Deque, now: int, nbytes: int, batch_size: int, linger: float) -> None:
-    """``RecordAccumulator.append`` with ``abortOnNewBatch = false``: the open batch if the
-    record fits, else (closing it) a new batch.
-    """
-    if queue.open:
-        if queue.size + nbytes <= queue.limit:
-            queue.size += nbytes
-            if queue.size >= queue.limit:
-                queue.close(now, linger)
-            return
-        queue.close(now, linger)
-    queue.start(now, BATCH_HEADER_BYTES + nbytes, batch_size, linger)
-    if queue.size >= queue.limit:
-        queue.close(now, linger)
+def _wake_after(state: _Accumulator, partition: int) -> None:
+    """``if (result.batchIsFull || result.newBatchCreated) sender.wakeup()``."""
+    queue = state.deques[partition]
+    if len(queue) > 1 or queue[-1].full or queue[-1].records == 1:
+        state.wake()
 
 
 def _restart(starts: list[int], index: int) -> None:

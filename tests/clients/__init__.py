@@ -168,6 +168,7 @@ class Run:
     value_size: int = 100
     config: dict = field(default_factory=dict)
     warmup: bool = False  # confluent-kafka: start after the cold start (see produce.py)
+    trace: bool = False  # confluent-kafka: report when partitions joined (see produce.py)
 
     def to_json(self) -> dict:
         return {
@@ -182,16 +183,27 @@ class Run:
             "value_size": self.value_size,
             "config": {name: str(value) for name, value in self.config.items()},
             "warmup": self.warmup,
+            "trace": self.trace,
         }
 
 
 @dataclass(frozen=True)
 class Placement:
-    """What a real producer did in one run: per record, send time (s) and partition."""
+    """What a real producer did in one run: per record, send time (s) and partition; where
+    the client tells (Java, kafka-python), the batch each record travelled in (numbered in
+    the order of their first record) and its timestamp in the client's millisecond clock.
+    """
 
     run: Run
     times_s: np.ndarray
     partitions: np.ndarray
+    batches: np.ndarray | None = None
+    stamps_ms: np.ndarray | None = None
+    #: traced librdkafka runs: per partition, the first record produced after it joined
+    joined_before: dict[int, int] | None = None
+    #: where the program tells (confluent-kafka): when each record's produce() call returned
+    #: (s, the clock of ``times_s``); the client read its own clock in between
+    returned_s: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -249,10 +261,16 @@ def produce(
         )
     lines = done.stdout.splitlines()
     header = json.loads(lines[0])
-    rows = np.array(
-        [(row["run"], row["i"], row["t_us"], row["p"]) for row in map(json.loads, lines[1:])],
-        dtype=np.int64,
-    ).reshape(-1, 4)
+    records, joined = [], {}
+    for row in map(json.loads, lines[1:]):
+        if "joined_before" in row:
+            joined[row["run"]] = {int(key): value for key, value in row["joined_before"].items()}
+            continue
+        records.append(
+            (row["run"], row["i"], row["t_us"], row["p"], row.get("b", -1), row.get("ms", -1),
+             row.get("r_us", -1))
+        )  # fmt: skip
+    rows = np.array(records, dtype=np.int64).reshape(-1, 7)
     placements = []
     for index, run in enumerate(runs):
         mine = rows[rows[:, 0] == index]
@@ -260,7 +278,15 @@ def produce(
         expected = run.count if run.keys is None else len(run.keys)
         if len(mine) != expected or not np.array_equal(mine[:, 1], np.arange(expected)):
             raise RuntimeError(f"{client} run {index}: {len(mine)} records of {expected} reported")
-        placements.append(Placement(run, mine[:, 2] / 1e6, mine[:, 3].astype(np.int32)))
+        batches = mine[:, 4] if (mine[:, 4] >= 0).all() else None
+        stamps = mine[:, 5] if (mine[:, 5] >= 0).all() else None
+        returned = mine[:, 6] / 1e6 if (mine[:, 6] >= 0).all() else None
+        placements.append(
+            Placement(
+                run, mine[:, 2] / 1e6, mine[:, 3].astype(np.int32), batches, stamps,
+                joined.get(index), returned,
+            )
+        )  # fmt: skip
     return JobResult(client, header["version"], placements, seconds)
 
 
@@ -319,6 +345,62 @@ def run_length_distance(first: np.ndarray, second: np.ndarray) -> float:
         return np.cumsum(weights) / weights.sum()
 
     return float(np.abs(cdf(first) - cdf(second)).max())
+
+
+def observed_drains(batches: np.ndarray) -> np.ndarray:
+    """Where a one-broker producer's sender sent its batches, from the batch each record
+    travelled in (records in send order): record indices ``g`` such that the sender drained
+    just before record ``g`` (the form ``partsim.keyless.simulate_keyless`` takes).
+
+    A drain sends the first batch of every partition at once, so no batch has records on
+    both sides of it: it lies in a *clean* gap, one that no batch spans. Every batch left at
+    some drain after its last record; each is put at the first clean gap after that record.
+    (A batch closed because it was full left later, or at once: a drain there changes
+    nothing the next record sees.) Computed from the real client's batches only.
+    """
+    batches = np.asarray(batches, dtype=np.int64)
+    count = len(batches)
+    number = int(batches.max()) + 1
+    first = np.full(number, count)
+    last = np.full(number, -1)
+    np.minimum.at(first, batches, np.arange(count))
+    np.maximum.at(last, batches, np.arange(count))
+    # gap g (just before record g) is spanned when a batch has records before and after it
+    spans = np.zeros(count + 2, dtype=np.int64)
+    np.add.at(spans, first + 1, 1)
+    np.add.at(spans, last + 1, -1)
+    spanned = np.cumsum(spans)[:count] > 0
+    clean = np.flatnonzero(~spanned[1:]) + 1
+    after = np.searchsorted(clean, last + 1)
+    return np.unique(clean[after[after < len(clean)]])
+
+
+def clock_times(stamps_ms: np.ndarray) -> np.ndarray:
+    """Send times in seconds on the client's own millisecond clock (each record's timestamp,
+    the ``nowMs`` its batch accounting used), records within one millisecond kept in order
+    a microsecond apart. (A wall clock stepped back is held at its latest value.)"""
+    stamps = np.maximum.accumulate(np.asarray(stamps_ms, dtype=np.int64))
+    _, first, counts = np.unique(stamps, return_index=True, return_counts=True)
+    within = np.arange(len(stamps)) - np.repeat(first, counts)
+    return (stamps - stamps[0] + np.minimum(within, 999) / 1000) / 1000
+
+
+def open_batch_lean(partitions: np.ndarray, drains: np.ndarray, partition_count: int) -> float:
+    """How many more records landed on a partition that already had one since the last
+    sender drain (so an open batch) than a uniform pick would put there: the sum over
+    records of ``[partition already written since the drain] - written / partition_count``.
+    0 on average for any stream of uniform picks, whatever the drains; positive when picks
+    lean towards open batches (kafka-python's second pick)."""
+    drained = np.zeros(len(partitions) + 1, dtype=bool)
+    drained[np.asarray(drains, dtype=np.int64)] = True
+    written: set[int] = set()
+    lean = 0.0
+    for index, partition in enumerate(np.asarray(partitions).tolist()):
+        if drained[index]:
+            written.clear()
+        lean += (partition in written) - len(written) / partition_count
+        written.add(partition)
+    return lean
 
 
 def main() -> None:

@@ -8,17 +8,22 @@ import java.io.OutputStreamWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.lang.reflect.Field;
 import java.util.HexFormat;
+import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.clients.producer.RoundRobinPartitioner;
+import org.apache.kafka.clients.producer.internals.FutureRecordMetadata;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
@@ -26,8 +31,14 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  *
  * <p>It speaks the protocol of tests/clients/python/produce.py: a JSON job on stdin, JSON lines
  * on stdout (the client and kafka-clients's version first, then one line per record with its
- * index, the time send() was called in microseconds after the producer was created, and the
- * partition from the send callback's metadata). Each run uses a new producer.
+ * index, the time send() was called in microseconds after the producer was created, the
+ * partition from the send callback's metadata, the record's timestamp in the producer's own
+ * millisecond clock, and the batch it travelled in). Each run uses a new producer.
+ *
+ * <p>The batch is read from the future send() returns: records of one batch share its
+ * FutureRecordMetadata "result" object (a private field, read by reflection; -1 when a
+ * kafka-clients version no longer has it). Batches are numbered in the order their first
+ * record was sent.
  *
  * <p>"partitioner" is "default" (the built-in partitioner: murmur2 for keys, KIP-794 uniform
  * sticky for null keys) or "round_robin" (RoundRobinPartitioner). "config" holds producer
@@ -110,6 +121,8 @@ public final class Produce {
     double rate = run.path("rate").asDouble(0);
     long[] sent = new long[keys.size()];
     int[] partitions = new int[keys.size()];
+    long[] stamps = new long[keys.size()];
+    List<Future<RecordMetadata>> futures = new ArrayList<>(keys.size());
     AtomicReference<Exception> failure = new AtomicReference<>();
     long created = System.nanoTime();
     try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
@@ -130,30 +143,63 @@ public final class Produce {
         }
         final int record = i;
         sent[i] = System.nanoTime();
-        producer.send(
-            new ProducerRecord<>(topic, keys.get(i), value),
-            (metadata, exception) -> {
-              if (exception != null) {
-                failure.compareAndSet(null, exception);
-              } else {
-                partitions[record] = metadata.partition();
-              }
-            });
+        futures.add(
+            producer.send(
+                new ProducerRecord<>(topic, keys.get(i), value),
+                (metadata, exception) -> {
+                  if (exception != null) {
+                    failure.compareAndSet(null, exception);
+                  } else {
+                    partitions[record] = metadata.partition();
+                    stamps[record] = metadata.timestamp();
+                  }
+                }));
       }
       producer.flush();
     }
     if (failure.get() != null) {
       throw failure.get();
     }
+    int[] batches = batchNumbers(futures);
     for (int i = 0; i < keys.size(); i++) {
       ObjectNode line = JSON.createObjectNode();
       line.put("run", index);
       line.put("i", i);
       line.put("t_us", (sent[i] - created) / 1000);
       line.put("p", partitions[i]);
+      line.put("ms", stamps[i]);
+      line.put("b", batches[i]);
       out.write(JSON.writeValueAsString(line));
       out.newLine();
     }
     out.flush();
+  }
+
+  /** Each record's batch, numbered in send order; all -1 if the batch cannot be read. */
+  private static int[] batchNumbers(List<Future<RecordMetadata>> futures) {
+    int[] numbers = new int[futures.size()];
+    Arrays.fill(numbers, -1);
+    Field result;
+    try {
+      result = FutureRecordMetadata.class.getDeclaredField("result");
+      result.setAccessible(true);
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return numbers;
+    }
+    IdentityHashMap<Object, Integer> seen = new IdentityHashMap<>();
+    for (int i = 0; i < futures.size(); i++) {
+      Future<RecordMetadata> future = futures.get(i);
+      if (!(future instanceof FutureRecordMetadata)) {
+        return numbers;
+      }
+      try {
+        Object batch = result.get(future);
+        numbers[i] = seen.computeIfAbsent(batch, b -> seen.size());
+      } catch (IllegalAccessException e) {
+        Arrays.fill(numbers, -1);
+        return numbers;
+      }
+    }
+    return numbers;
   }
 }
