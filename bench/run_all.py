@@ -15,7 +15,10 @@ machines are shared and noisy: ratios, not absolute times, are the figures to co
   sketched keys, and the Dask engine against the local one, with peak memory summed over
   processes and issue 15's targets checked;
 - ``bench_sample``: sampling a live topic against a bare confluent-kafka loop (it starts
-  its own broker), and the reading process's start-up.
+  its own broker), and the reading process's start-up;
+- ``bench_avro_keys``: ``analyze`` with an Avro ``"string"`` key against the same run with
+  ``--key-format string`` (issue 17's target: at least 0.7x its speed), on
+  ``bench_analyze``'s CSV.
 
 It prints the Markdown that goes between the README's ``<!-- run_all: begin -->`` and
 ``<!-- run_all: end -->`` lines: every benchmark figure the README quotes, with the date,
@@ -131,6 +134,31 @@ def sample_section(sample: dict) -> list[str]:
     return lines
 
 
+def avro_section(avro: dict) -> list[str]:
+    sides, ratio = avro["sides"], avro["speed_ratio"]
+    lines = [
+        f"`bench_avro_keys`: `partsim analyze --key customer_id -p 12 --json` on {avro['rows']:,} "
+        f"rows, each side {avro['repeat']} times, alternating:",
+        "",
+        "| key | wall best s | wall median s | CPU best s |",
+        "|---|---:|---:|---:|",
+    ]
+    for side, label in (
+        ("string", "`--key-format string`"),
+        ("avro", "`--key-format avro --key-schema '\"string\"' --schema-id 7`"),
+    ):
+        row = sides[side]
+        lines.append(
+            f"| {label} | {row['best_s']:.2f} | {row['median_s']:.2f} | {row['cpu_best_s']:.2f} |"
+        )
+    lines += [
+        "",
+        f"Avro speed / string speed: wall best {ratio['wall_best']:.2f}x, median "
+        f"{ratio['wall_median']:.2f}x, CPU best {ratio['cpu_best']:.2f}x (target: 0.70x)",
+    ]
+    return lines
+
+
 def summary_table(hashing: dict, analyze: dict, scale: dict, sample: dict) -> list[str]:
     rates = hashing["keys_per_second"]
     one = rates["partsim 1 thread"]
@@ -199,6 +227,8 @@ def section(figures: dict, *, quick: bool, loads: tuple, started: float) -> str:
         scale_section(scale),
         sample_section(sample),
     ]
+    if "avro" in figures:
+        parts.append(avro_section(figures["avro"]))
     return "\n\n".join("\n".join(part) for part in parts) + "\n"
 
 
@@ -230,20 +260,13 @@ def main() -> None:
     repeat = "2" if args.quick else "5"
     scale_args = ["--rows", str(scale_rows), "--small", str(scale_small), "--repeat",
                   "2" if args.quick else "3", "--workdir", str(work)]  # fmt: skip
+    sized = ["--rows", str(rows), "--repeat", repeat, "--workdir", str(work)]
     figures = {
         "hash": run("bench_hash", "--keys", str(keys), "--repeat", repeat, work=work),
-        "analyze": run(
-            "bench_analyze",
-            "--rows",
-            str(rows),
-            "--repeat",
-            repeat,
-            "--workdir",
-            str(work),
-            work=work,
-        ),
+        "analyze": run("bench_analyze", *sized, work=work),
         "scale": run("bench_scale", *scale_args, work=work),
         "sample": run("bench_sample", "--repeat", repeat, work=work),
+        "avro": run("bench_avro_keys", *sized, work=work),
     }
     text = section(figures, quick=args.quick, loads=(load_start, os.getloadavg()[0]),
                    started=started)  # fmt: skip

@@ -26,6 +26,12 @@
  *
  * parse_text reads whole numbers and ISO 8601 times in one strict form each from an Arrow
  * string array, or reports that some value is in another form (then Arrow parses them).
+ *
+ * prefix_keys(offset_width, offsets, data, validity, validity_offset, prefix, length_mode)
+ * returns (offsets, data, wide): a new binary array's buffers, each non-null key written as
+ * `prefix`, then its length as a varint (length_mode 1: zigzag, as Avro's bytes and
+ * string; 2: plain, as protobuf's length-delimited fields; 0: no length), then its bytes.
+ * A null key is empty. The offsets are int32, or int64 when `wide` (past 2 GiB).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -374,6 +380,79 @@ static PyObject *parse_text(PyObject *self, PyObject *args) {
 done:
     strings_release(&text);
     PyBuffer_Release(&out);
+    return result;
+}
+
+/* ------------------------------------------------------------- length-prefixed keys */
+
+static inline int put_varint(uint8_t *out, uint64_t value) {
+    int n = 0;
+    while (value >= 0x80) {
+        out[n++] = (uint8_t)(value | 0x80);
+        value >>= 7;
+    }
+    out[n++] = (uint8_t)value;
+    return n;
+}
+
+static PyObject *prefix_keys(PyObject *self, PyObject *args) {
+    Strings keys;
+    PyObject *validity;
+    Py_buffer prefix;
+    int mode;
+    if (!PyArg_ParseTuple(args, "ny*y*Ony*i", &keys.width, &keys.offsets, &keys.data,
+                          &validity, &keys.bit_offset, &prefix, &mode))
+        return NULL;
+    PyObject *result = NULL, *out_offsets = NULL, *out_data = NULL;
+    if (strings_open(&keys, validity) < 0) goto done;
+    if (mode < 0 || mode > 2) {
+        PyErr_SetString(PyExc_ValueError, "prefix_keys: unknown length mode");
+        goto done;
+    }
+    if (!offsets_valid(keys.offsets.buf, keys.width, keys.count, keys.data.len)) {
+        outcome(1);
+        goto done;
+    }
+    /* Pass 1: the output's size. */
+    int64_t total = 0;
+    for (Py_ssize_t i = 0; i < keys.count; i++) {
+        if (strings_null(&keys, i)) continue;
+        int64_t len = offset_at(keys.offsets.buf, keys.width, i + 1) -
+                      offset_at(keys.offsets.buf, keys.width, i);
+        uint64_t length = mode == 1 ? (uint64_t)len << 1 : (uint64_t)len;
+        int head = 1;
+        while (mode && length >= 0x80) { length >>= 7; head++; }
+        total += prefix.len + (mode ? head : 0) + len;
+    }
+    int wide = total > INT32_MAX;
+    out_offsets = PyBytes_FromStringAndSize(NULL, (keys.count + 1) * (wide ? 8 : 4));
+    out_data = PyBytes_FromStringAndSize(NULL, total);
+    if (out_offsets == NULL || out_data == NULL) goto done;
+    uint8_t *out = (uint8_t *)PyBytes_AS_STRING(out_data);
+    void *to = PyBytes_AS_STRING(out_offsets);
+    const uint8_t *bytes = (const uint8_t *)keys.data.buf;
+    /* Pass 2: prefix, length, bytes. */
+    Py_BEGIN_ALLOW_THREADS
+    int64_t at = 0;
+    for (Py_ssize_t i = 0; i < keys.count; i++) {
+        if (wide) ((int64_t *)to)[i] = at; else ((int32_t *)to)[i] = (int32_t)at;
+        if (strings_null(&keys, i)) continue;
+        int64_t start = offset_at(keys.offsets.buf, keys.width, i);
+        int64_t len = offset_at(keys.offsets.buf, keys.width, i + 1) - start;
+        memcpy(out + at, prefix.buf, prefix.len);
+        at += prefix.len;
+        if (mode) at += put_varint(out + at, mode == 1 ? (uint64_t)len << 1 : (uint64_t)len);
+        memcpy(out + at, bytes + start, len);
+        at += len;
+    }
+    if (wide) ((int64_t *)to)[keys.count] = at; else ((int32_t *)to)[keys.count] = (int32_t)at;
+    Py_END_ALLOW_THREADS
+    result = Py_BuildValue("(OOi)", out_offsets, out_data, wide);
+done:
+    Py_XDECREF(out_offsets);
+    Py_XDECREF(out_data);
+    strings_release(&keys);
+    PyBuffer_Release(&prefix);
     return result;
 }
 
@@ -869,6 +948,9 @@ static PyMethodDef METHODS[] = {
     {"parse_text", parse_text, METH_VARARGS,
      "parse_text(kind, offset_width, offsets, data, validity, validity_offset, out): "
      "counts (0) or ISO times (1) from an Arrow string array, if all are in that form."},
+    {"prefix_keys", prefix_keys, METH_VARARGS,
+     "prefix_keys(offset_width, offsets, data, validity, validity_offset, prefix, "
+     "length_mode): (offsets, data, wide), each key as prefix + its length + its bytes."},
     {NULL, NULL, 0, NULL},
 };
 

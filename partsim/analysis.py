@@ -35,7 +35,7 @@ from partsim.options import (
 )
 from partsim.pipeline import BatchPlan, plan_result
 from partsim.reference import uniform_reference
-from partsim.serde import display_key
+from partsim.serde import key_display
 from partsim.sketch import LG_K, LG_MAX_MAP_SIZE, SketchedKeys
 from partsim.windows import window_table
 
@@ -89,7 +89,7 @@ def finish(
                 else ""
             )
         )
-    prefix = len(producer.framing())
+    show = key_display(producer.key_serializer())
     sketched = aggregate.sketch.result() if aggregate.sketch is not None else None
     keys = aggregate.keys if sketched is None else sketched.keys
     all_counts = keys.column("count").to_numpy()
@@ -121,10 +121,7 @@ def finish(
 
     hot_keys = pd.DataFrame(
         {
-            "key": [
-                display_key(k, producer.key_format, prefix)
-                for k in raw_keys.slice(0, hot).to_pylist()
-            ],
+            "key": [show(k) for k in raw_keys.slice(0, hot).to_pylist()],
             "count": key_counts[:hot],
             "bytes": key_bytes_sum[:hot],
             "share": key_counts[:hot] / total,
@@ -154,9 +151,7 @@ def finish(
             "share": messages / total,
             "ratio_to_mean": messages / mean,
             "distinct_keys": distinct,
-            "top_key": [
-                None if k is None else display_key(k, producer.key_format, prefix) for k in top_raw
-            ],
+            "top_key": [None if k is None else show(k) for k in top_raw],
             "top_key_share": np.divide(
                 top_counts, messages, out=np.zeros(count), where=messages > 0
             ),
@@ -169,9 +164,8 @@ def finish(
     top_share = float(key_counts[0] / total) if keys.num_rows else 0.0
     summary: dict[str, object] = {
         "inputs": inputs,
-        "key": plan.design.expression,
-        "key_format": producer.key_format,
-        "schema_id": producer.schema_id,
+        "key": plan.encoder.label,
+        **producer.key_serializer().summary(),
         "partitioner": plan.partitioner.name,
         "partition_count": count,
         "events": total,
@@ -320,7 +314,10 @@ def analyze(
       ``regex``, ``strict``, ``batch_rows``;
     * the producer (:class:`~partsim.options.ProducerOptions`): ``key`` (a column or a
       template such as ``"{region}:{customer_id}"``), ``partitioner``, ``key_format``,
-      ``schema_id``, ``schema_type``, ``null_field_as_empty``, ``seed``;
+      ``schema_id``, ``schema_type``, ``key_schema`` and ``key_message`` (keys with a
+      schema; with a record schema ``key`` may be left out, each field then coming from
+      the column of its name; a key the schema cannot hold makes its row unparsable),
+      ``null_field_as_empty``, ``seed``;
     * the measures (:class:`~partsim.options.MeasureOptions`): ``size`` (bytes per event;
       default key plus value size where the input has ``value_size``, else 1),
       ``timestamp`` (for per-window load) and ``window``, ``order_by`` (the entity whose
@@ -351,7 +348,8 @@ def analyze(
     done = run_scan(
         inputs, plan.scan(), input_options=reader, engine_options=engine, progress=progress
     )
-    plan = replace(plan, value_sizes=done.scan.value_sizes)
+    plan = replace(plan, value_sizes=done.scan.value_sizes,
+                   record_columns=done.scan.encodings[0].record_columns)  # fmt: skip
     return finish_run(plan_result(done.aggregate), plan, done.label, done.skipped_examples)
 
 

@@ -14,6 +14,7 @@ round-robin salting gives on average). Salted keys lose per-key order.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, replace
 
@@ -23,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from partsim.aggregates import KeySample
-from partsim.compare import evaluate
+from partsim.compare import _key_partitions, evaluate
 from partsim.errors import DataError, UsageError
 from partsim.metrics import skew_metrics
 from partsim.options import (
@@ -36,7 +37,8 @@ from partsim.options import (
 from partsim.partitioners import check_partition_count, get_partitioner
 from partsim.pipeline import Encoding, Scan, move_placements
 from partsim.placement import Placement, place_many
-from partsim.serde import display_keys, schema_prefix
+from partsim.schemas import KeyFormat
+from partsim.serde import display_keys, encode_keys, key_display
 
 __all__ = ["WhatIfResult", "salt_sample", "whatif"]
 
@@ -128,6 +130,12 @@ def whatif(
     to_partitioner: str | None = None,
     from_schema_id: int | None = None,
     to_schema_id: int | None = None,
+    from_key_format: str | None = None,
+    to_key_format: str | None = None,
+    from_key_schema: str | None = None,
+    to_key_schema: str | None = None,
+    from_key_message: str | None = None,
+    to_key_message: str | None = None,
     salt: int | None = None,
     salt_hot: int | None = None,
     input_options: InputOptions | None = None,
@@ -141,9 +149,13 @@ def whatif(
     and what salting hot keys does to load and to ordering.
 
     Give the change as ``from_partitions``/``to_partitions``, ``from_partitioner``/
-    ``to_partitioner`` or ``from_schema_id``/``to_schema_id`` (unchanged settings come from
-    ``partition_count``, ``partitioner`` and ``schema_id``), and/or ``salt=K`` with
-    ``salt_hot=TOPK`` to salt only the heaviest keys. The other options are
+    ``to_partitioner``, ``from_schema_id``/``to_schema_id``, ``from_key_format``/
+    ``to_key_format``, ``from_key_schema``/``to_key_schema`` or ``from_key_message``/
+    ``to_key_message`` (unchanged settings come from ``partition_count``, ``partitioner``
+    and the producer's key options), and/or ``salt=K`` with ``salt_hot=TOPK`` to salt only
+    the heaviest keys. When the key's format or schema changes, each distinct key is
+    serialized both ways from its source value; keys that one side's schema cannot hold
+    are left out of both and counted (``keys_unrepresentable``). The other options are
     :func:`partsim.analyze`'s; ``order_by`` names the entity whose order matters (default:
     the key itself), and ``top`` how many moved keys ``moves`` lists (default: every one).
 
@@ -159,10 +171,8 @@ def whatif(
         dict(options), ProducerOptions, MeasureOptions, InputOptions, EngineOptions,
         given=(producer_options, measure_options, input_options, engine_options),
     )  # fmt: skip
-    key, partitioner, schema_id = producer.key, producer.partitioner, producer.schema_id
-    schema_type, seed, order_by, top = (
-        producer.schema_type, producer.seed, measures.order_by, measures.top
-    )  # fmt: skip
+    partitioner, schema_id = producer.partitioner, producer.schema_id
+    seed, order_by, top = producer.seed, measures.order_by, measures.top
     count_before = from_partitions or partition_count
     count_after = to_partitions or partition_count
     if count_before is None or count_after is None:
@@ -173,24 +183,47 @@ def whatif(
     )
     client_before = get_partitioner(from_partitioner or partitioner)
     client_after = get_partitioner(to_partitioner or partitioner)
-    schema_before = from_schema_id if from_schema_id is not None else schema_id
-    schema_after = to_schema_id if to_schema_id is not None else schema_id
-    prefix_before = schema_prefix(schema_before, schema_type) if schema_before is not None else b""
-    prefix_after = schema_prefix(schema_after, schema_type) if schema_after is not None else b""
+    side_before = replace(
+        producer, partitioner=client_before.name,
+        schema_id=from_schema_id if from_schema_id is not None else schema_id,
+        **_given(key_format=from_key_format, key_schema=from_key_schema,
+                 key_message=from_key_message),
+    )  # fmt: skip
+    side_after = replace(
+        producer, partitioner=client_after.name,
+        schema_id=to_schema_id if to_schema_id is not None else schema_id,
+        **_given(key_format=to_key_format, key_schema=to_key_schema, key_message=to_key_message),
+    )  # fmt: skip
+    key_before, key_after = side_before.key_serializer(), side_after.key_serializer()
+    payload_changes = _payload(key_before) != _payload(key_after)
+    prefix_before = b"" if payload_changes else key_before.prefix()
+    prefix_after = b"" if payload_changes else key_after.prefix()
     if salt is not None and (isinstance(salt, bool) or not isinstance(salt, int) or salt < 1):
         raise UsageError(f"--salt must be a whole number >= 1; got {salt!r}")
     if salt_hot is not None and (not isinstance(salt_hot, int) or salt_hot < 1):
         raise UsageError(f"--salt-hot must be a whole number >= 1; got {salt_hot!r}")
-    before = (count_before, client_before.name, prefix_before)
-    after = (count_after, client_after.name, prefix_after)
+    before = (count_before, client_before.name, key_before)
+    after = (count_after, client_after.name, key_after)
     if before == after and not salt:
         raise UsageError(
-            "nothing changes: give --to-partitions, --to-partitioner, --to-schema-id or --salt"
+            "nothing changes: give --to-partitions, --to-partitioner, --to-schema-id, "
+            "--to-key-format, --to-key-schema or --salt"
         )
+    if payload_changes and salt:
+        raise UsageError("--salt compares one key serializer: change the key format or "
+                         "schema, or salt, not both at once")  # fmt: skip
     from partsim.engine import run_scan
 
+    change = _Change(count_before, count_after, client_before, client_after, key_before,
+                     key_after, order_by, top, seed)  # fmt: skip
+    if payload_changes:
+        return _whatif_reserialized(inputs, change, side_before, side_after, measures, reader,
+                                    engine, progress)  # fmt: skip
+    # The payload is the same on both sides: the scan serializes it once, and each side's
+    # placement frames it as that side does (its Schema Registry id; for Protobuf, with the
+    # message indexes).
     scan = Scan(
-        encodings=(Encoding(replace(producer, schema_id=None), key_placement=0, every_key=True),),
+        encodings=(Encoding(side_before, key_placement=0, every_key=True),),
         placements=(Placement(0, client_before.name, count_before, prefix_before),
                     Placement(0, client_after.name, count_after, prefix_after)),
         measures=MeasureOptions(size=measures.size, order_by=order_by,
@@ -202,19 +235,9 @@ def whatif(
     done = run_scan(inputs, scan, input_options=reader, engine_options=engine, progress=progress)
     result = done.aggregate
     load_before, load_after = result.loads
-    if load_before.events == 0:
-        skipped = load_before.skipped_rows
-        detail = f" ({skipped} unparsable rows skipped)" if skipped else ""
-        raise DataError(f"no events in {done.label}{detail}")
-    width = max(count_before, count_after)
-    partitions = pd.DataFrame({
-        "partition": np.arange(width),
-        "messages_before": np.pad(load_before.messages, (0, width - count_before)),
-        "messages_after": np.pad(load_after.messages, (0, width - count_after)),
-        "bytes_before": np.pad(load_before.bytes, (0, width - count_before)),
-        "bytes_after": np.pad(load_after.bytes, (0, width - count_after)),
-    })  # fmt: skip
-    moves, keys_summary = _moved_keys(done.scan, load_before, result.moves[0], producer, top)
+    _check_events(load_before.events, load_before.skipped_rows, done.label)
+    partitions = _partition_table(load_before, load_after, count_before, count_after)
+    moves, keys_summary = _moved_keys(done.scan, load_before, result.moves[0], key_before, top)
     if order_by is not None:
         ordering = [result.order.report(0), result.order.report(1)]
     else:  # every key is its own entity
@@ -222,11 +245,9 @@ def whatif(
     events = result.moves[0]
     summary = {
         "inputs": done.label,
-        "key": key,
-        "before": {"partition_count": count_before, "partitioner": client_before.name,
-                   "schema_id": schema_before},
-        "after": {"partition_count": count_after, "partitioner": client_after.name,
-                  "schema_id": schema_after},
+        "key": done.scan.encoders[0].label,
+        **change.sides(),
+        "key_bytes_change": prefix_before != prefix_after,
         "events": load_before.events,
         "skipped_rows": load_before.skipped_rows,
         "keyed_events": load_before.events - load_before.null_key_events,
@@ -247,6 +268,8 @@ def whatif(
     }  # fmt: skip
     if "key_counts" in keys_summary:
         summary["key_counts"] = keys_summary["key_counts"]
+    if summary["key_bytes_change"]:
+        summary["key_change"] = _key_change_note(key_before, key_after, summary, count_after)
     if done.skipped_examples:
         summary["skipped_examples"] = list(done.skipped_examples)
     salting = None
@@ -259,11 +282,141 @@ def whatif(
     return WhatIfResult(summary, partitions, moves, salting)
 
 
-def _moved_keys(scan: Scan, load, moves, producer: ProducerOptions, top: int | None):
+@dataclass(frozen=True)
+class _Change:
+    """The two configurations a what-if compares, and what it reports of them."""
+
+    count_before: int
+    count_after: int
+    client_before: object  # a Partitioner
+    client_after: object
+    key_before: KeyFormat
+    key_after: KeyFormat
+    order_by: str | None
+    top: int | None
+    seed: int
+
+    def sides(self) -> dict:
+        return {
+            "before": {"partition_count": self.count_before,
+                       "partitioner": self.client_before.name, **self.key_before.summary()},
+            "after": {"partition_count": self.count_after,
+                      "partitioner": self.client_after.name, **self.key_after.summary()},
+        }  # fmt: skip
+
+
+def _check_events(events: int, skipped: int, label: str) -> None:
+    if events == 0:
+        detail = f" ({skipped} unparsable rows skipped)" if skipped else ""
+        raise DataError(f"no events in {label}{detail}")
+
+
+def _partition_table(load_before, load_after, count_before: int, count_after: int):
+    """Messages and bytes per partition, before and after."""
+    width = max(count_before, count_after)
+    return pd.DataFrame({
+        "partition": np.arange(width),
+        "messages_before": np.pad(load_before.messages, (0, width - count_before)),
+        "messages_after": np.pad(load_after.messages, (0, width - count_after)),
+        "bytes_before": np.pad(load_before.bytes, (0, width - count_before)),
+        "bytes_after": np.pad(load_after.bytes, (0, width - count_after)),
+    })  # fmt: skip
+
+
+def _whatif_reserialized(inputs, change: _Change, side_before: ProducerOptions,
+                         side_after: ProducerOptions, measures: MeasureOptions,
+                         reader: InputOptions, engine, progress: bool) -> WhatIfResult:  # fmt: skip
+    """A what-if whose key payload changes (key format, schema or message): each distinct
+    source key serialized both ways.
+
+    This path keeps main's exact, unbounded key sample (the scan's ``key_sample``, read on
+    either engine): the source values are collected as schemaless JSON so that each side
+    can serialize them, and the sample is reserialized per side (:func:`_reserialize`).
+    Its memory grows with the distinct keys (and entities), unlike the streaming path of the
+    other changes; moving it onto the scan (one encoding per side, moves compared by
+    source key) is left to do.
+    """
+    from partsim.engine import run_scan
+
+    key_before, key_after, order_by = change.key_before, change.key_after, change.order_by
+    count_before, count_after = change.count_before, change.count_after
+    client_before, client_after = change.client_before, change.client_after
+    # The sample's keys: the source values, written as schemaless JSON. A record key from
+    # its columns takes its fields from the sides whose schemas have them.
+    collected = replace(side_before, key_format="connect-json-schemaless", key_schema=None,
+                        key_message=None, schema_id=None)  # fmt: skip
+    records = tuple(side for side in (side_before, side_after)
+                    if (side.key_serializer().serializer() or _NotRecord).is_record)  # fmt: skip
+    scan = Scan(
+        encodings=(Encoding(collected, every_key=True, record_producers=records),),
+        placements=(Placement(0, client_before.name, count_before, b""),),
+        measures=MeasureOptions(size=measures.size, order_by=order_by),
+        strict=reader.strict, seed=change.seed, key_sample=True,
+    )  # fmt: skip
+    done = run_scan(inputs, scan, input_options=reader, engine_options=engine, progress=progress)
+    sample = done.aggregate.sample
+    _check_events(sample.events, sample.skipped_rows, done.label)
+    if sample.entities is None:  # per-key order: every key is its own entity
+        sample.entities = _keys_as_entities(sample)
+    sample_before, sample_after, unrepresentable, (keys, keys_after, counts) = _reserialize(
+        sample, key_before, key_after, reader.strict
+    )
+    sample = sample_before
+    # The reserialized keys carry each side's frame already.
+    part_before = _key_partitions(keys, client_before, count_before, b"")
+    part_after = _key_partitions(keys_after, client_after, count_after, b"")
+    both = (part_before >= 0) & (part_after >= 0)
+    moved = both & (part_before != part_after)
+    load_before = evaluate(sample_before, client_before, count_before, seed=change.seed)
+    load_after = evaluate(sample_after, client_after, count_after, seed=change.seed)
+    partitions = _partition_table(load_before, load_after, count_before, count_after)
+    order = np.argsort(-counts[moved], kind="stable")[: change.top]  # every one unless top
+    moved_index = np.flatnonzero(moved)[order]
+    show = key_display(key_before)
+    moves = pd.DataFrame({
+        "key": [show(k) for k in keys.take(pa.array(moved_index)).to_pylist()],
+        "count": counts[moved_index],
+        "from_partition": part_before[moved_index],
+        "to_partition": part_after[moved_index],
+    })  # fmt: skip
+    comparable_events = float(counts[both].sum())
+    summary = {
+        "inputs": done.label,
+        "key": done.scan.encoders[0].label,
+        **change.sides(),
+        "key_bytes_change": True,
+        "events": sample.events,
+        "skipped_rows": sample.skipped_rows,
+        "keyed_events": sample.events - sample.null_events,
+        "null_key_events": sample.null_events,
+        "distinct_keys": len(counts),
+        "keys_compared": int(both.sum()),
+        "keys_keyless_before_or_after": int((~both).sum()),
+        "keys_moved": float(moved.sum() / both.sum()) if both.sum() else 0.0,
+        "events_moved": float(counts[moved].sum() / comparable_events)
+        if comparable_events
+        else 0.0,
+        "keys_moved_count": int(moved.sum()),
+        "events_moved_count": int(counts[moved].sum()),
+        "max_mean_ratio_before": load_before.metrics["max_mean_ratio"],
+        "max_mean_ratio_after": load_after.metrics["max_mean_ratio"],
+        "ordering_before": _ordering_summary(load_before.ordering),
+        "ordering_after": _ordering_summary(load_after.ordering),
+        "order_by": order_by or "the key itself",
+        "top_moves": moves.head(20).to_dict("records"),
+        "keys_unrepresentable": unrepresentable["keys"],
+        "events_unrepresentable": unrepresentable["events"],
+    }  # fmt: skip
+    summary["key_change"] = _key_change_note(key_before, key_after, summary, count_after)
+    if done.skipped_examples:
+        summary["skipped_examples"] = list(done.skipped_examples)
+    return WhatIfResult(summary, partitions, moves, None)
+
+
+def _moved_keys(scan: Scan, load, moves, key: KeyFormat, top: int | None):
     """The keys that move (heaviest first; every one unless ``top``) and the summary's key
     figures: exact from the key table, or past the exact limit, the sketches' estimates
     with their bounds (the moved keys listed are then the sketch's heavy keys)."""
-    prefix = len(scan.placements[0].framing)
     if load.sketch is None:
         keys = load.keys.column("key").combine_chunks()
         counts = load.keys.column("count").to_numpy()
@@ -286,7 +439,7 @@ def _moved_keys(scan: Scan, load, moves, producer: ProducerOptions, top: int | N
     ).to_numpy()[:top]
     moved_index = moved_index[order]
     frame = {
-        "key": display_keys(keys.take(pa.array(moved_index)), producer.key_format, prefix),
+        "key": _shown(keys.take(pa.array(moved_index)), key),
         "count": counts[moved_index],
         "from_partition": part_before[moved_index].astype(np.int64),
         "to_partition": part_after[moved_index].astype(np.int64),
@@ -394,6 +547,108 @@ def _key_ordering(scan: Scan, result, index: int) -> dict:
             exact + (sampled + spread) * scale,
         ]
     return out
+
+
+def _shown(keys: pa.Array, key: KeyFormat) -> list[str]:
+    """Serialized keys (framed) as the user wrote them: at Arrow's speed for a raw format,
+    decoded by the schema otherwise."""
+    if key.serializer() is None:
+        return display_keys(keys, key.key_format, len(key.prefix()))
+    show = key_display(key)
+    return [show(raw) for raw in keys.to_pylist()]
+
+
+def _given(**options: object) -> dict:
+    """The options that were given (not None)."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
+class _NotRecord:
+    is_record = False
+
+
+def _key_change_note(before: KeyFormat, after: KeyFormat, summary: dict, count: int) -> str:
+    """The plain statement of what a change of the key's bytes does."""
+    changes = []
+    if before.key_format != after.key_format:
+        changes.append(f"format {before.key_format} -> {after.key_format}")
+    elif (before.key_schema, before.key_message) != (after.key_schema, after.key_message):
+        changes.append("a new key schema")
+    if before.schema_id != after.schema_id:
+        changes.append(f"schema id {before.schema_id} -> {after.schema_id}")
+    return (
+        f"The key's serialized bytes change ({', '.join(changes)}): the partitioner hashes "
+        f"every key anew, so {summary['keys_moved']:.1%} of keys and {summary['events_moved']:.1%}"
+        f" of events move to another partition (a random rehash moves {(count - 1) / count:.1%}"
+        " of keys), and those keys' events lose their order while producers switch over."
+    )
+
+
+def _payload(key: KeyFormat) -> tuple:
+    """What decides a key's bytes after the frame."""
+    return (key.key_format, key.key_schema, key.key_message)
+
+
+def _reserialize(sample: KeySample, before: KeyFormat, after: KeyFormat, strict: bool):
+    """The sample with its keys (source values as schemaless JSON) serialized by each side;
+    keys that either side cannot hold are left out of both, and counted. Also each kept
+    source key's bytes before and after, and its events (source keys that serialize alike
+    on one side are merged in that side's sample, not here)."""
+    canonical = sample.keys.column("key").combine_chunks()
+    values = [json.loads(k) for k in canonical.to_pylist()]
+    encoded = {side: encode_keys(_project(values, side), side) for side in (before, after)}
+    bad = np.zeros(len(values), dtype=bool)
+    for side, result in encoded.items():
+        if result.bad is not None:
+            if strict:
+                raise DataError(f"{result.bad_count} distinct keys that the {side.key_format} "
+                                f"key schema cannot hold (--strict), such as: "
+                                f"{result.reasons[0]}")  # fmt: skip
+            bad |= result.bad
+    counts = sample.keys.column("count").to_numpy()
+    unrepresentable = {"keys": int(bad.sum()), "events": int(counts[bad].sum())}
+    keep = pa.array(~bad)
+    return (
+        _recoded(sample, canonical, encoded[before].keys, bad),
+        _recoded(sample, canonical, encoded[after].keys, bad),
+        unrepresentable,
+        (encoded[before].keys.filter(keep), encoded[after].keys.filter(keep), counts[~bad]),
+    )
+
+
+def _project(values: list, key: KeyFormat) -> list:
+    """Record values cut to the fields of ``key``'s record schema (the other side's schema
+    may have more)."""
+    serializer = key.serializer()
+    if serializer is None or not serializer.is_record:
+        return values
+    names = {path[0] for path, _ in serializer.fields()}
+    return [{k: v for k, v in value.items() if k in names} if isinstance(value, dict) else value
+            for value in values]  # fmt: skip
+
+
+def _recoded(sample: KeySample, canonical: pa.Array, serialized: pa.Array, bad: np.ndarray):
+    """The sample with each canonical key replaced by its serialized bytes (rows of ``bad``
+    keys dropped; keys that serialize alike merged)."""
+    keep = pa.array(~bad)
+    old, new = canonical.filter(keep), serialized.filter(keep)
+
+    def recode(table: pa.Table | None) -> pa.Table | None:
+        if table is None:
+            return None
+        index = pc.index_in(table.column("key"), value_set=old)
+        table = table.filter(pc.is_valid(index))
+        return table.set_column(table.schema.get_field_index("key"), "key",
+                                pc.take(new, pc.drop_null(index)).cast(pa.binary()))  # fmt: skip
+
+    dropped = sample.keys.filter(pa.array(bad))
+    recoded = KeySample(
+        keys=recode(sample.keys), null_events=sample.null_events, null_bytes=sample.null_bytes,
+        events=sample.events - int(pc.sum(dropped.column("count")).as_py() or 0),
+        skipped_rows=sample.skipped_rows, entities=recode(sample.entities),
+        windows=recode(sample.windows),
+    )  # fmt: skip
+    return KeySample.merge_all([recoded, KeySample(events=0)])
 
 
 def _keys_as_entities(sample: KeySample) -> pa.Table:

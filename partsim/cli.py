@@ -29,7 +29,8 @@ from partsim.partitioners import (
     keyless_mask,
     partitioner_names,
 )
-from partsim.serde import KEY_FORMATS, SCHEMA_TYPES, serialize_keys
+from partsim.schemas import KeyFormat
+from partsim.serde import KEY_FORMATS, SCHEMA_TYPES, encode_keys
 
 
 class PartitionerType(click.ParamType):
@@ -60,8 +61,60 @@ SCHEMA_ID_OPTION = click.option(
 )  # fmt: skip
 SCHEMA_TYPE_OPTION = click.option(
     "--schema-type", type=click.Choice(SCHEMA_TYPES), default="avro", show_default=True,
-    help="With a schema id: protobuf adds the message-index byte.",
+    help="With a schema id and a raw key format: protobuf adds the message-index byte.",
 )  # fmt: skip
+
+
+def _registry_properties(ctx, param, values: Sequence[str]) -> dict[str, str]:
+    return _properties(ctx, param, values)
+
+
+def key_schema_options(command):
+    """The key's schema: a file or text, or read from a Schema Registry."""
+    return _stack(command, [
+        click.option("--key-schema", metavar="SCHEMA", default=None,
+                     help="The key's schema, for --key-format avro, json, protobuf or "
+                     "connect-json: a file (.avsc, .json, .proto) or its text, e.g. '\"long\"'."),
+        click.option("--key-message", metavar="NAME", default=None,
+                     help="With a .proto key schema: the key message (default: the first)."),
+        click.option("--schema-registry", metavar="URL", default=None,
+                     help="Read the key schema, its type and its id from this Schema "
+                     "Registry (read-only)."),
+        click.option("--key-subject", metavar="SUBJECT", default=None,
+                     help="With --schema-registry: the key's subject, TOPIC-key "
+                     "(TopicNameStrategy) or the record's full name (RecordNameStrategy)."),
+        click.option("--key-version", metavar="N|latest", default="latest", show_default=True,
+                     help="With --key-subject: the schema version."),
+        click.option("--registry-config", metavar="KEY=VALUE", multiple=True,
+                     callback=_registry_properties,
+                     help="A Schema Registry client setting (repeatable): "
+                     "basic.auth.user.info=USER:PASSWORD, ssl.ca.location=FILE, "
+                     "ssl.certificate.location=FILE, ssl.key.location=FILE."),
+    ])  # fmt: skip
+
+
+def key_options(options: dict) -> dict:
+    """The key serializer's options of a command, resolved (a schema read from its file or
+    from the registry), as the library's keyword arguments."""
+    key = resolve_key(options)
+    return {"key_format": key.key_format, "key_schema": key.key_schema,
+            "schema_id": key.schema_id, "schema_type": key.schema_type,
+            "key_message": key.key_message}  # fmt: skip
+
+
+def resolve_key(options: dict) -> KeyFormat:
+    """Take the key serializer's options out of a command's options, as one KeyFormat."""
+    from partsim.registry import resolve_key as resolve
+
+    return resolve(
+        options.pop("key_format", "string"), options.pop("key_schema", None),
+        schema_id=options.pop("schema_id", None), schema_type=options.pop("schema_type", "avro"),
+        key_message=options.pop("key_message", None),
+        schema_registry=options.pop("schema_registry", None),
+        key_subject=options.pop("key_subject", None),
+        key_version=options.pop("key_version", "latest"),
+        registry_config=options.pop("registry_config", None),
+    )  # fmt: skip
 
 
 def _stack(command, options):
@@ -88,6 +141,7 @@ def producer_options(command=None, *, partitions_required: bool = True):
         KEY_FORMAT_OPTION,
         SCHEMA_ID_OPTION,
         SCHEMA_TYPE_OPTION,
+        key_schema_options,
     ])  # fmt: skip
 
 
@@ -122,29 +176,33 @@ def partition(
     keys: Sequence[str],
     partition_count: int,
     partitioner: str,
-    key_format: str,
-    schema_id: int | None,
-    schema_type: str,
     compare: bool,
     as_json: bool,
+    **options,
 ) -> None:
     """Print the partition of each KEY, as the named client would choose it.
 
     KEY is the key as the producer's serializer receives it (text by default; see
-    --key-format). Give - to read keys from stdin, one per line. A key that the client does
+    --key-format): with a key schema, a value of its type (42 for "long") or, for a record,
+    its JSON object. Give - to read keys from stdin, one per line. A key that the client does
     not hash (an empty key where it counts as null) shows its keyless path instead.
 
     \b
     Examples:
       partsim partition user-42 order-7 -p 12
       partsim partition user-42 -p 12 --partitioner confluent-kafka
-      partsim partition 42 -p 6 --key-format int64 --schema-id 3
+      partsim partition 42 -p 6 --key-format avro --key-schema '"long"' --schema-id 3
+      partsim partition '{"id": 1001}' -p 6 --key-format connect-json \\
+          --key-schema customers-key.json
+      partsim partition 42 -p 6 --schema-registry http://localhost:8081 \\
+          --key-subject orders-key
       partsim partition user-42 -p 12 --compare
       cut -d, -f1 keys.csv | partsim partition - -p 24 --json
     """
-    key_list = _read_keys(keys, key_format)
+    serializer = resolve_key(options)
+    key_list = _read_keys(keys, serializer.key_format)
     names = partitioner_names() if compare else [partitioner]
-    framed = serialize_keys(key_list, key_format, schema_id=schema_id, schema_type=schema_type)
+    framed = encode_keys(key_list, serializer).checked(serializer.key_format)
     rows: dict[str, list[int | None]] = {}
     for name in names:
         # Keys on the keyless path (or rejected) get a label, not a made-up partition.
@@ -162,8 +220,7 @@ def partition(
         ]
         payload = {
             "partition_count": partition_count,
-            "key_format": key_format,
-            "schema_id": schema_id,
+            **serializer.summary(),
             # The keys exactly (the empty key is ""); keys_hex too when one is not UTF-8.
             "keys": exact,
             "partitions": rows if compare else rows[partitioner],
@@ -339,6 +396,11 @@ KEY_OPTION = click.option(
     "--key", "key", required=True, metavar="EXPR",
     help="A column, or a template over columns such as '{region}:{customer_id}'.",
 )  # fmt: skip
+KEY_OR_RECORD_OPTION = click.option(
+    "--key", "key", default=None, metavar="EXPR",
+    help="A column, or a template over columns such as '{region}:{customer_id}'; with a "
+    "record key schema, leave it out to take each field from the column of its name.",
+)  # fmt: skip
 JSON_OPTION = click.option(
     "--json", "as_json", is_flag=True, help="Print the result as JSON, not as a table."
 )
@@ -418,7 +480,7 @@ def _end_of_sample(sample) -> None:
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=False)
-@KEY_OPTION
+@KEY_OR_RECORD_OPTION
 @producer_options(partitions_required=False)
 @measure_options
 @input_options
@@ -474,6 +536,10 @@ def analyze(
       partsim analyze sample_data/orders.kcat --key key -p 6 --timestamp timestamp --json
       partsim analyze 'exports/*.parquet' --key customer_id -p 48 --engine dask \\
           --scheduler tcp://scheduler:8786
+      partsim analyze customers.csv -p 12 --key-format connect-json \\
+          --key-schema customers-key.json
+      partsim analyze orders.csv --key customer_id -p 12 --key-format avro \\
+          --key-schema '"string"' --schema-id 7
 
     With --bootstrap and --topic instead of INPUTS, a live sample of the topic is analyzed
     (read-only, as `partsim sample` reads it; -p defaults to the topic's partition count),
@@ -489,12 +555,20 @@ def analyze(
 
     live = bootstrap is not None or topic is not None
     sample = plotter = None
+    if not live:
+        options.update(key_options(options))
     if live and inputs:
         raise click.UsageError("give INPUTS or --bootstrap/--topic, not both")
     if live:
         from partsim.live import analyze_sample, check_live_keys, format_observed, sample_topic
 
         check_live_keys(options["key_format"], options["schema_id"])
+        schema_options = ("key_schema", "key_message", "schema_registry", "key_subject")
+        if any(options.pop(name) for name in schema_options) or options.pop("registry_config"):
+            raise UsageError("keys read from a topic are already serialized: --key-schema and "
+                             "--schema-registry do not apply to a live sample (partsim verify "
+                             "shows their framing)")  # fmt: skip
+        options.pop("key_version")
         sample = sample_topic(
             bootstrap, topic, max_messages=max_messages, duration=duration, from_time=from_time,
             to_time=to_time, config=config, config_file=config_file, timeout=timeout,
@@ -553,7 +627,8 @@ def _counts(text: str) -> list[int]:
     multiple=True,
     required=True,
     metavar="NAME=EXPR",
-    help="A key design to compare (repeatable), e.g. by_customer=customer_id.",
+    help="A key design to compare (repeatable), e.g. by_customer=customer_id; it may carry "
+    "its own --key-format, --key-schema, --schema-id and --key-message after EXPR.",
 )
 @click.option(
     "-p",
@@ -574,6 +649,7 @@ def _counts(text: str) -> list[int]:
 @KEY_FORMAT_OPTION
 @SCHEMA_ID_OPTION
 @SCHEMA_TYPE_OPTION
+@key_schema_options
 @measure_options
 @input_options
 @key_rule_options
@@ -623,10 +699,13 @@ def sweep(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) 
       partsim sweep sample_data/orders.csv -p 12,24 --design customer=customer_id \\
           --partitioner java --partitioner confluent-kafka --timestamp ts \\
           --partition-capacity 5 --out sweep/
+      partsim sweep sample_data/orders.csv -p 6,12 --design text=customer_id \\
+          --design "avro=customer_id --key-format avro --key-schema '\\"string\\"' --schema-id 7"
     """
     from partsim.compare import sweep as run_sweep
     from partsim.outputs import format_sweep, to_json, write_sweep_outputs
 
+    options.update(key_options(options))
     result = run_sweep(list(inputs), progress=True, **options)
     if out_dir is not None:
         written = write_sweep_outputs(result, out_dir)
@@ -641,7 +720,7 @@ def sweep(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) 
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
-@KEY_OPTION
+@KEY_OR_RECORD_OPTION
 @click.option(
     "-p",
     "--partitions",
@@ -701,6 +780,34 @@ def sweep(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) 
     help="The key schema id after.",
 )
 @SCHEMA_TYPE_OPTION
+@key_schema_options
+@click.option(
+    "--from-key-format",
+    type=click.Choice(KEY_FORMATS),
+    default=None,
+    help="The key format before (default: --key-format).",
+)
+@click.option(
+    "--to-key-format",
+    type=click.Choice(KEY_FORMATS),
+    default=None,
+    help="The key format after, e.g. avro.",
+)
+@click.option(
+    "--from-key-schema",
+    metavar="SCHEMA",
+    default=None,
+    help="The key schema before (a file or its text).",
+)
+@click.option(
+    "--to-key-schema", metavar="SCHEMA", default=None, help="The key schema after, e.g. v2.avsc."
+)
+@click.option(
+    "--from-key-message", metavar="NAME", default=None, help="The .proto key message before."
+)
+@click.option(
+    "--to-key-message", metavar="NAME", default=None, help="The .proto key message after."
+)
 @click.option(
     "--salt",
     type=click.IntRange(1),
@@ -747,13 +854,18 @@ def whatif(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options)
           --from-partitions 12 --to-partitions 16
       partsim whatif sample_data/orders.csv --key customer_id -p 12 \\
           --from-partitioner confluent-kafka --to-partitioner java
+      partsim whatif sample_data/orders.csv --key customer_id -p 12 --key-format avro \\
+          --key-schema '"string"' --from-schema-id 1 --to-schema-id 2 --json
       partsim whatif sample_data/orders.csv --key customer_id -p 12 \\
-          --from-schema-id 1 --to-schema-id 2 --json
+          --from-key-format string --to-key-format avro --to-key-schema '"string"' \\
+          --to-schema-id 7
       partsim whatif sample_data/orders.csv --key customer_id -p 12 --salt 4 --salt-hot 3
     """
     from partsim.changes import whatif as run_whatif
     from partsim.outputs import format_whatif, to_json, write_whatif_outputs
 
+    from_id, to_id = options.pop("from_schema_id"), options.pop("to_schema_id")
+    options.update(key_options(options), from_schema_id=from_id, to_schema_id=to_id)
     result = run_whatif(list(inputs), progress=True, **options)
     if out_dir is not None:
         written = write_whatif_outputs(result, out_dir)
@@ -904,6 +1016,7 @@ def simulate(inputs: Sequence[str], out_dir: str | None, as_json: bool, racks: s
     from partsim.simulation import simulate as run_simulation
 
     rack_list = [rack.strip() for rack in racks.split(",")] if racks else None
+    options.update(key_options(options))
     result = run_simulation(list(inputs), racks=rack_list, progress=True, **options)
     if out_dir is not None:
         written = write_simulation_outputs(result, out_dir)

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from partsim.aggregates import KeySample, LoadAggregate
-from partsim.errors import DataError, UsageError
+from partsim.errors import DataError, UsageError, invalid_choice
 from partsim.metrics import skew_metrics
 from partsim.options import (
     EngineOptions,
@@ -40,7 +40,6 @@ from partsim.ordering import lookup_partitions, ordering_report
 from partsim.partitioners import Partitioner, check_partition_count, get_partitioner
 from partsim.pipeline import Encoding, Scan
 from partsim.placement import Placement, keyless_fill, place_many
-from partsim.serde import display_key
 
 __all__ = [
     "SweepResult",
@@ -78,8 +77,60 @@ def parse_rate(text: str | float | int, option: str = "--rate") -> tuple[float, 
     return value * _BYTE_UNITS[unit], "bytes"
 
 
+#: The key options a design may carry after its expression (``NAME=EXPR --key-format ...``).
+DESIGN_KEY_OPTIONS = {"--key-format": "key_format", "--key-schema": "key_schema",
+                      "--schema-id": "schema_id", "--key-message": "key_message"}  # fmt: skip
+
+
+def design_key(text: str, option: str = "--design") -> tuple[str | None, dict[str, object]]:
+    """A design's expression and the key options it carries: ``"customer_id"`` is just
+    the expression; ``"customer_id --key-format avro --key-schema k.avsc --schema-id 7"``
+    gives its own key serializer; an empty expression (``"--key-format connect-json
+    --key-schema k.json"``) is a record key whose fields come from their columns.
+
+    >>> design_key("id --key-format avro --key-schema k.avsc --schema-id 7")
+    ('id', {'key_format': 'avro', 'key_schema': 'k.avsc', 'schema_id': 7})
+    """
+    import shlex
+
+    if " --" not in f" {text}":
+        return text, {}
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        raise UsageError(f"{option} {text!r}: {error}") from None
+    first = next((i for i, word in enumerate(words) if word.startswith("--")), len(words))
+    expression = " ".join(words[:first]) or None
+    options: dict[str, object] = {}
+    rest = words[first:]
+    if len(rest) % 2:
+        raise UsageError(f"{option} {text!r}: {rest[-1]} needs a value")
+    for name, value in zip(rest[::2], rest[1::2], strict=True):
+        if name not in DESIGN_KEY_OPTIONS:
+            raise invalid_choice(f"{option} option", name, DESIGN_KEY_OPTIONS)
+        if name == "--schema-id":
+            try:
+                options["schema_id"] = int(value)
+            except ValueError:
+                raise UsageError(f"{option} {text!r}: --schema-id must be a number") from None
+        else:
+            options[DESIGN_KEY_OPTIONS[name]] = value
+    return expression, options
+
+
+def design_producer(producer: ProducerOptions, text: str, name: str) -> ProducerOptions:
+    """The producer of one design: the shared one with the design's key, and the key
+    options the design carries (:func:`design_key`). A design with a key format of its own
+    takes none of the shared schema options."""
+    expression, own = design_key(text, f"--design {name}")
+    if own.get("key_format", producer.key_format) != producer.key_format:
+        own = {"key_schema": None, "schema_id": None, "key_message": None, **own}
+    return replace(producer, key=expression, **own)
+
+
 def parse_designs(designs: Sequence[str] | dict[str, str]) -> dict[str, str]:
-    """``NAME=EXPR`` strings (or a dict) as ``{name: expression}``; a bare EXPR names itself."""
+    """``NAME=EXPR`` strings (or a dict) as ``{name: expression}``; a bare EXPR names itself.
+    An expression may carry its own key options (:func:`design_key`)."""
     if isinstance(designs, dict):
         out = dict(designs)
     else:
@@ -89,7 +140,7 @@ def parse_designs(designs: Sequence[str] | dict[str, str]) -> dict[str, str]:
             if not sep:
                 name, expression = text, text
             name, expression = name.strip(), expression.strip()
-            if not name or not expression:
+            if not name or not (expression or " --" in f" {text}"):
                 raise UsageError(
                     f"--design must be NAME=EXPR, e.g. by_customer=customer_id; got {text!r}"
                 )
@@ -255,6 +306,9 @@ def sweep(
 
     ``designs`` are ``"NAME=EXPR"`` strings (or ``{name: expr}``), each expression a column or
     a template as in :func:`partsim.analyze`, and ``partitioners`` the clients to compare.
+    Keys are serialized as the producer options say (``key_format``, ``key_schema``,
+    ``schema_id``), unless a design carries its own after its expression: ``"v2=customer_id
+    --key-format avro --key-schema v2.avsc --schema-id 8"`` (:func:`design_key`).
     The other options are :func:`partsim.analyze`'s (the producer's key and partitioner
     come from ``designs`` and ``partitioners``); ``order_by`` names the entity whose events
     must stay in order, and ``timestamp`` gives the peak windows. Returns a
@@ -297,16 +351,18 @@ def sweep(
     done = run_scan(inputs, scan, input_options=reader, engine_options=engine,
                     progress=progress)  # fmt: skip
     result = done.aggregate
-    events = result.loads[0].events
-    if events == 0:
-        skipped = result.loads[0].skipped_rows
+    # Each design counts the rows its key serializer could write (a key schema drops the
+    # others, as that design's skipped rows): the summary states the first design's.
+    key_loads = [result.loads[encoding.key_placement] for encoding in scan.encodings]
+    events = key_loads[0].events
+    if max(load.events for load in key_loads) == 0:
+        skipped = key_loads[0].skipped_rows
         detail = f" ({skipped} unparsable rows skipped)" if skipped else ""
         raise DataError(f"no events in {done.label}{detail}")
     window_seconds = scan.window_ns / 1e9 if timestamp else None
     rows, loads, top_keys, key_counts = [], {}, {}, {}
     for design, name in enumerate(named):
-        key_load = result.loads[scan.encodings[design].key_placement]
-        keys = DesignKeys.of(key_load, producer)
+        keys = DesignKeys.of(key_loads[design], scan.encodings[design].producer)
         if keys.sketched is not None:
             key_counts[name] = keys.note()
         for partitioner in chosen:
@@ -320,7 +376,8 @@ def sweep(
                 rows.append(_row(name, named[name], partitioner, count, evaluation, capacity,
                                  total_rate, max_skew))  # fmt: skip
     table = pd.DataFrame(rows)
-    recommendations = _recommend(table, top_keys, named, max_skew, capacity)
+    labels = {name: done.scan.encoders[design].label for design, name in enumerate(named)}
+    recommendations = _recommend(table, top_keys, labels, max_skew, capacity)
     summary = {
         "inputs": done.label,
         "designs": named,
@@ -331,9 +388,13 @@ def sweep(
         "partition_capacity": None if capacity is None else
         {"value": capacity[0], "unit": f"{capacity[1]}/s"},
         "events": events,
-        "skipped_rows": result.loads[0].skipped_rows,
+        "skipped_rows": key_loads[0].skipped_rows,
         "recommendations": recommendations.to_dict("records"),
     }  # fmt: skip
+    by_design = dict(zip(named, key_loads, strict=True))
+    if len({load.skipped_rows for load in key_loads}) > 1:  # schemas that drop other rows
+        summary["skipped_rows_by_design"] = {n: load.skipped_rows for n, load in by_design.items()}
+        summary["events_by_design"] = {n: load.events for n, load in by_design.items()}
     if key_counts:
         summary["key_counts"] = key_counts
     if done.skipped_examples:
@@ -351,16 +412,18 @@ def sweep_scan(
 ) -> tuple[Scan, dict[tuple[str, str, int], int]]:
     """The scan of a sweep: every design placed by every client over every partition count
     (each design's keys counted once, with its first client and count), and the placement
-    number of each (design, partitioner, count)."""
-    framing = producer.framing()
+    number of each (design, partitioner, count). A design may carry its own key serializer
+    (:func:`design_key`): its own payload and framing."""
     encodings, placements, index = [], [], {}
-    for design, (name, expression) in enumerate(named.items()):
+    for design, (name, text) in enumerate(named.items()):
+        own = design_producer(producer, text, name)
+        framing = own.framing()
         for client in clients:
             for count in counts:
                 index[(name, client.name, count)] = len(placements)
                 placements.append(Placement(design, client.name, count, framing))
         encodings.append(Encoding(
-            replace(producer, key=expression),
+            own,
             option=f"--design {name}" if name != "key" else "--key",
             weight_framing=framing,
             key_placement=index[(name, clients[0].name, counts[0])],
@@ -408,8 +471,7 @@ class DesignKeys:
         if not hashed.any():
             return KeyStats(distinct, 0, "")
         heaviest = np.flatnonzero(hashed)[int(np.argmax(counts[hashed]))]
-        shown = display_key(keys[int(heaviest)].as_py(), self.producer.key_format,
-                            len(self.producer.framing()))  # fmt: skip
+        shown = self.producer.display(keys[int(heaviest)].as_py())
         return KeyStats(distinct, int(counts[heaviest]), shown)
 
     def note(self) -> dict:
@@ -503,7 +565,7 @@ def _row(name, expression, partitioner, count, result: Evaluation, capacity, tot
     return row
 
 
-def _recommend(table: pd.DataFrame, top_keys, named, max_skew, capacity) -> pd.DataFrame:
+def _recommend(table: pd.DataFrame, top_keys, labels, max_skew, capacity) -> pd.DataFrame:
     out = []
     for (design, partitioner), rows in table.groupby(["design", "partitioner"], sort=False):
         rows = rows.sort_values("partition_count")
@@ -524,14 +586,15 @@ def _recommend(table: pd.DataFrame, top_keys, named, max_skew, capacity) -> pd.D
         else:
             row["partition_count"] = None
             row["max_mean_ratio"] = float(rows["max_mean_ratio"].min())
-            row["advice"] = _why_not(rows, top_keys[(design, partitioner)], named[design],
+            row["advice"] = _why_not(rows, top_keys[(design, partitioner)], labels[design],
                                      max_skew, capacity)  # fmt: skip
         out.append(row)
     return pd.DataFrame(out)
 
 
 def _why_not(rows: pd.DataFrame, top_key: str, expression: str, max_skew, capacity) -> str:
-    """Why no swept partition count works, and what would (with the ordering it costs)."""
+    """Why no swept partition count works, and what would (with the ordering it costs);
+    ``expression`` is the design's key as the summary names it."""
     top_share = float(rows["top_key_share"].iloc[0])
     counts = rows["partition_count"].tolist()
     smallest = counts[0]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from partsim.errors import DataError, UsageError, closest
+from partsim.errors import DataError, UsageError, missing_column
 from partsim.serde import is_utf8
 
 __all__ = ["KeyDesign", "parse_design"]
@@ -55,14 +55,7 @@ class KeyDesign:
         """Raise a :class:`UsageError` naming any missing column and listing the available."""
         for column in self.columns:
             if column not in available:
-                message = (
-                    f"{option}: column {column!r} not found; available columns: "
-                    f"{', '.join(available) or '(none)'}"
-                )
-                suggestion = closest(column, available)
-                if suggestion is not None:
-                    message += f" (did you mean {suggestion!r}?)"
-                raise UsageError(message)
+                raise missing_column(option, column, available)
 
     def keys(self, batch: pa.RecordBatch | pa.Table) -> pa.Array | pa.ChunkedArray:
         """The key of each event of ``batch`` (text for templates, native for a column)."""

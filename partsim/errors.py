@@ -19,6 +19,7 @@ __all__ = [
     "closest",
     "error_reason",
     "invalid_choice",
+    "missing_column",
 ]
 
 
@@ -74,6 +75,22 @@ def closest(given: str, choices: Iterable[str]) -> str | None:
         if choice.lower().endswith(":" + given.lower()) or given.lower() in choice.lower():
             return choice
     return None
+
+
+def missing_column(
+    option: str, column: str, available: Iterable[str], what: str = ""
+) -> UsageError:
+    """A :class:`UsageError` for a column the input lacks, listing the available ones and
+    suggesting the closest."""
+    available = list(available)
+    message = (
+        f"{option}: {what or f'column {column!r} not found'}; available columns: "
+        f"{', '.join(available) or '(none)'}"
+    )
+    suggestion = closest(column, available)
+    if suggestion is not None:
+        message += f" (did you mean {suggestion!r}?)"
+    return UsageError(message)
 
 
 def invalid_choice(

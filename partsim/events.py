@@ -239,6 +239,9 @@ class Events:
     weights: np.ndarray  # bytes per event (1 without sizes)
     times: np.ndarray | None  # ns since the epoch, with a timestamp column
     skipped: int  # rows dropped as unparsable
+    #: Which of the parsed rows (:class:`Rows`) remain: None when all do; else the rows
+    #: dropped because the key schema cannot hold their key are False.
+    kept: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -247,19 +250,53 @@ class KeyEncoder:
     the ``size`` column's, or the key's length plus ``value_size`` where the rows' sizes are
     value sizes (``size_column`` False), or 1 without sizes. ``framing_length`` bytes of
     framing, put before each key later (:func:`partsim.placement.frame`), count in its
-    length."""
+    length.
 
-    design: KeyDesign
-    producer: object  # a ProducerOptions: serialize(keys) gives the key bytes
+    Without a design, the key is a record whose fields come from ``record_columns`` ((field
+    path, column) pairs, :func:`partsim.schemas.column_plan`). A key the key schema cannot
+    hold makes its row unparsable: skipped and counted (the events' ``kept`` mask says
+    which of the parsed rows remain), or an error when ``strict``."""
+
+    design: KeyDesign | None
+    producer: object  # a ProducerOptions: encode(keys) gives the key bytes
     size_column: bool = False
     framing_length: int = 0
+    record_columns: tuple = ()
+    strict: bool = False
+
+    @property
+    def label(self) -> str:
+        """The key as the summary names it."""
+        if self.design is not None:
+            return self.design.expression
+        fields = ", ".join(".".join(path) for path, _ in self.record_columns)
+        return f"{{{fields}}} (a record, from the columns)"
+
+    def values(self, batch: pa.RecordBatch | pa.Table) -> object:
+        """Each event's key before serialization: the design's, or a record's fields."""
+        if self.design is not None:
+            return self.design.keys(batch)
+        from partsim.schemas import record_values
+
+        return record_values(batch, list(self.record_columns))
 
     def __call__(self, rows: Rows) -> Events:
         batch, sizes, times, skipped = rows
         try:
-            key_bytes = self.producer.serialize(self.design.keys(batch))
+            encoded = self.producer.encode(self.values(batch))
         except pa.ArrowInvalid as error:
-            raise DataError(f"--key {self.design.expression!r}: {error}") from None
+            raise DataError(f"--key {self.label!r}: {error}") from None
+        key_bytes, kept = encoded.keys, None
+        if encoded.bad is not None:  # keys the key schema cannot hold: unparsable rows
+            if self.strict:
+                raise DataError(f"{encoded.bad_count} rows have a key the key schema cannot "
+                                f"hold (--strict), such as: {encoded.reasons[0]}")  # fmt: skip
+            keep = pa.array(~encoded.bad)
+            batch, key_bytes = batch.filter(keep), key_bytes.filter(keep)
+            sizes = sizes[~encoded.bad] if sizes is not None else None
+            times = times[~encoded.bad] if times is not None else None
+            skipped += encoded.bad_count
+            kept = ~encoded.bad
         if isinstance(key_bytes, pa.ChunkedArray):
             key_bytes = key_bytes.combine_chunks()
         if sizes is None:
@@ -271,4 +308,4 @@ class KeyEncoder:
             if self.framing_length:
                 key_lengths = pc.add(key_lengths, self.framing_length)
             weights = sizes + key_lengths.fill_null(0).to_numpy(zero_copy_only=False)
-        return Events(batch, key_bytes, weights, times, skipped)
+        return Events(batch, key_bytes, weights, times, skipped, kept)

@@ -57,6 +57,7 @@ import pyarrow.compute as pc
 from partsim._live_reader import _FRAME, REDACTED, Chunk, _budgets, _scrub, deleted, is_secret
 from partsim.errors import BrokerError, DataError, PartsimError, UsageError
 from partsim.partitioners import check_partition_count, get_partitioner, partitioner_names
+from partsim.schemas.wire import recognize_keys
 
 __all__ = [
     "LiveSample",
@@ -1017,6 +1018,8 @@ class VerifyResult:
     explains :data:`EXPLAINED_ENOUGH` of the keyed records but two or three together do,
     and ``combination`` is that greedy cover, one step per entry (tied partitioners
     together). ``keys_on_multiple_partitions`` is ``{"count", "examples"}``.
+    ``key_framing`` says what the key bytes show of their serializer: Schema Registry
+    framing, its ids and formats (:func:`partsim.schemas.wire.recognize_keys`).
     """
 
     records: int
@@ -1030,6 +1033,7 @@ class VerifyResult:
     topic: str | None = None
     partial: bool = False
     reason: str | None = None
+    key_framing: dict | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The JSON ``partsim verify --json`` prints."""
@@ -1045,6 +1049,7 @@ class VerifyResult:
             "topic": self.topic,
             "partial": self.partial,
             "reason": self.reason,
+            "key_framing": self.key_framing,
         }
 
 
@@ -1120,6 +1125,7 @@ def verify(
         topic=topic,
         partial=partial,
         reason=reason,
+        key_framing=recognize_keys(keyed_keys),
     )
 
 
@@ -1440,6 +1446,7 @@ def format_verify(result: VerifyResult) -> str:
         lines += ["", "share of keyed records each partitioner explains:"]
         for share in sorted(set(shares.values()), reverse=True):
             lines += _share_line(share, [name for name in shares if shares[name] == share])
+    lines += _framing_lines(result.key_framing)
     split = result.keys_on_multiple_partitions
     lines += ["", f"keys on more than one partition (ordering already broken): {split['count']:,}"]
     for example in split["examples"]:
@@ -1448,6 +1455,22 @@ def format_verify(result: VerifyResult) -> str:
         partitions = ", ".join(str(p) for p in example["partitions"])
         lines.append(f"  {shown}: partitions {partitions} ({example['records']:,} records)")
     return "\n".join(lines) + "\n"
+
+
+def _framing_lines(framing: Mapping[str, Any] | None) -> list[str]:
+    """What the key bytes show of their serializer, for :func:`format_verify`."""
+    if not framing or (not framing["schema_ids"] and not framing["unframed_json"]):
+        return []
+    lines = [""]
+    if framing["schema_ids"]:
+        lines.append(f"keys framed by a Schema Registry serializer: {framing['framed_share']:.1%}")
+        for entry in framing["schema_ids"]:
+            kind = entry["format"] or "format not told by the bytes"
+            lines.append(f"  schema id {entry['schema_id']}: {entry['share']:.1%} ({kind})")
+    unframed = framing["unframed_json"]
+    if unframed:
+        lines.append(f"keys that are unframed JSON ({unframed['format']}): {unframed['share']:.1%}")
+    return lines
 
 
 def _share_line(share: float, names: Sequence[str]) -> list[str]:

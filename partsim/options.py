@@ -80,8 +80,12 @@ class ProducerOptions:
 
     ``key`` is the key design: a column, or a template such as ``"{region}:{customer_id}"``
     (:mod:`partsim.design`); a null field makes a null key unless ``null_field_as_empty``.
-    ``key_format`` is the serializer (:data:`partsim.serde.KEY_FORMATS`); ``schema_id`` and
-    ``schema_type`` add Confluent Schema Registry framing. ``partitioner`` names the
+    ``key_format`` is the serializer (:data:`partsim.serde.KEY_FORMATS`); with a schema
+    format (``avro``, ``json``, ``protobuf``, ``connect-json``, ``connect-json-schemaless``)
+    ``key_schema`` is its schema (text, or a file read when the options are made) and
+    ``key_message`` the ``.proto`` message; with a record schema ``key`` may be None, and
+    each field then comes from the column of its name. ``schema_id`` adds Confluent Schema
+    Registry framing (``schema_type`` says how, for a raw format). ``partitioner`` names the
     client's partitioner (aliases accepted). ``seed`` seeds the picks of keyless records
     and the random-placement reference.
     """
@@ -91,14 +95,19 @@ class ProducerOptions:
     key_format: str = "string"
     schema_id: int | None = None
     schema_type: str = "avro"
+    key_schema: str | None = None
+    key_message: str | None = None
     null_field_as_empty: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
+        from partsim.schemas import read_schema_text
         from partsim.serde import check_key_format
 
         check_key_format(self.key_format)
-        self.framing()  # checks schema_id and schema_type
+        if self.key_schema is not None:
+            object.__setattr__(self, "key_schema", read_schema_text(self.key_schema))
+        self.framing()  # checks schema_id and schema_type, and parses the key schema
         self.client()  # checks the partitioner's name
 
     def client(self):
@@ -108,25 +117,50 @@ class ProducerOptions:
         return get_partitioner(self.partitioner)
 
     def design(self):
-        """The parsed key design (:class:`~partsim.design.KeyDesign`)."""
+        """The parsed key design (:class:`~partsim.design.KeyDesign`), or None for a record
+        key whose fields come from their columns."""
         from partsim.design import parse_design
 
         if self.key is None:
-            raise UsageError("give a key design: --key COLUMN or a template such as '{a}:{b}'")
+            serializer = self.key_serializer().serializer()
+            if serializer is not None and serializer.is_record:
+                return None
+            raise UsageError(
+                "give a key design: --key COLUMN or a template such as '{a}:{b}' (it may be "
+                "left out only with a record key schema, whose fields come from the columns "
+                "of the same names)"
+            )
         return parse_design(self.key, null_field_as_empty=self.null_field_as_empty)
 
-    def framing(self) -> bytes:
-        """The Schema Registry prefix of every key (``b""`` without a schema id)."""
-        from partsim.serde import schema_prefix
+    def key_serializer(self):
+        """The key's serializer as one :class:`~partsim.schemas.KeyFormat`."""
+        from partsim.schemas import KeyFormat
 
-        return b"" if self.schema_id is None else schema_prefix(self.schema_id, self.schema_type)
+        return KeyFormat(self.key_format, self.key_schema, self.schema_id, self.schema_type,
+                         self.key_message)  # fmt: skip
+
+    def framing(self) -> bytes:
+        """The Schema Registry prefix of every key (``b""`` without a schema id): for
+        Protobuf the message-index list too."""
+        return self.key_serializer().prefix()
+
+    def encode(self, keys: object):
+        """Keys (a column, a template's text, or records) as the bytes this producer sends,
+        with the keys a key schema cannot hold (:class:`~partsim.schemas.Encoded`)."""
+        from partsim.serde import encode_keys
+
+        return encode_keys(keys, self.key_serializer())
 
     def serialize(self, keys: object):
-        """Keys (a column, or a template's text) as the bytes this producer sends."""
-        from partsim.serde import serialize_keys
+        """Keys as the bytes this producer sends; a key the schema cannot hold is a
+        :class:`~partsim.errors.DataError`."""
+        return self.encode(keys).checked(self.key_format)
 
-        return serialize_keys(keys, self.key_format, schema_id=self.schema_id,
-                              schema_type=self.schema_type)  # fmt: skip
+    def display(self, key: bytes | None) -> str:
+        """A serialized key shown as the user wrote it (decoded by its schema)."""
+        from partsim.serde import key_display
+
+        return key_display(self.key_serializer())(key)
 
 
 @dataclass(frozen=True)

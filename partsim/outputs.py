@@ -17,6 +17,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import textwrap
 import threading
 import warnings
 from collections.abc import Callable, Mapping
@@ -438,7 +439,9 @@ def format_whatif(result) -> str:
 
     def config(c: dict) -> str:
         schema = f", schema id {c['schema_id']}" if c["schema_id"] is not None else ""
-        return f"{c['partitioner']}, {c['partition_count']} partitions{schema}"
+        key_format = f", key format {c['key_format']}" if c.get("key_format", "string") != (
+            "string") else ""  # fmt: skip
+        return f"{c['partitioner']}, {c['partition_count']} partitions{key_format}{schema}"
 
     lines = [
         f"{s['inputs']}: key {s['key']}, {s['events']:,} events, {s['distinct_keys']:,} keys",
@@ -451,6 +454,11 @@ def format_whatif(result) -> str:
     if s["keys_keyless_before_or_after"]:
         lines.append(f"{s['keys_keyless_before_or_after']:,} keys take a keyless path on one side "
                      "and are not counted as moved")  # fmt: skip
+    if s.get("keys_unrepresentable"):
+        lines.append(f"{s['keys_unrepresentable']:,} keys ({s['events_unrepresentable']:,} events) "
+                     "cannot be held by one side's key schema and are left out")  # fmt: skip
+    if s.get("key_change"):
+        lines += ["", textwrap.fill(s["key_change"], width=100)]
     if len(result.moves):
         lines += ["", "heaviest keys that move:"]
         rows = [["key", "count", "from", "to"]]

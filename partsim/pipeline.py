@@ -79,6 +79,12 @@ class Encoding:
     is the placement whose partitioner and partition count the design's key table is
     counted and sketched with (None: no key table); the table holds the keys that placement
     hashes, or every non-null key with ``every_key``.
+
+    A record key without a design (``producer.key`` None, with a record key schema) takes
+    its fields from ``record_columns`` ((field path, column) pairs), set by
+    :func:`bind_scan` from :func:`partsim.schemas.column_plan`: the fields of the
+    ``record_producers``' schemas where given (a what-if collecting source values for two
+    key schemas), else of the producer's own.
     """
 
     producer: ProducerOptions
@@ -86,20 +92,33 @@ class Encoding:
     weight_framing: bytes = b""
     key_placement: int | None = None
     every_key: bool = False
+    record_columns: tuple = ()
+    record_producers: tuple = ()
+
+    def design(self) -> KeyDesign | None:
+        """The parsed key design, or None for a record key from its columns."""
+        if self.producer.key is None and self.record_producers:
+            return None
+        return self.producer.design()
 
 
 @dataclass(frozen=True)
 class Staged:
-    """One batch through the stages that need no batch before it (:meth:`Scan.place`)."""
+    """One batch through the stages that need no batch before it (:meth:`Scan.place`).
 
-    rows: Batch  # the usable rows
-    skipped: int
-    times: np.ndarray | None
+    Rows, skipped counts and times are per encoding: a key schema drops the rows whose key
+    it cannot hold (:class:`~partsim.events.KeyEncoder`), and each design drops its own.
+    Each placement's arrays cover its encoding's rows."""
+
+    rows: list[Batch]  # per encoding, the usable rows
+    skipped: list[int]  # per encoding
+    times: list[np.ndarray | None]  # per encoding
     key_bytes: list[pa.Array]  # per encoding, unframed
     weights: list[np.ndarray]  # per encoding
     framed: dict[tuple[int, bytes], pa.Array]  # per encoding and framing
     placed: list[tuple[np.ndarray, np.ndarray]]  # per placement: partitions, keyless
-    entity: pa.Array | None  # the entity column, with ordering
+    entity: pa.Array | None  # the entity column, on the rows every followed design kept
+    ordered: list[tuple[np.ndarray, np.ndarray]]  # per followed placement, on those rows
 
 
 @dataclass(frozen=True)
@@ -116,6 +135,12 @@ class Scan:
     ``rate`` (value per second, unit) gives records without a timestamp times in input order.
     ``key_sample`` also keeps the first design's exact, unbounded
     :class:`~partsim.aggregates.KeySample` (salting reads it).
+
+    Rows a design's key schema cannot hold are that design's skipped rows: each design's
+    loads, key tables and windows count only the rows it could serialize, so a design's
+    placements give what ``analyze`` gives for it alone. The per-entity ordering, which
+    compares placements entity by entity, counts the rows that every followed design kept;
+    placements compared record by record (``moves``) must be of one design (the same rows).
     """
 
     encodings: tuple[Encoding, ...]
@@ -131,25 +156,33 @@ class Scan:
     keyless_records: bool = False
     rate: tuple[float, str] | None = None
     key_sample: bool = False
-    designs: tuple[KeyDesign, ...] = field(init=False, repr=False, compare=False)
+    designs: tuple[KeyDesign | None, ...] = field(init=False, repr=False, compare=False)
     clients: tuple[Partitioner, ...] = field(init=False, repr=False, compare=False)
     encoders: tuple[KeyEncoder, ...] = field(init=False, repr=False, compare=False)
     window_ns: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        designs = tuple(e.producer.design() for e in self.encodings)
+        designs = tuple(encoding.design() for encoding in self.encodings)
         object.__setattr__(self, "designs", designs)
         object.__setattr__(self, "clients", tuple(p.client for p in self.placements))
         for placement in self.placements:
             check_partition_count(placement.partition_count)
         object.__setattr__(self, "window_ns", self.measures.window_ns)
+        # The payload only: each placement adds its framing (for Protobuf, with the
+        # message indexes: ProducerOptions.framing()).
         encoders = tuple(
             KeyEncoder(design, replace(encoding.producer, schema_id=None),
                        size_column=bool(self.measures.size),
-                       framing_length=len(encoding.weight_framing))
+                       framing_length=len(encoding.weight_framing),
+                       record_columns=encoding.record_columns, strict=self.strict)
             for design, encoding in zip(designs, self.encodings, strict=True)
         )  # fmt: skip
         object.__setattr__(self, "encoders", encoders)
+        if self.rate is not None and len(self.encodings) > 1:
+            raise ValueError("a scan with a rate has one encoding (its times follow its rows)")
+        for before, after in self.moves:
+            if self.placements[before].encoding != self.placements[after].encoding:
+                raise ValueError("moves compare placements of one encoding (the same rows)")
 
     @property
     def windows(self) -> bool:
@@ -168,11 +201,9 @@ class Scan:
         """A batch's usable rows, key bytes, bytes per event and times, and each record's
         partition under every placement (keyless records marked, not yet placed)."""
         rows = self.parser(batch)
-        key_bytes, weights = [], []
-        for encoder in self.encoders:
-            events = encoder(rows)
-            key_bytes.append(events.key_bytes)
-            weights.append(events.weights)
+        encoded = [encoder(rows) for encoder in self.encoders]
+        key_bytes = [events.key_bytes for events in encoded]
+        weights = [events.weights for events in encoded]
         framed: dict[tuple[int, bytes], pa.Array] = {}
         groups: dict[tuple[int, bytes], list[int]] = {}
         for number, placement in enumerate(self.placements):
@@ -185,11 +216,30 @@ class Scan:
             clients = [(self.clients[n], self.placements[n].partition_count) for n in numbers]
             for number, result in zip(numbers, place_many(framed[group], clients), strict=True):
                 placed[number] = result
-        entity = None
+        entity, ordered = None, []
         if self.ordered:
-            entity = rows.batch.column(self.measures.order_by)
-        return Staged(rows.batch, rows.skipped, rows.times, key_bytes, weights, framed, placed,
-                      entity)  # fmt: skip
+            entity, ordered = self._followed(rows.batch, encoded, placed)
+        return Staged([events.batch for events in encoded], [events.skipped for events in encoded],
+                      [events.times for events in encoded], key_bytes, weights, framed, placed,
+                      entity, ordered)  # fmt: skip
+
+    def _followed(self, batch: Batch, encoded: list[Events], placed: list) -> tuple:
+        """The entity column and the followed placements on the rows every followed design
+        kept (all the parsed rows, unless a key schema dropped some)."""
+        masks = [encoded[self.placements[n].encoding].kept for n in self.ordered]
+        common = None
+        for kept in masks:
+            if kept is not None:
+                common = kept if common is None else common & kept
+        entity = batch.column(self.measures.order_by)
+        if common is None:
+            return entity, [placed[n] for n in self.ordered]
+        ordered = []
+        for number, kept in zip(self.ordered, masks, strict=True):
+            choose = common if kept is None else common[kept]
+            partitions, keyless = placed[number]
+            ordered.append((partitions[choose], keyless[choose]))
+        return entity.filter(pa.array(common)), ordered
 
 
 @dataclass
@@ -281,14 +331,18 @@ class ScanRun:
     def count(self, staged: Staged) -> None:
         """Add one placed batch (batches must come in input order)."""
         scan = self.scan
-        times = staged.times
-        if times is None and scan.rate is not None:
-            times = self._arrival_times(staged.weights[0])
-        first_ns = last_ns = windows = None
-        if times is not None and len(times):
-            first_ns, last_ns = int(times.min()), int(times.max())
-            windows = times // scan.window_ns
+        times = list(staged.times)
+        if times[0] is None and scan.rate is not None:  # one encoding (Scan checks)
+            times[0] = self._arrival_times(staged.weights[0])
+        # Per encoding (its rows): first and last time, each record's window, the span.
+        clock: list[tuple | None] = []
+        for encoding_times in times:
+            if encoding_times is None or not len(encoding_times):
+                clock.append(None)
+                continue
+            first_ns, last_ns = int(encoding_times.min()), int(encoding_times.max())
             span = (first_ns // scan.window_ns, last_ns // scan.window_ns)
+            clock.append((first_ns, last_ns, encoding_times // scan.window_ns, span))
         stickies = []  # per placement, the records its client's sticky keyless path takes
         for number, placement in enumerate(scan.placements):
             partitions, keyless = staged.placed[number]
@@ -309,11 +363,15 @@ class ScanRun:
                 keys = staged.key_bytes[placement.encoding]
                 sticky = keyless & keys.is_null().to_numpy(zero_copy_only=False)
             stickies.append(sticky)
-            if self.grids is not None and windows is not None:
+            timed = clock[placement.encoding]
+            if timed is None:
+                continue
+            first_ns, last_ns, windows, span = timed
+            if self.grids is not None:
                 skip = sticky if scan.keyed_windows else None
                 self.grids[number].add(windows, partitions, weights, skip, span)
-        if first_ns is not None and not scan.keyed_windows:
-            for total in self.totals:
+            if not scan.keyed_windows:
+                total = self.totals[number]
                 total.first_ns = (
                     first_ns if total.first_ns is None else min(total.first_ns, first_ns)
                 )
@@ -325,21 +383,22 @@ class ScanRun:
                 lengths = pc.binary_length(staged.key_bytes[index])
                 self.empty_key_events[index] += int(pc.sum(pc.equal(lengths, 0)).as_py() or 0)
         if self.order is not None:
-            self.order.update(staged.entity, [staged.placed[i] for i in scan.ordered])
+            self.order.update(staged.entity, staged.ordered)
         for move, (before, after) in zip(self.moves, scan.moves, strict=True):
             keys = staged.key_bytes[scan.placements[before].encoding]
             valid = keys.is_valid().to_numpy(zero_copy_only=False) if keys.null_count else None
             move.add_events(staged.placed[before], staged.placed[after], valid)
         if self.samples is not None:
-            entity = staged.rows.column(scan.measures.order_by) if scan.measures.order_by else None
+            order_by = scan.measures.order_by
+            entity = staged.rows[0].column(order_by) if order_by else None
             self.samples.append(key_sample(staged.key_bytes[0], staged.weights[0],
-                                           staged.skipped, entity))  # fmt: skip
+                                           staged.skipped[0], entity))  # fmt: skip
             if sum(part.keys.num_rows for part in self.samples) > 4_000_000:
                 self.samples = [KeySample.merge_all(self.samples)]
         if self.keyless is not None:
-            keyless = stickies[0]
+            keyless, encoding = stickies[0], scan.placements[0].encoding
             if keyless.any():
-                self.keyless.append((times[keyless], staged.weights[0][keyless]))
+                self.keyless.append((times[encoding][keyless], staged.weights[encoding][keyless]))
 
     def _tally(self, number, partitions, keyless, weights, keyless_count, staged) -> None:
         """Per-partition messages and bytes of one batch, added to the totals."""
@@ -355,9 +414,10 @@ class ScanRun:
             total.keyed_messages += messages
             total.keyed_bytes += byte_sums
         total.events += len(partitions)
-        total.null_key_events += staged.key_bytes[self.scan.placements[number].encoding].null_count
+        encoding = self.scan.placements[number].encoding
+        total.null_key_events += staged.key_bytes[encoding].null_count
         total.keyless_events += keyless_count
-        total.skipped_rows += staged.skipped
+        total.skipped_rows += staged.skipped[encoding]
 
     def _arrival_times(self, weights: np.ndarray) -> np.ndarray:
         """Records without a timestamp arrive in input order at the scan's rate."""
@@ -487,12 +547,35 @@ def scan_batches(
 
 
 def bind_scan(scan: Scan, available: Sequence[str]) -> Scan:
-    """Check the scan against the input's columns; fail naming the columns there are."""
+    """Check the scan against the input's columns; fail naming the columns there are. A
+    record key without a design takes each field from the column of its name."""
+    encodings = []
     for design, encoding in zip(scan.designs, scan.encodings, strict=True):
-        design.check_columns(available, encoding.option)
+        if design is None:
+            encoding = replace(
+                encoding,
+                record_columns=record_columns(
+                    *(encoding.record_producers or (encoding.producer,)), available=available
+                ),
+            )
+        else:
+            design.check_columns(available, encoding.option)
+        encodings.append(encoding)
     for option, column in scan.measures.columns().items():
         parse_design(column).check_columns(available, option)
-    return replace(scan, value_sizes=scan.measures.size is None and "value_size" in available)
+    value_sizes = scan.measures.size is None and "value_size" in available
+    return replace(scan, encodings=tuple(encodings), value_sizes=value_sizes)
+
+
+def record_columns(*producers: ProducerOptions, available: Sequence[str]) -> tuple:
+    """A record key's (field path, column) pairs: each field of the producers' record
+    schemas from the column of its name (:func:`partsim.schemas.column_plan`)."""
+    from partsim.schemas import column_plan
+
+    columns: dict = {}
+    for producer in producers:
+        columns.update(column_plan(producer.key_serializer().serializer(), available))
+    return tuple(columns.items())
 
 
 # ----------------------------------------------------------------- one placement
@@ -511,12 +594,17 @@ class BatchPlan:
     measures: MeasureOptions = field(default_factory=MeasureOptions)
     strict: bool = False
     value_sizes: bool = False
-    design: KeyDesign = field(init=False, repr=False, compare=False)
+    #: A record key's (field path, column) pairs, set by bind_columns when there is no design.
+    record_columns: tuple = ()
+    #: The producers whose record fields those are (default: this plan's producer).
+    record_producers: tuple = ()
+    design: KeyDesign | None = field(init=False, repr=False, compare=False)
     partitioner: Partitioner = field(init=False, repr=False, compare=False)
     window_ns: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "design", self.producer.design())
+        record_key = self.producer.key is None and self.record_producers
+        object.__setattr__(self, "design", None if record_key else self.producer.design())
         object.__setattr__(self, "partitioner", self.producer.client())
         object.__setattr__(self, "partition_count", check_partition_count(self.partition_count))
         object.__setattr__(self, "window_ns", self.measures.window_ns)
@@ -531,12 +619,20 @@ class BatchPlan:
     def scan(self) -> Scan:
         """The scan of this one placement: its key table counted, its entities followed."""
         framing = self.producer.framing()
+        encoding = Encoding(self.producer, weight_framing=framing, key_placement=0,
+                            record_columns=self.record_columns)  # fmt: skip
         return Scan(
-            encodings=(Encoding(self.producer, weight_framing=framing, key_placement=0),),
+            encodings=(encoding,),
             placements=(Placement(0, self.partitioner.name, self.partition_count, framing),),
             measures=self.measures, strict=self.strict, value_sizes=self.value_sizes,
             seed=self.producer.seed, ordered=(0,) if self.measures.order_by else (),
         )  # fmt: skip
+
+    @property
+    def encoder(self) -> KeyEncoder:
+        """Key bytes (framed) and bytes per event; its ``label`` names the key."""
+        return KeyEncoder(self.design, self.producer, size_column=bool(self.measures.size),
+                          record_columns=self.record_columns, strict=self.strict)  # fmt: skip
 
     def rows(self, batch: Batch) -> Rows:
         """The batch's usable rows, with sizes and times parsed."""
@@ -545,8 +641,7 @@ class BatchPlan:
     def prepare(self, batch: Batch, rows: Rows | None = None) -> Events:
         """A batch's usable events: key bytes (framed), bytes per event, times, and the rest
         skipped. ``rows`` is the batch's :meth:`rows`, when already parsed."""
-        encoder = KeyEncoder(self.design, self.producer, size_column=bool(self.measures.size))
-        return encoder(rows if rows is not None else self.rows(batch))
+        return self.encoder(rows if rows is not None else self.rows(batch))
 
     def aggregate(self, batch: Batch, keyless_seen: int = 0) -> LoadAggregate:
         """The aggregate of one batch, its keyless records numbered from ``keyless_seen``."""
@@ -593,8 +688,13 @@ def make_plan(
 
 def bind_columns(plan: BatchPlan, available: Sequence[str], key_option: str = "--key") -> BatchPlan:
     """Check the plan against the input's columns; fail naming the columns there are (and
-    ``key_option``, the option that gave the key design)."""
-    plan.design.check_columns(available, key_option)
+    ``key_option``, the option that gave the key design). A record key without a design
+    takes each field from the column of its name."""
+    if plan.design is None:
+        producers = plan.record_producers or (plan.producer,)
+        plan = replace(plan, record_columns=record_columns(*producers, available=available))
+    else:
+        plan.design.check_columns(available, key_option)
     for option, column in plan.measures.columns().items():
         parse_design(column).check_columns(available, option)
     return replace(plan, value_sizes=plan.measures.size is None and "value_size" in available)

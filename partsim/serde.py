@@ -16,10 +16,25 @@ the hash does. Each ``key_format`` reproduces one serializer:
               16 raw bytes.
 ============  ===============================================================================
 
+Keys with a schema (``key_schema``) are written by :mod:`partsim.schemas`:
+
+===========================  ================================================================
+``avro``                     Avro binary (``KafkaAvroSerializer``, ``AvroSerializer``): the
+                             long 42 is ``54``, the string ``user-42`` is
+                             ``0e 75 73 65 72 2d 34 32``.
+``json``                     JSON Schema serializer: compact JSON, ``{"id":42}``.
+``protobuf``                 Protobuf serializer: the message-index list, then the message.
+``connect-json``             Kafka Connect ``JsonConverter`` with ``schemas.enable=true``:
+                             ``{"schema":...,"payload":...}``.
+``connect-json-schemaless``  ``JsonConverter`` with ``schemas.enable=false``: the payload.
+===========================  ================================================================
+
 Confluent Schema Registry framing (``schema_id``) prepends ``0x00`` and the 4-byte big-endian
-schema id, plus the message-index bytes for Protobuf (``[0]`` is the single byte ``0x00``);
-see ``confluentinc/schema-registry`` ``SchemaId.java``. The payload is what ``key_format``
-produced, so choose the format that matches the serializer's payload.
+schema id, plus the message-index list for Protobuf (``[0]`` is the single byte ``0x00``);
+see ``confluentinc/schema-registry`` ``SchemaId.java``. With a raw format (``string``,
+``int64``, ...) the frame goes before the raw bytes (``schema_type`` ``protobuf`` adds the
+index byte): no Schema Registry serializer writes that, so use it only for a payload that
+is already serialized (``bytes``).
 
 ``None`` is a Kafka null key under every format: serializers return null for null.
 """
@@ -37,16 +52,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from partsim.errors import DataError, UsageError, invalid_choice
+from partsim.schemas import SCHEMA_FORMATS, Encoded, KeyFormat, frame
+from partsim.schemas.values import java_utf8
 
 __all__ = [
     "KEY_FORMATS",
     "SCHEMA_TYPES",
+    "encode_keys",
     "schema_prefix",
     "serialize_keys",
     "to_key_array",
 ]
 
-KEY_FORMATS: tuple[str, ...] = (
+#: Formats that serialize a value by itself (no schema).
+RAW_FORMATS: tuple[str, ...] = (
     "string",
     "bytes",
     "hex",
@@ -56,6 +75,7 @@ KEY_FORMATS: tuple[str, ...] = (
     "int64",
     "uuid",
 )
+KEY_FORMATS: tuple[str, ...] = RAW_FORMATS + SCHEMA_FORMATS
 SCHEMA_TYPES: tuple[str, ...] = ("avro", "json", "protobuf")
 
 _INT_WIDTHS = {"int16": 2, "int32": 4, "int64": 8}
@@ -80,33 +100,9 @@ def schema_prefix(
     >>> schema_prefix(7, "protobuf").hex()
     '000000000700'
     """
-    if isinstance(schema_id, bool) or not isinstance(schema_id, (int, np.integer)):
-        raise UsageError(f"schema_id must be an integer from 0 to 2147483647; got {schema_id!r}")
-    if not 0 <= int(schema_id) <= 0x7FFFFFFF:
-        raise UsageError(f"schema_id must be an integer from 0 to 2147483647; got {schema_id!r}")
     if schema_type not in SCHEMA_TYPES:
         raise invalid_choice("schema_type", schema_type, SCHEMA_TYPES)
-    prefix = b"\x00" + int(schema_id).to_bytes(4, "big")
-    if schema_type == "protobuf":
-        indexes = list(message_indexes)
-        if indexes == [0]:
-            prefix += b"\x00"  # the common case is written as one zero byte
-        else:
-            prefix += _zigzag_varint(len(indexes)) + b"".join(_zigzag_varint(i) for i in indexes)
-    return prefix
-
-
-def _zigzag_varint(value: int) -> bytes:
-    zigzag = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while True:
-        byte = zigzag & 0x7F
-        zigzag >>= 7
-        if zigzag:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+    return frame(schema_id, message_indexes if schema_type == "protobuf" else None)
 
 
 def to_key_array(keys: object) -> KeyArray:
@@ -158,23 +154,48 @@ class _ObjectKeys(list):
     """Keys that Arrow cannot hold as they are; serialized one by one."""
 
 
+def encode_keys(keys: object, key: KeyFormat) -> Encoded:
+    """Keys serialized as ``key`` says, with the mask of keys a schema cannot hold (for a
+    caller that counts and skips them); a raw format raises :class:`DataError` instead."""
+    serializer = key.serializer()
+    if serializer is not None:
+        # Python values go to the schema as they are: Arrow would coerce a list of mixed
+        # numbers (or dicts with missing fields) to one type.
+        values = keys if isinstance(keys, (list, tuple)) else to_key_array(keys)
+        return serializer.encode(values)
+    return Encoded(_serialize_raw(keys, key), None, [])
+
+
 def serialize_keys(
     keys: object,
     key_format: str = "string",
     *,
     schema_id: int | None = None,
     schema_type: str = "avro",
+    key_schema: str | None = None,
+    key_message: str | None = None,
 ) -> KeyArray:
     """Serialize keys as the producer would; returns an Arrow binary array (nulls kept).
 
+    With a schema format, keys are values of the schema's type (or text it converts, or
+    dicts for records); a key the schema cannot hold is a :class:`DataError`.
+
     >>> serialize_keys([1, None, -1], "int16").to_pylist()
     [b'\\x00\\x01', None, b'\\xff\\xff']
+    >>> serialize_keys([42], "avro", key_schema='"long"', schema_id=3).to_pylist()
+    [b'\\x00\\x00\\x00\\x00\\x03T']
     """
     check_key_format(key_format)
+    key = KeyFormat(key_format, key_schema, schema_id, schema_type, key_message)
+    return encode_keys(keys, key).checked(key_format)
+
+
+def _serialize_raw(keys: object, key: KeyFormat) -> KeyArray:
+    key_format, schema_id, schema_type = key.key_format, key.schema_id, key.schema_type
     array = to_key_array(keys)
     if isinstance(array, _ObjectKeys):
         out: KeyArray = pa.array(
-            [None if key is None else _serialize_one(key, key_format) for key in array],
+            [None if value is None else _serialize_one(value, key_format) for value in array],
             type=pa.binary(),
         )
     elif isinstance(array, pa.ChunkedArray):
@@ -293,21 +314,6 @@ def is_utf8(text: str) -> bool:
     return True
 
 
-def java_utf8(text: str) -> bytes:
-    """UTF-8 as the JDK's ``String.getBytes(UTF_8)`` writes it.
-
-    Paired surrogates make one code point; a lone surrogate becomes ``?``.
-
-    >>> java_utf8("a\\ud800b")
-    b'a?b'
-    """
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
-        return joined.encode("utf-8", "replace")
-
-
 def _serialize_one(key: object, key_format: str) -> bytes:
     """Serialize one key (the slow path for values Arrow cannot hold or formats to decode)."""
     if key_format == "string":
@@ -370,6 +376,16 @@ def _text(key: object, key_format: str) -> str:
     if isinstance(key, str):
         return key
     raise DataError(f"key_format {key_format!r} needs text keys; got {key!r}")
+
+
+def key_display(key: KeyFormat):
+    """A function that shows a serialized key as the user wrote it (:func:`display_key`;
+    keys with a schema are decoded by it, as JSON for records)."""
+    serializer = key.serializer()
+    if serializer is not None:
+        return serializer.display
+    prefix = len(key.prefix())
+    return lambda raw: display_key(raw, key.key_format, prefix)
 
 
 def display_key(raw: bytes | None, key_format: str, prefix: int = 0) -> str:

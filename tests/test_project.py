@@ -60,14 +60,14 @@ def test_import_boundaries() -> None:
 #: only modules of lower layers (or of its own layer, without cycles), lazily or not.
 LAYERS: dict[str, tuple[str, ...]] = {
     "kernels and errors": ("errors", "_kernels", "hashing", "style", "progress"),
-    "key bytes and partitioners": ("serde", "partitioners", "keycounts", "sketch"),
+    "key bytes and partitioners": ("schemas", "serde", "partitioners", "keycounts", "sketch"),
     "source and key design": ("io", "design"),
     "stages": ("events", "options", "placement", "aggregates", "metrics", "reference",
                "windows", "ordering", "lag", "keyless", "assignors"),
     "pipeline": ("pipeline",),
     "engine": ("dask_engine", "engine"),
     "results (the commands)": ("api", "analysis", "compare", "changes", "simulation"),
-    "live topics": ("_live_reader", "live"),
+    "live topics": ("_live_reader", "live", "registry"),
     "plots and reports": ("plot", "report", "outputs"),
     "command line": ("cli", "__main__"),
 }  # fmt: skip

@@ -63,7 +63,8 @@ def test_every_console_example_runs_or_says_why() -> None:
         if example.mode == "run":  # offline: inputs ship in sample_data/, or none at all
             for line in lines:
                 assert "--bootstrap" not in line, f"{example.name} needs <!-- example: live -->"
-                for word in shlex.split(line.split("|")[-1])[2:]:
+                # A quoted argument (a sweep design) may name files too: check its words.
+                for word in " ".join(shlex.split(line.split("|")[-1])[2:]).split():
                     if re.search(r"\.(csv|log|kcat|parquet|json|tsv)$", word):
                         assert word.startswith("sample_data/"), (example.name, word)
     assert {example.mode for example in EXAMPLES} == {"run", "live", "skip"}
@@ -195,10 +196,24 @@ def test_partition_examples_against_independent_oracles() -> None:
     assert fnv1a(b"1468509572224") == 0x80000000
     assert "`1468509572224` is the key whose FNV-1a hash is `0x80000000`" in TEXT
     formats = _example("partsim partition 42 -p 6 --key-format int64")
-    plain, framed = (command.expected[1].split() for command in formats.commands)
+    (plain,) = (command.expected[1].split() for command in formats.commands)
     payload = (42).to_bytes(8, "big", signed=True)  # Kafka's LongSerializer
     assert plain == ["42", str(java_rule(payload, 6))]
-    assert framed == ["42", str(java_rule(b"\x00" + (3).to_bytes(4, "big") + payload, 6))]
+    # The key-schema examples, from the bytes the README's table spells out by hand: the
+    # frame (00, id 3 in 4 bytes), then Avro's zigzag varint (42 -> 54) or zigzag length
+    # (7 -> 0e) + UTF-8, and the JSON text Connect's JsonConverter writes.
+    frame = b"\x00" + (3).to_bytes(4, "big")
+    connect = (
+        '{"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"}],'
+        '"optional":false,"name":"dbserver1.inventory.customers.Key"},"payload":{"id":1001}}'
+    )
+    assert f"`{connect}`" in TEXT
+    assert "`00 00 00 00 03 54`" in TEXT and "`00 00 00 00 03 0e 75 73 65 72 2d 34 32`" in TEXT
+    schema = _example("partsim partition 42 -p 6 --key-format avro")
+    along, astring, struct = (command.expected[1].rsplit(None, 1)[1] for command in schema.commands)
+    assert along == str(java_rule(frame + b"\x54", 6))
+    assert astring == str(java_rule(frame + b"\x0e" + b"user-42", 6))
+    assert struct == str(java_rule(connect.encode(), 6))
     stdin = json.loads("\n".join(_example("printf").commands[0].expected))
     assert stdin["partitions"] == [java_rule(b"a", 5), java_rule(b"b", 5)]
 
