@@ -93,3 +93,38 @@ def test_simulate_on_the_cluster_equals_the_local_engine(
         "--consumer-capacity", "20", "--max-lag-seconds", "7200", cluster=scheduler,
     )  # fmt: skip
     same_files(local, remote)
+
+
+def test_key_schemas_on_the_cluster_equal_the_local_engine(
+    scheduler: str,
+    flights_csv: Path,
+    tmp_path: Path,
+) -> None:
+    """Key schemas travel to the workers: a sweep whose Avro enum design cannot hold most
+    carriers (its own skipped rows) beside a text design; a schema-id change of an Avro
+    record key from its columns (streamed, framed both ways); and a change of key format
+    (each distinct key serialized both ways)."""
+    enum = tmp_path / "carrier.avsc"
+    enum.write_text(json.dumps({"type": "enum", "name": "Carrier",
+                                "symbols": ["UA", "AA", "B6", "DL"]}))  # fmt: skip
+    route = tmp_path / "route.avsc"
+    route.write_text(json.dumps({"type": "record", "name": "Route", "fields": [
+        {"name": "origin", "type": "string"}, {"name": "dest", "type": "string"}]}))  # fmt: skip
+    local, remote = both(
+        tmp_path / "sweep", "sweep", str(flights_csv), "--design", "route={origin}-{dest}",
+        "--design", f"carrier=carrier --key-format avro --key-schema {enum} --schema-id 5",
+        "-p", "12,16", "--order-by", "tailnum", cluster=scheduler,
+    )  # fmt: skip
+    same_files(local, remote)
+    skipped = json.loads((local / "sweep.json").read_text())["skipped_rows_by_design"]
+    assert skipped["route"] == 0 and skipped["carrier"] > 100_000
+    for name, extra in (
+        ("schema-id", ["--key-format", "avro", "--key-schema", str(route),
+                       "--from-schema-id", "1", "--to-schema-id", "2"]),
+        ("format", ["--key", "{origin}-{dest}", "--to-key-format", "avro",
+                    "--to-key-schema", '"string"', "--to-schema-id", "3"]),
+    ):  # fmt: skip
+        local, remote = both(tmp_path / name, "whatif", str(flights_csv), "-p", "12", *extra,
+                             cluster=scheduler)  # fmt: skip
+        same_files(local, remote)
+        assert json.loads((local / "whatif.json").read_text())["key_bytes_change"] is True
