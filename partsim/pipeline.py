@@ -336,7 +336,11 @@ class ScanRun:
             times[0] = self._arrival_times(staged.weights[0])
         # Per encoding (its rows): first and last time, each record's window, the span.
         clock: list[tuple | None] = []
-        for encoding_times in times:
+        for index, encoding_times in enumerate(times):
+            same = next((j for j in range(index) if times[j] is encoding_times), None)
+            if same is not None:  # the same rows as an encoding before (none dropped)
+                clock.append(clock[same])
+                continue
             if encoding_times is None or not len(encoding_times):
                 clock.append(None)
                 continue
