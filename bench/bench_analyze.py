@@ -115,19 +115,6 @@ def summarize(runs: list[dict]) -> dict:
     }
 
 
-def best_of(repeat: int, action, *, warm_up: bool = False) -> float:
-    """The fastest of ``repeat`` timed calls (after one untimed call with ``warm_up``, which
-    pays for lazy imports once)."""
-    if warm_up:
-        action()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 # ------------------------------------------------------------ stages (in a child process)
 def _batches(path: Path, columns: list[str]) -> list[pa.RecordBatch]:
     options = pv.ConvertOptions(include_columns=columns,
@@ -137,6 +124,7 @@ def _batches(path: Path, columns: list[str]) -> list[pa.RecordBatch]:
 
 def stage(name: str, path: Path, repeat: int) -> dict:
     """One stage measured in this process, with whatever kernel PARTSIM_KERNELS chose."""
+    from bench.bench_hash import best_of
     from partsim.hashing import kernel_backend
 
     figures: dict = {"kernel": kernel_backend()}

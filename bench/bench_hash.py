@@ -49,7 +49,11 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def best_of(repeat: int, action) -> float:
+def best_of(repeat: int, action, *, warm_up: bool = False) -> float:
+    """The fastest of ``repeat`` timed calls (after one untimed call with ``warm_up``, which
+    pays for lazy imports once)."""
+    if warm_up:
+        action()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()

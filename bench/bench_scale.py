@@ -25,6 +25,9 @@ The targets (issue 15) are printed with each figure: every command at most 1 GiB
 processes; whatif at most 1.3x analyze; analyze --order-by at most 1.5x; the sweep at most
 1.5x one analyze of its costlier design; 50M at most 5.5x 10M for each command.
 
+Each case runs ``--repeat`` times, the cases taken in turn so that a change in the machine's
+load falls on all of them.
+
     python -m bench.bench_scale [--rows 50000000] [--small 10000000] [--repeat 3]
                                 [--workdir DIR] [--json out.json] [--quick]
 
@@ -155,12 +158,14 @@ def cases(csv: Path, parquet: Path, work: Path, main: bool) -> list[tuple[str, l
     return reports + commands
 
 
-def measure(arguments: list[str], repeat: int, output: Path) -> dict:
-    """Run one case ``repeat`` times: the median and range of its wall time and peaks."""
-    runs = []
-    for _ in range(repeat):
-        with output.open("wb") as stdout:
-            runs.append(timed_tree([sys.executable, "-m", "partsim", *arguments], stdout))
+def measure(arguments: list[str], output: Path) -> tuple[float, float, float]:
+    """Run one case once: its wall seconds and peaks (:func:`timed_tree`)."""
+    with output.open("wb") as stdout:
+        return timed_tree([sys.executable, "-m", "partsim", *arguments], stdout)
+
+
+def figures(runs: list[tuple[float, float, float]]) -> dict:
+    """The median and range of a case's wall times, and its peaks."""
     seconds, rss, total = (sorted(values) for values in zip(*runs, strict=True))
     return {
         "seconds": round(statistics.median(seconds), 2),
@@ -194,15 +199,21 @@ def run(rows: int, small: int, repeat: int, work: Path) -> dict:
             result["csv_mib"] = round(csv_path.stat().st_size / 2**20)
             result["parquet_mib"] = round(parquet_path.stat().st_size / 2**20)
         target = result["cases"] if main else result["small"]
-        for name, arguments in cases(csv_path, parquet_path, work, main):
-            print(f"running: {name}, {size:,} events, {repeat} times ...", file=sys.stderr)
-            output = work / f"stdout-{size}.json"
-            target[name] = measure(arguments, repeat, output)
-            if "--json" in arguments:
-                summary = json.loads(output.read_text())
-                events = summary.get("events")
-                if events is not None:
-                    assert events == size, (name, events)
+        # The cases in turn, ``repeat`` times: a change in the machine's load falls on all.
+        runs: dict[str, list] = {}
+        for turn in range(repeat):
+            for name, arguments in cases(csv_path, parquet_path, work, main):
+                print(f"running: {name}, {size:,} events ({turn + 1} of {repeat}) ...",
+                      file=sys.stderr)  # fmt: skip
+                output = work / f"stdout-{size}.json"
+                runs.setdefault(name, []).append(measure(arguments, output))
+                if "--json" in arguments:
+                    summary = json.loads(output.read_text())
+                    events = summary.get("events")
+                    if events is not None:
+                        assert events == size, (name, events)
+        for name, measured in runs.items():
+            target[name] = figures(measured)
     out_csv = work / "out-csv" / "partitions.csv"
     out_dask = work / "out-dask" / "partitions.csv"
     assert out_dask.read_text() == out_csv.read_text(), "dask and local partition counts differ"

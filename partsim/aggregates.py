@@ -24,6 +24,7 @@ from partsim.keycounts import KEY_SCHEMA, KeyCounts, sum_by
 from partsim.ordering import EntityOrder
 from partsim.partitioners import get_partitioner
 from partsim.placement import Placed
+from partsim.serde import escaped_surrogates
 from partsim.sketch import HyperLogLog, KeySketch
 
 __all__ = [
@@ -67,11 +68,14 @@ class LoadAggregate:
     first_ns: int | None = None
     last_ns: int | None = None
     order: EntityOrder | None = None  # per-entity ordering (its placement 0), with order_by
-    # Past ``key_limit`` distinct keys, ``keys`` empties into ``sketch`` (hashed with
-    # ``partitioner``, a registry name); None: the key table stays exact.
+    # Past ``key_limit`` distinct keys, or ``key_bytes_limit`` bytes of them, ``keys``
+    # empties into ``sketch`` (hashed with ``partitioner``, a registry name), and
+    # ``sketch_reason`` says which limit it passed; None: the key table stays exact.
     key_limit: int | None = None
     partitioner: str | None = None
     sketch: KeySketch | None = None
+    key_bytes_limit: int | None = None
+    sketch_reason: str | None = None
 
     @classmethod
     def empty(cls, partition_count: int) -> LoadAggregate:
@@ -113,9 +117,21 @@ class LoadAggregate:
         limits = [p.key_limit for p in parts if p.key_limit is not None]
         merged.key_limit = min(limits) if limits else None
         merged.partitioner = next((p.partitioner for p in parts if p.partitioner), None)
+        byte_limits = [p.key_bytes_limit for p in parts if p.key_bytes_limit is not None]
+        merged.key_bytes_limit = min(byte_limits) if byte_limits else None
         sketches = [p.sketch for p in parts if p.sketch is not None]
+        merged.sketch_reason = next((p.sketch_reason for p in parts if p.sketch_reason), None)
         too_many = merged.key_limit is not None and merged.keys.num_rows > merged.key_limit
-        if sketches or too_many:
+        too_big = (
+            merged.key_bytes_limit is not None
+            and merged.keys.column("key").nbytes > merged.key_bytes_limit
+        )
+        if merged.sketch_reason is None and (too_many or too_big):
+            merged.sketch_reason = (
+                f"more than {merged.key_limit:,} distinct keys" if too_many else
+                f"more than {merged.key_bytes_limit / 2**20:,.0f} MiB of distinct keys"
+            )  # fmt: skip
+        if sketches or too_many or too_big:
             merged.sketch = KeySketch(merged.partition_count)
             for sketch in sketches:
                 merged.sketch.merge(sketch)
@@ -377,6 +393,7 @@ def entity_pairs(entity: pa.Array | pa.ChunkedArray, key_bytes: pa.Array) -> pa.
                 "--order-by: the entity column holds bytes that are not valid UTF-8; "
                 "order by a text column"
             ) from None
+    entity = escaped_surrogates(entity)  # an entity is a name: shown, never hashed
     ones = pa.array(np.ones(len(key_bytes), dtype=np.int64))
     pairs = pa.table({"entity": entity, "key": key_bytes, "count": ones})
     pairs = pairs.filter(pc.is_valid(pairs["entity"]))

@@ -36,7 +36,7 @@ from partsim.options import (
 from partsim.pipeline import BatchPlan, plan_result
 from partsim.reference import uniform_reference
 from partsim.serde import key_display
-from partsim.sketch import LG_K, LG_MAX_MAP_SIZE, SketchedKeys
+from partsim.sketch import LG_K, LG_MAX_MAP_SIZE, LONG_KEY, SHOWN_PREFIX, SketchedKeys
 from partsim.windows import window_table
 
 __all__ = ["AnalysisResult", "analyze", "finish"]
@@ -93,8 +93,11 @@ def finish(
     sketched = aggregate.sketch.result() if aggregate.sketch is not None else None
     keys = aggregate.keys if sketched is None else sketched.keys
     all_counts = keys.column("count").to_numpy()
-    # A hashed key's partition is a function of its bytes: hash each distinct key once.
-    all_partitions = plan.partitioner.hashed_partitions(keys.column("key"), count)[0]
+    if sketched is None:  # a hashed key's partition is a function of its bytes: hash once
+        all_partitions = plan.partitioner.hashed_partitions(keys.column("key"), count)[0]
+    else:  # as hashed when counted (a long key is only shown by its prefix)
+        all_partitions = keys.column("partition").to_numpy()
+        keys = keys.drop_columns(["partition"])
     hot = min(top, keys.num_rows)
     if sketched is None:
         distinct = np.bincount(all_partitions, minlength=count)
@@ -247,11 +250,21 @@ def _tail(aggregate: LoadAggregate, sketched: SketchedKeys | None) -> tuple[int,
 
 def _key_counts_note(aggregate: LoadAggregate, sketched: SketchedKeys | None) -> dict:
     """How hot keys and distinct keys were counted: exactly, or by sketches with bounds."""
+    limits = {"exact_keys": aggregate.key_limit, "exact_key_bytes": aggregate.key_bytes_limit}
     if sketched is None:
-        return {"method": "exact", "exact_keys": aggregate.key_limit}
+        return {"method": "exact", **limits}
+    reason = aggregate.sketch_reason or f"more than {aggregate.key_limit:,} distinct keys"
+    digested = int(pc.sum(sketched.keys["digested"]).as_py() or 0)
+    long_keys = (
+        f"; {digested:,} candidate hot keys are longer than {LONG_KEY} bytes: counted by a "
+        f"128-bit digest of the whole key, shown by their first {SHOWN_PREFIX} bytes and '…'"
+        if digested else ""
+    )  # fmt: skip
     return {
         "method": "sketch",
-        "exact_keys": aggregate.key_limit,
+        **limits,
+        "reason": reason,
+        "digested_keys": digested,
         "sketches": f"Apache DataSketches frequent items (lg_max_map_size {LG_MAX_MAP_SIZE}) "
         f"and HLL (lg_k {LG_K}, per partition)",
         "count_error_bound": sketched.count_error,
@@ -259,10 +272,10 @@ def _key_counts_note(aggregate: LoadAggregate, sketched: SketchedKeys | None) ->
         "distinct_keys_lower": sketched.distinct_lower,
         "distinct_keys_upper": sketched.distinct_upper,
         "note": (
-            f"more than {aggregate.key_limit:,} distinct keys: hot-key counts are estimates "
+            f"{reason}: hot-key counts are estimates "
             f"within ±{sketched.count_error:,} events, distinct keys within "
             f"{sketched.distinct_lower:,.0f}–{sketched.distinct_upper:,.0f} (95%); "
-            "per-partition messages and bytes are exact"
+            f"per-partition messages and bytes are exact{long_keys}"
         ),
     }
 

@@ -39,7 +39,9 @@ def assign(
     cannot hold is a :class:`~partsim.errors.DataError`.
 
     Records that take the client's keyless path (null keys, and empty keys where the client
-    treats them as null) get a partition drawn from a generator seeded with ``seed``.
+    treats them as null) get a partition drawn from a generator seeded with ``seed``. Text
+    with a lone surrogate is encoded the way the client's runtime does (the partitioner's
+    ``text_encoding``), in every format.
 
     >>> assign(["user-1", "user-2", ""], 12).tolist()
     [8, 8, 9]
@@ -50,7 +52,8 @@ def assign(
     """
     chosen = get_partitioner(partitioner)
     key_bytes = serialize_keys(keys, key_format, schema_id=schema_id, schema_type=schema_type,
-                               key_schema=key_schema, key_message=key_message)  # fmt: skip
+                               key_schema=key_schema, key_message=key_message,
+                               text_encoding=chosen.text_encoding)  # fmt: skip
     return chosen.assign(key_bytes, partition_count, np.random.default_rng(seed))
 
 

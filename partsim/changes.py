@@ -35,7 +35,7 @@ from partsim.options import (
     split_options,
 )
 from partsim.partitioners import check_partition_count, get_partitioner
-from partsim.pipeline import Encoding, Scan, move_placements
+from partsim.pipeline import Encoding, Scan, check_analysis_partitions, move_placements
 from partsim.placement import Placement, place_many
 from partsim.schemas import KeyFormat
 from partsim.serde import display_keys, encode_keys, key_display
@@ -179,7 +179,7 @@ def whatif(
         raise UsageError("give -p/--partitions, or both --from-partitions and --to-partitions")
     count_before, count_after = (
         check_partition_count(count_before),
-        check_partition_count(count_after),
+        check_analysis_partitions(count_after),
     )
     client_before = get_partitioner(from_partitioner or partitioner)
     client_after = get_partitioner(to_partitioner or partitioner)
@@ -228,6 +228,7 @@ def whatif(
                     Placement(0, client_after.name, count_after, prefix_after)),
         measures=MeasureOptions(size=measures.size, order_by=order_by,
                                 exact_keys=measures.exact_keys,
+                                exact_key_bytes=measures.exact_key_bytes,
                                 exact_entities=measures.exact_entities),
         strict=reader.strict, seed=seed, ordered=(0, 1) if order_by else (),
         key_order=order_by is None, moves=((0, 1),), key_sample=bool(salt),
@@ -249,6 +250,7 @@ def whatif(
         **change.sides(),
         "key_bytes_change": prefix_before != prefix_after,
         "events": load_before.events,
+        "size_source": done.scan.size_source,
         "skipped_rows": load_before.skipped_rows,
         "keyed_events": load_before.events - load_before.null_key_events,
         "null_key_events": load_before.null_key_events,
@@ -386,6 +388,7 @@ def _whatif_reserialized(inputs, change: _Change, side_before: ProducerOptions,
         **change.sides(),
         "key_bytes_change": True,
         "events": sample.events,
+        "size_source": done.scan.size_source,
         "skipped_rows": sample.skipped_rows,
         "keyed_events": sample.events - sample.null_events,
         "null_key_events": sample.null_events,

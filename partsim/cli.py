@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import NoReturn
 
 import click
@@ -30,7 +32,14 @@ from partsim.partitioners import (
     partitioner_names,
 )
 from partsim.schemas import KeyFormat
-from partsim.serde import KEY_FORMATS, SCHEMA_TYPES, encode_keys
+from partsim.serde import (
+    KEY_FORMATS,
+    SCHEMA_TYPES,
+    TEXT_ENCODING_SHORT,
+    TEXT_ENCODINGS,
+    encode_keys,
+    is_utf8,
+)
 
 
 class PartitionerType(click.ParamType):
@@ -145,9 +154,13 @@ def producer_options(command=None, *, partitions_required: bool = True):
     ])  # fmt: skip
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    invoke_without_command=True,
+)
 @click.version_option(__version__, prog_name="partsim")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """See how Kafka record keys spread over partitions, before production shows you.
 
     partsim reproduces, bit for bit, the partitioners of real Kafka clients (Java, librdkafka,
@@ -163,6 +176,8 @@ def cli() -> None:
       partsim partition user-42 -p 12 --compare
       partsim partitioners
     """
+    if ctx.invoked_subcommand is None:  # a bare `partsim` shows this help
+        click.echo(ctx.get_help())
 
 
 @cli.command()
@@ -184,8 +199,10 @@ def partition(
 
     KEY is the key as the producer's serializer receives it (text by default; see
     --key-format): with a key schema, a value of its type (42 for "long") or, for a record,
-    its JSON object. Give - to read keys from stdin, one per line. A key that the client does
-    not hash (an empty key where it counts as null) shows its keyless path instead.
+    its JSON object. Give - to read keys from stdin, one per line (LF or CRLF); text must be
+    UTF-8 (a BOM at the start is dropped), and --key-format bytes takes each line's raw
+    bytes. A key that the client does not hash (an empty key where it counts as null)
+    shows its keyless path instead.
 
     \b
     Examples:
@@ -202,9 +219,11 @@ def partition(
     serializer = resolve_key(options)
     key_list = _read_keys(keys, serializer.key_format)
     names = partitioner_names() if compare else [partitioner]
-    framed = encode_keys(key_list, serializer).checked(serializer.key_format)
     rows: dict[str, list[int | None]] = {}
     for name in names:
+        # Each client writes text as its runtime does (a lone surrogate differs).
+        client_key = replace(serializer, text_encoding=get_partitioner(name).text_encoding)
+        framed = encode_keys(key_list, client_key).checked(serializer.key_format)
         # Keys on the keyless path (or rejected) get a label, not a made-up partition.
         hashed = ~keyless_mask(get_partitioner(name), framed)
         placed = iter(
@@ -272,15 +291,21 @@ def _keyless_label(name: str) -> str:
 
 
 def _read_keys(keys: Sequence[str], key_format: str) -> list[str | bytes]:
+    from partsim.io import key_lines
+
     out: list[str | bytes] = []
     for key in keys:
-        if key != "-":
-            out.append(os.fsencode(key) if key_format == "bytes" else key)
-            continue
-        if key_format == "bytes":
-            out.extend(line.rstrip(b"\r\n") for line in sys.stdin.buffer)
+        if key == "-":
+            out.extend(key_lines(sys.stdin.buffer.read(), text=key_format != "bytes"))
+        elif key_format == "bytes":
+            out.append(os.fsencode(key))
+        elif not is_utf8(key):  # bytes of argv that are not UTF-8 (surrogate escapes)
+            raise UsageError(
+                f"key {os.fsencode(key)!r} is not valid UTF-8; give --key-format bytes to hash "
+                "its raw bytes"
+            )
         else:
-            out.extend(line.rstrip("\r\n") for line in sys.stdin)
+            out.append(key)
     if not out:
         raise UsageError("no keys given: pass keys as arguments, or - with keys on stdin")
     return out
@@ -368,6 +393,10 @@ EXACT_KEYS_OPTION = click.option(
     help="Distinct keys counted exactly; past this, hot keys and distinct counts come from "
     "DataSketches sketches (with their error bounds) and memory stays bounded.",
 )  # fmt: skip
+EXACT_KEY_BYTES_OPTION = click.option(
+    "--exact-key-bytes", default="64MiB", show_default=True,
+    help="Bytes of distinct keys counted exactly; past this, as past --exact-keys.",
+)  # fmt: skip
 EXACT_ENTITIES_OPTION = click.option(
     "--exact-entities", type=click.IntRange(1), default=None,
     help="Distinct --order-by entities followed exactly; past this, ordering comes from a "
@@ -380,6 +409,7 @@ def engine_options(command):
     """Where the aggregates are computed (EngineOptions)."""
     return _stack(command, [
         click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
+                     callback=lambda _ctx, _param, value: _engine(value),
                      help="Where to compute: this process, or a Dask cluster "
                      "(pip install 'partsim[dask]')."),
         click.option("--scheduler", metavar="ADDRESS", default=None,
@@ -406,6 +436,24 @@ JSON_OPTION = click.option(
 )
 
 
+def _out_directory(value: str | None) -> str | None:
+    """--out, checked before the run: one line naming it when it cannot be written."""
+    if value is not None:
+        from partsim.outputs import check_output_directory
+
+        check_output_directory(value)
+    return value
+
+
+def _engine(value: str) -> str:
+    """--engine: dask, when it is not installed, is the first error (one line)."""
+    if value == "dask":
+        from partsim.extras import require
+
+        require("dask")
+    return value
+
+
 def _skipped_note(summary: dict) -> None:
     if summary.get("skipped_rows"):
         click.echo(f"note: skipped {summary['skipped_rows']:,} unparsable rows "
@@ -420,14 +468,18 @@ def _skipped_note(summary: dict) -> None:
 
 def _properties(_ctx, _param, values: Sequence[str]) -> dict[str, str]:
     """-X KEY=VALUE options as a dict (the last one wins)."""
+    from partsim._live_reader import remember_secrets, shown_property
+
     out: dict[str, str] = {}
     for item in values:
         name, equals, value = item.partition("=")
-        if not equals or not name.strip():  # the value may be a secret: never echo it
-            given = repr(item) if not equals else "an empty KEY"
+        # A name with a ':' or a space in it may hold part of a secret value: never echo it.
+        if not equals or not re.fullmatch(r"[\w.-]+", name.strip()):
+            given = shown_property(item) if name.strip() else "an empty KEY"
             raise click.BadParameter(f"must be KEY=VALUE, e.g. security.protocol=SASL_SSL; got "
                                      f"{given}")  # fmt: skip
         out[name.strip()] = value
+    remember_secrets(out)
     return out
 
 
@@ -497,10 +549,12 @@ def _end_of_sample(sample) -> None:
     "out_dir",
     type=click.Path(file_okay=False),
     default=None,
+    callback=lambda _ctx, _param, value: _out_directory(value),
     help="Also write summary.json, partitions.csv, hot_keys.csv, windows.csv, PNG "
     "plots and report.html here.",
 )
 @EXACT_KEYS_OPTION
+@EXACT_KEY_BYTES_OPTION
 @EXACT_ENTITIES_OPTION
 @engine_options
 @live_options
@@ -523,8 +577,8 @@ def analyze(
     """Report per-partition load, skew and hot keys for a sample of events.
 
     INPUTS are CSV/TSV, JSON lines, Parquet, log files (with --regex) or kcat dumps
-    (kcat -C -t TOPIC -f '%k\\t%p\\t%o\\t%T\\t%S\\n'), optionally .gz/.zst/.bz2, globs,
-    or - for stdin.
+    (kcat -C -t TOPIC -e -f '%k\\t%p\\t%o\\t%T\\t%S\\n'), optionally .gz/.zst/.bz2,
+    globs, or - for stdin.
 
     \b
     Examples:
@@ -677,9 +731,11 @@ def _counts(text: str) -> list[int]:
     "out_dir",
     type=click.Path(file_okay=False),
     default=None,
+    callback=lambda _ctx, _param, value: _out_directory(value),
     help="Also write sweep.json, sweep.csv, recommendations.csv and plots here.",
 )
 @EXACT_KEYS_OPTION
+@EXACT_KEY_BYTES_OPTION
 @EXACT_ENTITIES_OPTION
 @engine_options
 @JSON_OPTION
@@ -835,9 +891,11 @@ def sweep(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) 
     "out_dir",
     type=click.Path(file_okay=False),
     default=None,
+    callback=lambda _ctx, _param, value: _out_directory(value),
     help="Also write whatif.json, partitions.csv, moves.csv, salting.csv and plots.",
 )
 @EXACT_KEYS_OPTION
+@EXACT_KEY_BYTES_OPTION
 @EXACT_ENTITIES_OPTION
 @engine_options
 @JSON_OPTION
@@ -994,6 +1052,7 @@ ASSIGNOR_CHOICES = ("range", "roundrobin", "sticky", "cooperative-sticky", "unif
     "out_dir",
     type=click.Path(file_okay=False),
     default=None,
+    callback=lambda _ctx, _param, value: _out_directory(value),
     help="Also write simulation.json, CSVs and lag, consumer and broker plots here.",
 )
 @engine_options
@@ -1030,7 +1089,8 @@ def simulate(inputs: Sequence[str], out_dir: str | None, as_json: bool, racks: s
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--markdown", is_flag=True, help="Print the README's Markdown table.")
 def list_partitioners(as_json: bool, markdown: bool) -> None:
-    """List every partitioner: its client, algorithm, sign rule and null/empty-key rules.
+    """List every partitioner: its client, algorithm, sign rule, null/empty-key rules, and
+    how its client writes a text key with a lone UTF-16 surrogate.
 
     Names are what --partitioner accepts; aliases work too.
 
@@ -1050,6 +1110,7 @@ def list_partitioners(as_json: bool, markdown: bool) -> None:
             "empty_key": p.empty_key_rule,
             "keyless": KEYLESS_STRATEGIES[p.keyless],
             "keyless_model": p.keyless_model,
+            "lone_surrogate": TEXT_ENCODINGS[p.text_encoding],
             "notes": p.notes,
             "reference": p.reference,
         }
@@ -1068,6 +1129,7 @@ def list_partitioners(as_json: bool, markdown: bool) -> None:
             "sign": p.sign_rule,
             "null key": p.null_key_short,
             "empty key": p.empty_key_short,
+            "lone surrogate": TEXT_ENCODING_SHORT[p.text_encoding],
             "client": p.client,
         }
         for p in PARTITIONERS.values()
@@ -1083,14 +1145,14 @@ def list_partitioners(as_json: bool, markdown: bool) -> None:
 def partitioner_markdown() -> str:
     """The README's partitioner table, from the registry (a test keeps the README equal)."""
     lines = [
-        "| name (aliases) | client | algorithm | sign | null key | empty key |",
-        "|---|---|---|---|---|---|",
+        "| name (aliases) | client | algorithm | sign | null key | empty key | lone surrogate |",
+        "|---|---|---|---|---|---|---|",
     ]
     for p in PARTITIONERS.values():
         aliases = ", ".join(f"`{alias}`" for alias in p.aliases)
         names = f"`{p.name}`" + (f" ({aliases})" if aliases else "")
         cells = [names, p.client, p.algorithm or "none", p.sign_rule, p.null_key_short,
-                 p.empty_key_short]  # fmt: skip
+                 p.empty_key_short, TEXT_ENCODING_SHORT[p.text_encoding]]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -1228,15 +1290,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("Aborted.", err=True)
         return 130
     except click.UsageError as error:  # one line, not click's three
-        click.echo(f"Error: {error.format_message()}", err=True)
+        _error(error.format_message())
         return error.exit_code
     except click.ClickException as error:
-        error.show()
+        _error(error.format_message())
         return error.exit_code
     except click.exceptions.Exit as done:
         return done.exit_code
     except PartsimError as error:
-        click.echo(f"Error: {error}", err=True)
+        _error(str(error))
         return error.exit_code
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away (e.g. `| head`): not an error
@@ -1244,16 +1306,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
-    except Exception as error:  # a bug: still one line, unless debugging
+    except MemoryError as error:  # Arrow's too: the machine's limit, not a bug
         if os.environ.get("PARTSIM_DEBUG"):
             raise
+        from partsim.io import BATCH_BYTES
+
+        reason = f": {str(error).splitlines()[0]}" if str(error) else ""
         click.echo(
-            f"Error: internal error ({type(error).__name__}: {error}); this is a bug in partsim, "
-            "rerun with PARTSIM_DEBUG=1 and report the traceback",
+            f"Error: out of memory ({type(error).__name__}{reason}); partsim holds batches of "
+            f"{BATCH_BYTES >> 20} MiB and at most --exact-keys / --exact-key-bytes of distinct "
+            "keys: lower those, or allow it more memory",
             err=True,
         )
         return 1
+    except Exception as error:  # a bug: still one line, unless debugging
+        if os.environ.get("PARTSIM_DEBUG"):
+            raise
+        _error(
+            f"internal error ({type(error).__name__}: {error}); this is a bug in partsim, "
+            "rerun with PARTSIM_DEBUG=1 and report the traceback"
+        )
+        return 1
     return code if isinstance(code, int) else 0
+
+
+def _error(message: str) -> None:
+    """Print ``Error: message``, without any secret value given in -X or --config."""
+    reader = sys.modules.get("partsim._live_reader")  # loaded if any secret was given
+    click.echo(f"Error: {reader.scrub_given(message) if reader else message}", err=True)
 
 
 #: glibc's mallopt parameters (malloc.h): M_TRIM_THRESHOLD and M_MMAP_THRESHOLD.

@@ -38,11 +38,12 @@ from partsim.options import (
 )
 from partsim.ordering import lookup_partitions, ordering_report
 from partsim.partitioners import Partitioner, check_partition_count, get_partitioner
-from partsim.pipeline import Encoding, Scan
+from partsim.pipeline import NO_SIZES, Encoding, Scan, check_analysis_partitions
 from partsim.placement import Placement, keyless_fill, place_many
 
 __all__ = [
     "SweepResult",
+    "check_byte_rate",
     "evaluate",
     "parse_designs",
     "parse_rate",
@@ -75,6 +76,16 @@ def parse_rate(text: str | float | int, option: str = "--rate") -> tuple[float, 
         return value, "messages"
     unit = unit[0].upper() + unit[1:] if unit != "B" else unit
     return value * _BYTE_UNITS[unit], "bytes"
+
+
+def check_byte_rate(rate: tuple[float, str] | None, size_source: str, option: str) -> None:
+    """A rate in bytes needs event sizes: without them every event counts one byte."""
+    if rate is not None and rate[1] == "bytes" and size_source == NO_SIZES:
+        raise UsageError(
+            f"{option} is in bytes, but the events have no sizes (without --size, or key and "
+            "value sizes in the input, an event counts as 1 byte): give --size COLUMN, or "
+            f"{option} in messages/s"
+        )
 
 
 #: The key options a design may carry after its expression (``NAME=EXPR --key-format ...``).
@@ -335,7 +346,7 @@ def sweep(
     )  # fmt: skip
     order_by, timestamp = measures.order_by, measures.timestamp
     named = parse_designs(designs)
-    counts = sorted({check_partition_count(int(n)) for n in partition_counts})
+    counts = sorted({check_analysis_partitions(int(n)) for n in partition_counts})
     if not counts:
         raise UsageError("give at least one partition count, e.g. -p 6,12,24")
     chosen = [get_partitioner(name) for name in (partitioners or ["java"])]
@@ -351,6 +362,9 @@ def sweep(
     done = run_scan(inputs, scan, input_options=reader, engine_options=engine,
                     progress=progress)  # fmt: skip
     result = done.aggregate
+    size_source = done.scan.size_source
+    check_byte_rate(capacity, size_source, "--partition-capacity")
+    check_byte_rate(total_rate, size_source, "--rate")
     # Each design counts the rows its key serializer could write (a key schema drops the
     # others, as that design's skipped rows): the summary states the first design's.
     key_loads = [result.loads[encoding.key_placement] for encoding in scan.encodings]
@@ -388,6 +402,7 @@ def sweep(
         "partition_capacity": None if capacity is None else
         {"value": capacity[0], "unit": f"{capacity[1]}/s"},
         "events": events,
+        "size_source": size_source,
         "skipped_rows": key_loads[0].skipped_rows,
         "recommendations": recommendations.to_dict("records"),
     }  # fmt: skip

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from partsim.errors import ClusterError, UsageError, error_reason
+from partsim.extras import require
 from partsim.options import DEFAULT_BLOCKSIZE, InputOptions
 from partsim.pipeline import Scan, ScanAggregate, bind_scan, scan_batches
 
@@ -44,10 +45,9 @@ Partial = tuple[ScanAggregate, list[str]]
 
 
 def _distributed():
-    try:
-        import distributed
-    except ImportError:  # pragma: no cover - the CI installs it
-        raise UsageError("--engine dask needs Dask: pip install 'partsim[dask]'") from None
+    require("dask")
+    import distributed
+
     return distributed
 
 
@@ -63,6 +63,7 @@ def parse_blocksize(value: object) -> int:
     >>> parse_blocksize("64MiB"), parse_blocksize(0)
     (67108864, 0)
     """
+    require("dask")
     from dask.utils import parse_bytes
 
     try:
@@ -165,7 +166,7 @@ def scan_on_dask(
     if scan.rate is not None and scan.measures.timestamp is None:
         raise UsageError("on Dask, records need their times: give --timestamp")
     scan = bind_scan(scan, source.columns)
-    pieces = source.pieces(size)
+    pieces = source.select(scan.columns()).pieces(size)
     bar = Progress(enabled=progress, total_bytes=source.bytes_total, unit="pieces",
                    label=f"reading {len(pieces)} pieces on Dask")  # fmt: skip
     distributed = _distributed()

@@ -5,6 +5,12 @@ columns (``{region}:{customer_id}``). A null in any field makes a null key, as a
 skips the key when a field is missing would; ``null_field_as_empty`` formats it as ``""``
 instead. Field values are formatted as text: a template always gives a string key, while a
 bare column keeps its own type (so ``--key-format int64`` can read an integer column).
+
+A field renders one way, with or without a conversion: as its text (booleans ``true`` and
+``false``, integers in decimal, floats in shortest round-trip form, ``1.0`` as ``1``,
+bytes as their UTF-8 text). ``{c!s}`` is the same as ``{c}``, and ``!r`` and ``!a`` quote
+that text. A format spec formats a number or a time as the value itself (``{id:05d}``,
+``{amount:.2f}``, ``{ts:%Y-%m-%d}``) and any other value as its text.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from partsim.errors import DataError, UsageError, missing_column
-from partsim.serde import is_utf8
+from partsim.serde import is_utf8, text_values
 
 __all__ = ["KeyDesign", "parse_design"]
 
@@ -96,8 +102,22 @@ class KeyDesign:
             ) from None
 
     def _format_rows(self, batch: pa.RecordBatch | pa.Table) -> pa.Array:
-        """The slow path, for fields with a format spec or conversion (``{id:05d}``)."""
-        columns = {name: batch.column(name).to_pylist() for name in self.columns}
+        """The slow path, for fields with a format spec or conversion (``{id:05d}``).
+
+        A field's value is its text, as without a spec (``true``, ``1``, ``1.5``, bytes as
+        UTF-8); a conversion applies to that text (``{c!s}`` is ``{c}``, ``{c!r}`` quotes
+        it). A spec formats a number or a time as itself (``{id:05d}``, ``{ts:%Y-%m}``) and
+        any other value as its text (``{flag:>5}`` gives `` true``)."""
+        texts = {name: text_values(self._text(batch, name)) for name in self.columns}
+        natives: dict[str, list] = {}
+        for _, field, spec, conversion in self.parts:
+            if field is not None and spec and not conversion and field not in natives:
+                values = batch.column(field)
+                kind = (
+                    values.type.value_type if pa.types.is_dictionary(values.type) else values.type
+                )
+                if _formats_natively(kind):
+                    natives[field] = values.to_pylist()
         formatter = string.Formatter()
         out: list[str | None] = []
         for row in range(batch.num_rows):
@@ -106,17 +126,18 @@ class KeyDesign:
                 text.append(literal)
                 if field is None:
                     continue
-                value = columns[field][row]
+                value = texts[field][row]
                 if value is None:
                     if not self.null_field_as_empty:
                         text = None
                         break
                     value = ""
-                value = formatter.convert_field(value, conversion) if conversion else value
+                elif conversion:
+                    value = formatter.convert_field(value, conversion)
+                elif field in natives:
+                    value = natives[field][row]
                 try:
                     formatted = format(value, spec or "")
-                    if not formatted.isascii():
-                        formatted.encode("utf-8")  # '{id:c}' of 55296 is a lone surrogate
                 except (ValueError, TypeError, OverflowError) as error:  # '{id:c}' of -1
                     raise UsageError(
                         f"--key {self.expression!r}: cannot format {value!r} with "
@@ -124,7 +145,25 @@ class KeyDesign:
                     ) from None
                 text.append(formatted)
             out.append(None if text is None else "".join(text))
-        return pa.array(out, type=pa.string())
+        try:
+            return pa.array(out, type=pa.string())
+        except UnicodeEncodeError:  # a lone surrogate (from the text, or '{id:c}' of 55296):
+            # kept as generalized UTF-8, written as each client's runtime writes it
+            return pa.array(
+                [None if key is None else key.encode("utf-8", "surrogatepass") for key in out],
+                pa.binary(),
+            ).view(pa.string())
+
+
+def _formats_natively(kind: pa.DataType) -> bool:
+    """Whether a template's format spec applies to a column's values as they are: numbers
+    and times (``{id:05d}``, ``{ts:%Y-%m-%d}``); other values are formatted as text."""
+    return (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_temporal(kind)
+    )
 
 
 def _as_text(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:

@@ -59,6 +59,7 @@ def run_scan(
 
     source = input_options.open(inputs)
     scan = bind_scan(scan, source.columns)
+    source.select(scan.columns())  # a wide input's other columns are never converted
     bar = Progress(enabled=progress, total_bytes=source.bytes_total)
     with bar:
         # Three threads: reading; parsing sizes and times and hashing keys; counting.

@@ -14,6 +14,7 @@ __all__ = [
     "BrokerError",
     "ClusterError",
     "DataError",
+    "OutputError",
     "PartsimError",
     "UsageError",
     "closest",
@@ -43,6 +44,12 @@ class DataError(PartsimError, ValueError):
 
 class BrokerError(PartsimError):
     """A Kafka cluster could not be read: unreachable, authentication refused, access denied."""
+
+    exit_code = 1
+
+
+class OutputError(PartsimError):
+    """An output cannot be written: a directory this user cannot write to, a full disk."""
 
     exit_code = 1
 

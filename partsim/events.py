@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from partsim.design import KeyDesign
 from partsim.errors import DataError, UsageError
 from partsim.hashing import KernelArray, _kernels, kernel_backend
+from partsim.serde import text_values
 
 __all__ = [
     "MISSING_TIME",
@@ -83,7 +84,8 @@ def parse_numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
             values = pc.cast(values, pa.float64())
         except pa.ArrowInvalid:
             values = _trimmed_numbers(values)
-    return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+    # An integer past 2**53 becomes the nearest double (a safe cast would refuse it).
+    return pc.cast(values, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
 
 
 def _trimmed_numbers(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -133,9 +135,11 @@ def _utf8_or_none(value: bytes | None) -> str | None:
 def parse_timestamps(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Event times in int64 nanoseconds since the epoch (UTC); ``INT64_MIN`` where unparsable.
 
-    Numbers are epoch seconds, milliseconds, microseconds or nanoseconds, told apart by their
-    magnitude; text is ISO 8601 (a time without a zone is taken as UTC), or any form pandas
-    parses.
+    Each value is read on its own, whatever the others hold. A number is epoch seconds,
+    milliseconds, microseconds or nanoseconds by its own magnitude: below 1e11 seconds (up
+    to the year 5138), below 1e14 milliseconds (from March 1973), below 1e17 microseconds,
+    else nanoseconds; so seconds and milliseconds may mix in one column. Other text is ISO
+    8601 (a time without a zone is taken as UTC), or any form pandas parses.
     """
     if pa.types.is_dictionary(values.type):
         values = values.cast(values.type.value_type)
@@ -154,28 +158,59 @@ def parse_timestamps(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
             return _time_ns(pc.cast(values, pa.timestamp("ns", tz="UTC" if zoned else None)))
         except pa.ArrowInvalid:
             pass
+    if pa.types.is_integer(values.type):
+        return _epoch_integers(values)
     numbers = parse_numbers(values)
     numeric = np.isfinite(numbers)
-    present = len(values) - values.null_count
-    if numeric.any() and (not text or numeric.sum() >= 0.5 * present):
-        magnitude = np.nanmedian(np.abs(numbers[numeric]))
-        scale = (
-            1e9 if magnitude < 1e11 else 1e6 if magnitude < 1e14 else 1e3 if magnitude < 1e17 else 1
-        )
-        out = np.full(len(numbers), MISSING_TIME, dtype=np.int64)
-        with np.errstate(over="ignore"):  # inf, and then unparsable
+    out = np.full(len(numbers), MISSING_TIME, dtype=np.int64)
+    if numeric.any():
+        # Each number's unit by its own magnitude, never by the other values in its batch.
+        magnitude = np.abs(numbers)
+        scale = _epoch_scale(magnitude)
+        with np.errstate(over="ignore", invalid="ignore"):  # inf, and then unparsable
             nanoseconds = numbers * scale
         # Past int64 nanoseconds (about the years 1678-2262) a number names no time we can
         # hold: unparsable, rather than whatever the cast would wrap it to.
         numeric &= np.abs(np.where(numeric, nanoseconds, 0)) < 2.0**63 - 2.0**11
         out[numeric] = nanoseconds[numeric].astype(np.int64)
-        return out
-    if not text:
-        return np.full(len(values), MISSING_TIME, dtype=np.int64)
-    series = pd.Series(values.to_pylist(), dtype=object)
-    parsed = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
-    out = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
-    out[parsed.isna().to_numpy()] = MISSING_TIME
+        whole = numeric & (magnitude < 2.0**53) & (numbers == np.round(numbers))
+        if whole.any():  # whole numbers in integers, exactly: 1700000000123 ms is ...123000000
+            out[whole] = numbers[whole].astype(np.int64) * scale[whole]
+    rest = np.flatnonzero(~np.isfinite(numbers) & np.asarray(pc.is_valid(values)))
+    if text and len(rest):  # the values that are not numbers: as text times, one by one
+        series = pd.Series(text_values(values.take(pa.array(rest))), dtype=object)
+        parsed = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
+        times = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
+        times[parsed.isna().to_numpy()] = MISSING_TIME
+        out[rest] = times
+    return out
+
+
+def _epoch_scale(magnitude: np.ndarray) -> np.ndarray:
+    """Nanoseconds per unit of each epoch number, by its own magnitude (see
+    :func:`parse_timestamps`)."""
+    return np.select(
+        [magnitude < 1e11, magnitude < 1e14, magnitude < 1e17], [10**9, 10**6, 10**3], 1
+    ).astype(np.int64)
+
+
+def _epoch_integers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An integer column's epoch numbers in nanoseconds, exactly (an int64 of nanoseconds
+    is past 2**53, where a double would round it); past int64 nanoseconds, unparsable."""
+    valid = np.asarray(pc.is_valid(values), dtype=bool)
+    if pa.types.is_uint64(values.type):
+        huge = np.asarray(
+            pc.greater(values, pa.scalar(2**63 - 1, pa.uint64())).fill_null(False), dtype=bool
+        )
+        valid &= ~huge
+        values = pc.if_else(huge, pa.scalar(0, values.type), values)
+    numbers = values.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+    scale = _epoch_scale(np.abs(numbers.astype(np.float64)))
+    valid &= (numbers != np.iinfo(np.int64).min) & (
+        np.abs(numbers) <= np.iinfo(np.int64).max // scale
+    )
+    out = np.full(len(numbers), MISSING_TIME, dtype=np.int64)
+    out[valid] = numbers[valid] * scale[valid]
     return out
 
 

@@ -175,16 +175,29 @@ def java_string_hash(key: bytes) -> int:
     """Java's ``String.hashCode`` of the UTF-8 key decoded, over UTF-16 code units, signed int32.
 
     Pulsar's Java ``JavaStringHash`` masks this with ``0x7fffffff``. Bytes that are not valid
-    UTF-8 decode to U+FFFD, as ``new String(bytes, UTF_8)`` does.
+    UTF-8 decode to U+FFFD, as ``new String(bytes, UTF_8)`` does, except a lone surrogate's
+    generalized UTF-8, which is its code unit (how a text key keeps one).
 
     >>> java_string_hash(b"keykeykeykeykey1") & 0x7FFFFFFF
     434058482
     """
-    units = np.frombuffer(key.decode("utf-8", "replace").encode("utf-16-le"), dtype="<u2")
+    units = np.frombuffer(_java_units(key), dtype="<u2")
     h = 0
     for unit in units.tolist():
         h = (31 * h + unit) & 0xFFFFFFFF
     return h - (1 << 32) if h & 0x80000000 else h
+
+
+def _java_units(key: bytes) -> bytes:
+    """The UTF-16 code units (little-endian) of the Java string a key's bytes stand for. A
+    lone surrogate that a text key kept as its generalized UTF-8 (``ED A0 80``, see
+    ``partsim.serde.encode_text``) is that code unit; other bytes that are not UTF-8 decode
+    to U+FFFD."""
+    try:
+        text = key.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        text = key.decode("utf-8", "replace")
+    return text.encode("utf-16-le", "surrogatepass")
 
 
 def md5(key: bytes) -> int:
@@ -491,7 +504,7 @@ def _hash_each(
 
 def _java_string_hash_vector(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """``String.hashCode`` over each key's UTF-16 code units, vectorized over all keys."""
-    encoded = [key.decode("utf-8", "replace").encode("utf-16-le") for key in _key_list(keys)]
+    encoded = [_java_units(key) for key in _key_list(keys)]
     lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)) // 2
     units = np.frombuffer(b"".join(encoded), dtype="<u2").astype(np.uint32)
     h = np.zeros(len(encoded), dtype=np.uint32)

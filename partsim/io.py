@@ -2,10 +2,21 @@
 
 :func:`open_events` is the input layer of ``partsim analyze``. It reads the header or schema
 of every input eagerly, so the columns are known at once, then streams
-:class:`pyarrow.RecordBatch` es of ``batch_rows`` rows (the last one fewer) with one schema,
-whatever the format. Memory stays bounded: a file is never read whole (a Parquet row group, or a few
-MiB of text at a time; Arrow's CSV reader reads up to 32 blocks ahead, so its block is 1 MiB
-and grows, by reading the file again, only for a file with a longer row).
+:class:`pyarrow.RecordBatch` es of ``batch_rows`` rows and at most ``BATCH_BYTES`` (16 MiB;
+a wider row is a batch of its own), whatever the format.
+
+Memory stays bounded in bytes: a file is never read whole (a few MiB of text at a time, or
+Parquet batches sized from the row group's metadata and its dictionaries' longest value, so
+that a 25 KB file of one 1 MiB value repeated 10,240 times is read 16 rows at a time;
+Arrow's CSV reader reads up to 32 blocks ahead on its threads, so its block is 1 MiB and
+grows, by reading the file again and on one thread, only for a file with a longer row).
+:meth:`EventSource.select` reads only the columns an analysis uses: the others of a wide
+CSV row are split but never converted, and a Parquet file's are never read.
+
+Inputs of other types are never converted to one another: each batch holds one input's
+own values (an int64 column stays int64, the next CSV's ``007`` stays ``007``), and batches
+never join across a change of types, so each input's keys are serialized from its own
+values, the same whether the inputs are read in one stream or in pieces (Dask).
 
 ================  ========================================================================
 ``csv``, ``tsv``  A header row is required. Every column is text, so ``007`` stays ``007``.
@@ -13,11 +24,24 @@ and grows, by reading the file again, only for a file with a longer row).
                   has no quoting (IANA ``text/tab-separated-values``); CSV quotes with ``"``
                   and values may span lines. A row with the wrong number of fields is
                   skipped; so is a row that is not valid UTF-8 (no column can hold its bytes).
-``jsonl``         One JSON object per line. Nested objects become dotted columns
-                  (``{"user": {"id": 7}}`` gives ``user.id``). Every value is text: strings
-                  as they are, integers exactly as written, floats in shortest round-trip
-                  form (``1.0`` -> ``"1"``, ``1e-07`` -> ``"1e-7"``), ``true``/``false``,
-                  arrays as compact JSON; JSON ``null`` and a missing field are null. The
+``jsonl``         One JSON object per line. A line ends at LF (``\\n``; a CR before it is
+                  whitespace, so CRLF files read the same); a line that holds anything but
+                  one object (two objects, a bare value, or several objects separated by
+                  CR-only line ends) is skipped, whatever the other lines hold. Nested
+                  objects become dotted columns (``{"user": {"id": 7}}`` gives ``user.id``).
+                  Every value is text, decided by how that value is written, never by the
+                  other lines: strings as they are, integers (no fraction or exponent) as
+                  their exact decimal value however big (``-0`` is ``0``), other numbers as
+                  the shortest digits that read back as the same double, in decimal form
+                  from 1e-6 up to 1e10 and in exponent form outside it (``1.0`` -> ``"1"``,
+                  ``1e-07`` -> ``"1e-7"``, ``1e10`` -> ``"1e+10"``, ``-0.0`` -> ``"-0"``),
+                  ``true``/``false``, arrays as compact JSON; JSON
+                  ``null`` and a missing field are null. A string with an escaped lone
+                  surrogate (``"\\ud800"``) keeps it, and each client encodes it as its
+                  runtime does when the key is hashed (see :mod:`partsim.serde`). A line of
+                  more than 10,000 fields (``:``) is skipped, as is one nested deeper than
+                  64 levels; a block whose first 64 KiB show more than 1,000 fields is read
+                  in Python, keeping only the wanted fields. The
                   columns are the fields found in the first MiB of the first input;
                   fields first seen later are ignored, and later JSON files are not
                   compared (records are schemaless). Lines that are not JSON objects are
@@ -58,6 +82,7 @@ import json
 import os
 import re
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -65,15 +90,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from partsim.errors import DataError, UsageError, error_reason, invalid_choice
-from partsim.serde import is_utf8, java_utf8
+from partsim.serde import is_utf8
 
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
-__all__ = ["FORMATS", "KCAT_COLUMNS", "EventSource", "open_events"]
+__all__ = ["FORMATS", "KCAT_COLUMNS", "EventSource", "key_lines", "open_events"]
 
 FORMATS: tuple[str, ...] = ("csv", "tsv", "jsonl", "parquet", "log", "kcat")
 KCAT_COLUMNS: tuple[str, ...] = ("key", "partition", "offset", "timestamp", "value_size")
@@ -105,10 +131,22 @@ _CSV_BLOCKS = (1 << 20, 8 << 20, 64 << 20)  # a CSV row must fit in one block
 _LINE_BLOCK = 4 << 20  # text formats are parsed this many bytes at a time
 _MAX_LINE = 64 << 20
 _JSON_PROBE = 1 << 20
+#: Bytes per batch at most (a batch of one row may hold more): with wide rows, fewer rows
+#: than ``batch_rows``, so that the batches in flight stay well under 1 GiB in bytes too.
+BATCH_BYTES = 16 << 20
 #: Rows per batch by default: big enough to amortize per-batch work, small enough that the
 #: batches in flight (read ahead, being keyed, being grouped) stay well under 1 GiB.
 BATCH_ROWS = 1 << 18
 _JSON_MAX_DEPTH = 64
+#: A JSON line with more ':' than this (fields, at any depth) is skipped: parsing one line
+#: of two million fields took 9.8 GB (Arrow) or gigabytes of Python objects.
+_JSON_MAX_FIELDS = 10_000
+# Arrow's JSON reader gives every row of a block a value for every field seen in it: a
+# block whose first 64 KiB show more fields than this, or rows x fields over the cell
+# count, is parsed in Python (which keeps the wanted fields only).
+_JSON_SAMPLE = 64 << 10
+_ARROW_MAX_FIELDS = 1_000
+_ARROW_MAX_CELLS = 20_000_000
 # Arrow's JSON parser recurses per nesting level and overflows the stack (a segfault) near
 # 15,000 levels on an 8 MiB stack, sooner on a thread's smaller one: a line with more '{'
 # and '[' than this is parsed in Python, which skips it as too deep.
@@ -146,6 +184,7 @@ class _Options:
     delimiter: str | None
     regex: re.Pattern[str] | None
     batch_rows: int
+    wanted: tuple[str, ...] | None = None  # the columns to read (EventSource.select)
 
 
 class _Tally:
@@ -625,7 +664,7 @@ def _csv_header_lines(
 
 
 def _check_unique(names: Sequence[str], what: str) -> None:
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+    duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
     if duplicates:
         raise DataError(f"{what} has duplicate column names: {', '.join(duplicates)}")
 
@@ -644,7 +683,7 @@ def _flat_names(schema: pa.Schema) -> list[str]:
 
 #: What pyarrow raises for a corrupt Parquet file: Arrow's errors, and a UnicodeDecodeError
 #: (a ValueError) for a column name that is not UTF-8.
-_PARQUET_ERRORS = (OSError, ValueError, pa.ArrowException)
+_PARQUET_ERRORS = (OSError, ValueError, MemoryError, pa.ArrowException)
 
 
 def _parquet_file(source: _Input) -> pq.ParquetFile:
@@ -659,6 +698,12 @@ def _parquet_file(source: _Input) -> pq.ParquetFile:
 
 
 def _parquet_failure(source: _Input, exc: BaseException) -> DataError:
+    if isinstance(exc, (MemoryError, pa.ArrowMemoryError, pa.ArrowCapacityError)):
+        return DataError(
+            f"{source.name}: its values decode to more than memory holds ({error_reason(exc)});"
+            f" partsim reads Parquet in batches of {BATCH_BYTES >> 20} MiB by the sizes the "
+            "file's metadata and dictionaries state, and this file expands beyond them"
+        )
     return DataError(f"{source.name} is truncated or corrupt (Parquet): {error_reason(exc)}")
 
 
@@ -687,12 +732,17 @@ def _columns_of(source: _Input, options: _Options, stdin: _ByteStream | None) ->
 
 
 def _json_columns(stream: _ByteStream, source: _Input) -> list[str]:
-    head = stream.peek(_JSON_PROBE, whole_lines=True)
-    end = head.find(b"\n", min(len(head), _JSON_PROBE) - 1)
-    probe = (head if end < 0 else head[: end + 1]).removeprefix(_BOM)
-    _check_json_lines(probe, source)
-    tally = _Tally(strict=False)
-    names = _JsonParser(source.name, tally).names(probe)
+    size = _JSON_PROBE
+    while True:  # the first MiB, or more while it holds only skipped lines (up to 64 MiB)
+        head = stream.peek(size, whole_lines=True)
+        end = head.find(b"\n", min(len(head), size) - 1)
+        probe = (head if end < 0 else head[: end + 1]).removeprefix(_BOM)
+        _check_json_lines(probe, source)
+        tally = _Tally(strict=False)
+        names = _JsonParser(source.name, tally).names(probe)
+        if names or end < 0 or len(probe) >= _MAX_LINE or len(head) <= end + 1:
+            break
+        size = len(probe) + _JSON_PROBE
     if not names:  # otherwise every --key would be "not found" in "(none)", a usage error
         if not probe.strip():
             raise DataError(f"{source.name} is empty; JSON lines input needs one object a line")
@@ -757,6 +807,7 @@ def _read_csv(
                 ) from None
             tally.restore(before)
             block_size = next(sizes, None)
+            threads = False  # Arrow reads blocks ahead per thread: bigger ones, one at a time
             if block_size is None:
                 raise DataError(
                     f"{source.name}: a row is longer than 64 MiB, or a quote is never closed"
@@ -773,9 +824,11 @@ def _csv_batches(
     block_size: int,
     threads: bool = False,
 ) -> Iterator[pa.RecordBatch]:
-    names = _csv_header(stream, source, options)
+    header = _csv_header(stream, source, options)
     delimiter = _csv_delimiter(source, options)
     escaped = _Escaped(stream, "\x02" if delimiter == "\x01" else "\x01")
+    # Only the wanted columns are converted (a wide row's other fields are only split).
+    names = list(options.wanted) if options.wanted is not None else header
     arrow_names = [name.replace(escaped.escape, escaped.escape * 2) for name in names]
     ragged: list[int] = []  # row numbers of skipped rows, for numbering the others
     failure: list[Exception] = []
@@ -804,6 +857,7 @@ def _csv_batches(
     )
     convert = pa_csv.ConvertOptions(
         column_types={name: pa.binary() for name in arrow_names},
+        include_columns=arrow_names,
         null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
@@ -1011,32 +1065,94 @@ class _JsonParser:
 
     def names(self, block: bytes) -> list[str]:
         """The columns of a block, in the order their fields first appear."""
-        return list(self._parse(block, 1)[0])
+        return self._parse(block, 1, ())[2]
 
     def batch(self, block: bytes, first_line: int, columns: Sequence[str]) -> pa.RecordBatch:
         """A block's records with exactly ``columns`` (a missing field is null)."""
-        values, rows = self._parse(block, first_line)
+        values, rows, _ = self._parse(block, first_line, columns)
         arrays = [values.get(name, pa.nulls(rows, pa.string())) for name in columns]
         return pa.RecordBatch.from_arrays(arrays, names=list(columns))
 
-    def _parse(self, block: bytes, first_line: int) -> tuple[dict[str, pa.Array], int]:
-        safe = not _too_deep_for_arrow(block) and not _has_non_object_line(block)
+    def _parse(
+        self, block: bytes, first_line: int, columns: Sequence[str]
+    ) -> tuple[dict[str, pa.Array], int, list[str]]:
+        """The block's values of ``columns`` (at least), its row count and all its fields."""
+        block = self._without_wide_lines(block, first_line)
+        safe = (
+            not _too_deep_for_arrow(block)
+            and not _has_non_object_line(block)
+            and not self._too_wide_for_arrow(block)
+        )
         fast = self._arrow(block) if safe else None
-        return fast if fast is not None else self._python(block, first_line)
+        if fast is not None:
+            return fast[0], fast[1], list(fast[0])
+        return self._python(block, first_line, columns)
+
+    def _without_wide_lines(self, block: bytes, first_line: int) -> bytes:
+        """``block`` with each line of more than ``_JSON_MAX_FIELDS`` ':' (fields) skipped
+        and blanked: a line of millions of fields would take gigabytes to parse."""
+        if block.count(b":") <= _JSON_MAX_FIELDS:
+            return block
+        data = np.frombuffer(block, dtype=np.uint8)
+        ends = np.flatnonzero(data == ord("\n"))
+        starts = np.concatenate([[0], ends + 1])
+        stops = np.concatenate([ends, [len(block)]])
+        long_lines = np.flatnonzero(stops - starts > _JSON_MAX_FIELDS)  # a ':' per field
+        wide = [int(i) for i in long_lines
+                if block.count(b":", int(starts[i]), int(stops[i])) > _JSON_MAX_FIELDS]  # fmt: skip
+        if not wide:
+            return block
+        self.tally.skip(
+            self.name, [first_line + i for i in wide],
+            [f"nested deeper than {_JSON_MAX_DEPTH} levels"
+             if _nesting(data[int(starts[i]) : int(stops[i])]) > _JSON_MAX_DEPTH
+             else f"more than {_JSON_MAX_FIELDS:,} fields (':') on one line" for i in wide],
+        )  # fmt: skip
+        parts, last = [], 0
+        for i in wide:
+            parts.append(block[last : int(starts[i])])
+            last = int(stops[i])
+        parts.append(block[last:])
+        return b"".join(parts)
+
+    def _too_wide_for_arrow(self, block: bytes) -> bool:
+        """Whether Arrow's reader would hold too many cells: it gives every row a value (a
+        null) for every field of the block, so lines with fields of their own cost rows x
+        fields. Judged from the block's first ``_JSON_SAMPLE`` bytes; such blocks are read
+        in Python, which keeps only the wanted fields."""
+        if len(block) <= _JSON_SAMPLE:
+            return False  # at most ~10M cells, even with a new field on every line
+        cut = block.find(b"\n", _JSON_SAMPLE)
+        sample = block if cut < 0 else block[: cut + 1]
+        table = self._arrow_table(sample)
+        if table is None:
+            return False  # the block's own read decides
+        fields = _leaf_count(table.schema)
+        rows = table.num_rows * len(block) / max(len(sample), 1)
+        return fields > _ARROW_MAX_FIELDS or fields * rows > _ARROW_MAX_CELLS
+
+    def _arrow_table(self, block: bytes) -> pa.Table | None:
+        """The block as Arrow's reader reads it (timestamp-looking fields as text), or None
+        where it refuses the block."""
+        import pyarrow.json as pa_json  # only JSON lines input needs it
+
+        try:
+            return pa_json.read_json(
+                io.BytesIO(block),
+                read_options=pa_json.ReadOptions(use_threads=False, block_size=len(block) + 1),
+                parse_options=pa_json.ParseOptions(explicit_schema=self._text_schema()),
+            )
+        except (pa.ArrowException, ValueError):
+            return None
 
     def _arrow(self, block: bytes) -> tuple[dict[str, pa.Array], int] | None:
         """Columns by Arrow's reader, or None if it cannot give the exact text."""
-        import pyarrow.json as pa_json  # only JSON lines input needs it
-
         for _ in range(2):  # a second pass once timestamp-looking fields are declared text
-            try:
-                table = pa_json.read_json(
-                    io.BytesIO(block),
-                    read_options=pa_json.ReadOptions(use_threads=False, block_size=len(block) + 1),
-                    parse_options=pa_json.ParseOptions(explicit_schema=self._text_schema()),
-                )
-            except (pa.ArrowException, ValueError):
+            table = self._arrow_table(block)
+            if table is None:
                 return None
+            if table.num_rows != _object_lines(block):
+                return None  # two objects on a line (or CR-only line ends): one bad line each
             try:
                 leaves = _leaves(table)
             except UnicodeDecodeError:  # Arrow checks values, not field names, for UTF-8
@@ -1067,7 +1183,9 @@ class _JsonParser:
 
         return pa.schema([(name, kind(child)) for name, child in tree.items()])
 
-    def _python(self, block: bytes, first_line: int) -> tuple[dict[str, pa.Array], int]:
+    def _python(
+        self, block: bytes, first_line: int, columns: Sequence[str] | None = None
+    ) -> tuple[dict[str, pa.Array], int, list[str]]:
         rows: list[dict[str, Any]] = []
         numbers: list[int] = []
         reasons: list[str] = []
@@ -1086,14 +1204,21 @@ class _JsonParser:
         names: dict[str, None] = {}
         for row in rows:
             names.update(dict.fromkeys(row))
-        values = {name: [row.get(name) for row in rows] for name in names}
+        # Only the wanted fields become columns: rows x wanted, not rows x all fields.
+        wanted = list(names) if columns is None else [name for name in columns if name in names]
+        values = {name: [row.get(name) for row in rows] for name in wanted}
         parents = {name[:cut] for name in names for cut in range(len(name)) if name[cut] == "."}
-        return {
+        columns_of = {
             name: _python_text(column)
             for name, column in values.items()
             # {"user": null} next to {"user": {"id": 1}}: user.id only, as Arrow reads it
             if not (name in parents and all(value is None for value in column))
-        }, len(rows)
+        }
+        if columns:  # the fields are only wanted for the columns of the first MiB (names)
+            return columns_of, len(rows), []
+        null_parents = {name for name in parents & names.keys()
+                        if all(row.get(name) is None for row in rows)}  # fmt: skip
+        return columns_of, len(rows), [name for name in names if name not in null_parents]
 
     def _parse_line(self, line: bytes) -> tuple[dict[str, Any], str | None]:
         try:
@@ -1103,7 +1228,11 @@ class _JsonParser:
         except RecursionError:
             return {}, f"nested deeper than {_JSON_MAX_DEPTH} levels"
         except ValueError as exc:
-            return {}, f"invalid JSON: {str(exc).split(':')[0]}"
+            reason = str(exc).split(":")[0]
+            if reason == "Extra data":
+                ends = "; lines end at \\n, not at a CR alone" if b"\r" in line else ""
+                return {}, f"more than one JSON value on one line{ends}"
+            return {}, f"invalid JSON: {reason}"
         if not isinstance(value, dict):
             return {}, f"a JSON {type(value).__name__} where an object was expected"
         flat: dict[str, Any] = {}
@@ -1123,6 +1252,26 @@ class _JsonParser:
         return flat, None
 
 
+def _nesting(line: np.ndarray) -> int:
+    """How deep a line's '{' and '[' nest (brackets inside strings count too)."""
+    opens = (line == ord("{")) | (line == ord("["))
+    brackets = np.flatnonzero(opens | (line == ord("}")) | (line == ord("]")))
+    steps = np.where(opens[brackets], 1, -1).astype(np.int32)
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def _leaf_count(schema: pa.Schema) -> int:
+    """The non-struct fields of a schema, at every depth."""
+    count, stack = 0, [field.type for field in schema]
+    while stack:
+        kind = stack.pop()
+        if pa.types.is_struct(kind):
+            stack.extend(kind.field(i).type for i in range(kind.num_fields))
+        else:
+            count += 1
+    return count
+
+
 def _too_deep_for_arrow(block: bytes) -> bool:
     """True when a line holds more than ``_ARROW_MAX_OPENS`` '{' and '[' (it may nest deep
     enough to crash Arrow's recursive parser)."""
@@ -1132,6 +1281,17 @@ def _too_deep_for_arrow(block: bytes) -> bool:
     opens = np.flatnonzero((data == ord("{")) | (data == ord("[")))
     lines = np.searchsorted(np.flatnonzero(data == ord("\n")), opens)
     return bool(np.bincount(lines).max() > _ARROW_MAX_OPENS)
+
+
+_OBJECT_LINE = re.compile(rb"^[ \t\r]*\{", re.MULTILINE)
+
+
+def _object_lines(block: bytes) -> int:
+    """The lines of ``block`` that start with '{' (after blanks): one row each, at most."""
+    starts = block.count(b"\n{") + block.startswith(b"{")
+    if starts == block.count(b"\n") + (not block.endswith(b"\n")):
+        return starts  # every line starts with '{': the common case, counted fast
+    return sum(1 for _ in _OBJECT_LINE.finditer(block))
 
 
 def _has_non_object_line(block: bytes) -> bool:
@@ -1170,13 +1330,11 @@ def _arrow_text(
     for path, column in leaves:
         kind = column.type
         array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-        if pa.types.is_floating(kind):
-            finite = array.drop_null().to_numpy(zero_copy_only=False)
-            big = (abs(finite) >= _EXACT_FLOAT) & (finite == finite.round())
-            if big.any():
-                return None  # maybe an integer Arrow rounded: let Python read it exactly
-        elif not (
-            pa.types.is_string(kind)
+        if pa.types.is_floating(kind) and not _floats_as_written(array):
+            return None  # maybe an integer in a column of floats: let Python read it exactly
+        if not (
+            pa.types.is_floating(kind)
+            or pa.types.is_string(kind)
             or pa.types.is_large_string(kind)
             or pa.types.is_integer(kind)
             or pa.types.is_boolean(kind)
@@ -1188,6 +1346,24 @@ def _arrow_text(
             return None  # a literal dotted field and a nested path collide
         out[name] = array.cast(pa.string())
     return out
+
+
+def _floats_as_written(array: pa.Array) -> bool:
+    """Whether Arrow's float column gives every integer in it as written: False when a whole
+    value might be an integer written without a fraction that its float text would change
+    (``123456789012345`` next to ``2.5`` is ``1.23456789012345e+14``, ``-0`` is ``-0``,
+    and past 2**53 the value itself may be rounded)."""
+    values = array.drop_null().to_numpy(zero_copy_only=False)
+    whole = np.flatnonzero(values == np.round(values))
+    if not len(whole):
+        return True
+    whole_values = values[whole]
+    if (np.abs(whole_values) >= _EXACT_FLOAT).any() or np.signbit(
+        whole_values[whole_values == 0]
+    ).any():
+        return False  # rounded, or perhaps an integer zero written -0
+    texts = pc.cast(pa.array(values[whole]), pa.string())
+    return not pc.any(pc.match_substring(texts, "e")).as_py()
 
 
 def _python_text(values: list[Any]) -> pa.Array:
@@ -1213,11 +1389,12 @@ def _python_text(values: list[Any]) -> pa.Array:
     try:
         return pa.array(texts, pa.string())
     except (UnicodeEncodeError, pa.ArrowException):
-        # A lone surrogate (an escaped "\ud800"): '?' as the JDK encodes it for a key.
+        # A lone surrogate (an escaped "\ud800") is kept as its generalized UTF-8: each
+        # client writes it as its own runtime does when the key is serialized.
         return pa.array(
-            [None if text is None else java_utf8(text).decode("utf-8") for text in texts],
-            pa.string(),
-        )
+            [None if text is None else text.encode("utf-8", "surrogatepass") for text in texts],
+            pa.binary(),
+        ).view(pa.string())
 
 
 def _read_jsonl(
@@ -1235,36 +1412,121 @@ def _read_jsonl(
 def _read_parquet(
     parquet: pq.ParquetFile, source: _Input, options: _Options
 ) -> Iterator[pa.RecordBatch]:
+    metadata = parquet.metadata
     groups = list(source.row_groups) if source.row_groups is not None else None
+    top = parquet.schema_arrow.names
+    columns = top
+    if options.wanted is not None:  # a dotted column is read as its top-level struct
+        columns = list(dict.fromkeys(
+            name if name in top else name.split(".")[0] for name in options.wanted
+        ))  # fmt: skip
     try:
-        for batch in parquet.iter_batches(batch_size=options.batch_rows, row_groups=groups):
-            yield _flatten(batch)
+        for group in range(metadata.num_row_groups) if groups is None else groups:
+            rows = _parquet_batch_rows(metadata, source, group, columns, options.batch_rows)
+            for batch in parquet.iter_batches(batch_size=rows, row_groups=[group], columns=columns):
+                yield _flatten(batch)
     except _PARQUET_ERRORS as exc:
         raise _parquet_failure(source, exc) from None
 
 
-def _coalesce(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
-    """The same rows in batches of exactly ``size`` rows, except the last."""
+def _parquet_batch_rows(
+    metadata: pq.FileMetaData, source: _Input, group: int, columns: Sequence[str], limit: int
+) -> int:
+    """Rows per batch for one row group, so that a batch holds about ``BATCH_BYTES`` once
+    decoded: by the metadata's uncompressed sizes, and for dictionary-encoded text by the
+    longest value in the dictionary (a 49 KB file whose one 1 MiB value repeats 10,240 times
+    decodes to 10 GiB; its metadata states 1 MiB). A value over 64 MiB is a DataError."""
+    import pyarrow.parquet as pq
+
+    chunks = metadata.row_group(group)
+    if not chunks.num_rows:
+        return limit
+    wanted = set(columns)
+    width = 0.0
+    dictionaries = []
+    for index in range(chunks.num_columns):
+        chunk = chunks.column(index)
+        path = chunk.path_in_schema
+        if path.split(".")[0] not in wanted:
+            continue
+        width += chunk.total_uncompressed_size / chunks.num_rows
+        if chunk.has_dictionary_page and chunk.physical_type == "BYTE_ARRAY" and "." not in path:
+            dictionaries.append(path)
+    if dictionaries:
+        probe = pq.ParquetFile(source.path, read_dictionary=dictionaries, buffer_size=1 << 20)
+        first = next(probe.iter_batches(batch_size=1, row_groups=[group], columns=dictionaries))
+        for name, column in zip(first.schema.names, first.columns, strict=True):
+            if not pa.types.is_dictionary(column.type) or not len(column.dictionary):
+                continue
+            longest = pc.max(pc.binary_length(column.dictionary)).as_py() or 0
+            if longest > _MAX_LINE:
+                raise DataError(
+                    f"{source.name}: column {name!r} holds a value of {longest / 2**20:,.0f} "
+                    "MiB, over the 64 MiB partsim reads in one row"
+                )
+            width += longest
+    return int(min(limit, max(1, BATCH_BYTES // max(width, 1.0))))
+
+
+def _coalesce(
+    batches: Iterator[pa.RecordBatch], size: int, max_bytes: int = BATCH_BYTES
+) -> Iterator[pa.RecordBatch]:
+    """The same rows in batches of ``size`` rows, fewer where ``size`` rows would hold more
+    than ``max_bytes`` (a row wider than that is a batch of its own), or where the schema
+    changes (the next input has other column types): batches are never cast to one
+    another."""
     pending: list[pa.RecordBatch] = []
     count = 0
+    held = 0
     for batch in batches:
         if not batch.num_rows:
             continue
-        if not pending and batch.num_rows == size:
+        if pending and not batch.schema.equals(pending[0].schema):
+            yield from _bounded(_combined(pending), max_bytes)
+            pending, count, held = [], 0, 0
+        if not pending and batch.num_rows == size and batch.nbytes <= max_bytes:
             yield batch
             continue
         pending.append(batch)
         count += batch.num_rows
-        if count < size:
+        held += batch.nbytes
+        if count < size and held < max_bytes:
             continue
         table = pa.Table.from_batches(pending)
-        full = count - count % size
+        full = count - count % size if held < max_bytes else count
         for start in range(0, full, size):
-            yield table.slice(start, size).combine_chunks().to_batches()[0]
+            yield from _bounded(_combined([table.slice(start, size)]), max_bytes)
         pending = table.slice(full).to_batches()
         count -= full
+        held = sum(part.nbytes for part in pending)
     if count:
-        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+        yield from _bounded(_combined(pending), max_bytes)
+
+
+def _combined(parts: Sequence[pa.RecordBatch | pa.Table]) -> pa.RecordBatch:
+    """The rows of ``parts`` (one schema) as one batch with contiguous columns."""
+    table = pa.Table.from_batches(
+        [batch for part in parts for batch in
+         (part.to_batches() if isinstance(part, pa.Table) else [part])]
+    )  # fmt: skip
+    return table.combine_chunks().to_batches()[0] if table.num_rows else _empty(table.schema)
+
+
+def _bounded(batch: pa.RecordBatch, max_bytes: int) -> Iterator[pa.RecordBatch]:
+    """``batch`` cut into slices of at most ``max_bytes`` (halving where rows are uneven);
+    a slice of one row may hold more."""
+    if batch.nbytes <= max_bytes or batch.num_rows <= 1:
+        yield batch
+        return
+    rows = max(1, batch.num_rows * max_bytes // batch.nbytes)
+    for start in range(0, batch.num_rows, rows):
+        part = batch.slice(start, rows)
+        if part.nbytes > max_bytes and part.num_rows > 1:
+            half = part.num_rows // 2
+            yield from _bounded(part.slice(0, half), max_bytes)
+            yield from _bounded(part.slice(half), max_bytes)
+        else:
+            yield part
 
 
 def _flatten(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -1287,7 +1549,8 @@ def _empty(schema: pa.Schema) -> pa.RecordBatch:
 
 
 class EventSource:
-    """Events from files, stdin or a table, as Arrow record batches with one schema.
+    """Events from files, stdin or a table, as Arrow record batches with the same columns
+    (each input's batches in that input's own types).
 
     Read it once: a second iteration raises :class:`UsageError` (stdin cannot be read
     twice; call :func:`open_events` again for another pass). The counters grow as it is
@@ -1317,8 +1580,6 @@ class EventSource:
         self._stdin = stdin
         self._done_bytes = 0
         self._position: Callable[[], int] = lambda: 0
-        self._schema: pa.Schema | None = None
-        self._schema_from = ""
         self._started = False
         if table is not None:
             self.bytes_total: int | None = table.nbytes
@@ -1402,7 +1663,8 @@ class EventSource:
         if self._table is not None:
             total = max(self._table.num_rows, 1)
             self._position = lambda: (self.bytes_total or 0) * self.rows_read // total
-            for batch in _coalesce(iter(self._table.to_batches(max_chunksize=size)), size):
+            table = self._table.select(self._wanted())
+            for batch in _coalesce(iter(table.to_batches(max_chunksize=size)), size):
                 self.rows_read += batch.num_rows
                 yield batch
             return
@@ -1413,7 +1675,7 @@ class EventSource:
     def _conformed(self) -> Iterator[pa.RecordBatch]:
         for source in self._inputs:
             for batch in self._read(source):
-                yield self._conform(batch, source)
+                yield self._conform(batch)
             self._done_bytes += source.size if source.size is not None else self._position()
             self._position = lambda: 0
 
@@ -1446,30 +1708,35 @@ class EventSource:
             elif source.format == "kcat":
                 yield from _read_kcat(stream, source, self._options, self._tally)
             else:
-                yield from _read_jsonl(stream, source, self.columns, self._tally)
+                yield from _read_jsonl(stream, source, self._wanted(), self._tally)
         finally:
             stream.close()
 
-    def _conform(self, batch: pa.RecordBatch, source: _Input) -> pa.RecordBatch:
-        """The batch with ``columns`` in order and the first batch's types."""
-        if batch.schema.names != self.columns:
-            batch = batch.select(self.columns)
-        if self._schema is None:
-            self._schema, self._schema_from = batch.schema, source.name
-            return batch
-        if batch.schema.equals(self._schema):
-            return batch
-        try:
-            return batch.cast(self._schema)
-        except (pa.ArrowException, ValueError):
-            mismatched = [
-                f"{field.name!r} is {field.type} (in {self._schema_from}: {first.type})"
-                for field, first in zip(batch.schema, self._schema, strict=True)
-                if field.type != first.type
-            ]
-            raise DataError(
-                f"{source.name} has other column types: {'; '.join(mismatched)}"
-            ) from None
+    def _wanted(self) -> list[str]:
+        """The columns batches hold: :meth:`select`'s, else all."""
+        wanted = self._options.wanted
+        return self.columns if wanted is None else list(wanted)
+
+    def _conform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The batch with the wanted columns in order, in its own input's types (never
+        cast)."""
+        wanted = self._wanted()
+        if batch.schema.names != wanted:
+            batch = batch.select(wanted)
+        return batch
+
+    def select(self, columns: Sequence[str]) -> EventSource:
+        """Read only ``columns`` (in this order; each of :attr:`columns`), before the source
+        is read: batches hold just those, and a wide input's other fields are never
+        converted (CSV) or read (Parquet). Pieces split off later keep the selection.
+        Returns the source itself."""
+        if self._started:
+            raise UsageError("select columns before an EventSource is read")
+        unknown = [name for name in columns if name not in self.columns]
+        if unknown:
+            raise UsageError(f"no column {unknown[0]!r} in {self._label}")
+        self._options = replace(self._options, wanted=tuple(dict.fromkeys(columns)))
+        return self
 
 
 def _split(source: _Input, options: _Options, blocksize: int) -> list[_Input]:
@@ -1527,8 +1794,9 @@ def open_events(
     first MiB of JSON lines); several files must have the same columns (in any order).
     ``format`` overrides the extension for every input; ``delimiter`` overrides the CSV
     (``,``) or TSV (``\\t``) delimiter; ``regex`` reads ``log`` input. Unparsable rows are
-    skipped and counted unless ``strict``. Batches have ``batch_rows`` rows, except the
-    last. See the module docstring for each format's rules.
+    skipped and counted unless ``strict``. Batches have ``batch_rows`` rows, fewer where
+    that would pass ``BATCH_BYTES``, at a change of input types, and at the end. See the
+    module docstring for each format's rules.
 
     >>> import pyarrow as pa
     >>> events = open_events(pa.table({"key": ["a", "b", None]}), batch_rows=2)
@@ -1597,6 +1865,39 @@ def open_events(
         tally=tally,
         stdin=stdin,
     )
+
+
+def key_lines(data: bytes, *, text: bool = True, name: str = "stdin") -> list[str | bytes]:
+    r"""Keys one per line, as ``partsim partition -`` reads them from stdin.
+
+    A line ends at LF, and a CR just before it is dropped (CRLF). As ``text``, a UTF-8 byte
+    order mark at the start is dropped and every line must be UTF-8: a line that is not is a
+    :class:`DataError` naming it (nothing becomes ``?`` or U+FFFD). Otherwise each line is
+    its raw bytes, a BOM included.
+
+    >>> key_lines(b"\xef\xbb\xbfa\r\nb\n")
+    ['a', 'b']
+    >>> key_lines(b"\xef\xbb\xbfa\r\nb", text=False)
+    [b'\xef\xbb\xbfa', b'b']
+    """
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()  # the last line's end
+    lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
+    if not text:
+        return list(lines)
+    if lines:
+        lines[0] = lines[0].removeprefix(_BOM)
+    keys: list[str | bytes] = []
+    for number, line in enumerate(lines, 1):
+        try:
+            keys.append(line.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"{name}:{number}: byte {exc.start + 1} is not valid UTF-8 ({line[:40]!r}); "
+                "give --key-format bytes to hash each line's raw bytes"
+            ) from None
+    return keys
 
 
 def _as_table(inputs: Any) -> pa.Table | None:

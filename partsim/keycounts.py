@@ -53,15 +53,25 @@ class KeyCounts:
         rows, which count a key once per table it is in until they are merged)."""
         return len(self._table) if self._table is not None else self._rows
 
-    def exceeds(self, limit: int) -> bool:
-        """Whether more than ``limit`` distinct keys are counted (without the kernel, the
-        partial tables are merged first when their rows pass it, so that both paths move
-        their keys into a sketch at the same point)."""
+    @property
+    def key_bytes(self) -> int:
+        """The bytes of the keys held (without the kernel, of the partial tables' keys)."""
         if self._table is not None:
-            return len(self._table) > limit
-        if self._rows > limit:
+            return self._table.data_size
+        return sum(part.column("key").nbytes for part in self._parts)
+
+    def exceeds(self, limit: int, byte_limit: int | None = None) -> bool:
+        """Whether more than ``limit`` distinct keys, or more than ``byte_limit`` bytes of
+        them, are counted (without the kernel, the partial tables are merged first when they
+        pass a limit, so that both paths move their keys into a sketch at the same point)."""
+        if self._table is not None:
+            return len(self._table) > limit or (
+                byte_limit is not None and self._table.data_size > byte_limit
+            )
+        over_bytes = byte_limit is not None and self.key_bytes > byte_limit
+        if self._rows > limit or over_bytes:
             self._merge()
-        return self._rows > limit
+        return self._rows > limit or (byte_limit is not None and self.key_bytes > byte_limit)
 
     def add(self, keys: pa.Array, weights: np.ndarray) -> None:
         """Count ``keys`` (binary or large_binary; nulls are one key) with their ``weights``."""

@@ -54,8 +54,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from partsim._live_reader import _FRAME, REDACTED, Chunk, _budgets, _scrub, deleted, is_secret
+from partsim._live_reader import (
+    _FRAME,
+    REDACTED,
+    Chunk,
+    _budgets,
+    _scrub,
+    deleted,
+    is_secret,
+    remember_secrets,
+)
 from partsim.errors import BrokerError, DataError, PartsimError, UsageError
+from partsim.extras import missing_extra, require
+from partsim.files import atomic_write, check_writable
 from partsim.partitioners import check_partition_count, get_partitioner, partitioner_names
 from partsim.schemas.wire import recognize_keys
 
@@ -299,6 +310,7 @@ def _jaas(value: str, source: str) -> dict[str, str]:
         )
         for match in re.finditer(r'([\w.]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;]+))', value)
     }
+    remember_secrets(options)  # its password, clientSecret, ...
     short = module.rsplit(".", 1)[-1]
     if short in ("PlainLoginModule", "ScramLoginModule"):
         if "username" not in options or "password" not in options:
@@ -318,11 +330,15 @@ def _jaas(value: str, source: str) -> dict[str, str]:
         if "principal" in options:
             out["sasl.kerberos.principal"] = options["principal"]
         return out
+    # A JAAS line holds secrets: only a login module's class name is shown from it.
+    named = re.fullmatch(r"[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*LoginModule", module)
     raise UsageError(
-        f"{source}: sasl.jaas.config uses {short or 'no login module'}; partsim maps "
-        "PlainLoginModule, ScramLoginModule, OAuthBearerLoginModule and Krb5LoginModule "
-        "(or give librdkafka properties with -X)"
-    )
+        f"{source}: sasl.jaas.config "
+        + (f"uses {short}" if named else "does not start with a login module class (the "
+           "line is not shown: it holds secrets)")
+        + "; partsim maps PlainLoginModule, ScramLoginModule, OAuthBearerLoginModule and "
+        "Krb5LoginModule (or give librdkafka properties with -X)"
+    )  # fmt: skip
 
 
 def client_config(
@@ -338,9 +354,13 @@ def client_config(
     property partsim keeps read-only (``group.id``, ``enable.auto.commit``, ...).
     """
     settings: dict[str, str] = {}
+    remember_secrets(config or {})
     if config_file is not None:
         source = f"--config {os.fspath(config_file)}"
-        settings.update(java_properties_to_librdkafka(read_properties(config_file), source))
+        properties = read_properties(config_file)
+        remember_secrets(properties)
+        settings.update(java_properties_to_librdkafka(properties, source))
+        remember_secrets(settings)  # the username and password from a JAAS line, too
     for name, value in (config or {}).items():
         if name in _READ_ONLY_PROPERTIES:
             raise UsageError(
@@ -498,6 +518,7 @@ def sample_topic(
 
     ``status``, when given, receives one line of text once reading starts.
     """
+    require("kafka")  # before anything else: the reading process needs confluent-kafka
     if isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1:
         raise UsageError(f"max_messages must be a whole number >= 1; got {max_messages!r}")
     timeout = _positive(timeout, "timeout")
@@ -768,6 +789,8 @@ class _Reader:
                 message = _scrub(item["message"], self.settings)
                 if item["error"] in _ERRORS:
                     raise _ERRORS[item["error"]](message)
+                if item["error"] == "ImportError":  # confluent-kafka, installed but broken
+                    raise missing_extra("kafka", message)
                 LOG.error("the reading process failed:\n%s", message)
                 raise RuntimeError(
                     f"the reading process failed: {message.strip().splitlines()[-1]}"
@@ -878,12 +901,12 @@ def write_sample(sample: LiveSample, path: str | os.PathLike[str]) -> Path:
     facts = json.dumps(sample.metadata(), ensure_ascii=False).encode("utf-8")
     if kind == "parquet":
         table = sample.table.replace_schema_metadata({METADATA_KEY: facts})
-        _atomic(target, lambda tmp: pq.write_table(table, tmp))
+        atomic_write(target, lambda tmp: pq.write_table(table, tmp), option="-o")
         return target
     table = _csv_table(sample.table)
     sidecar = target.with_name(target.name + ".meta.json")
-    _atomic(sidecar, lambda tmp: Path(tmp).write_bytes(facts + b"\n"))
-    _atomic(target, lambda tmp: pa_csv.write_csv(table, tmp))
+    atomic_write(sidecar, lambda tmp: Path(tmp).write_bytes(facts + b"\n"), option="-o")
+    atomic_write(target, lambda tmp: pa_csv.write_csv(table, tmp), option="-o")
     return target
 
 
@@ -894,19 +917,6 @@ def _file_kind(path: Path) -> str:
     if suffix == ".csv":
         return "csv"
     raise UsageError(f"the sample file must end in .parquet or .csv; got {str(path)!r}")
-
-
-def _atomic(target: Path, write: Callable[[str], None]) -> None:
-    """Write through a temporary file beside ``target``, then rename it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _csv_table(table: pa.Table) -> pa.Table:
@@ -1164,8 +1174,7 @@ def _verify_input(source, partition_count):
     count = partition_count if partition_count is not None else known
     if count is None:
         raise UsageError(
-            "the input does not record the topic's partition count: give it with "
-            "-p/--partitions (partition_count=)"
+            "the input does not record the topic's partition count: give it with -p/--partitions"
         )
     count = check_partition_count(count)
     keys = table.column("key")
@@ -1410,9 +1419,13 @@ def analyze_sample(
 
 
 def check_sample_path(path: str | os.PathLike[str]) -> Path:
-    """Fail before sampling, not after, when the output file has an unknown extension."""
+    """Fail before sampling, not after, when the output file has an unknown extension, is a
+    directory, or is in a directory this user cannot write to."""
     target = Path(path)
     _file_kind(target)
+    if target.is_dir():
+        raise UsageError(f"-o {str(target)!r} is a directory; give a file name in it")
+    check_writable(target.parent, option="-o", target=target)
     return target
 
 

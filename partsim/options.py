@@ -29,8 +29,9 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from partsim.errors import UsageError, invalid_choice
+from partsim.extras import require
 from partsim.io import BATCH_ROWS
-from partsim.sketch import DEFAULT_EXACT_KEYS
+from partsim.sketch import DEFAULT_EXACT_KEY_BYTES, DEFAULT_EXACT_KEYS
 
 __all__ = [
     "DEFAULT_BLOCKSIZE",
@@ -133,11 +134,12 @@ class ProducerOptions:
         return parse_design(self.key, null_field_as_empty=self.null_field_as_empty)
 
     def key_serializer(self):
-        """The key's serializer as one :class:`~partsim.schemas.KeyFormat`."""
+        """The key's serializer as one :class:`~partsim.schemas.KeyFormat`, with the client's
+        rule for text that holds a lone surrogate (its partitioner's ``text_encoding``)."""
         from partsim.schemas import KeyFormat
 
         return KeyFormat(self.key_format, self.key_schema, self.schema_id, self.schema_type,
-                         self.key_message)  # fmt: skip
+                         self.key_message, text_encoding=self.client().text_encoding)  # fmt: skip
 
     def framing(self) -> bytes:
         """The Schema Registry prefix of every key (``b""`` without a schema id): for
@@ -171,8 +173,9 @@ class MeasureOptions:
     has ``value_size``, else 1); ``timestamp`` names the event time, counted per ``window``
     (``"1min"``, ``"30s"``, or seconds); ``order_by`` names the entity whose events must stay
     in order; ``top`` is how many hot keys to report (None: every one, where that applies);
-    past ``exact_keys`` distinct keys, hot keys and distinct counts come from sketches, and
-    past ``exact_entities`` distinct entities (default: as many as 256 MiB holds for the
+    past ``exact_keys`` distinct keys, or ``exact_key_bytes`` of them (a size such as
+    ``"64MiB"``), hot keys and distinct counts come from sketches, and past
+    ``exact_entities`` distinct entities (default: as many as 256 MiB holds for the
     configurations followed), ordering comes from a sample of entities
     (:mod:`partsim.ordering`).
     """
@@ -183,16 +186,18 @@ class MeasureOptions:
     order_by: str | None = None
     top: int | None = 20
     exact_keys: int = DEFAULT_EXACT_KEYS
+    exact_key_bytes: int | str = DEFAULT_EXACT_KEY_BYTES
     exact_entities: int | None = None
 
     def __post_init__(self) -> None:
-        from partsim.sketch import check_exact_keys
+        from partsim.sketch import check_exact_key_bytes, check_exact_keys
 
         if self.top is not None and (
             isinstance(self.top, bool) or not isinstance(self.top, int) or self.top < 0
         ):
             raise UsageError(f"--top must be a whole number >= 0; got {self.top!r}")
         check_exact_keys(self.exact_keys)
+        object.__setattr__(self, "exact_key_bytes", check_exact_key_bytes(self.exact_key_bytes))
         if self.exact_entities is not None:
             check_exact_keys(self.exact_entities, "--exact-entities")
         self.window_ns  # noqa: B018 - checks the window
@@ -224,6 +229,8 @@ class EngineOptions:
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise invalid_choice("--engine", self.engine, ENGINES)
+        if self.engine == "dask":  # before anything else: is Dask installed?
+            require("dask")
 
 
 def split_options(options: dict[str, Any], *kinds: type, given: tuple = ()) -> tuple:

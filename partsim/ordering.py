@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 
 from partsim.errors import DataError
 from partsim.hashing import KernelArray, _kernels, kernel_backend
+from partsim.serde import escaped_surrogates
 from partsim.sketch import hash64
 
 __all__ = [
@@ -77,6 +78,7 @@ def entity_bytes(entity: pa.Array | pa.ChunkedArray) -> pa.Array:
         return entity
     if not (pa.types.is_string(entity.type) or pa.types.is_large_string(entity.type)):
         entity = entity.cast(pa.large_string())
+    entity = escaped_surrogates(entity)  # an entity is a name: shown, never hashed
     return entity.view(pa.large_binary() if pa.types.is_large_string(entity.type) else pa.binary())
 
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import json
 import math
 import os
 import pickle
+import re
 import shutil
 import signal
+import stat
 import sys
-import tempfile
 import textwrap
 import threading
 import warnings
@@ -25,9 +27,18 @@ from pathlib import Path
 
 import numpy as np
 
-from partsim.errors import UsageError
+from partsim.errors import OutputError, UsageError
+from partsim.files import check_writable, new_directory
+from partsim.style import RATE_NAMES, rate_text, ratio_text
 
-__all__ = ["PlotProcess", "format_summary", "to_json", "write_directory", "write_outputs"]
+__all__ = [
+    "PlotProcess",
+    "format_summary",
+    "to_json",
+    "write_csv",
+    "write_directory",
+    "write_outputs",
+]
 
 #: Every file ``analyze --out`` may write; stale ones from an earlier run are removed.
 ANALYZE_FILES = (
@@ -61,35 +72,200 @@ def to_json(payload: object) -> str:
     return json.dumps(_clean(payload), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+#: A text cell that begins with one of these is escaped in a report CSV (a ``'`` in front):
+#: a spreadsheet reads a cell that begins with ``=``, ``+``, ``-``, ``@``, tab or CR as a
+#: formula (OWASP, "CSV Injection"); ASVS 1.2.10 adds NUL; LF, and the full-width forms
+#: U+FF1D, U+FF0B, U+FF0D and U+FF20 that some spreadsheets also take for ``= + - @``, are
+#: escaped too. A cell that already begins with ``'`` gets one more, so that removing the
+#: first ``'`` of every cell that begins with one always gives the value back.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0", "\uff1d", "\uff0b", "\uff0d",
+                  "\uff20", "'")  # fmt: skip
+
+#: The dtypes pandas infers for columns written as text rather than as numbers.
+_TEXT_KINDS = frozenset({"string", "bytes", "mixed", "mixed-integer", "categorical"})
+#: What makes a text cell need quotes: a delimiter (that of any spreadsheet locale: comma,
+#: semicolon or tab), a quote, CR or LF.
+_NEEDS_QUOTES = ',;"\r\n\t'
+_CARE = re.compile(f"[{re.escape(_NEEDS_QUOTES)}]")
+_CARE_OR_FORMULA = re.compile(
+    f"[{re.escape(_NEEDS_QUOTES)}]|^[{re.escape(''.join(FORMULA_STARTS))}]"
+)
+
+
+def escape_formula(text: str) -> str:
+    """``text`` as a report CSV writes it: a ``'`` in front when it begins like a formula.
+
+    >>> print(*map(escape_formula, ['=HYPERLINK("http://x","y")', "-2", "C1"]))
+    '=HYPERLINK("http://x","y") '-2 C1
+    """
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _cell(text: str) -> str:
+    """A text cell: quoted (quotes doubled, RFC 4180) when it holds a delimiter, quote, CR or
+    LF."""
+    return '"' + text.replace('"', '""') + '"' if _CARE.search(text) else text
+
+
+def _is_text(series) -> bool:
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return False
+    return pd.api.types.infer_dtype(series, skipna=True) in _TEXT_KINDS
+
+
+def _needs_care(series, escape: bool) -> bool:
+    """Whether some cell of a text column needs quotes (or, with ``escape``, an escape)."""
+    pattern = (_CARE_OR_FORMULA if escape else _CARE).pattern
+    try:
+        return bool(series.dropna().str.contains(pattern, regex=True).any())
+    except (AttributeError, TypeError, ValueError):  # not all str (bytes, mixed), or the
+        return True  # regex engine refused: write cell by cell
+
+
+def _text_cells(series, escape: bool) -> list[str]:
+    out = []
+    for value in series.astype(object).to_numpy():
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            out.append("")
+            continue
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "backslashreplace")
+        text = str(value)
+        out.append(_cell(escape_formula(text) if escape else text))
+    return out
+
+
+def write_csv(frame, path: str | Path, *, escape_formulas: bool = True) -> None:
+    """Write a DataFrame as CSV that every reader splits into the same cells, and that a
+    spreadsheet does not run.
+
+    A text cell that holds a delimiter (comma, or the semicolon or tab of other locales), a
+    quote, CR or LF is quoted, with quotes doubled (RFC 4180); with ``escape_formulas``
+    (report files), a text cell that begins like a formula (:data:`FORMULA_STARTS`) gets a
+    ``'`` in front. Numbers and times are written as pandas writes them; lines end with LF.
+    """
+    text = [name for name in frame.columns if _is_text(frame[name])]
+    if not any(_needs_care(frame[name], escape_formulas) for name in text):
+        frame.to_csv(path, index=False, lineterminator="\n")  # no cell needs more care
+        return
+    numbers = [name for name in frame.columns if name not in text]
+    columns = {name: _text_cells(frame[name], escape_formulas) for name in text}
+    if numbers:
+        written = frame[numbers].to_csv(index=False, header=False, lineterminator="\n")
+        # No number holds a comma; a row of one missing number comes as "", made empty here.
+        rows = [line.split(",") for line in written.replace('""', "").split("\n")[:-1]]
+        for position, name in enumerate(numbers):
+            columns[name] = [row[position] for row in rows]
+    ordered = [columns[name] for name in frame.columns]
+    header = ",".join(_cell(str(name)) for name in frame.columns)
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        out.write(header + "\n")
+        if len(ordered) == 1:  # a lone empty cell would be a blank line, which readers skip
+            out.writelines((cell or '""') + "\n" for cell in ordered[0])
+        else:
+            out.writelines(",".join(row) + "\n" for row in zip(*ordered, strict=True))
+
+
+#: The file in an ``--out`` directory that lists what partsim's last run wrote there, with
+#: each file's SHA-256: a later run removes a stale file only when it is listed there and
+#: unchanged, so a file that partsim did not write is never removed.
+MANIFEST = ".partsim-manifest.json"
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _manifest(folder: Path) -> dict[str, str]:
+    """``{file name: sha256}`` from ``folder``'s manifest; empty when it has none."""
+    try:
+        files = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["files"]
+        return {str(name): str(digest) for name, digest in files.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def check_output_directory(out_dir: str | Path, option: str = "--out") -> Path:
+    """Fail before a long run when ``out_dir`` cannot be written: one line naming the path.
+
+    A symbolic link is refused (files would be written, and stale ones removed, in a
+    directory the user did not name), and so is a path that is not a directory.
+    """
+    out = Path(out_dir)
+    if out.is_symlink():
+        raise UsageError(
+            f"{option} {str(out)!r} is a symbolic link (to {os.readlink(out)!r}); give the "
+            "directory itself, so that partsim writes and removes files only where you say"
+        )
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{option} {str(out)!r} exists and is not a directory")
+    check_writable(out, option=option, target=out)
+    return out
+
+
 def write_directory(
     out_dir: str | Path, write: Callable[[Path], None], known: tuple[str, ...] = ()
 ) -> Path:
     """Run ``write(tmp)`` into a temporary directory, then move its files into ``out_dir``.
 
-    Files named in ``known`` that this run did not write are removed from ``out_dir``, so a
-    report never mixes files from two runs.
+    A new ``out_dir`` appears whole, by one rename. Into an existing one, the files are
+    moved one by one; then a file named in ``known`` that this run did not write is
+    removed, but only when the last run's manifest (:data:`MANIFEST`) lists it and it is
+    unchanged since: partsim never removes a file it did not write. The directory and the
+    files get the modes a plain ``mkdir`` and ``open`` give under the umask. An ``OSError``
+    (a directory this user cannot write to, a full disk) becomes an :class:`OutputError`
+    that names the path.
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {str(out)!r} exists and is not a directory")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partsim-", dir=out.parent))
+    out = check_output_directory(out_dir)
+    exists = out.is_dir()
+    try:
+        if not exists:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        # Staged inside an existing directory (its parent may be read-only), else beside it.
+        staging = new_directory(out if exists else out.parent, f".{out.name}.partsim-")
+    except OSError as error:
+        raise OutputError(f"cannot write --out {str(out)!r}: {error.strerror or error}") from None
     try:
         write(staging)
-        if not out.exists():
+        written = sorted(path.name for path in staging.iterdir())
+        digests = {name: _digest(staging / name) for name in written}
+        (staging / MANIFEST).write_text(
+            to_json({"written_by": "partsim", "files": digests}), encoding="utf-8"
+        )
+        if not exists:
             os.replace(staging, out)
             return out
-        written = {path.name for path in staging.iterdir()}
-        for path in staging.iterdir():
-            os.replace(path, out / path.name)
-        for name in known:
-            if name not in written and (out / name).is_file():
-                (out / name).unlink()
+        previous = _manifest(out)
+        for name in [*written, MANIFEST]:
+            os.replace(staging / name, out / name)
         staging.rmdir()
+        for name in known:
+            stale = out / name
+            if name in written or name not in previous or not _regular(stale):
+                continue
+            if _digest(stale) == previous[name]:
+                stale.unlink()
         return out
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OutputError(f"cannot write --out {str(out)!r}: {error.strerror or error}") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _regular(path: Path) -> bool:
+    """A regular file, not a symbolic link (which is never followed to remove its target)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def plot_processes() -> int:
@@ -265,8 +441,8 @@ def write_outputs(
 def _write_tables(result, folder: Path) -> None:
     """``summary.json`` and the CSVs of an analysis."""
     (folder / "summary.json").write_text(to_json(result.summary), encoding="utf-8")
-    result.partitions.to_csv(folder / "partitions.csv", index=False)
-    result.hot_keys.to_csv(folder / "hot_keys.csv", index=False)
+    write_csv(result.partitions, folder / "partitions.csv")
+    write_csv(result.hot_keys, folder / "hot_keys.csv")
     if result.windows is not None:
         windows = result.windows.copy()
         whole = float(result.summary["windows"]["window_seconds"]).is_integer()
@@ -275,7 +451,7 @@ def _write_tables(result, folder: Path) -> None:
         starts = windows["window_start"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
         text = np.datetime_as_string(starts.astype("datetime64[s]" if whole else "datetime64[us]"))
         windows["window_start"] = np.char.add(text, "Z")
-        windows.to_csv(folder / "windows.csv", index=False)
+        write_csv(windows, folder / "windows.csv")
 
 
 def _table(rows: list[list[str]], right: set[int]) -> list[str]:
@@ -295,9 +471,39 @@ def _short(text: object, width: int = 32) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _sized(summary: Mapping) -> bool:
+    """Whether events have sizes (without, every command counts 1 byte per event)."""
+    return summary.get("size_source", "none").startswith(("column", "key"))
+
+
+def _bytes_from(summary: Mapping) -> str:
+    """Where the bytes come from, as every command prints it: ``bytes: column size_bytes``,
+    ``bytes: key + value_size`` or ``bytes: none (1 per event)``."""
+    return f"bytes: {summary['size_source']}"
+
+
 def _approx(summary: Mapping) -> str:
     """``"~"`` when the key counts come from sketches (estimates), else ``""``."""
     return "~" if summary.get("key_counts", {}).get("method") == "sketch" else ""
+
+
+def rates_text(stats: Mapping) -> str:
+    r"""The three rates of ``summary["windows"]`` in one line, named as everywhere else.
+
+    >>> text = rates_text({"peak_partition_rate": 10.9, "peak_partition": 5,
+    ...                    "mean_partition_rate": 0.8333, "topic_rate": 10.0,
+    ...                    "peak_to_mean_partition_rate": 13.08})
+    >>> print(*text.replace("; ", ", ").split(", "), sep="\n")
+    peak partition rate 10.9 messages/s (partition 5)
+    13.08× the mean partition rate 0.83 messages/s
+    topic rate 10.0 messages/s
+    """
+    peak, mean, topic = (RATE_NAMES[name] for name in RATE_NAMES)
+    return (
+        f"{peak} {rate_text(stats['peak_partition_rate'])} (partition {stats['peak_partition']}), "
+        f"{ratio_text(stats['peak_to_mean_partition_rate'])} the {mean} "
+        f"{rate_text(stats['mean_partition_rate'])}; {topic} {rate_text(stats['topic_rate'])}"
+    )
 
 
 def format_summary(result, *, partitions_shown: int = 64) -> str:
@@ -313,10 +519,12 @@ def format_summary(result, *, partitions_shown: int = 64) -> str:
         f"{s['inputs']}: key {s['key']}, {s['partitioner']}, {s['partition_count']} partitions",
         f"events {s['events']:,} (keyed {s['keyed_events']:,}, null key {s['null_key_events']:,}"
         + (f", skipped {s['skipped_rows']:,} unparsable" if s["skipped_rows"] else "")
-        + f"), distinct keys {_approx(s)}{s['distinct_keys']:,}",
-        f"max/mean {s['max_mean_ratio']:.2f}x (bytes {s['max_mean_ratio_bytes']:.2f}x); "
-        f"best possible {s['best_possible_max_mean_ratio']:.2f}x; random placement "
-        f"{noise['mean']:.2f}x ({noise['p05']:.2f}-{noise['p95']:.2f}, {how})",
+        + f"), distinct keys {_approx(s)}{s['distinct_keys']:,}; {_bytes_from(s)}",
+        f"max/mean {ratio_text(s['max_mean_ratio'])}"
+        + (f" (bytes {ratio_text(s['max_mean_ratio_bytes'])})" if _sized(s) else "")
+        + "; best possible "
+        f"{ratio_text(s['best_possible_max_mean_ratio'])}; random placement "
+        f"{ratio_text(noise['mean'])} ({noise['p05']:.2f}-{ratio_text(noise['p95'])}, {how})",
         f"cv {s['cv']:.3f}  gini {s['gini']:.3f}  jain {s['jain']:.3f}  entropy {s['entropy']:.3f}",
         f"hottest partition {s['hottest_partition']}: {s['hottest_partition_share']:.1%} of events",
     ]
@@ -326,10 +534,9 @@ def format_summary(result, *, partitions_shown: int = 64) -> str:
         w = s["windows"]
         lines.append(
             f"windows of {w['window_seconds']:g}s: peak max/mean "
-            f"{w['peak_window_max_mean_ratio']:.2f}x at {w['peak_window_start']}; peak partition "
-            f"rate {w['peak_partition_rate']:,.1f} msg/s (partition {w['peak_partition']}), "
-            f"mean rate {w['mean_rate']:,.1f} msg/s"
+            f"{ratio_text(w['peak_window_max_mean_ratio'])} at {w['peak_window_start']}"
         )
+        lines.append(f"rates: {rates_text(w)}")
     if "ordering" in s:
         o = s["ordering"]
         lines.append(
@@ -341,7 +548,7 @@ def format_summary(result, *, partitions_shown: int = 64) -> str:
         )
     lines += ["", s["verdict"], ""]
     frame = result.partitions
-    rows = [["partition", "messages", "share", "x mean", "keys", "top key", "top key share"]]
+    rows = [["partition", "messages", "share", "× mean", "keys", "top key", "top key share"]]
     shown = (
         frame if len(frame) <= partitions_shown else frame.nlargest(partitions_shown, "messages")
     )
@@ -378,8 +585,8 @@ def write_sweep_outputs(result, out_dir: str | Path, *, plots: bool = True) -> P
         (folder / "sweep.json").write_text(
             to_json({**result.summary, "rows": result.table.to_dict("records")}), encoding="utf-8"
         )
-        result.table.to_csv(folder / "sweep.csv", index=False)
-        result.recommendations.to_csv(folder / "recommendations.csv", index=False)
+        write_csv(result.table, folder / "sweep.csv")
+        write_csv(result.recommendations, folder / "recommendations.csv")
         if plots:
             from partsim.plot import save_sweep_plots
 
@@ -394,10 +601,10 @@ def write_whatif_outputs(result, out_dir: str | Path, *, plots: bool = True) -> 
 
     def write(folder: Path) -> None:
         (folder / "whatif.json").write_text(to_json(result.summary), encoding="utf-8")
-        result.partitions.to_csv(folder / "partitions.csv", index=False)
-        result.moves.to_csv(folder / "moves.csv", index=False)
+        write_csv(result.partitions, folder / "partitions.csv")
+        write_csv(result.moves, folder / "moves.csv")
         if result.salting is not None:
-            result.salting.to_csv(folder / "salting.csv", index=False)
+            write_csv(result.salting, folder / "salting.csv")
         if plots:
             from partsim.plot import save_whatif_plots
 
@@ -415,7 +622,7 @@ def _fraction(value: object) -> str:
 def format_sweep(result) -> str:
     """The readable table ``partsim sweep`` prints."""
     s = result.summary
-    lines = [f"{s['inputs']}: {s['events']:,} events; max skew {s['max_skew']:g}"]
+    lines = [f"{s['inputs']}: {s['events']:,} events; {_bytes_from(s)}; max skew {s['max_skew']:g}"]
     rows = [["design", "partitioner", "N", "max/mean", "best", "hottest", "order kept",
              "at risk", "keys"]]  # fmt: skip
     for row in result.table.itertuples():
@@ -444,7 +651,8 @@ def format_whatif(result) -> str:
         return f"{c['partitioner']}, {c['partition_count']} partitions{key_format}{schema}"
 
     lines = [
-        f"{s['inputs']}: key {s['key']}, {s['events']:,} events, {s['distinct_keys']:,} keys",
+        f"{s['inputs']}: key {s['key']}, {s['events']:,} events, {s['distinct_keys']:,} keys; "
+        f"{_bytes_from(s)}",
         f"before: {config(before)}",
         f"after:  {config(after)}",
         f"keys moved {s['keys_moved']:.1%} ({s['keys_moved_count']:,} of {s['keys_compared']:,}); "
@@ -493,13 +701,13 @@ def write_simulation_outputs(result, out_dir: str | Path, *, plots: bool = True)
         for name, frame in frames:
             frame = frame.copy()
             frame["time"] = frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            frame.to_csv(folder / f"{name}.csv", index=False)
+            write_csv(frame, folder / f"{name}.csv")
         consumers = result.consumers.copy()
         consumers["partitions"] = [" ".join(map(str, parts)) for parts in consumers["partitions"]]
-        consumers.to_csv(folder / "consumers.csv", index=False)
-        result.consumer_sweep.to_csv(folder / "consumer_sweep.csv", index=False)
+        write_csv(consumers, folder / "consumers.csv")
+        write_csv(result.consumer_sweep, folder / "consumer_sweep.csv")
         if result.brokers is not None:
-            result.brokers.to_csv(folder / "brokers.csv", index=False)
+            write_csv(result.brokers, folder / "brokers.csv")
         if plots:
             from partsim.plot import save_simulation_plots
 
@@ -514,10 +722,10 @@ def format_simulation(result) -> str:
     capacity = s["consumer_capacity"]
     lines = [
         f"{s['inputs']}: key {s['key']}, {s['partitioner']}, {s['partition_count']} partitions, "
-        f"{s['total_rate_messages_per_second']:,.0f} msg/s (x{s['scale_factor']:.3g} the sample)",
+        f"{s['total_rate_messages_per_second']:,.0f} msg/s ({s['scale_factor']:.3g}× the sample)",
         f"{len(s['consumers'])} consumers ({s['assignor']}), {capacity['value']:,.0f} "
         f"{capacity['unit']} each; keyless records: {s['keyless_events']:,} "
-        f"({s['keyless_client']})",
+        f"({s['keyless_client']}); {_bytes_from(s)}",
         f"max lag {s['max_lag_messages']:,.0f} messages, {s['max_lag_seconds']:,.1f} s; "
         f"drains {s['time_to_drain_seconds']:,.1f} s after the last arrival",
     ]
@@ -544,7 +752,9 @@ def format_simulation(result) -> str:
                      f"{row['max_lag_seconds']:,.1f}"])  # fmt: skip
     lines += _table(rows, {2, 3, 4})
     if s.get("brokers"):
-        lines += ["", "brokers (bytes/s):"]
+        # As brokers.png labels it: without sizes, the bytes are 1 per event.
+        unit = "bytes/s" if _sized(s) else "bytes/s; no sizes: 1 byte per event"
+        lines += ["", f"brokers ({unit}):"]
         rows = [["broker", "leaders", "in", "out"]]
         for row in s["brokers"]:
             rows.append([str(row["broker"]), str(row["leader_partitions"]),

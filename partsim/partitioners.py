@@ -104,6 +104,9 @@ class Partitioner:
     notes: str = ""
     reference: str = ""
     ignores_keys: bool = field(default=False)
+    #: How the client's runtime writes a text key holding a lone UTF-16 surrogate: a key of
+    #: ``partsim.serde.TEXT_ENCODINGS`` (the JDK's '?', U+FFFD, refused, or UTF-16 units).
+    text_encoding: str = "jdk"
 
     @property
     def null_strategy(self) -> str:
@@ -268,9 +271,16 @@ def check_partition_count(partition_count: object) -> int:
 
 
 def _java_family(
-    name: str, client: str, aliases: tuple[str, ...], keyless: str, notes: str, reference: str
+    name: str,
+    client: str,
+    aliases: tuple[str, ...],
+    keyless: str,
+    notes: str,
+    reference: str,
+    text_encoding: str = "jdk",
 ) -> Partitioner:
     return Partitioner(
+        text_encoding=text_encoding,
         name=name,
         client=client,
         algorithm="murmur2",
@@ -310,6 +320,9 @@ def _librdkafka(
         notes=notes,
         reference="confluentinc/librdkafka src/rdkafka_msg.c",
         ignores_keys=variant == "random",
+        # Key bytes come from the binding: Go, .NET and node-rdkafka write U+FFFD for a lone
+        # surrogate; confluent-kafka (Python) refuses such a key, so never sends it.
+        text_encoding="replacement",
     )
 
 
@@ -329,6 +342,7 @@ _REGISTRY: tuple[Partitioner, ...] = (
         "random-repick",
         "null key: random.choice over available partitions, again when it has no open batch",
         "dpkp/kafka-python kafka/partitioner/default.py",
+        text_encoding="refuse",
     ),
     _java_family(
         "aiokafka",
@@ -337,6 +351,7 @@ _REGISTRY: tuple[Partitioner, ...] = (
         "random",
         "same algorithm as kafka-python (not verified here)",
         "aio-libs/aiokafka aiokafka/partitioner.py",
+        text_encoding="refuse",
     ),
     _java_family(
         "franz-go",
@@ -345,6 +360,7 @@ _REGISTRY: tuple[Partitioner, ...] = (
         "franz-sticky",
         "nil key: sticky for 64 KiB; empty non-nil key is hashed",
         "twmb/franz-go pkg/kgo/partitioner.go",
+        text_encoding="replacement",
     ),
     _java_family(
         "kafkajs",
@@ -353,6 +369,7 @@ _REGISTRY: tuple[Partitioner, ...] = (
         "round-robin-random-start",
         "null key: per-topic counter from a random uint32",
         "tulios/kafkajs src/producer/partitioners/default/partitioner.js",
+        text_encoding="replacement",
     ),
     Partitioner(
         name="kafkajs:legacy",
@@ -365,6 +382,7 @@ _REGISTRY: tuple[Partitioner, ...] = (
         aliases=("kafkajs:v1",),
         notes="not Java's murmur2: double arithmetic and a re-mixed tail; v1 -> v2 moves keys",
         reference="tulios/kafkajs src/producer/partitioners/legacy/murmur2.js",
+        text_encoding="replacement",
     ),
     _librdkafka(
         "consistent_random",
@@ -434,6 +452,7 @@ _REGISTRY: tuple[Partitioner, ...] = (
         aliases=("sarama:hash",),
         notes="= librdkafka fnv1a for every key",
         reference="IBM/sarama partitioner.go",
+        text_encoding="replacement",
     ),
     Partitioner(
         name="sarama:reference_hash",
@@ -445,6 +464,7 @@ _REGISTRY: tuple[Partitioner, ...] = (
         keyless="random",
         notes="FNV-1a with Java's mask, not murmur2",
         reference="IBM/sarama partitioner.go",
+        text_encoding="replacement",
     ),
     Partitioner(
         name="sarama:crc32",
@@ -457,6 +477,7 @@ _REGISTRY: tuple[Partitioner, ...] = (
         aliases=("sarama:consistent_crc",),
         notes="empty key -> partition 0; sarama < 1.41 CRC used the signed rule",
         reference="IBM/sarama partitioner.go",
+        text_encoding="replacement",
     ),
     Partitioner(
         name="sarama:murmur2",
@@ -468,6 +489,7 @@ _REGISTRY: tuple[Partitioner, ...] = (
         keyless="random",
         notes="Java-compatible",
         reference="IBM/sarama partitioner.go",
+        text_encoding="replacement",
     ),
     Partitioner(
         name="kafka-go",
@@ -481,6 +503,7 @@ _REGISTRY: tuple[Partitioner, ...] = (
         ignores_keys=True,
         notes="the default Writer balancer ignores keys",
         reference="segmentio/kafka-go balancer.go",
+        text_encoding="replacement",
     ),
     Partitioner(
         name="kafka-go:hash",
@@ -492,6 +515,7 @@ _REGISTRY: tuple[Partitioner, ...] = (
         keyless="round-robin",
         notes="sarama-compatible; nil key: its own round robin",
         reference="segmentio/kafka-go balancer.go",
+        text_encoding="replacement",
     ),
     Partitioner(
         name="kafka-go:reference_hash",
@@ -502,6 +526,7 @@ _REGISTRY: tuple[Partitioner, ...] = (
         empty_key="hash",
         keyless="random",
         reference="segmentio/kafka-go balancer.go",
+        text_encoding="replacement",
     ),
     Partitioner(
         name="kafka-go:crc32",
@@ -513,6 +538,7 @@ _REGISTRY: tuple[Partitioner, ...] = (
         keyless="random",
         notes="empty keys random, like librdkafka consistent_random",
         reference="segmentio/kafka-go balancer.go",
+        text_encoding="replacement",
     ),
     Partitioner(
         name="kafka-go:murmur2",
@@ -524,6 +550,7 @@ _REGISTRY: tuple[Partitioner, ...] = (
         keyless="random",
         notes="Java-compatible",
         reference="segmentio/kafka-go balancer.go",
+        text_encoding="replacement",
     ),
     Partitioner(
         name="pulsar",
@@ -536,6 +563,7 @@ _REGISTRY: tuple[Partitioner, ...] = (
         aliases=("pulsar:java_string_hash",),
         notes="String.hashCode & 0x7fffffff; empty-key rule not verified",
         reference="apache/pulsar pulsar-client/.../impl/JavaStringHash.java",
+        text_encoding="utf-16",
     ),
     Partitioner(
         name="pulsar:murmur3",
@@ -558,6 +586,7 @@ _REGISTRY: tuple[Partitioner, ...] = (
         keyless="random",
         notes="MD5 of the UTF-8 partition key as a big-endian 128-bit integer",
         reference="AWS API reference, PutRecordsRequestEntry",
+        text_encoding="refuse",
     ),
 )
 

@@ -42,16 +42,19 @@ from partsim.aggregates import (
     tally,
 )
 from partsim.design import KeyDesign, parse_design
+from partsim.errors import UsageError
 from partsim.events import EventParser, Events, KeyEncoder, Rows
 from partsim.keycounts import KeyCounts
 from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split_options
 from partsim.ordering import EntityOrder, KeyCountSample, entity_limit
-from partsim.partitioners import Partitioner, check_partition_count
+from partsim.partitioners import MAX_PARTITION_COUNT, Partitioner, check_partition_count
 from partsim.placement import Placement, frame, keyless_fill, place_many
 from partsim.sketch import hash64
 from partsim.windows import MAX_WINDOW_CELLS
 
 __all__ = [
+    "MAX_ANALYSIS_PARTITIONS",
+    "NO_SIZES",
     "BatchPlan",
     "Encoding",
     "Scan",
@@ -59,6 +62,7 @@ __all__ = [
     "ScanRun",
     "analyze_batches",
     "bind_columns",
+    "check_analysis_partitions",
     "make_plan",
     "scan_batches",
 ]
@@ -66,6 +70,19 @@ __all__ = [
 Batch = pa.RecordBatch | pa.Table
 #: Dense window x partition cells that the grids of several placements share (128 MiB).
 GRID_CELLS = 8_000_000
+
+
+#: ``size_source`` without sizes: every command then counts one byte per event.
+NO_SIZES = "none (1 per event)"
+
+
+def size_source(measures: MeasureOptions, value_sizes: bool) -> str:
+    """Where each event's bytes come from, as every command's summary states it: the --size
+    column, else key + value size where the input has them (kcat dumps, live samples), else
+    :data:`NO_SIZES`."""
+    if measures.size:
+        return f"column {measures.size}"
+    return "key + value_size" if value_sizes else NO_SIZES
 
 
 @dataclass(frozen=True)
@@ -166,7 +183,7 @@ class Scan:
         object.__setattr__(self, "designs", designs)
         object.__setattr__(self, "clients", tuple(p.client for p in self.placements))
         for placement in self.placements:
-            check_partition_count(placement.partition_count)
+            check_analysis_partitions(placement.partition_count)
         object.__setattr__(self, "window_ns", self.measures.window_ns)
         # The payload only: each placement adds its framing (for Protobuf, with the
         # message indexes: ProducerOptions.framing()).
@@ -194,8 +211,27 @@ class Scan:
         measures = self.measures
         return EventParser(measures.size, measures.timestamp, self.strict, self.value_sizes)
 
+    @property
+    def size_source(self) -> str:
+        """Where each event's bytes come from (:func:`size_source`; after :func:`bind_scan`)."""
+        return size_source(self.measures, self.value_sizes)
+
     def entity_limit(self) -> int:
         return entity_limit(len(self.ordered), self.measures.exact_entities)
+
+    def columns(self) -> list[str]:
+        """The input columns the scan reads, in a stable order (a source need read only
+        these: :meth:`partsim.io.EventSource.select`); :func:`bind_scan` sets a record key's."""
+        wanted: list[str] = []
+        for design, encoding in zip(self.designs, self.encodings, strict=True):
+            if design is not None:
+                wanted.extend(design.columns)
+            else:  # a record key: the columns of its fields
+                wanted.extend(column for _, column in encoding.record_columns)
+        wanted.extend(self.measures.columns().values())
+        if self.value_sizes:
+            wanted.append("value_size")
+        return list(dict.fromkeys(column for column in wanted if column))
 
     def place(self, batch: Batch) -> Staged:
         """A batch's usable rows, key bytes, bytes per event and times, and each record's
@@ -309,6 +345,7 @@ class ScanRun:
             if has_table:
                 total = self.totals[encoding.key_placement]
                 total.key_limit = scan.measures.exact_keys
+                total.key_bytes_limit = scan.measures.exact_key_bytes
                 total.partitioner = scan.clients[encoding.key_placement].name
         self.order = None
         if scan.ordered:
@@ -447,7 +484,8 @@ class ScanRun:
             self.keys[index].add(keys, weights)
         else:
             self.keys[index].add(keys.filter(pa.array(keep)), weights[keep])
-        if self.keys[index].exceeds(self.scan.measures.exact_keys):
+        measures = self.scan.measures
+        if self.keys[index].exceeds(measures.exact_keys, measures.exact_key_bytes):
             self._flush(index)
 
     def _flush(self, index: int) -> None:
@@ -467,6 +505,7 @@ class ScanRun:
         part = LoadAggregate.empty(self.scan.placements[placement].partition_count)
         part.keys = self.keys[index].table()
         part.key_limit = self.scan.measures.exact_keys
+        part.key_bytes_limit = self.scan.measures.exact_key_bytes
         part.partitioner = self.scan.clients[placement].name
         return part
 
@@ -610,15 +649,17 @@ class BatchPlan:
         record_key = self.producer.key is None and self.record_producers
         object.__setattr__(self, "design", None if record_key else self.producer.design())
         object.__setattr__(self, "partitioner", self.producer.client())
-        object.__setattr__(self, "partition_count", check_partition_count(self.partition_count))
+        object.__setattr__(self, "partition_count", check_analysis_partitions(self.partition_count))
         object.__setattr__(self, "window_ns", self.measures.window_ns)
+
+    def columns(self) -> list[str]:
+        """The input columns the plan reads (:meth:`Scan.columns`)."""
+        return self.scan().columns()
 
     @property
     def size_source(self) -> str:
-        """Where each event's bytes come from, as the summary states it."""
-        if self.measures.size:
-            return f"column {self.measures.size}"
-        return "key + value_size" if self.value_sizes else "none (1 per event)"
+        """Where each event's bytes come from (:func:`size_source`)."""
+        return size_source(self.measures, self.value_sizes)
 
     def scan(self) -> Scan:
         """The scan of this one placement: its key table counted, its entities followed."""
@@ -688,6 +729,25 @@ def make_plan(
         given=(producer_options, measure_options, input_options),
     )  # fmt: skip
     return BatchPlan(producer, partition_count, measures, strict=reader.strict)
+
+
+#: The most partitions an analysis (analyze, sweep, whatif, simulate) takes: it holds
+#: tables, sketches and plots per partition, so memory grows with the count. ``partsim
+#: partition`` and :func:`partsim.assign` take any Kafka count, up to 2**31 - 1.
+MAX_ANALYSIS_PARTITIONS = 1 << 20
+
+
+def check_analysis_partitions(partition_count: object) -> int:
+    """A partition count for an analysis: from 1 to :data:`MAX_ANALYSIS_PARTITIONS`, or a
+    one-line :class:`UsageError` that names the limit."""
+    count = check_partition_count(partition_count)
+    if count > MAX_ANALYSIS_PARTITIONS:
+        raise UsageError(
+            f"partition_count must be at most {MAX_ANALYSIS_PARTITIONS:,} for an analysis, "
+            f"which keeps tables per partition; got {count:,} (partsim partition takes any "
+            f"count up to {MAX_PARTITION_COUNT:,})"
+        )
+    return count
 
 
 def bind_columns(plan: BatchPlan, available: Sequence[str], key_option: str = "--key") -> BatchPlan:

@@ -41,7 +41,7 @@ from matplotlib.transforms import offset_copy
 from PIL import Image
 
 from partsim.errors import UsageError, invalid_choice
-from partsim.style import PALETTE, byte_unit
+from partsim.style import PALETTE, RATE_NAMES, byte_unit, rate_text, ratio_text
 
 __all__ = [
     "PALETTE",
@@ -287,19 +287,21 @@ def plot_hot_keys(result, *, top: int = 20, ax: Axes | None = None) -> Axes:
     ax.set_yticks(positions, [_key_label(key) for key in frame["key"]], fontsize=8)
     _plain_text(*ax.get_yticklabels())
     ax.set_ylim(max(rows, 1) - 0.5, -0.5)  # the hottest key on top
-    for position, share, partition in zip(positions, shares, frame["partition"], strict=True):
+    labels = [f"p{int(partition)}  {share:.1%}" for share, partition in
+              zip(shares, frame["partition"], strict=True)]  # fmt: skip
+    starts, right = _label_starts(ax, shares, labels, fair)
+    for position, start, label in zip(positions, starts, labels, strict=True):
         text = ax.annotate(
-            f"p{int(partition)}  {share:.1%}",
-            xy=(share, position),
+            label,
+            xy=(start, position),
             xytext=(3, 0),
             textcoords="offset points",
             va="center",
-            fontsize=7.5,
+            fontsize=HOT_KEY_LABEL_SIZE,
         )
         _plain_text(text)
     ax.axvline(fair, color=PALETTE["reference"], linestyle="--", linewidth=1.2, zorder=3)
-    widest = max(float(shares.max()) if rows else 0.0, fair)
-    ax.set_xlim(0, widest * 1.22)
+    ax.set_xlim(0, right)
     ax.text(
         fair, 1.0, f" fair share 1/{partition_count} = {fair:.1%}",
         transform=ax.get_xaxis_transform(), va="bottom", ha="left", fontsize=8,
@@ -325,6 +327,37 @@ def plot_hot_keys(result, *, top: int = 20, ax: Axes | None = None) -> Axes:
         title = f"The top key is {shares[0]:.1%} of events, within a partition's fair share"
     ax.set_title(title, fontsize=10.5, pad=16)
     return ax
+
+
+#: The font size of the bar labels of :func:`plot_hot_keys`.
+HOT_KEY_LABEL_SIZE = 7.5
+
+
+def _label_starts(
+    ax: Axes, shares: np.ndarray, labels: list[str], fair: float
+) -> tuple[list[float], float]:
+    """Where each hot-key bar's label starts (in shares), and the x axis' right end.
+
+    A label starts at the end of its bar, unless it would then cross the fair-share line:
+    then it starts just right of the line. Widths are estimated from the font size (a
+    DejaVu Sans digit or letter is at most about 0.62 em wide) and the axes' width now,
+    less a sixth for what the layout may still take.
+    """
+    width_points = ax.get_position().width * ax.figure.get_figwidth() * 72 * 5 / 6
+    needed = [3 + 0.62 * HOT_KEY_LABEL_SIZE * len(label) + 2 for label in labels]  # points
+    right = max(float(shares.max()) if len(shares) else 0.0, fair) * 1.22
+    starts = list(map(float, shares))
+    for _ in range(3):  # the x range depends on where the labels end, and back
+        per_point = right / width_points
+        starts = [
+            fair + 2 * per_point
+            if share < fair and share + points * per_point > fair - 2 * per_point
+            else float(share)
+            for share, points in zip(shares, needed, strict=True)
+        ]
+        ends = [start + points * per_point for start, points in zip(starts, needed, strict=True)]
+        right = max(right, *ends) if ends else right
+    return starts, right
 
 
 def plot_heatmap(result, *, ax: Axes | None = None) -> Axes:
@@ -368,13 +401,13 @@ def plot_heatmap(result, *, ax: Axes | None = None) -> Axes:
     ax.set_ylabel("partition")
     stats = result.summary.get("windows")
     title = "Messages per second by partition and time window"
-    if stats and stats.get("mean_rate", 0) > 0:
+    if stats and stats.get("topic_rate", 0) > 0:
         peak_at = pd.Timestamp(stats["peak_partition_window_start"]).tz_convert("UTC")
-        fair_rate = stats["mean_rate"] / partition_count
         title = (
-            f"Peak: partition {stats['peak_partition']} at {stats['peak_partition_rate']:,.1f} "
-            f"messages/s ({peak_at:%H:%M} UTC), {stats['peak_partition_rate'] / fair_rate:.1f}× "
-            "the mean partition rate"
+            f"{RATE_NAMES['peak_partition_rate'].capitalize()} "
+            f"{rate_text(stats['peak_partition_rate'])} (partition {stats['peak_partition']}, "
+            f"{peak_at:%H:%M} UTC),\n{ratio_text(stats['peak_to_mean_partition_rate'])} the "
+            f"{RATE_NAMES['mean_partition_rate']} {rate_text(stats['mean_partition_rate'])}"
         )
     ax.set_title(title, fontsize=10.5)
     return ax
@@ -1137,7 +1170,9 @@ def plot_broker_load(result, *, ax: Axes | None = None) -> Axes:
     ax.set_xticks(x)
     ax.set_xticklabels([str(b) for b in brokers["broker"]])
     ax.set_xlabel("broker")
-    ax.set_ylabel(f"{unit}/s")
+    sizes = result.summary.get("size_source", "")
+    no_sizes = not sizes.startswith(("column", "key"))
+    ax.set_ylabel(f"{unit}/s" + (" (no sizes: 1 byte per event)" if no_sizes else ""))
     busiest = int(brokers["bytes_in"].idxmax())
     mean = brokers["bytes_in"].mean()
     ratio = brokers["bytes_in"].iloc[busiest] / mean if mean else 0.0

@@ -14,6 +14,8 @@ __all__ = ["SIMULATE_MAX_KEYS", "uniform_reference"]
 SIMULATE_MAX_KEYS = 2_000_000
 #: Key-placements per simulation budget (trials x distinct keys).
 SIMULATION_BUDGET = 40_000_000
+#: Partition loads kept from the trials for their quantiles, at most.
+QUANTILE_CELLS = 4_000_000
 
 
 def uniform_reference(
@@ -42,7 +44,8 @@ def uniform_reference(
                 "partition_load_p05": total, "partition_load_p95": total}  # fmt: skip
     mean_load = total / partition_count
     if len(weights) + tail_keys <= SIMULATE_MAX_KEYS:
-        trials = int(min(500, max(20, SIMULATION_BUDGET // max(1, len(weights)))))
+        # Each trial costs a draw per key and a pass over the partitions.
+        trials = int(min(500, max(20, SIMULATION_BUDGET // max(1, len(weights) + partition_count))))
         rng = np.random.default_rng(seed)
         even = np.full(partition_count, 1 / partition_count)
         # Keys of one weight are exchangeable: how many of the m keys of a weight land on each
@@ -54,13 +57,20 @@ def uniform_reference(
         drawn = group_keys >= partition_count
         group_weight, group_keys = group_weight[drawn], group_keys[drawn]
         placed = weights[~drawn[group]]
-        loads = np.empty((trials, partition_count))
+        # Every trial's max; the partition loads of as many trials as fit in QUANTILE_CELLS,
+        # for their quantiles (memory stays bounded at any partition count).
+        loads = np.empty((max(1, min(trials, QUANTILE_CELLS // partition_count)), partition_count))
+        maxima = np.empty(trials)
         for trial in range(trials):
             placement = rng.integers(0, partition_count, size=len(placed))
-            loads[trial] = np.bincount(placement, weights=placed, minlength=partition_count)
-            loads[trial] += group_weight @ rng.multinomial(group_keys, even)
-            loads[trial] += rng.multinomial(keyless, even)
-        ratios = loads.max(axis=1) / mean_load
+            load = np.bincount(placement, weights=placed, minlength=partition_count)
+            load = load.astype(float, copy=False)  # int64 when no key is placed one by one
+            load += group_weight @ rng.multinomial(group_keys, even)
+            load += rng.multinomial(keyless, even)
+            maxima[trial] = load.max()
+            if trial < len(loads):
+                loads[trial] = load
+        ratios = maxima / mean_load
         return {
             "method": "simulated",
             "trials": trials,

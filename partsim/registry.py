@@ -154,7 +154,14 @@ def _get(url: str, path: str, config: Mapping[str, str], timeout: float) -> dict
     if unknown:
         raise invalid_choice("registry setting", unknown[0], REGISTRY_SETTINGS)
     secrets = dict(config)
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port out of range or not a number)
+        if parts.hostname is None or any(c.isspace() for c in parts.netloc):
+            raise ValueError("no host name, or a space in it")
+    except ValueError as error:
+        raise UsageError(f"--schema-registry is not a valid URL ({error}); expected e.g. "
+                         "https://registry.example.com:8081") from None  # fmt: skip
     if parts.scheme not in ("http", "https"):
         raise UsageError(f"--schema-registry must be an http:// or https:// URL; got "
                          f"{_public_url(url)!r}")  # fmt: skip

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 
 from partsim import __version__
-from partsim.style import PALETTE, byte_unit
+from partsim.style import PALETTE, RATE_NAMES, byte_unit, rate_text, ratio_text
 
 __all__ = ["render_html"]
 
@@ -170,7 +170,7 @@ def _pct(value: object, digits: int = 1) -> str:
 
 
 def _ratio(value: object) -> str:
-    return f"{value:.2f}×" if _finite(value) else "–"
+    return ratio_text(value) if _finite(value) else "–"
 
 
 def _number(value: object, digits: int = 3) -> str:
@@ -427,10 +427,16 @@ def _windows(summary: Mapping) -> str:
         ("peak window max / mean", f"{_ratio(stats['peak_window_max_mean_ratio'])} "
          f"(window from {_time(stats['peak_window_start'])})"),
         ("mean window max / mean", _ratio(stats["mean_window_max_mean_ratio"])),
-        ("peak partition rate", f"{stats['peak_partition_rate']:,.1f} messages/s "
-         f"(partition {_e(stats['peak_partition'])}, window from "
-         f"{_time(stats['peak_partition_window_start'])})"),
-        ("mean rate, all partitions", f"{stats['mean_rate']:,.1f} messages/s"),
+        (RATE_NAMES["peak_partition_rate"],
+         f"{rate_text(stats['peak_partition_rate'])} (partition {_e(stats['peak_partition'])}, "
+         f"window from {_time(stats['peak_partition_window_start'])}): "
+         f"{ratio_text(stats['peak_to_mean_partition_rate'])} the "
+         f"{RATE_NAMES['mean_partition_rate']}"),
+        (RATE_NAMES["mean_partition_rate"],
+         f"{rate_text(stats['mean_partition_rate'])} (the topic rate over "
+         f"{_count(summary['partition_count'])} partitions)"),
+        (RATE_NAMES["topic_rate"],
+         f"{rate_text(stats['topic_rate'])} (all partitions, over every window)"),
     ]  # fmt: skip
     body = [f"<tr><td>{_e(name)}</td><td>{value}</td></tr>" for name, value in rows]
     return f"<h2>Time windows</h2>{_table([('', False), ('', False)], body, 'refs')}"

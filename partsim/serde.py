@@ -4,8 +4,10 @@ A partitioner hashes the *serialized* key, so the serializer decides the partiti
 the hash does. Each ``key_format`` reproduces one serializer:
 
 ============  ===============================================================================
-``string``    Kafka's ``StringSerializer``: UTF-8. A lone UTF-16 surrogate becomes ``?`` as
-              the JDK encodes it (``"a\\ud800b"`` -> ``61 3f 62``). Bytes pass through.
+``string``    Kafka's ``StringSerializer``: UTF-8. Bytes pass through. A lone UTF-16
+              surrogate is written the way the client's runtime writes it
+              (:data:`TEXT_ENCODINGS`): ``?`` in the JDK (``"a\\ud800b"`` -> ``61 3f 62``),
+              U+FFFD in Node and Go (``61 ef bf bd 62``); Python clients refuse the key.
 ``bytes``     ``ByteArraySerializer``: the bytes as given (a ``str`` is taken as UTF-8).
 ``hex``       the key is written in hex (``"0a1b"``, optional ``0x``); its bytes are hashed.
 ``base64``    the key is written in standard base64; its bytes are hashed.
@@ -15,6 +17,12 @@ the hash does. Each ``key_format`` reproduces one serializer:
 ``uuid``      ``UUIDSerializer``: the 36-character lowercase ``toString()`` in UTF-8, not the
               16 raw bytes.
 ============  ===============================================================================
+
+Integer formats take integers, or text written as Java's ``Integer.parseInt`` (``Short``,
+``Long``) reads it, the way a Java producer's user would have parsed it: an optional ``+`` or
+``-``, then decimal digits, nothing else (``+5`` and ``007`` are read; `` 5``, ``0x10``,
+``1_000`` and ``1e3`` are refused, each with the same one-line error on every path). As in
+Java, a digit is any Unicode decimal digit of the Basic Multilingual Plane (``１２`` is 12).
 
 Keys with a schema (``key_schema``) are written by :mod:`partsim.schemas`:
 
@@ -53,12 +61,25 @@ import pyarrow.compute as pc
 
 from partsim.errors import DataError, UsageError, invalid_choice
 from partsim.schemas import SCHEMA_FORMATS, Encoded, KeyFormat, frame
-from partsim.schemas.values import java_utf8
+from partsim.schemas.values import (
+    TEXT_ENCODING_SHORT,
+    TEXT_ENCODINGS,
+    encode_text,
+    encode_text_array,
+    java_utf8,
+    parse_java_integer,
+    surrogate_rows,
+    text_values,
+)
 
 __all__ = [
     "KEY_FORMATS",
     "SCHEMA_TYPES",
+    "TEXT_ENCODINGS",
+    "TEXT_ENCODING_SHORT",
     "encode_keys",
+    "encode_text",
+    "java_utf8",
     "schema_prefix",
     "serialize_keys",
     "to_key_array",
@@ -79,6 +100,7 @@ KEY_FORMATS: tuple[str, ...] = RAW_FORMATS + SCHEMA_FORMATS
 SCHEMA_TYPES: tuple[str, ...] = ("avro", "json", "protobuf")
 
 _INT_WIDTHS = {"int16": 2, "int32": 4, "int64": 8}
+_JAVA_PARSE = {"int16": "Short.parseShort", "int32": "Integer.parseInt", "int64": "Long.parseLong"}
 _UUID_CANONICAL = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 KeyArray = pa.Array | pa.ChunkedArray
@@ -156,13 +178,14 @@ class _ObjectKeys(list):
 
 def encode_keys(keys: object, key: KeyFormat) -> Encoded:
     """Keys serialized as ``key`` says, with the mask of keys a schema cannot hold (for a
-    caller that counts and skips them); a raw format raises :class:`DataError` instead."""
+    caller that counts and skips them); a raw format raises :class:`DataError` instead. Text
+    with a lone surrogate is written by the client's rule (``key.text_encoding``)."""
     serializer = key.serializer()
     if serializer is not None:
         # Python values go to the schema as they are: Arrow would coerce a list of mixed
         # numbers (or dicts with missing fields) to one type.
         values = keys if isinstance(keys, (list, tuple)) else to_key_array(keys)
-        return serializer.encode(values)
+        return serializer.encode(values, key.text_encoding)
     return Encoded(_serialize_raw(keys, key), None, [])
 
 
@@ -174,47 +197,56 @@ def serialize_keys(
     schema_type: str = "avro",
     key_schema: str | None = None,
     key_message: str | None = None,
+    text_encoding: str = "jdk",
 ) -> KeyArray:
     """Serialize keys as the producer would; returns an Arrow binary array (nulls kept).
 
     With a schema format, keys are values of the schema's type (or text it converts, or
     dicts for records); a key the schema cannot hold is a :class:`DataError`.
+    ``text_encoding`` is how the client's runtime writes text that holds a lone surrogate
+    (:data:`TEXT_ENCODINGS`; a partitioner's is its ``text_encoding``).
 
     >>> serialize_keys([1, None, -1], "int16").to_pylist()
     [b'\\x00\\x01', None, b'\\xff\\xff']
     >>> serialize_keys([42], "avro", key_schema='"long"', schema_id=3).to_pylist()
     [b'\\x00\\x00\\x00\\x00\\x03T']
+    >>> serialize_keys(["a\\ud800b"], text_encoding="replacement").to_pylist()
+    [b'a\\xef\\xbf\\xbdb']
     """
     check_key_format(key_format)
-    key = KeyFormat(key_format, key_schema, schema_id, schema_type, key_message)
+    key = KeyFormat(key_format, key_schema, schema_id, schema_type, key_message,
+                    text_encoding=text_encoding)  # fmt: skip
     return encode_keys(keys, key).checked(key_format)
 
 
 def _serialize_raw(keys: object, key: KeyFormat) -> KeyArray:
     key_format, schema_id, schema_type = key.key_format, key.schema_id, key.schema_type
+    text_encoding = key.text_encoding
     array = to_key_array(keys)
     if isinstance(array, _ObjectKeys):
         out: KeyArray = pa.array(
-            [None if value is None else _serialize_one(value, key_format) for value in array],
+            [None if value is None else _serialize_one(value, key_format, text_encoding)
+             for value in array],
             type=pa.binary(),
-        )
+        )  # fmt: skip
     elif isinstance(array, pa.ChunkedArray):
         out = (
             pa.chunked_array(
-                [_serialize_array(chunk, key_format) for chunk in array.chunks], type=pa.binary()
+                [_serialize_array(chunk, key_format, text_encoding) for chunk in array.chunks],
+                type=pa.binary(),
             )
             if array.num_chunks
             else pa.chunked_array([], type=pa.binary())
         )
     else:
-        out = _serialize_array(array, key_format)
+        out = _serialize_array(array, key_format, text_encoding)
     if schema_id is not None:
         prefix = pa.scalar(schema_prefix(schema_id, schema_type), type=pa.binary())
         out = pc.binary_join_element_wise(prefix, out, pa.scalar(b"", type=pa.binary()))
     return out
 
 
-def _serialize_array(array: pa.Array, key_format: str) -> pa.Array:
+def _serialize_array(array: pa.Array, key_format: str, text_encoding: str = "jdk") -> pa.Array:
     kind = array.type
     if pa.types.is_dictionary(kind):
         array = array.dictionary_decode()
@@ -223,7 +255,7 @@ def _serialize_array(array: pa.Array, key_format: str) -> pa.Array:
         return pa.nulls(len(array), type=pa.binary())
     if key_format in ("string", "bytes"):
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            return array.view(pa.binary() if pa.types.is_string(kind) else pa.large_binary())
+            return encode_text_array(array, text_encoding)
         if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
             return array
         if pa.types.is_fixed_size_binary(kind):
@@ -243,23 +275,17 @@ def _serialize_array(array: pa.Array, key_format: str) -> pa.Array:
             return lowered.cast(pa.string()).view(pa.binary())
     # hex, base64, uuid in other spellings: one by one, with errors naming the bad value.
     return pa.array(
-        [None if key is None else _serialize_one(key, key_format) for key in array.to_pylist()],
+        [None if key is None else _serialize_one(key, key_format, text_encoding)
+         for key in text_values(array)],
         type=pa.binary(),
-    )
+    )  # fmt: skip
 
 
 def _serialize_ints(array: pa.Array, key_format: str) -> pa.Array:
     width = _INT_WIDTHS[key_format]
     kind = array.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        trimmed = pc.utf8_trim_whitespace(array)
-        try:
-            array = trimmed.cast(pa.int64())
-        except pa.ArrowInvalid:
-            for key in trimmed.to_pylist():
-                if key is not None:
-                    _serialize_one(key, key_format)  # raises the error that names this key
-            raise  # pragma: no cover - Arrow refused a value that Python accepts
+        array = _parse_int_text(array, key_format)
     elif pa.types.is_unsigned_integer(kind) and kind.bit_width == 64:
         too_big = pc.greater(array, pa.scalar(2**63 - 1, type=kind))
         if pc.any(too_big).as_py():
@@ -284,12 +310,36 @@ def _serialize_ints(array: pa.Array, key_format: str) -> pa.Array:
     return fixed.cast(pa.binary())
 
 
-def _is_int(text: str) -> bool:
-    try:
-        int(text, 10)
-    except ValueError:
-        return False
-    return True
+#: An integer key's text in its ASCII form, which Arrow's cast reads (after dropping a '+').
+_ASCII_INT = r"^[+-]?[0-9]+$"
+
+
+def _parse_int_text(array: pa.Array, key_format: str) -> pa.Array:
+    """Text keys as int64, read as :func:`parse_java_integer` reads them, or a
+    :class:`DataError` naming the first key that is not such an integer or is out of range."""
+    ascii_form = pc.match_substring_regex(array, _ASCII_INT)
+    if pc.all(pc.or_kleene(ascii_form, pc.is_null(array))).as_py():
+        try:  # the common case: Arrow's cast, which takes no '+'
+            return pc.replace_substring_regex(array, r"^\+", "").cast(pa.int64())
+        except pa.ArrowInvalid:
+            pass  # past int64: the loop below names the key
+    values = [None if key is None else _java_int_or_error(key, key_format)
+              for key in text_values(array)]  # fmt: skip
+    too_big = next((value for value in values if value is not None and
+                    not -(1 << 63) <= value < (1 << 63)), None)  # fmt: skip
+    if too_big is not None:
+        raise _int_range_error(key_format, too_big)
+    return pa.array(values, pa.int64())
+
+
+def _java_int_or_error(key: object, key_format: str) -> int:
+    value = parse_java_integer(key) if isinstance(key, str) else None
+    if value is None:
+        raise DataError(
+            f"key_format {key_format!r} needs integer keys; got {key!r} (an optional sign and "
+            f"decimal digits, as Java's {_JAVA_PARSE[key_format]} reads them)"
+        )
+    return value
 
 
 def _int_range_error(key_format: str, value: int) -> DataError:
@@ -314,7 +364,40 @@ def is_utf8(text: str) -> bool:
     return True
 
 
-def _serialize_one(key: object, key_format: str) -> bytes:
+def escaped_surrogates(array: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """A string array whose lone surrogates (if any) are written as ``\\ud800`` escapes, so
+    that it is valid UTF-8: for names that are shown, not hashed."""
+    if isinstance(array, pa.ChunkedArray):
+        if not any(len(surrogate_rows(chunk)) for chunk in array.chunks):
+            return array
+        array = array.combine_chunks()
+    elif not len(surrogate_rows(array)):
+        return array
+    return pa.array(
+        [None if text is None else text.encode("utf-8", "backslashreplace").decode("utf-8")
+         for text in text_values(array)],
+        array.type,
+    )  # fmt: skip
+
+
+def display_text(value: bytes) -> str:
+    """Key bytes as text to show: UTF-8, with a lone surrogate as ``\\ud800`` and other
+    bytes that are not UTF-8 as ``\\xff``.
+
+    >>> display_text(b"a\\xed\\xa0\\x80b"), display_text(b"a\\xffb")
+    ('a\\\\ud800b', 'a\\\\xffb')
+    """
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return value.decode("utf-8", "surrogatepass").encode("utf-8", "backslashreplace").decode()
+    except UnicodeDecodeError:
+        return value.decode("utf-8", "backslashreplace")
+
+
+def _serialize_one(key: object, key_format: str, text_encoding: str = "jdk") -> bytes:
     """Serialize one key (the slow path for values Arrow cannot hold or formats to decode)."""
     if key_format == "string":
         if isinstance(key, (bytes, bytearray, memoryview)):
@@ -322,13 +405,16 @@ def _serialize_one(key: object, key_format: str) -> bytes:
         if isinstance(key, bool):
             return b"true" if key else b"false"
         if isinstance(key, (str, int, uuid.UUID)):
-            return java_utf8(str(key))
+            return encode_text(str(key), text_encoding)
         raise DataError(f"key_format 'string' needs text or bytes keys; got {key!r}")
     if key_format == "bytes":
         if isinstance(key, (bytes, bytearray, memoryview)):
             return bytes(key)
         if isinstance(key, str):
-            return key.encode("utf-8", "surrogateescape")
+            try:  # the surrogate escapes of bytes that were not UTF-8 are those bytes
+                return key.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                return encode_text(key, text_encoding)
         raise DataError(f"key_format 'bytes' needs bytes or text keys; got {key!r}")
     if key_format == "hex":
         text = _text(key, key_format)
@@ -349,9 +435,7 @@ def _serialize_one(key: object, key_format: str) -> bytes:
         if isinstance(key, (bytes, bytearray)):
             key = key.decode("utf-8", "replace")
         if isinstance(key, str):
-            if not _is_int(key.strip()):
-                raise DataError(f"key_format {key_format!r} needs integer keys; got {key!r}")
-            key = int(key.strip(), 10)
+            key = _java_int_or_error(key, key_format)
         if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
             raise DataError(f"key_format {key_format!r} needs integer keys; got {key!r}")
         width = _INT_WIDTHS[key_format]
@@ -400,7 +484,7 @@ def display_key(raw: bytes | None, key_format: str, prefix: int = 0) -> str:
         return payload.hex()
     if key_format == "base64":
         return base64.b64encode(payload).decode("ascii")
-    return payload.decode("utf-8", "backslashreplace")
+    return display_text(payload)
 
 
 def display_keys(raws: pa.Array, key_format: str, prefix: int = 0) -> list[str]:

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from partsim.aggregates import window_counts
-from partsim.compare import parse_rate
+from partsim.compare import check_byte_rate, parse_rate
 from partsim.errors import DataError, UsageError
 from partsim.events import parse_window
 from partsim.lag import simulate_lag
@@ -30,7 +30,7 @@ from partsim.options import (
     ProducerOptions,
     split_options,
 )
-from partsim.pipeline import BatchPlan, Encoding, Scan
+from partsim.pipeline import NO_SIZES, BatchPlan, Encoding, Scan
 from partsim.placement import Placement
 
 __all__ = ["SimulationResult", "simulate"]
@@ -62,6 +62,7 @@ class _Series:
     first_step: int
     keyless_events: int
     skipped_rows: int = 0
+    size_source: str = NO_SIZES  # where each event's bytes come from
 
 
 def simulate(
@@ -157,6 +158,8 @@ def simulate(
         inputs, plan, target, search, partition_candidates or _DEFAULT_CANDIDATES, record_size,
         reader, engine, progress,
     )  # fmt: skip
+    check_byte_rate((capacity, unit), series.size_source, "--consumer-capacity")
+    check_byte_rate(target, series.size_source, "--rate")
     keyless_path = (client, config, seed, step_ns)
     # The factor compares totals, which do not depend on where keyless records go.
     factor = _scale_factor(series, keyless, target, scale, step_seconds)
@@ -192,6 +195,7 @@ def simulate(
         "keyless_client": client,
         "keyless_events": series.keyless_events,
         "skipped_rows": series.skipped_rows,
+        "size_source": series.size_source,
         "keyless_placement": placement,
         "keyless_imbalance": _keyless_imbalance(keyless, partition_count, keyless_path),
         "step_seconds": step_seconds,
@@ -293,11 +297,13 @@ def _read(inputs, plan, target, search, candidates, record_size, reader: InputOp
     pieces = [piece for piece in result.keyless if len(piece[0])]
     if pieces:
         times = np.concatenate([piece[0] for piece in pieces])
-        sizes = np.concatenate([piece[1] for piece in pieces])
-        if not (plan.measures.size is not None or done.scan.value_sizes):
-            sizes = np.full(len(times), float(record_size))  # batching runs on bytes
+        # Their bytes as counted (1 per event without sizes, as everywhere); the batching
+        # runs on bytes: without sizes, a record is record_size bytes.
+        weights = np.concatenate([piece[1] for piece in pieces])
+        sized = plan.measures.size is not None or done.scan.value_sizes
+        sizes = weights if sized else np.full(len(times), float(record_size))
         order = np.argsort(times, kind="stable")
-        keyless = (times[order], sizes[order])
+        keyless = (times[order], sizes[order], weights[order])
     # The step range covers keyed and keyless records; where keyless records go is decided
     # once the scale factor is known (see _add_keyless).
     windows = [main.windows.column("window").to_numpy()]
@@ -307,7 +313,7 @@ def _read(inputs, plan, target, search, candidates, record_size, reader: InputOp
     first, last = int(every.min()), int(every.max())
     messages, nbytes = _grid(main.windows, first, last, plan.partition_count)
     keyless_count = 0 if keyless is None else len(keyless[0])
-    series = _Series(messages, nbytes, first, keyless_count, skipped)
+    series = _Series(messages, nbytes, first, keyless_count, skipped, done.scan.size_source)
     by_count = dict(zip(counts[1:], result.loads[1:], strict=True)) if search else None
     return series, by_count, keyless, done.label
 
@@ -326,13 +332,14 @@ def _grid(windows: pa.Table, first: int, last: int, count: int) -> tuple[np.ndar
 def _keyless_counts(keyless, partition_count, client, config, seed, step_ns) -> pa.Table:
     """Keyless records placed by the client's simulated keyless path, per step and partition.
 
-    Counts are per record; the weights (bytes) are the records' sizes."""
+    Counts are per record; the weights are the records' bytes (the sizes that drive the
+    batching are ``record_size`` each when the input has none)."""
     from partsim.keyless import simulate_keyless
 
-    times, sizes = keyless
+    times, sizes, weights = keyless
     placed = simulate_keyless(client, (times - times[0]) / 1e9, sizes, partition_count,
                               config=config, seed=seed)  # fmt: skip
-    return window_counts(times // step_ns, placed, sizes, partition_count)
+    return window_counts(times // step_ns, placed, weights, partition_count)
 
 
 def _keyless_imbalance(keyless, count, keyless_path) -> dict | None:
@@ -344,7 +351,7 @@ def _keyless_imbalance(keyless, count, keyless_path) -> dict | None:
     from partsim.keyless import imbalance, simulate_keyless, window_loads
 
     client, config, seed, _ = keyless_path
-    times, sizes = keyless
+    times, sizes, _ = keyless
     seconds = (times - times[0]) / 1e9
     window_s = max(1.0, float(seconds[-1]) / 100_000)
     placed = simulate_keyless(client, seconds, sizes, count, config=config, seed=seed)
@@ -375,7 +382,7 @@ def _add_keyless(messages, nbytes, keyless, first, count, factor, keyless_path):
     rows = keyless[0] // step_ns - first
     steps = messages.shape[0]
     messages += (np.bincount(rows, minlength=steps) / count)[:, None]
-    nbytes += (np.bincount(rows, weights=keyless[1], minlength=steps) / count)[:, None]
+    nbytes += (np.bincount(rows, weights=keyless[2], minlength=steps) / count)[:, None]
     return messages, nbytes, "spread evenly within each step (scaled: sticky runs are far shorter)"
 
 
@@ -387,7 +394,7 @@ def _scale_factor(series: _Series, keyless, target, scale, step_seconds: float) 
     value, unit = target
     observed = (series.messages if unit == "messages" else series.bytes).sum()
     if keyless is not None:
-        observed += len(keyless[0]) if unit == "messages" else keyless[1].sum()
+        observed += len(keyless[0]) if unit == "messages" else keyless[2].sum()
     duration = series.messages.shape[0] * step_seconds
     return value * duration / observed if observed else 1.0
 

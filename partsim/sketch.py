@@ -17,8 +17,15 @@ Per-partition message and byte counts never come from a sketch: they stay exact.
 
 A :class:`KeySketch` merges with another (so partial aggregates still merge, on one
 machine or on a Dask cluster) and pickles through the sketches' own serialized form.
-Keys are bytes; the frequent-items sketches take them as Latin-1 strings (a one-to-one
-mapping), the HLL sketches as a 64-bit hash of them.
+Keys are bytes; the frequent-items sketches take each as a Latin-1 string (a one-to-one
+mapping) of its partition and the key, the HLL sketches as a 64-bit hash of the key. A key
+longer than ``LONG_KEY`` (256) bytes enters the frequent-items sketches as its first 64
+bytes and a 128-bit BLAKE2b digest of the whole key: the sketches stay bounded in bytes
+whatever the keys' length, hot long keys are still found and counted apart, and they are
+shown by their prefix (``summary["key_counts"]`` says so).
+
+The exact table is bounded in bytes too: past ``exact_key_bytes`` (64 MiB) of distinct
+keys it empties into the sketches, as past ``exact_keys``.
 
 Updating a DataSketches sketch is a Python call per key. To keep that affordable, an update
 of many keys leaves out of the frequent-items sketches the keys it saw once (most of them,
@@ -29,29 +36,47 @@ is heavier than the reported error bound.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from partsim.errors import UsageError
+from partsim.extras import installed, missing_extra
 
 __all__ = [
     "DEFAULT_EXACT_KEYS",
+    "DEFAULT_EXACT_KEY_BYTES",
+    "LONG_KEY",
     "HyperLogLog",
     "KeySketch",
     "SketchedKeys",
+    "check_exact_key_bytes",
     "check_exact_keys",
     "hash64",
 ]
 
 #: Distinct keys counted exactly before the key table is replaced by sketches.
 DEFAULT_EXACT_KEYS = 1_000_000
+#: Bytes of distinct keys counted exactly before the key table is replaced by sketches (300,000
+#: distinct 16 KB keys grew an exact table past 10 GB).
+DEFAULT_EXACT_KEY_BYTES = 64 << 20
+#: A key longer than this enters the frequent-items sketches as its first ``SHOWN_PREFIX``
+#: bytes and a 128-bit BLAKE2b digest, so that each sketch holds at most about 49,152 items
+#: of at most ~300 bytes, whatever the keys' length.
+LONG_KEY = 256
+SHOWN_PREFIX = 64
+_ELLIPSIS = "…".encode()
 #: log2 of the frequent-items sketch's largest map: the count error bound is about
 #: 3.5 / 2**16 of the total weight, in about 4 MiB per sketch.
 LG_MAX_MAP_SIZE = 16
-#: Keys turned into Python strings at a time while updating the sketches.
+#: Keys turned into Python strings at a time while updating the sketches (at most so many,
+#: and at most so many bytes of them).
 UPDATE_CHUNK = 1 << 16
+UPDATE_BYTES = 8 << 20
 #: log2 of the HLL sketches' register count: a relative standard error of 1.04 / 2**6.
 LG_K = 12
 
@@ -132,14 +157,64 @@ class HyperLogLog:
         return value * (1 - error), value * (1 + error)
 
 
-def _datasketches():
-    try:
-        import datasketches
-    except ImportError:  # pragma: no cover - the CI installs it
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*([kmgt]?)(i?)b?\s*$", re.IGNORECASE)
+
+
+def check_exact_key_bytes(value: object) -> int:
+    """``exact_key_bytes`` as an int: bytes, or a size such as ``128MiB`` or ``1GB``.
+
+    >>> check_exact_key_bytes("128MiB"), check_exact_key_bytes("1.5kB"), check_exact_key_bytes(9)
+    (134217728, 1500, 9)
+    """
+    size = None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        size = int(value)
+    elif isinstance(value, str) and (found := _SIZE.match(value)):
+        number, prefix, binary = found.groups()
+        power = "kmgt".find(prefix.lower()) + 1 if prefix else 0
+        size = int(float(number) * (1024 if binary else 1000) ** power)
+    if size is None or size < 1:
         raise UsageError(
-            "more distinct keys than --exact-keys: sketching them needs the datasketches "
-            "package (pip install 'partsim[sketch]'), or raise --exact-keys"
-        ) from None
+            f"--exact-key-bytes must be a size such as 128MiB or 1GB (>= 1 byte); got {value!r}"
+        )
+    return size
+
+
+def sketch_items(keys: list[bytes], partitions: list[int]) -> list[str]:
+    """The frequent-items sketches' item for each key: its partition (4 bytes) and either the
+    key itself or, past ``LONG_KEY`` bytes, its first ``SHOWN_PREFIX`` bytes and a digest
+    of it, as Latin-1 text (one character per byte).
+
+    >>> sketch_items([b"a"], [3])
+    ['\\x00\\x00\\x00\\x03ka']
+    """
+    items = []
+    for key, partition in zip(keys, partitions, strict=True):
+        head = partition.to_bytes(4, "big", signed=True)
+        if len(key) <= LONG_KEY:
+            items.append((head + b"k" + key).decode("latin-1"))
+        else:
+            digest = hashlib.blake2b(key, digest_size=16).digest()
+            tail = len(key).to_bytes(8, "big") + digest + key[:SHOWN_PREFIX]
+            items.append((head + b"d" + tail).decode("latin-1"))
+    return items
+
+
+def _item_key(item: str) -> tuple[bytes, int, bool]:
+    """An item's (key shown, partition, whether the key is a long key's prefix)."""
+    raw = item.encode("latin-1")
+    partition = int.from_bytes(raw[:4], "big", signed=True)
+    if raw[4:5] == b"k":
+        return raw[5:], partition, False
+    return raw[5 + 8 + 16 :] + _ELLIPSIS, partition, True
+
+
+def _datasketches():
+    if not installed("datasketches"):
+        error = missing_extra("sketch")
+        raise UsageError(f"{error} (or raise --exact-keys)")
+    import datasketches
+
     return datasketches
 
 
@@ -147,9 +222,12 @@ def _datasketches():
 class SketchedKeys:
     """What the sketches say at the end: candidate hot keys and the distinct-key estimates.
 
-    ``keys`` has ``key, count, count_lower, count_upper, bytes``: every key that may be
-    heavier than ``count_error`` events (no false negatives), with DataSketches' estimate
-    and its bounds. ``distinct`` is each partition's estimated distinct keys.
+    ``keys`` has ``key, count, count_lower, count_upper, bytes, partition, digested``: every
+    key that may be heavier than ``count_error`` events (no false negatives), with
+    DataSketches' estimate and its bounds, and its partition. A key longer than
+    ``LONG_KEY`` bytes was counted by digest: ``key`` is its first ``SHOWN_PREFIX`` bytes
+    and "…", and ``digested`` is true. ``distinct`` is each partition's estimated distinct
+    keys.
     """
 
     keys: pa.Table
@@ -201,16 +279,26 @@ class KeySketch:
                 kept = np.flatnonzero(~once)
                 keys = keys.take(pa.array(kept))
                 counts, whole_bytes = counts[kept], whole_bytes[kept]
+                partitions = partitions[kept]
         events, weights = self.events.update, self.bytes.update
-        for first in range(0, len(keys), UPDATE_CHUNK):  # bounds the Python objects alive
-            last = first + UPDATE_CHUNK
-            names = [key.decode("latin-1") for key in keys.slice(first, UPDATE_CHUNK).to_pylist()]
+        # Chunks of UPDATE_CHUNK keys or UPDATE_BYTES of them bound the Python objects alive.
+        lengths = pc.binary_length(keys).fill_null(0).to_numpy(zero_copy_only=False)
+        ends = np.cumsum(lengths, dtype=np.int64)
+        first = 0
+        while first < len(keys):
+            last = min(first + UPDATE_CHUNK, len(keys))
+            start = int(ends[first - 1]) if first else 0
+            last = max(first + 1, min(last, int(np.searchsorted(ends, start + UPDATE_BYTES))))
+            names = sketch_items(
+                keys.slice(first, last - first).to_pylist(), partitions[first:last].tolist()
+            )
             for name, count, size in zip(
                 names, counts[first:last].tolist(), whole_bytes[first:last].tolist(), strict=True
             ):
                 events(name, count)
                 if size > 0:
                     weights(name, size)
+            first = last
 
     def merge(self, other: KeySketch) -> None:
         """Add ``other``'s inputs to this sketch (``other`` is unchanged)."""
@@ -232,9 +320,10 @@ class KeySketch:
         ds = _datasketches()
         items = self.events.get_frequent_items(ds.frequent_items_error_type.NO_FALSE_NEGATIVES)
         names = [item[0] for item in items]
+        shown = [_item_key(name) for name in names]
         keys = pa.table(
             {
-                "key": pa.array([name.encode("latin-1") for name in names], pa.binary()),
+                "key": pa.array([key for key, _, _ in shown], pa.binary()),
                 "count": pa.array([item[1] for item in items], pa.int64()),
                 "count_lower": pa.array([item[2] for item in items], pa.int64()),
                 "count_upper": pa.array(
@@ -243,6 +332,10 @@ class KeySketch:
                 "bytes": pa.array(
                     [float(self.bytes.get_estimate(name)) for name in names], pa.float64()
                 ),
+                # The partition, as hashed from the whole key when it was counted (a long
+                # key's shown prefix would hash elsewhere).
+                "partition": pa.array([partition for _, partition, _ in shown], pa.int32()),
+                "digested": pa.array([long for _, _, long in shown], pa.bool_()),
             }
         )
         union = ds.hll_union(LG_K)

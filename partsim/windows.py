@@ -63,6 +63,7 @@ def window_table(
     ratios = (wide.max(axis=1) / per_window_mean.where(per_window_mean > 0)).fillna(0)
     peak_window = ratios.idxmax()
     peak_rate = frame.loc[frame["messages"].idxmax()]
+    topic_rate = float(frame["messages"].sum() / (len(wide) * seconds))
     summary = {
         "window_seconds": seconds,
         "windows": len(wide),
@@ -72,7 +73,12 @@ def window_table(
         "peak_partition_rate": float(peak_rate["messages_per_second"]),
         "peak_partition": int(peak_rate["partition"]),
         "peak_partition_window_start": peak_rate["window_start"].isoformat(),
-        "mean_rate": float(frame["messages"].sum() / (len(wide) * seconds)),
+        # These three rates are named in partsim.style.RATE_NAMES.
+        "mean_partition_rate": topic_rate / count,
+        "topic_rate": topic_rate,
+        "peak_to_mean_partition_rate": (
+            float(peak_rate["messages_per_second"]) * count / topic_rate if topic_rate else 0.0
+        ),
         "first_event": pd.Timestamp(first_ns, tz="UTC").isoformat(),
         "last_event": pd.Timestamp(last_ns, tz="UTC").isoformat(),
     }

@@ -21,6 +21,7 @@ import pytest
 import partsim
 from partsim.errors import DataError, UsageError
 from partsim.io import FORMATS, KCAT_COLUMNS, EventSource, open_events
+from partsim.serde import text_values
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_data"
@@ -389,9 +390,17 @@ def test_a_byte_order_mark_is_skipped_in_text_formats() -> None:
     assert rows(events) == [{"key": "a"}]
 
 
-def test_jsonl_lone_surrogate_becomes_question_mark_as_in_java() -> None:
-    path = write("s.jsonl", b'{"key": "a\\ud800b"}\n')
-    assert rows(open_events(path)) == [{"key": "a?b"}]
+def test_jsonl_lone_surrogate_is_kept_for_each_client_to_encode() -> None:
+    """The reader keeps an escaped lone surrogate (as generalized UTF-8); each client writes
+    it as its runtime does: '?' in the JDK, U+FFFD in Node (kafkajs lands it on 9 of 12,
+    section 14 of the reference), and Python clients refuse it."""
+    path = write("s.jsonl", b'{"key": "a\\ud800b"}\n{"key": "\\ud83d\\ude00"}\n')
+    (batch,) = list(open_events(path))
+    assert text_values(batch.column("key")) == ["a\ud800b", "\U0001f600"]
+    assert partsim.assign(batch.column("key"), 12).tolist()[0] == 4
+    assert partsim.assign(batch.column("key"), 12, partitioner="kafkajs").tolist()[0] == 9
+    with pytest.raises(DataError, match=r"lone UTF-16 surrogate \(U\+D800\)"):
+        partsim.assign(batch.column("key"), 12, partitioner="kafka-python")
 
 
 def test_deeply_nested_json_is_skipped_cleanly() -> None:
@@ -630,11 +639,19 @@ def test_files_with_other_columns() -> None:
         open_events([first, other])
 
 
-def test_other_column_types_across_files() -> None:
+def test_each_file_keeps_its_own_column_types() -> None:
+    """Inputs are never cast to one another: each batch holds one input's own values (here
+    an int64 ``size``, then text), even when the batch size would join them; inputs of the
+    same types share batches."""
     pq.write_table(pa.table({"key": ["a"], "size": [1]}), "a.parquet")
     pq.write_table(pa.table({"key": ["b"], "size": ["big"]}), "b.parquet")
-    with pytest.raises(DataError, match=r"b\.parquet has other column types: 'size' is string"):
-        list(open_events("*.parquet"))
+    write("c.csv", b"key,size\n007,-0\n")
+    batches = list(open_events(["a.parquet", "b.parquet", "c.csv"]))
+    assert [batch.schema.field("size").type for batch in batches] == [pa.int64(), pa.string()]
+    assert [batch.to_pylist() for batch in batches] == [
+        [{"key": "a", "size": 1}],
+        [{"key": "b", "size": "big"}, {"key": "007", "size": "-0"}],
+    ]
 
 
 def test_missing_files_directories_and_empty_globs() -> None:

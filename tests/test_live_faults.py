@@ -116,12 +116,18 @@ def test_topic_deleted_mid_sample(kafka_bootstrap: str, tmp_path: Path) -> None:
     produce_single_batches(kafka_bootstrap, topic, RECORDS)
     out = tmp_path / "deleted.parquet"
     process = start_sampling(kafka_bootstrap, topic, out)
+    asked = time.monotonic()
     try:
         delete_topic(kafka_bootstrap, topic)
     finally:
-        code, rest, took = finish(process)
+        code, rest, _ = finish(process)
+    took = time.monotonic() - asked
     assert code != -signal.SIGSEGV, f"partsim crashed (SIGSEGV) {took:.1f} s after the deletion"
-    assert 5 <= took < 5 + 5, f"{took:.1f} s after the deletion; --timeout is 5"
+    # The stall ends --timeout (5 s) after the last record came. That record came at most one
+    # fetch back-off (200 ms, SLOW) and its round trip before the deletion was asked for
+    # (timed from the request: the deletion takes effect before the admin call returns; CI saw
+    # 4.9 s from its return).
+    assert 5 - 0.5 <= took < 5 + 5, f"{took:.1f} s after the deletion; --timeout is 5"
     facts = check_outcome(code, rest, out, topic)
     assert facts is not None, "a partial sample was expected: records were read before"
     assert facts["reason"] == (

@@ -35,7 +35,7 @@ from tests.clients import (
     is_tansu,
     produce,
 )
-from tests.test_real_clients import FNV1A_TOP_BIT_KEY, nonempty_keys
+from tests.test_real_clients import FNV1A_TOP_BIT_KEY, assert_same_partitions, nonempty_keys
 
 pytestmark = pytest.mark.broker
 
@@ -150,16 +150,10 @@ def test_keyed_placement_equals_assign(
     # Deterministic keyless paths are compared too: kafka-go's round robin counts from 0
     # over the records that take it (assign counts the same way).
     exact = ~keyless | (strategy == "round-robin")
-    bad = np.flatnonzero(exact & (got != predicted))
-    if bad.size:
-        lines = [
-            f"  key={KEYS[i]!r}: client put it on {got[i]}, partsim says {predicted[i]}"
-            for i in bad[:10]
-        ]
-        pytest.fail(
-            f"{label}: {bad.size} of {int(exact.sum())} records differ:\n" + "\n".join(lines),
-            pytrace=False,
-        )
+    compared = np.flatnonzero(exact)
+    assert_same_partitions(
+        [KEYS[i] for i in compared], got[compared], np.asarray(predicted)[compared], label
+    )
     if strategy == "round-robin-random-start" and keyless.sum() > 1 and partition_count > 1:
         # kafkajs: a per-topic counter, so consecutive keyless records move by +1.
         steps = np.diff(got[keyless].astype(np.int64)) % partition_count

@@ -19,7 +19,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 def readme_table() -> str:
     text = README.read_text()
-    start = text.index("| name (aliases) | client | algorithm | sign | null key | empty key |")
+    start = text.index("| name (aliases) | client | algorithm | sign | null key | empty key")
     end = text.index("\n\n", start)
     return text[start:end]
 

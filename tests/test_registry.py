@@ -220,6 +220,22 @@ def test_unreachable_registry_is_one_line(registry) -> None:
     assert port > 1
 
 
+@pytest.mark.parametrize(
+    "host", ["local host:8081", "localhost:99999", "localhost:port", ""], ids=repr
+)
+def test_a_malformed_registry_url_is_one_line_without_its_password(host: str) -> None:
+    """Hosts and ports that ``urllib`` refuses (a space, a port out of range or not a number,
+    no host) are the user's input, not a bug in partsim; the password is never echoed."""
+    url = f"http://user:{PASSWORD}@{host}"
+    result = run_partsim(
+        "partition", "42", "-p", "12", "--schema-registry", url, "--key-subject", "orders-key"
+    )
+    assert result.returncode == 2, result.stderr  # a usage error, as for any bad option
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: --schema-registry "), lines
+    assert "internal error" not in lines[0] and PASSWORD not in lines[0]
+
+
 def test_cli_reads_the_key_schema_from_the_registry(registry) -> None:
     url, _ = registry
     result = run_partsim("partition", "42", "-p", "12", "--schema-registry", url,

@@ -12,6 +12,7 @@ import pytest
 
 import partsim
 from partsim.report import PARTITION_ROWS, render_html
+from partsim.style import rate_text
 from tests.test_plot import PNG_SIGNATURE, analyzed, zipf_events
 
 VOID = {"meta", "img", "br", "hr", "link", "input", "col", "source", "wbr"}
@@ -113,7 +114,7 @@ def test_hot_keys_table_and_keyed_only_figures(result, page) -> None:
     gini = next(row for row in metrics[1:] if row[0][0].startswith("Gini"))
     assert gini[2] == (f"{keyed['gini']:.3f}", "num")
     assert "Time windows" in page
-    assert f"{result.summary['windows']['peak_partition_rate']:,.1f} messages/s" in page
+    assert rate_text(result.summary["windows"]["peak_partition_rate"]) in page
 
 
 def test_keys_are_escaped() -> None:

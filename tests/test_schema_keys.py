@@ -127,7 +127,7 @@ def test_avro_decimal_at_minus_power_of_256_is_javas_not_fastavros() -> None:
 @pytest.mark.parametrize(
     ("schema", "text", "value"),
     [
-        ('"long"', " 42 ", 42),
+        ('"long"', "+42", 42),
         ('"int"', "-7", -7),
         ('"double"', "1.5", 1.5),
         ('"float"', "1e3", 1000.0),
@@ -247,11 +247,64 @@ def test_vectorized_integers_equal_one_by_one(kernels, schema, keys, as_text) ->
 
 
 def test_vectorized_text_integers_refuse_what_is_not_one(kernels) -> None:
+    """Text is an integer as Java's Long.parseLong reads it (as for --key-format int64): a
+    sign, decimal digits (of any script, 20 digits with leading zeros), nothing else."""
     serializer = key_schema("avro", '"long"')
-    encoded = serializer.encode(pa.array(["1", "x", "9223372036854775808", " -3", "1.0", None]))
-    assert encoded.bad.tolist() == [False, True, True, False, True, False]
-    assert encoded.keys.to_pylist() == [b"\x02", None, None, b"\x05", None, None]
+    texts = ["1", "x", "9223372036854775808", "-3", " -3", "1.0", "+3", "\uff11\uff12",
+             "000000000000000000042", "0x10", "1_000", None]  # fmt: skip
+    encoded = serializer.encode(pa.array(texts))
+    assert encoded.bad.tolist() == [False, True, True, False, True, True, False, False, False,
+                                    True, True, False]  # fmt: skip
+    assert encoded.keys.to_pylist() == [b"\x02", None, None, b"\x05", None, None, b"\x06",
+                                        b"\x18", b"T", None, None, None]  # fmt: skip
     assert "'x' is not a long" in encoded.reasons[0]
+    # The same keys one by one (a Python list) are read alike.
+    listed = serializer.encode(texts)
+    assert listed.bad.tolist() == encoded.bad.tolist()
+    assert listed.keys.to_pylist() == encoded.keys.to_pylist()
+
+
+@pytest.mark.parametrize("text", [" 5", "5 ", "0x10", "1_000", "1e3", "", "+"])
+@pytest.mark.parametrize(
+    ("key_format", "schema"),
+    [("avro", '"long"'), ("json", '{"type": "integer"}'),
+     ("connect-json", '{"type": "int64"}'), ("connect-json-schemaless", '{"type": "int32"}')],
+)  # fmt: skip
+def test_integer_text_is_read_as_java_reads_it_in_every_format(key_format, schema, text) -> None:
+    """What --key-format int64 refuses, no schema format takes as an integer either."""
+    with pytest.raises(DataError, match="int64"):
+        partsim.serde.serialize_keys([text], "int64")
+    with pytest.raises(DataError, match="cannot hold"):
+        partsim.serde.serialize_keys([text], key_format, key_schema=schema)
+    with pytest.raises(DataError, match="cannot hold"):
+        partsim.serde.serialize_keys(pa.array([text]), key_format, key_schema=schema)
+
+
+@pytest.mark.parametrize(
+    ("rule", "written"),
+    [("jdk", b"a?b"), ("replacement", b"a\xef\xbf\xbdb"), ("refuse", None)],
+)
+def test_avro_text_with_a_lone_surrogate_is_written_by_the_client_rule(rule, written) -> None:
+    """An Avro string is written as the client's runtime writes the text (as --key-format
+    string is): from a Python str, and from a column that holds the surrogate as partsim's
+    readers keep it (generalized UTF-8)."""
+    column = pa.array([b"a\xed\xa0\x80b"]).view(pa.string())
+    for keys in (["a\ud800b"], column):
+        if written is None:
+            with pytest.raises(DataError, match="lone UTF-16 surrogate"):
+                partsim.serde.serialize_keys(keys, "avro", key_schema='"string"',
+                                             text_encoding=rule)  # fmt: skip
+            continue
+        ours = partsim.serde.serialize_keys(keys, "avro", key_schema='"string"',
+                                            text_encoding=rule)  # fmt: skip
+        assert ours.to_pylist() == [bytes([2 * len(written)]) + written]
+        raw = partsim.serde.serialize_keys(keys, "string", text_encoding=rule)
+        assert raw.to_pylist() == [written]
+    java = partsim.assign(["a\ud800b"], 12, key_format="avro", key_schema='"string"')
+    node = partsim.assign(["a\ud800b"], 12, partitioner="kafkajs", key_format="avro",
+                          key_schema='"string"')  # fmt: skip
+    assert java.tolist() == [java_partition(b"\x06a?b")]
+    assert node.tolist() == [java_partition(b"\x0aa\xef\xbf\xbdb")]
 
 
 # ------------------------------------------------------------------------ JSON Schema

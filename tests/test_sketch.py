@@ -53,7 +53,11 @@ def sketched(events: pd.DataFrame) -> partsim.AnalysisResult:
 
 
 def test_exact_below_the_limit(exact: partsim.AnalysisResult, events: pd.DataFrame) -> None:
-    assert exact.summary["key_counts"] == {"method": "exact", "exact_keys": 1_000_000}
+    assert exact.summary["key_counts"] == {
+        "method": "exact",
+        "exact_keys": 1_000_000,
+        "exact_key_bytes": 64 << 20,
+    }
     assert exact.summary["distinct_keys"] == events["user"].nunique()
     assert list(exact.hot_keys.columns) == ["key", "count", "bytes", "share", "partition"]
 

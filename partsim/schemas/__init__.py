@@ -30,7 +30,14 @@ import numpy as np
 import pyarrow as pa
 
 from partsim.errors import DataError, UsageError, invalid_choice, missing_column
-from partsim.schemas.values import Unrepresentable, describe
+from partsim.schemas.values import (
+    TEXT_ENCODINGS,
+    Unrepresentable,
+    describe,
+    surrogate_rows,
+    text_rule,
+    text_values,
+)
 
 __all__ = [
     "SCHEMA_FORMATS",
@@ -160,13 +167,21 @@ class KeySchema:
             return None
         return self.prefix + self.codec.payload(value)  # type: ignore[attr-defined]
 
-    def encode(self, keys: object) -> Encoded:
-        """Every key's bytes; a ``None`` key stays a Kafka null key."""
+    def encode(self, keys: object, text_encoding: str = "jdk") -> Encoded:
+        """Every key's bytes; a ``None`` key stays a Kafka null key. Text that holds a lone
+        UTF-16 surrogate is written by the client's rule ``text_encoding``
+        (:data:`~partsim.schemas.values.TEXT_ENCODINGS`)."""
+        with text_rule(text_encoding):
+            return self._encode(keys)
+
+    def _encode(self, keys: object) -> Encoded:
         if isinstance(keys, pa.ChunkedArray):
             keys = keys.combine_chunks()
+        if isinstance(keys, pa.Array) and pa.types.is_dictionary(keys.type):
+            keys = keys.dictionary_decode()
+        if isinstance(keys, pa.Array) and _has_surrogates(keys):
+            keys = text_values(keys)  # one by one: the vectorized writers copy text's bytes
         if isinstance(keys, pa.Array):
-            if pa.types.is_dictionary(keys.type):
-                keys = keys.dictionary_decode()
             fast = self.codec.payloads(keys, self.prefix)  # type: ignore[attr-defined]
             if fast is not None:
                 out, bad = fast
@@ -278,6 +293,14 @@ def _build(
     return KeySchema(key_format, codec, schema_id, prefix)
 
 
+def _has_surrogates(keys: pa.Array) -> bool:
+    """True for a string array with a value that holds a lone surrogate (kept by partsim's
+    readers as its generalized UTF-8)."""
+    if not (pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)):
+        return False
+    return bool(len(surrogate_rows(keys)))
+
+
 # ------------------------------------------------------------------ records from columns
 def column_plan(schema: KeySchema, available: Sequence[str]) -> list[tuple[tuple[str, ...], str]]:
     """Which input column feeds each field of a record key: the column of the field's name
@@ -342,7 +365,8 @@ class KeyFormat:
     to worker processes, and builds its :class:`KeySchema` where it is used.
 
     ``schema_type`` frames a raw format's bytes (``string`` and the like) when ``schema_id``
-    is given; schema formats frame their own payload.
+    is given; schema formats frame their own payload. ``text_encoding`` is the producing
+    client's rule for text that holds a lone surrogate, in every format.
     """
 
     key_format: str = "string"
@@ -351,6 +375,12 @@ class KeyFormat:
     schema_type: str = "avro"
     key_message: str | None = None
     registry: tuple[tuple[str, object], ...] = ()  # subject, version, schema_id, schema_type
+    #: How the client's runtime writes text with a lone surrogate (its partitioner's rule).
+    text_encoding: str = "jdk"
+
+    def __post_init__(self) -> None:
+        if self.text_encoding not in TEXT_ENCODINGS:
+            raise invalid_choice("text_encoding", self.text_encoding, tuple(TEXT_ENCODINGS))
 
     @property
     def is_schema(self) -> bool:

@@ -301,7 +301,7 @@ def _write(node: Node, value: object, out: bytearray) -> None:
     elif kind == "double":
         out += struct.pack("<d", conv.to_float(value, what="double"))
     elif kind == "string":
-        _write_bytes(conv.java_utf8(conv.to_text(value)), out)
+        _write_bytes(conv.utf8(conv.to_text(value)), out)
     elif kind == "bytes":
         if node.logical == "decimal" and not isinstance(value, (bytes, bytearray)):
             _write_bytes(_decimal_bytes(node, value), out)
@@ -338,7 +338,7 @@ def _write(node: Node, value: object, out: bytearray) -> None:
         if value:
             _zigzag(len(value), out)
             for key, item in value.items():
-                _write_bytes(conv.to_text(key).encode("utf-8"), out)
+                _write_bytes(conv.utf8(conv.to_text(key)), out)
                 _write(node.items, item, out)
         out.append(0)
     elif kind == "record":

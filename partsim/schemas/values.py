@@ -7,12 +7,17 @@ the value the encoder writes, or raises :class:`Unrepresentable` naming the valu
 caller counts and skips (or, with ``strict``, reports).
 
 A Python value of the type is taken as the serializers take it. Text is converted as the
-type reads it: ``"42"`` is the integer 42, ``"true"`` is a boolean, ``"2024-05-01"`` a date,
-``"2024-05-01T12:00:00Z"`` a timestamp (a time without an offset is UTC).
+type reads it: ``"42"`` is the integer 42 (integer text is read as Java's ``Long.parseLong``
+reads it, :func:`parse_java_integer`, as the raw integer formats read it), ``"true"`` is a
+boolean, ``"2024-05-01"`` a date, ``"2024-05-01T12:00:00Z"`` a timestamp (a time without an
+offset is UTC). Text holding a lone UTF-16 surrogate is written by the producing client's
+rule (:data:`TEXT_ENCODINGS`, :func:`utf8`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
 import decimal
 import math
@@ -20,11 +25,21 @@ import re
 import uuid
 
 import numpy as np
+import pyarrow as pa
+
+from partsim.errors import DataError
 
 __all__ = [
+    "TEXT_ENCODINGS",
     "Unrepresentable",
+    "encode_text",
+    "encode_text_array",
     "java_utf8",
+    "parse_java_integer",
     "read_varint",
+    "surrogate_rows",
+    "text_rule",
+    "text_values",
     "to_bool",
     "to_bytes",
     "to_date_days",
@@ -35,12 +50,13 @@ __all__ = [
     "to_time",
     "to_timestamp",
     "twos_complement",
+    "utf8",
 ]
 
-_INTEGER = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(
     r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:nan|inf|infinity)", re.I
 )
+_TEXT_RULE: contextvars.ContextVar[str] = contextvars.ContextVar("text_rule", default="jdk")
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _EPOCH_DAY = datetime.date(1970, 1, 1).toordinal()
 
@@ -72,9 +88,10 @@ def _text_of(value: object) -> str | None:
 
 def to_int(value: object, bits: int | None = 64, *, signed: bool = True, what: str = "") -> int:
     """An integer of ``bits`` bits (any size for None): an int, an integral float, or
-    integer text.
+    integer text as Java's ``Long.parseLong`` reads it (:func:`parse_java_integer`: no
+    spaces, ``_``, ``0x`` or exponent).
 
-    >>> to_int(" 42 "), to_int(7.0)
+    >>> to_int("+42"), to_int(7.0)
     (42, 7)
     """
     if isinstance(value, (bool, np.bool_)):
@@ -86,9 +103,10 @@ def to_int(value: object, bits: int | None = 64, *, signed: bool = True, what: s
         number = int(value)
     else:
         text = _text_of(value)
-        if text is None or not _INTEGER.fullmatch(text.strip()):
+        parsed = None if text is None else parse_java_integer(text)
+        if parsed is None:
             raise Unrepresentable(f"{describe(value)} is not {_a(what or 'integer')}")
-        number = int(text.strip(), 10)
+        number = parsed
     if bits is None:
         return number
     low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
@@ -121,17 +139,162 @@ def to_bool(value: object) -> bool:
     raise Unrepresentable(f"{describe(value)} is not a boolean (true or false)")
 
 
+#: How a client's runtime writes a text key that holds a lone UTF-16 surrogate (text that
+#: is valid Unicode is UTF-8 for every client). Each partitioner records its client's rule
+#: (``Partitioner.text_encoding``); ``shared/reference/partitioners.md`` §1.7 and §14.
+TEXT_ENCODINGS: dict[str, str] = {
+    "jdk": "'?' (U+003F), as the JDK's String.getBytes(UTF_8) writes it",
+    "replacement": "U+FFFD (EF BF BD), as Node's Buffer.from and Go's UTF-8 encoding write it",
+    "refuse": "refused: Python's str.encode() raises, so the producer never sends the key",
+    "utf-16": "hashed as the string's UTF-16 code units, the surrogate kept (String.hashCode)",
+}
+#: The same, in a word or two, for tables.
+TEXT_ENCODING_SHORT: dict[str, str] = {
+    "jdk": "'?'",
+    "replacement": "U+FFFD",
+    "refuse": "refused",
+    "utf-16": "UTF-16 unit",
+}
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encode_text(text: str, text_encoding: str = "jdk") -> bytes:
+    """``text`` in UTF-8 as a client whose runtime follows ``text_encoding`` writes it.
+
+    Valid text is plain UTF-8 for every rule. Two surrogates that form a pair are one
+    character to Java, JavaScript and Go (their strings are UTF-16, or decoded from it); a
+    lone one is written as :data:`TEXT_ENCODINGS` says. ``"utf-16"`` keeps it as its
+    generalized UTF-8 (``ED A0 80`` for U+D800), which the Java ``String.hashCode`` kernel
+    reads back as that code unit.
+
+    >>> [encode_text("a\\ud800b", rule) for rule in ("jdk", "replacement", "utf-16")]
+    [b'a?b', b'a\\xef\\xbf\\xbdb', b'a\\xed\\xa0\\x80b']
+    """
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    if text_encoding == "refuse":
+        lone = _LONE_SURROGATE.search(text)
+        code = f"U+{ord(lone[0]):04X}" if lone else "a surrogate"
+        raise DataError(
+            f"key {text!r} holds a lone UTF-16 surrogate ({code}), which this client refuses "
+            "to encode (Python's str.encode() raises), so its producer never sends that key"
+        )
+    joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+    if text_encoding == "jdk":
+        return joined.encode("utf-8", "replace")
+    if text_encoding == "replacement":
+        return _LONE_SURROGATE.sub("\ufffd", joined).encode("utf-8")
+    return joined.encode("utf-8", "surrogatepass")
+
+
+def encode_text_array(array: pa.Array, text_encoding: str = "jdk") -> pa.Array:
+    """A string array's values as key bytes: its UTF-8 as it is, except values that hold a
+    lone surrogate (kept by partsim's readers as generalized UTF-8), written by
+    :func:`encode_text`."""
+    binary = array.view(pa.large_binary() if pa.types.is_large_string(array.type) else pa.binary())
+    rows = surrogate_rows(array)
+    if not len(rows):
+        return binary
+    values = binary.to_pylist()
+    for row in rows.tolist():
+        values[row] = encode_text(_decoded(values[row]), text_encoding)
+    return pa.array(values, binary.type)
+
+
+def text_values(array: pa.Array) -> list[str | None]:
+    """A string array's values as Python text, lone surrogates included (where
+    ``to_pylist`` would raise on their generalized UTF-8)."""
+    try:
+        return array.to_pylist()
+    except UnicodeDecodeError:
+        binary = array.view(
+            pa.large_binary() if pa.types.is_large_string(array.type) else pa.binary()
+        )
+        return [None if value is None else _decoded(value) for value in binary.to_pylist()]
+
+
+def _decoded(value: bytes) -> str:
+    try:
+        return value.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:  # other bytes that are not UTF-8: as Java decodes them
+        return value.decode("utf-8", "replace")
+
+
+def surrogate_rows(array: pa.Array) -> np.ndarray:
+    """The rows of a string array that hold a surrogate's generalized UTF-8 (``ED`` then
+    ``A0``-``BF``, which valid UTF-8 never has), found over the data buffer at once."""
+    if len(array) == array.null_count:
+        return np.empty(0, dtype=np.int64)
+    offsets_type = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    buffers = array.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=offsets_type)[
+        array.offset : array.offset + len(array) + 1
+    ]
+    first, last = int(offsets[0]), int(offsets[-1])
+    if buffers[2] is None or last <= first:
+        return np.empty(0, dtype=np.int64)
+    data = np.frombuffer(buffers[2], dtype=np.uint8)[first:last]
+    leads = np.flatnonzero(data[:-1] == 0xED)
+    if not len(leads):
+        return np.empty(0, dtype=np.int64)
+    leads = leads[data[leads + 1] >= 0xA0]
+    rows = np.searchsorted(offsets, leads + first, side="right") - 1
+    return np.unique(rows)
+
+
+def parse_java_integer(text: str) -> int | None:
+    """The integer ``text`` writes as Java's ``Integer.parseInt`` and ``Long.parseLong`` read
+    it, or None: an optional ``+`` or ``-``, then decimal digits and nothing else (no
+    spaces, ``_``, ``0x`` or exponent). Like Java's ``Character.digit``, a digit is any
+    Unicode decimal digit in the Basic Multilingual Plane (``"\uff11\uff12"`` is 12); the
+    range is for the caller to check.
+
+    >>> [parse_java_integer(text) for text in ("+5", "-0", "007", " 5", "0x10", "1_000")]
+    [5, 0, 7, None, None, None]
+    """
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if not digits or not all(char.isdecimal() and char <= "\uffff" for char in digits):
+        return None
+    value = int(digits)  # int() reads every Unicode decimal digit
+    return -value if text[0] == "-" else value
+
+
 def java_utf8(text: str) -> bytes:
     """UTF-8 as Java's ``String.getBytes(UTF_8)`` writes it: a lone surrogate becomes ``?``.
 
     >>> java_utf8("a\\ud800b")
     b'a?b'
     """
+    return encode_text(text, "jdk")
+
+
+def utf8(text: str) -> bytes:
+    """Text as the bytes a schema serializer writes for it, in the producing client's
+    runtime: plain UTF-8, except a lone surrogate, written by the rule :func:`text_rule`
+    holds (:func:`encode_text`; the JDK's ``?`` outside ``KeySchema.encode``). A client
+    that refuses such text makes the key :class:`Unrepresentable`.
+
+    >>> with text_rule("replacement"):
+    ...     utf8("a\\ud800b")
+    b'a\\xef\\xbf\\xbdb'
+    """
     try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
-        return joined.encode("utf-8", "replace")
+        return encode_text(text, _TEXT_RULE.get())
+    except DataError as error:
+        raise Unrepresentable(str(error)) from None
+
+
+@contextlib.contextmanager
+def text_rule(text_encoding: str):
+    """Within the block, :func:`utf8` writes lone surrogates as ``text_encoding`` says (the
+    client's rule, :data:`TEXT_ENCODINGS`)."""
+    token = _TEXT_RULE.set(text_encoding)
+    try:
+        yield
+    finally:
+        _TEXT_RULE.reset(token)
 
 
 def to_text(value: object) -> str:
@@ -243,8 +406,8 @@ def to_date_days(value: object) -> int:
     text = _text_of(value)
     if text is not None:
         stripped = text.strip()
-        if _INTEGER.fullmatch(stripped):
-            return to_int(stripped, 32, what="date")
+        if parse_java_integer(text) is not None:
+            return to_int(text, 32, what="date")
         try:
             return datetime.date.fromisoformat(stripped).toordinal() - _EPOCH_DAY
         except ValueError:
@@ -260,8 +423,8 @@ def to_time(value: object, per_second: int) -> int:
         moment = value
     else:
         text = _text_of(value)
-        if text is not None and _INTEGER.fullmatch(text.strip()):
-            return int(text.strip())
+        if text is not None and parse_java_integer(text) is not None:
+            return to_int(text, None)
         try:
             moment = datetime.time.fromisoformat((text or "").strip())
         except ValueError:
@@ -284,7 +447,7 @@ def to_timestamp(value: object, per_second: int, *, local: bool = False) -> int:
         value = value.astype("datetime64[us]").item()
     if not isinstance(value, datetime.datetime):
         text = _text_of(value)
-        if text is not None and _INTEGER.fullmatch(text.strip()):
+        if text is not None and parse_java_integer(text) is not None:
             return to_int(text, 64, what="timestamp")
         try:
             value = datetime.datetime.fromisoformat((text or "").strip())

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from partsim.hashing import KernelArray, _kernels, kernel_backend
+from partsim.schemas.values import parse_java_integer, text_values
 
 __all__ = ["integers", "prefixed", "varint_length", "varints"]
 
@@ -165,25 +166,31 @@ def integers(array: pa.Array, bits: int = 64) -> tuple[np.ndarray, np.ndarray, n
         else array.is_valid().to_numpy(zero_copy_only=False)
     )
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        stripped = pc.utf8_trim_whitespace(array)
-        matches = pc.match_substring_regex(stripped, r"^[+-]?[0-9]{1,19}$")
-        good = matches.fill_null(False).to_numpy(zero_copy_only=False)
+        # Text is read as Java's Long.parseLong reads it (parse_java_integer): the common
+        # ASCII form by Arrow's cast (which takes no '+'), the rest one by one.
+        matched = pc.match_substring_regex(array, r"^[+-]?[0-9]{1,19}$")
+        matches = matched.fill_null(False).to_numpy(zero_copy_only=False)
+        good = matches.copy()
         values = np.zeros(len(array), dtype=np.int64)
         if good.any():
+            texts = pc.replace_substring_regex(array.filter(pa.array(good)), r"^\+", "")
             try:
-                parsed = pc.cast(stripped.filter(pa.array(good)), pa.int64())
+                parsed = pc.cast(texts, pa.int64())
             except pa.ArrowInvalid:  # a 19-digit number past int64: take those one by one
-                parsed = pa.array(
-                    [_int_or_zero(text) for text in stripped.filter(pa.array(good)).to_pylist()],
-                    pa.int64(),
-                )
-                good[good] = np.array(
-                    [_fits(text) for text in stripped.filter(pa.array(good)).to_pylist()],
-                    dtype=bool,
-                )
-            values[np.flatnonzero(matches.fill_null(False).to_numpy(zero_copy_only=False))] = (
-                parsed.to_numpy(zero_copy_only=False)
-            )
+                parsed = pa.array([_int_or_zero(text) for text in texts.to_pylist()], pa.int64())
+                good[good] = np.array([_fits(text) for text in texts.to_pylist()], dtype=bool)
+            values[np.flatnonzero(matches)] = parsed.to_numpy(zero_copy_only=False)
+        # Integers the pattern misses: digits of other scripts, or 20+ digits (zeros first).
+        other = pc.or_(pc.invert(pc.string_is_ascii(array)),
+                       pc.match_substring_regex(array, r"^[+-]?[0-9]{20,}$"))  # fmt: skip
+        rest = present & ~matches & other.fill_null(False).to_numpy(zero_copy_only=False)
+        if rest.any():
+            rows = np.flatnonzero(rest)
+            texts = text_values(array.take(pa.array(rows)))
+            for row, text in zip(rows.tolist(), texts, strict=True):
+                number = parse_java_integer(text)
+                if number is not None and -(2**63) <= number <= 2**63 - 1:
+                    values[row], good[row] = number, True
         bad = present & ~good
     elif pa.types.is_integer(kind):
         if pa.types.is_unsigned_integer(kind) and kind.bit_width == 64:
