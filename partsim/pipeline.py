@@ -495,8 +495,10 @@ class ScanRun:
         self._keys_to_moves(index, part)
         if self.key_counts is not None:
             self.key_counts[index].add(part.keys)
-        flushed = self.flushed[index]
-        self.flushed[index] = part if flushed is None else LoadAggregate.merge_all([flushed, part])
+        # Merged at once (with an empty part the first time), so that the table goes into the
+        # sketch now rather than staying alongside the next one.
+        flushed = self.flushed[index] or LoadAggregate.empty(part.partition_count)
+        self.flushed[index] = LoadAggregate.merge_all([flushed, part])
         self.keys[index] = KeyCounts()
 
     def _counted(self, index: int) -> LoadAggregate:
