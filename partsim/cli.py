@@ -1231,11 +1231,15 @@ def sample(out_path: str, **sampling) -> None:
     multiple=True,
     help="Score only these partitioners (repeatable); default: every one that hashes keys.",
 )
+@EXACT_KEYS_OPTION
+@EXACT_KEY_BYTES_OPTION
 @JSON_OPTION
 def verify(
     file: str | None,
     partition_count: int | None,
     partitioners: Sequence[str],
+    exact_keys: int,
+    exact_key_bytes: str,
     as_json: bool,
     **sampling,
 ) -> None:
@@ -1247,6 +1251,9 @@ def verify(
     partition it predicts; `best` lists the top ones (clients identical for keyed records
     tie); `mixed` is true when no single partitioner explains 99% of keyed records but two or
     three together do. Keys seen on more than one partition have already lost their order.
+    A file streams in bounded memory: the shares and the cover are exact at any size; past
+    --exact-keys (key, partition) pairs or --exact-key-bytes, the split-key count is an
+    estimate from a key-hash sample, and says so.
 
     \b
     JSON keys: records, keyed_records, partition_count, explained_by {partitioner: share},
@@ -1270,7 +1277,9 @@ def verify(
     if not live and not file:
         raise click.UsageError("Missing argument 'FILE' (or --bootstrap and --topic).")
     source = sample_topic(progress=True, status=_status, **sampling) if live else file
-    result = run_verify(source, partition_count=partition_count, partitioners=partitioners)
+    result = run_verify(source, partition_count=partition_count, partitioners=partitioners,
+                        exact_keys=exact_keys, exact_key_bytes=exact_key_bytes,
+                        progress=True)  # fmt: skip
     click.echo(to_json(result.to_dict()) if as_json else format_verify(result), nl=False)
     if live:
         _end_of_sample(source)
