@@ -10,8 +10,10 @@ machines are shared and noisy: ratios, not absolute times, are the figures to co
   (``pyarrow.csv.read_csv`` + ``value_counts``) with CPU time, busy share and peak RSS, and
   the time of each stage alone (start-up, parsing and key counting in C against Arrow,
   ``finish()``);
-- ``bench_scale``: 50M events from CSV and Parquet, exact and sketched keys, and the Dask
-  engine against the local one, with peak memory;
+- ``bench_scale``: every command (analyze, analyze --order-by, whatif, a 2 x 2 x 3 sweep,
+  simulate) at 50M and 10M events, ``analyze --out`` from CSV and Parquet, exact and
+  sketched keys, and the Dask engine against the local one, with peak memory summed over
+  processes and issue 15's targets checked;
 - ``bench_sample``: sampling a live topic against a bare confluent-kafka loop (it starts
   its own broker), and the reading process's start-up;
 - ``bench_hostile``: peak memory of ``partsim analyze`` on rows of 4 KiB and on long
@@ -96,56 +98,19 @@ def analyze_section(analyze: dict) -> list[str]:
     ]
 
 
-#: bench_scale's run fields, in the order shown, with their column titles and formats; a
-#: field not listed here is shown as is, so a new field needs no change here.
-_SCALE_COLUMNS = {
-    "seconds": ("wall s", "{:.1f}"),
-    "median_seconds": ("median s", "{:.1f}"),
-    "min_seconds": ("min s", "{:.1f}"),
-    "max_seconds": ("max s", "{:.1f}"),
-    "runs": ("runs", "{}"),
-    "rows_per_second": ("events/s", "{:,.0f}"),
-    "peak_rss_mib": ("peak RSS MiB (largest process)", "{:,}"),
-    "peak_total_rss_mib": ("all processes (PSS) MiB", "{:,}"),
-    "distinct_keys": ("distinct keys", "{:,}"),
-    "key_counts": ("key counts", "{}"),
-}
-
-
-def _cell(value: object, form: str) -> str:
-    try:
-        return form.format(value)
-    except (TypeError, ValueError):
-        return str(value)
-
-
 def scale_section(scale: dict) -> list[str]:
-    """bench_scale's figures, whatever fields its runs carry."""
-    runs = scale.get("runs", [])
-    fields = [name for name in _SCALE_COLUMNS if any(name in row for row in runs)]
-    fields += sorted({name for row in runs for name in row} - set(fields) - {"run"})
-    header = [_SCALE_COLUMNS.get(name, (name, ""))[0] for name in fields]
-    lines = [
-        f"`bench_scale`: {scale.get('rows', 0):,} events (CSV {scale.get('csv_mib', '?'):,} MiB, "
-        f"Parquet {scale.get('parquet_mib', '?'):,} MiB), `partsim analyze --out` per run:",
+    """bench_scale's own report: every case's median time, range and memory, and issue
+    15's targets, each with whether it holds."""
+    from bench.bench_scale import report
+
+    return [
+        "`bench_scale`: every command (`analyze`, `analyze --order-by`, `whatif`, `sweep`, "
+        "`simulate`), each case a whole `python -m partsim` process run "
+        f"{scale.get('repeat', '?')} times, at {scale.get('rows', 0):,} and "
+        f"{scale.get('small_rows', 0):,} events:",
         "",
-        "| run | " + " | ".join(header) + " |",
-        "|---|" + "---:|" * len(header),
+        report(scale),
     ]
-    for row in runs:
-        cells = [_cell(row.get(name, ""), _SCALE_COLUMNS.get(name, ("", "{}"))[1])
-                 for name in fields]  # fmt: skip
-        lines.append(f"| {row.get('run', '?')} | " + " | ".join(cells) + " |")
-    extra = {k: v for k, v in scale.items()
-             if k not in ("runs", "rows", "csv_mib", "parquet_mib", "machine")}  # fmt: skip
-    if extra:
-        lines += ["", "; ".join(f"{name}: {value}" for name, value in extra.items())]
-    dask = [row for row in runs if "dask" in str(row.get("run", "")).lower()]
-    local = [row for row in runs if row.get("run", "").startswith("CSV, customer_id (exact)")]
-    if dask and local and "peak_total_rss_mib" in dask[0] and "peak_total_rss_mib" in local[0]:
-        memory = dask[0]["peak_total_rss_mib"] / local[0]["peak_total_rss_mib"]
-        lines.append(f"Dask / local, all processes' memory (PSS): {memory:.1f}x")
-    return lines
 
 
 def sample_section(sample: dict) -> list[str]:
@@ -223,6 +188,14 @@ def summary_table(hashing: dict, analyze: dict, scale: dict, sample: dict) -> li
         f"`value_counts`: {floor['seconds']:.2f} s, CPU {floor['cpu_seconds']:.1f} s, peak RSS "
         f"{floor['peak_rss_mib']:,} MiB | {analyze['ratio']:.2f}x the floor's time |"
     )
+    for check in scale.get("checks", []):  # issue 15's ratios: a command against analyze
+        if "ratio" in check:
+            case, baseline = scale["cases"][check["case"]], scale["cases"][check["baseline"]]
+            lines.append(
+                f"| {scale['rows'] / 1e6:g}M events, `{check['case']}` | {case['seconds']:.1f} s"
+                f" | `{check['baseline']}`: {baseline['seconds']:.1f} s | {check['ratio']:.2f}x"
+                f" its time (target <= {check['most']}x) |"
+            )
     if "dask_over_local" in scale:
         lines.append(
             f"| {scale['rows'] / 1e6:g}M events, `--engine dask` (local cluster) | | "
@@ -295,16 +268,20 @@ def main() -> None:
     load_start = os.getloadavg()[0]
     work = args.workdir or Path(tempfile.mkdtemp(prefix="partsim-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    rows, scale_rows, keys = (
-        (1_000_000, 2_000_000, 2_000_000) if args.quick else (10_000_000, 50_000_000, 10_000_000)
+    rows, scale_rows, scale_small, keys = (
+        (1_000_000, 1_000_000, 200_000, 2_000_000)
+        if args.quick
+        else (10_000_000, 50_000_000, 10_000_000, 10_000_000)
     )
     wide_rows, long_keys = (100_000, 20_000) if args.quick else (1_000_000, 300_000)
     repeat = "2" if args.quick else "5"
+    scale_args = ("--rows", str(scale_rows), "--small", str(scale_small), "--repeat",
+                  "2" if args.quick else "3", "--workdir", str(work))  # fmt: skip
     sized = ("--rows", str(rows), "--repeat", repeat, "--workdir", str(work))
     figures = {
         "hash": run("bench_hash", "--keys", str(keys), "--repeat", repeat, work=work),
         "analyze": run("bench_analyze", *sized, work=work),
-        "scale": run("bench_scale", "--rows", str(scale_rows), "--workdir", str(work), work=work),
+        "scale": run("bench_scale", *scale_args, work=work),
         "sample": run("bench_sample", "--repeat", repeat, work=work),
         "hostile": run(
             "bench_hostile",

@@ -613,13 +613,25 @@ static void KeyTable_dealloc(KeyTable *t) {
 
 static PyObject *KeyTable_add(KeyTable *t, PyObject *args) {
     Strings keys;
-    Py_buffer weights;
-    PyObject *validity;
-    if (!PyArg_ParseTuple(args, "ny*y*Ony*", &keys.width, &keys.offsets, &keys.data, &validity,
-                          &keys.bit_offset, &weights))
+    Py_buffer weights, ids = {.buf = NULL};
+    PyObject *validity, *ids_object = Py_None;
+    if (!PyArg_ParseTuple(args, "ny*y*Ony*|O", &keys.width, &keys.offsets, &keys.data, &validity,
+                          &keys.bit_offset, &weights, &ids_object))
         return NULL;
     PyObject *result = NULL;
+    if (ids_object != Py_None &&
+        PyObject_GetBuffer(ids_object, &ids, PyBUF_WRITABLE | PyBUF_SIMPLE) < 0) {
+        ids.buf = NULL;
+        strings_release(&keys);
+        PyBuffer_Release(&weights);
+        return NULL;
+    }
+    int64_t *entry_of = (int64_t *)ids.buf; /* each row's entry, when asked */
     if (strings_open(&keys, validity) < 0) goto done;
+    if (entry_of != NULL && ids.len != keys.count * (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError, "the keys and the ids do not match");
+        goto done;
+    }
     if (t->slots == NULL) {
         PyErr_SetString(PyExc_ValueError, "KeyTable is not initialized");
         goto done;
@@ -677,6 +689,7 @@ static PyObject *KeyTable_add(KeyTable *t, PyObject *args) {
         if (e < 0) { failed = 2; break; }
         t->entries[e].count += 1;
         t->entries[e].weight += w[i];
+        if (entry_of != NULL) entry_of[i] = e;
     }
     Py_END_ALLOW_THREADS
     t->busy = 0;
@@ -684,6 +697,7 @@ static PyObject *KeyTable_add(KeyTable *t, PyObject *args) {
 done:
     strings_release(&keys);
     PyBuffer_Release(&weights);
+    if (ids.buf != NULL) PyBuffer_Release(&ids);
     return result;
 }
 
@@ -736,7 +750,8 @@ static PyObject *KeyTable_memory(KeyTable *t, void *closure) {
 
 static PyMethodDef KEYTABLE_METHODS[] = {
     {"add", (PyCFunction)KeyTable_add, METH_VARARGS,
-     "add(offset_width, offsets, data, validity, validity_offset, weights): count keys."},
+     "add(offset_width, offsets, data, validity, validity_offset, weights[, ids]): count "
+     "keys (and write each row's entry number into ids, an int64 buffer)."},
     {"export", (PyCFunction)KeyTable_export, METH_VARARGS,
      "export(offsets, data, counts, weights): fill the arrays with the table."},
     {NULL, NULL, 0, NULL},
@@ -765,7 +780,168 @@ static PyTypeObject KeyTableType = {
     .tp_as_sequence = &KEYTABLE_SEQUENCE,
 };
 
+/* ------------------------------------------------------------------ placement */
+
+/* Partitions from raw 32-bit hashes under a sign rule: 0 mask (& 0x7fffffff), 1 abs (of the
+   signed value), 2 unsigned; each then modulo the partition count. */
+static PyObject *reduce_hashes(PyObject *self, PyObject *args) {
+    Py_buffer hashes, out;
+    int rule;
+    long long count;
+    if (!PyArg_ParseTuple(args, "y*iLw*", &hashes, &rule, &count, &out)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = hashes.len / 4;
+    if (out.len != n * 4 || count < 1 || count > 0x7fffffffLL || rule < 0 || rule > 2) {
+        PyErr_SetString(PyExc_ValueError, "reduce_hashes: bad arguments");
+        goto done;
+    }
+    const uint32_t *h = (const uint32_t *)hashes.buf;
+    int32_t *p = (int32_t *)out.buf;
+    const uint32_t modulus = (uint32_t)count;
+    Py_BEGIN_ALLOW_THREADS
+    if (rule == 0) {
+        for (Py_ssize_t i = 0; i < n; i++) p[i] = (int32_t)((h[i] & 0x7fffffffu) % modulus);
+    } else if (rule == 1) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int64_t v = (int32_t)h[i];
+            p[i] = (int32_t)((v < 0 ? -v : v) % (int64_t)modulus);
+        }
+    } else {
+        for (Py_ssize_t i = 0; i < n; i++) p[i] = (int32_t)(h[i] % modulus);
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&hashes);
+    PyBuffer_Release(&out);
+    return result;
+}
+
+/* Messages and summed weights per cell, in row order (as numpy's bincount sums them), added
+   into `messages` (int64) and `sums` (double). A row's cell is its partition (`partitions`,
+   int32) in row `windows[i] - first` (int64) of a grid `width` partitions wide; with
+   `windows` None, the partition itself. Rows where `skip` (uint8, or None) is 1 are left
+   out. */
+static PyObject *tally(PyObject *self, PyObject *args) {
+    Py_buffer windows = {.buf = NULL}, partitions, weights, messages, sums, skip = {.buf = NULL};
+    PyObject *windows_object, *skip_object;
+    long long first, width;
+    if (!PyArg_ParseTuple(args, "OLLy*y*Ow*w*", &windows_object, &first, &width, &partitions,
+                          &weights, &skip_object, &messages, &sums))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = partitions.len / 4, cells = messages.len / 8;
+    if (windows_object != Py_None &&
+        PyObject_GetBuffer(windows_object, &windows, PyBUF_SIMPLE) < 0) {
+        windows.buf = NULL;
+        goto done;
+    }
+    if (skip_object != Py_None && PyObject_GetBuffer(skip_object, &skip, PyBUF_SIMPLE) < 0) {
+        skip.buf = NULL;
+        goto done;
+    }
+    if (weights.len != n * 8 || sums.len != cells * 8 || width < 1 ||
+        (windows.buf && windows.len != n * 8) || (skip.buf && skip.len != n)) {
+        PyErr_SetString(PyExc_ValueError, "tally: the arrays do not match");
+        goto done;
+    }
+    const int64_t *w = (const int64_t *)windows.buf;
+    const int32_t *p = (const int32_t *)partitions.buf;
+    const double *v = (const double *)weights.buf;
+    const uint8_t *s = (const uint8_t *)skip.buf;
+    int64_t *m = (int64_t *)messages.buf;
+    double *b = (double *)sums.buf;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (s && s[i]) continue;
+        int64_t at = w ? (w[i] - first) * width + p[i] : p[i];
+        if (p[i] < 0 || p[i] >= width || at < 0 || at >= cells) { bad = 1; break; }
+        m[at] += 1;
+        b[at] += v[i];
+    }
+    Py_END_ALLOW_THREADS
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "tally: a cell outside the table");
+        goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    if (windows.buf) PyBuffer_Release(&windows);
+    PyBuffer_Release(&partitions);
+    PyBuffer_Release(&weights);
+    PyBuffer_Release(&messages);
+    PyBuffer_Release(&sums);
+    if (skip.buf) PyBuffer_Release(&skip);
+    return result;
+}
+
+/* Per-entity ordering under one placement, row by row: for each row whose entity number
+   (`ids`, int64) is 0 or more, a keyless row (`keyless`, uint8) adds one to the entity's
+   keyless events; a hashed row's partition becomes the entity's first partition when it has
+   none (-1), sets `spread` when it differs from it, and sets bit (partition % 64) of the
+   entity's `mask` (uint64). */
+static PyObject *order_update(PyObject *self, PyObject *args) {
+    Py_buffer ids, partitions, keyless, first, mask, spread, keyless_events;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*w*w*w*", &ids, &partitions, &keyless, &first, &mask,
+                          &spread, &keyless_events))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = ids.len / 8, entities = first.len / 4;
+    if (partitions.len != n * 4 || keyless.len != n || mask.len != entities * 8 ||
+        spread.len != entities || keyless_events.len != entities * 8) {
+        PyErr_SetString(PyExc_ValueError, "order_update: the arrays do not match");
+        goto done;
+    }
+    const int64_t *id = (const int64_t *)ids.buf;
+    const int32_t *p = (const int32_t *)partitions.buf;
+    const uint8_t *k = (const uint8_t *)keyless.buf;
+    int32_t *f = (int32_t *)first.buf;
+    uint64_t *m = (uint64_t *)mask.buf;
+    uint8_t *sp = (uint8_t *)spread.buf;
+    int64_t *ke = (int64_t *)keyless_events.buf;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t e = id[i];
+        if (e < 0) continue;
+        if (e >= entities) { bad = 1; break; }
+        if (k[i]) { ke[e] += 1; continue; }
+        int32_t at = p[i];
+        if (f[e] < 0) f[e] = at;
+        else if (f[e] != at) sp[e] = 1;
+        m[e] |= (uint64_t)1 << (at & 63);
+    }
+    Py_END_ALLOW_THREADS
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "order_update: an entity outside the table");
+        goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&ids);
+    PyBuffer_Release(&partitions);
+    PyBuffer_Release(&keyless);
+    PyBuffer_Release(&first);
+    PyBuffer_Release(&mask);
+    PyBuffer_Release(&spread);
+    PyBuffer_Release(&keyless_events);
+    return result;
+}
+
 static PyMethodDef METHODS[] = {
+    {"reduce_hashes", reduce_hashes, METH_VARARGS,
+     "reduce_hashes(hashes, rule, partition_count, out): partitions from uint32 hashes "
+     "(rule 0 mask, 1 abs, 2 unsigned)."},
+    {"tally", tally, METH_VARARGS,
+     "tally(windows, first, width, partitions, weights, skip, messages, sums): add rows to "
+     "per-partition counts, or (with windows) to a window x partition grid."},
+    {"order_update", order_update, METH_VARARGS,
+     "order_update(ids, partitions, keyless, first, mask, spread, keyless_events): "
+     "per-entity ordering state, row by row."},
     {"hash_binary", hash_binary, METH_VARARGS,
      "hash_binary(algorithm, offset_width, offsets, data, out): hash each key of an Arrow "
      "binary array."},

@@ -19,18 +19,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from partsim.errors import DataError
+from partsim.hashing import _kernels, kernel_backend
 from partsim.keycounts import KEY_SCHEMA, KeyCounts, sum_by
+from partsim.ordering import EntityOrder
 from partsim.partitioners import get_partitioner
 from partsim.placement import Placed
 from partsim.serde import escaped_surrogates
-from partsim.sketch import KeySketch
+from partsim.sketch import HyperLogLog, KeySketch
 
 __all__ = [
     "ENTITY_SCHEMA",
     "WINDOW_SCHEMA",
+    "KeySample",
     "LoadAggregate",
+    "MoveCounts",
+    "WindowGrid",
     "count_events",
     "entity_pairs",
+    "key_sample",
+    "tally",
     "window_counts",
 ]
 
@@ -60,7 +67,7 @@ class LoadAggregate:
     windows: pa.Table = field(default_factory=lambda: WINDOW_SCHEMA.empty_table())
     first_ns: int | None = None
     last_ns: int | None = None
-    entities: pa.Table | None = None  # (entity, key, count), with order_by
+    order: EntityOrder | None = None  # per-entity ordering (its placement 0), with order_by
     # Past ``key_limit`` distinct keys, or ``key_bytes_limit`` bytes of them, ``keys``
     # empties into ``sketch`` (hashed with ``partitioner``, a registry name), and
     # ``sketch_reason`` says which limit it passed; None: the key table stays exact.
@@ -89,7 +96,7 @@ class LoadAggregate:
             return parts[0]
         starts = [p.first_ns for p in parts if p.first_ns is not None]
         ends = [p.last_ns for p in parts if p.last_ns is not None]
-        entities = [p.entities for p in parts if p.entities is not None]
+        orders = [p.order for p in parts if p.order is not None]
         merged = LoadAggregate(
             parts[0].partition_count,
             sum(p.messages for p in parts),
@@ -105,8 +112,7 @@ class LoadAggregate:
                         ["messages", "bytes"], WINDOW_SCHEMA),
             min(starts) if starts else None,
             max(ends) if ends else None,
-            _sum_tables(entities, ["entity", "key"], ["count"], ENTITY_SCHEMA)
-            if entities else None,
+            EntityOrder.merge_all(orders) if orders else None,
         )  # fmt: skip
         limits = [p.key_limit for p in parts if p.key_limit is not None]
         merged.key_limit = min(limits) if limits else None
@@ -136,7 +142,7 @@ class LoadAggregate:
     # only the rows a sliced or chunked table holds, not the whole buffers behind them.
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        for name in ("keys", "windows", "entities"):
+        for name in ("keys", "windows"):
             if state[name] is not None:
                 sink = pa.BufferOutputStream()
                 with pa.ipc.new_stream(sink, state[name].schema) as writer:
@@ -145,7 +151,7 @@ class LoadAggregate:
         return state
 
     def __setstate__(self, state: dict) -> None:
-        for name in ("keys", "windows", "entities"):
+        for name in ("keys", "windows"):
             if state[name] is not None:
                 state[name] = pa.ipc.open_stream(state[name]).read_all()
         self.__dict__.update(state)
@@ -210,6 +216,173 @@ def count_events(
     return out
 
 
+def tally(
+    partitions: np.ndarray,
+    weights: np.ndarray,
+    messages: np.ndarray,
+    sums: np.ndarray,
+    skip: np.ndarray | None = None,
+    windows: np.ndarray | None = None,
+    first: int = 0,
+) -> None:
+    """Add each row to ``messages`` (int64) and ``sums`` (float64) at its partition, in row
+    order (rows where ``skip`` is true left out): numpy's bincount, added in place, in C
+    where the kernel is built. With ``windows``, the tables are (window - ``first``) x
+    partition grids."""
+    width = messages.shape[-1]
+    messages, sums = messages.reshape(-1), sums.reshape(-1)  # views of the tables
+    if kernel_backend() == "c":
+        _kernels.tally(None if windows is None else np.ascontiguousarray(windows, np.int64),
+                       first, width, np.ascontiguousarray(partitions, dtype=np.int32),
+                       np.ascontiguousarray(weights, dtype=np.float64),
+                       None if skip is None else skip.view(np.uint8), messages, sums)  # fmt: skip
+        return
+    cells = partitions if windows is None else (windows - first) * width + partitions
+    if skip is not None:
+        cells, weights = cells[~skip], weights[~skip]
+    messages += np.bincount(cells, minlength=len(messages))
+    sums += np.bincount(cells, weights=weights, minlength=len(sums))
+
+
+class WindowGrid:
+    """Messages and bytes per (window, partition), added batch by batch (each batch summed on
+    its own first, as :func:`window_counts` sums it, then added): one placement's per-window
+    load while a run reads. Dense over the windows seen while that takes at most
+    ``max_cells`` cells; past it (times spread thin over a long span), the cells that hold
+    events, as tables merged once they add up to ``MERGE_ROWS`` rows. :meth:`table` gives the
+    cells that hold events (:data:`WINDOW_SCHEMA`)."""
+
+    #: Rows of pending sparse tables that trigger a merge.
+    MERGE_ROWS = 4_000_000
+
+    def __init__(self, partition_count: int, window_ns: int, max_cells: int) -> None:
+        self.partition_count = partition_count
+        self.window_ns = window_ns
+        self.max_cells = max_cells
+        self.first = 0  # the window of row 0
+        self.messages = np.zeros((0, partition_count), dtype=np.int64)
+        self.bytes = np.zeros((0, partition_count))
+        self.low: int | None = None  # the lowest and highest windows with events
+        self.high: int | None = None
+        self.sparse: list[pa.Table] | None = None  # the tables, once the grid is too big
+
+    def add(
+        self,
+        windows: np.ndarray,
+        partitions: np.ndarray,
+        weights: np.ndarray,
+        skip: np.ndarray | None = None,
+        span: tuple[int, int] | None = None,
+    ) -> None:
+        """Add events: their windows, partitions and bytes (rows where ``skip`` is true are
+        left out). ``span``: the lowest and highest of ``windows``, when known."""
+        if skip is not None and skip.any():
+            keep = ~skip
+            windows, partitions, weights = windows[keep], partitions[keep], weights[keep]
+            span = None
+        if not len(windows):
+            return
+        low, high = span if span is not None else (int(windows.min()), int(windows.max()))
+        self.low = low if self.low is None else min(low, self.low)
+        self.high = high if self.high is None else max(high, self.high)
+        if self.sparse is None and not self._cover():
+            self.sparse = [self._dense_table()] if len(self.messages) else []
+            self.messages = self.bytes = None
+        if self.sparse is not None:
+            self.sparse.append(window_counts(windows, partitions, weights, self.partition_count))
+            if sum(table.num_rows for table in self.sparse) > self.MERGE_ROWS:
+                self.sparse = [self._merged()]
+            return
+        tally(partitions, weights, self.messages, self.bytes, windows=windows, first=self.first)
+
+    def _cover(self) -> bool:
+        """Grow the grid to hold windows ``low`` to ``high`` (with room to grow on); False
+        when that would take more than ``max_cells`` cells."""
+        low, high = self.low, self.high
+        top = self.first + len(self.messages)
+        if len(self.messages) and low >= self.first and high < top:
+            return True
+        if (high - low + 1) * self.partition_count > self.max_cells:
+            return False
+        if not len(self.messages):
+            start = low
+        elif low < self.first:  # growing down: the spare rows go below
+            start = None
+        else:
+            start = self.first
+        upper = max(high, top - 1)  # the grid's rows so far stay
+        needed = upper - (low if start is None else start) + 1
+        room = max(needed, min(2 * len(self.messages), self.max_cells // self.partition_count))
+        if start is None:
+            start = upper - room + 1
+        messages = np.zeros((room, self.partition_count), dtype=np.int64)
+        byte_sums = np.zeros((room, self.partition_count))
+        if len(self.messages):
+            at = self.first - start
+            messages[at : at + len(self.messages)] = self.messages
+            byte_sums[at : at + len(self.bytes)] = self.bytes
+        self.first, self.messages, self.bytes = start, messages, byte_sums
+        return True
+
+    def _dense_table(self) -> pa.Table:
+        rows, columns = np.nonzero(self.messages)
+        return pa.table(
+            [pa.array(rows.astype(np.int64) + self.first), pa.array(columns.astype(np.int32)),
+             pa.array(self.messages[rows, columns]), pa.array(self.bytes[rows, columns])],
+            schema=WINDOW_SCHEMA,
+        )  # fmt: skip
+
+    def _merged(self) -> pa.Table:
+        return _sum_tables(self.sparse, ["window", "partition"], ["messages", "bytes"],
+                           WINDOW_SCHEMA)  # fmt: skip
+
+    def table(self) -> pa.Table:
+        """The cells with events (by window and partition, while dense)."""
+        if self.sparse is not None:
+            return self._merged() if self.sparse else WINDOW_SCHEMA.empty_table()
+        return self._dense_table()
+
+
+@dataclass
+class MoveCounts:
+    """What moves between two placements of the same records (a before and an after): events
+    compared (hashed under both) and moved (to another partition), exactly; distinct keys
+    compared and moved, as HyperLogLog sketches of the keys a run passed through
+    :meth:`add_keys` (exact counts come from the key table while it is exact)."""
+
+    events_compared: int = 0
+    events_moved: int = 0
+    keys_compared: HyperLogLog = field(default_factory=HyperLogLog)
+    keys_moved: HyperLogLog = field(default_factory=HyperLogLog)
+
+    def add_events(self, before: tuple[np.ndarray, np.ndarray],
+                   after: tuple[np.ndarray, np.ndarray],
+                   keyed: np.ndarray | None = None) -> None:  # fmt: skip
+        """One batch: each record's (partitions, keyless) before and after; ``keyed`` marks the
+        records with a key (a null key is no key, even where a client hashes it)."""
+        both = ~before[1] & ~after[1]
+        if keyed is not None:
+            both &= keyed
+        self.events_compared += int(both.sum())
+        self.events_moved += int((both & (before[0] != after[0])).sum())
+
+    def add_keys(self, hashes: np.ndarray, before: tuple[np.ndarray, np.ndarray],
+                 after: tuple[np.ndarray, np.ndarray]) -> None:  # fmt: skip
+        """Distinct keys (their 64-bit hashes) with their placements before and after."""
+        both = ~before[1] & ~after[1]
+        self.keys_compared.update(hashes[both])
+        self.keys_moved.update(hashes[both & (before[0] != after[0])])
+
+    @staticmethod
+    def merge_all(parts: Sequence[MoveCounts]) -> MoveCounts:
+        out = MoveCounts(sum(p.events_compared for p in parts),
+                         sum(p.events_moved for p in parts))  # fmt: skip
+        for part in parts:
+            out.keys_compared.merge(part.keys_compared)
+            out.keys_moved.merge(part.keys_moved)
+        return out
+
+
 def entity_pairs(entity: pa.Array | pa.ChunkedArray, key_bytes: pa.Array) -> pa.Table:
     """Events per (entity, key) of one batch; events whose entity is null are left out."""
     if not pa.types.is_large_string(entity.type):
@@ -252,3 +425,79 @@ def window_counts(
         ],
         schema=WINDOW_SCHEMA,
     )
+
+
+# ------------------------------------------------------------- per-key sample
+_KEYS = pa.schema([("key", pa.binary()), ("count", pa.int64()), ("bytes", pa.float64())])
+_WINDOWS = pa.schema(
+    [("window", pa.int64()), ("key", pa.binary()), ("count", pa.int64()), ("bytes", pa.float64())]
+)
+
+
+def _sum_by(table: pa.Table, keys: list[str], sums: list[str], schema: pa.Schema) -> pa.Table:
+    return sum_by(table, keys, sums).select(schema.names).cast(schema)
+
+
+@dataclass
+class KeySample:
+    """Mergeable per-design key statistics, exact and unbounded: per key, per (entity, key)
+    and per (window, key) counts, all that evaluating any partitioner needs (salting hot keys
+    in ``partsim whatif`` reads it)."""
+
+    keys: pa.Table = field(default_factory=_KEYS.empty_table)  # non-null keys
+    null_events: int = 0
+    null_bytes: float = 0.0
+    events: int = 0
+    skipped_rows: int = 0
+    entities: pa.Table | None = None  # (entity, key, count), with order_by
+    windows: pa.Table | None = None  # (window, key, count, bytes), with a timestamp
+
+    @staticmethod
+    def merge_all(parts: Sequence[KeySample]) -> KeySample:
+        """The sample of all the parts' inputs."""
+        if len(parts) == 1:
+            return parts[0]
+
+        def combined(name: str, keys: list[str], sums: list[str], schema: pa.Schema):
+            tables = [getattr(p, name) for p in parts if getattr(p, name) is not None]
+            return _sum_by(pa.concat_tables(tables), keys, sums, schema) if tables else None
+
+        return KeySample(
+            keys=combined("keys", ["key"], ["count", "bytes"], _KEYS),
+            null_events=sum(p.null_events for p in parts),
+            null_bytes=sum(p.null_bytes for p in parts),
+            events=sum(p.events for p in parts),
+            skipped_rows=sum(p.skipped_rows for p in parts),
+            entities=combined("entities", ["entity", "key"], ["count"], ENTITY_SCHEMA),
+            windows=combined("windows", ["window", "key"], ["count", "bytes"], _WINDOWS),
+        )
+
+
+def key_sample(
+    keys: pa.Array,
+    weights: np.ndarray,
+    skipped: int = 0,
+    entity: pa.Array | None = None,
+    windows: np.ndarray | None = None,
+) -> KeySample:
+    """The key sample of one batch: its key bytes and bytes per event, the rows it skipped,
+    and optionally each event's entity and window."""
+    weights = pa.array(weights)
+    ones = pa.array(np.ones(len(keys), dtype=np.int64))
+    table = pa.table({"key": keys, "count": ones, "bytes": weights})
+    nulls = table.filter(pc.is_null(table["key"]))
+    keyed = table.filter(pc.is_valid(table["key"]))
+    out = KeySample(
+        keys=_sum_by(keyed, ["key"], ["count", "bytes"], _KEYS),
+        null_events=nulls.num_rows,
+        null_bytes=float(pc.sum(nulls["bytes"]).as_py() or 0.0),
+        events=len(keys),
+        skipped_rows=skipped,
+    )
+    if entity is not None:
+        out.entities = entity_pairs(entity, keys)
+    if windows is not None and len(windows):
+        table = pa.table({"window": pa.array(windows), "key": keys, "count": ones,
+                          "bytes": weights})  # fmt: skip
+        out.windows = _sum_by(table, ["window", "key"], ["count", "bytes"], _WINDOWS)
+    return out

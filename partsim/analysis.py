@@ -16,7 +16,7 @@ how the input was split into batches.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -33,8 +33,7 @@ from partsim.options import (
     ProducerOptions,
     split_options,
 )
-from partsim.ordering import ordering_report
-from partsim.pipeline import BatchPlan
+from partsim.pipeline import BatchPlan, plan_result
 from partsim.reference import uniform_reference
 from partsim.serde import key_display
 from partsim.sketch import LG_K, LG_MAX_MAP_SIZE, LONG_KEY, SHOWN_PREFIX, SketchedKeys
@@ -217,15 +216,9 @@ def finish(
             for row in hot_keys.itertuples()
         ],
     }
-    if aggregate.entities is not None:
+    if aggregate.order is not None:
         summary["order_by"] = measures.order_by
-        if sketched is None:
-            sample_keys, key_partition = aggregate.keys.column("key"), all_partitions
-        else:  # the key table is gone: hash the entities' keys themselves
-            sample_keys = pc.unique(aggregate.entities.column("key"))
-            key_partition, keyless = plan.partitioner.hashed_partitions(sample_keys, count)
-            key_partition[keyless] = -1
-        summary["ordering"] = ordering_report(aggregate.entities, key_partition, sample_keys)
+        summary["ordering"] = aggregate.order.report(0)
     summary["verdict"] = _verdict(summary)
     windows = None
     if measures.timestamp and aggregate.windows.num_rows:
@@ -356,7 +349,7 @@ def analyze(
     >>> result.summary["events"], result.summary["null_key_events"], result.summary["distinct_keys"]
     (4, 1, 2)
     """
-    from partsim.engine import aggregate_events
+    from partsim.engine import run_scan
 
     producer, measures, reader, engine = split_options(
         dict(options), ProducerOptions, MeasureOptions, InputOptions, EngineOptions,
@@ -365,10 +358,12 @@ def analyze(
     if measures.top is None:
         raise UsageError(f"--top must be a whole number >= 0; got {measures.top!r}")
     plan = BatchPlan(producer, partition_count, measures, strict=reader.strict)
-    done = aggregate_events(
-        inputs, plan, input_options=reader, engine_options=engine, progress=progress
+    done = run_scan(
+        inputs, plan.scan(), input_options=reader, engine_options=engine, progress=progress
     )
-    return finish_run(done.aggregate, done.plan, done.label, done.skipped_examples)
+    plan = replace(plan, value_sizes=done.scan.value_sizes,
+                   record_columns=done.scan.encodings[0].record_columns)  # fmt: skip
+    return finish_run(plan_result(done.aggregate), plan, done.label, done.skipped_examples)
 
 
 def finish_run(

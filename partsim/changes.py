@@ -15,6 +15,7 @@ round-robin salting gives on average). Salted keys lose per-key order.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -22,13 +23,22 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from partsim.compare import KeySample, _key_partitions, collect, evaluate
+from partsim.aggregates import KeySample
+from partsim.compare import _key_partitions, evaluate
 from partsim.errors import DataError, UsageError
-from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split_options
+from partsim.metrics import skew_metrics
+from partsim.options import (
+    EngineOptions,
+    InputOptions,
+    MeasureOptions,
+    ProducerOptions,
+    split_options,
+)
 from partsim.partitioners import check_partition_count, get_partitioner
-from partsim.pipeline import BatchPlan, bind_columns, check_analysis_partitions
+from partsim.pipeline import Encoding, Scan, check_analysis_partitions, move_placements
+from partsim.placement import Placement, place_many
 from partsim.schemas import KeyFormat
-from partsim.serde import encode_keys, key_display
+from partsim.serde import display_keys, encode_keys, key_display
 
 __all__ = ["WhatIfResult", "salt_sample", "whatif"]
 
@@ -131,6 +141,7 @@ def whatif(
     input_options: InputOptions | None = None,
     producer_options: ProducerOptions | None = None,
     measure_options: MeasureOptions | None = None,
+    engine_options: EngineOptions | None = None,
     progress: bool = False,
     **options: object,
 ) -> WhatIfResult:
@@ -156,9 +167,9 @@ def whatif(
     """
     if "top" not in options and measure_options is None:
         options["top"] = None  # every moved key
-    producer, measures, reader = split_options(
-        dict(options), ProducerOptions, MeasureOptions, InputOptions,
-        given=(producer_options, measure_options, input_options),
+    producer, measures, reader, engine = split_options(
+        dict(options), ProducerOptions, MeasureOptions, InputOptions, EngineOptions,
+        given=(producer_options, measure_options, input_options, engine_options),
     )  # fmt: skip
     partitioner, schema_id = producer.partitioner, producer.schema_id
     seed, order_by, top = producer.seed, measures.order_by, measures.top
@@ -201,71 +212,183 @@ def whatif(
     if payload_changes and salt:
         raise UsageError("--salt compares one key serializer: change the key format or "
                          "schema, or salt, not both at once")  # fmt: skip
-    # The sample's keys: the payload both sides share, or (when the payload changes) the
-    # source values, written as schemaless JSON so that each side can serialize them. A
-    # record key from its columns takes its fields from the sides whose schemas have them.
-    collected = (
-        replace(side_before, schema_id=None) if not payload_changes else
-        replace(side_before, key_format="connect-json-schemaless", key_schema=None,
-                key_message=None, schema_id=None)
-    )  # fmt: skip
-    records = tuple(side for side in (side_before, side_after)
-                    if (side.key_serializer().serializer() or _NotRecord).is_record)  # fmt: skip
-    plan = BatchPlan(collected, count_before, MeasureOptions(size=measures.size),
-                     strict=reader.strict, record_producers=records)  # fmt: skip
-    samples, described, columns = collect(
-        inputs, {"key": plan}, order_by=order_by, input_options=reader, progress=progress
-    )
-    plan = bind_columns(plan, columns)
-    sample = samples["key"]
-    if sample.entities is None:  # per-key order: every key is its own entity
-        sample.entities = _keys_as_entities(sample)
-    sample_before = sample_after = sample
-    # Each source key's bytes before and after (the same payload, unless it changes).
-    keys = keys_after = sample.keys.column("key")
-    counts = sample.keys.column("count").to_numpy()
-    unrepresentable = {"keys": 0, "events": 0}
+    from partsim.engine import run_scan
+
+    change = _Change(count_before, count_after, client_before, client_after, key_before,
+                     key_after, order_by, top, seed)  # fmt: skip
     if payload_changes:
-        sample_before, sample_after, unrepresentable, (keys, keys_after, counts) = _reserialize(
-            sample, key_before, key_after, reader.strict
-        )
-        sample = sample_before
-    part_before = _key_partitions(keys, client_before, count_before, prefix_before)
-    part_after = _key_partitions(keys_after, client_after, count_after, prefix_after)
-    both = (part_before >= 0) & (part_after >= 0)
-    moved = both & (part_before != part_after)
-    load_before = evaluate(sample_before, client_before, count_before, seed=seed,
-                           prefix=prefix_before)  # fmt: skip
-    load_after = evaluate(sample_after, client_after, count_after, seed=seed, prefix=prefix_after)
+        return _whatif_reserialized(inputs, change, side_before, side_after, measures, reader,
+                                    engine, progress)  # fmt: skip
+    # The payload is the same on both sides: the scan serializes it once, and each side's
+    # placement frames it as that side does (its Schema Registry id; for Protobuf, with the
+    # message indexes).
+    scan = Scan(
+        encodings=(Encoding(side_before, key_placement=0, every_key=True),),
+        placements=(Placement(0, client_before.name, count_before, prefix_before),
+                    Placement(0, client_after.name, count_after, prefix_after)),
+        measures=MeasureOptions(size=measures.size, order_by=order_by,
+                                exact_keys=measures.exact_keys,
+                                exact_key_bytes=measures.exact_key_bytes,
+                                exact_entities=measures.exact_entities),
+        strict=reader.strict, seed=seed, ordered=(0, 1) if order_by else (),
+        key_order=order_by is None, moves=((0, 1),), key_sample=bool(salt),
+    )  # fmt: skip
+    done = run_scan(inputs, scan, input_options=reader, engine_options=engine, progress=progress)
+    result = done.aggregate
+    load_before, load_after = result.loads
+    _check_events(load_before.events, load_before.skipped_rows, done.label)
+    partitions = _partition_table(load_before, load_after, count_before, count_after)
+    moves, keys_summary = _moved_keys(done.scan, load_before, result.moves[0], key_before, top)
+    if order_by is not None:
+        ordering = [result.order.report(0), result.order.report(1)]
+    else:  # every key is its own entity
+        ordering = [_key_ordering(done.scan, result, index) for index in (0, 1)]
+    events = result.moves[0]
+    summary = {
+        "inputs": done.label,
+        "key": done.scan.encoders[0].label,
+        **change.sides(),
+        "key_bytes_change": prefix_before != prefix_after,
+        "events": load_before.events,
+        "size_source": done.scan.size_source,
+        "skipped_rows": load_before.skipped_rows,
+        "keyed_events": load_before.events - load_before.null_key_events,
+        "null_key_events": load_before.null_key_events,
+        **{name: keys_summary[name] for name in ("distinct_keys", "keys_compared",
+                                                  "keys_keyless_before_or_after", "keys_moved")},
+        "events_moved": events.events_moved / events.events_compared
+        if events.events_compared
+        else 0.0,
+        "keys_moved_count": keys_summary["keys_moved_count"],
+        "events_moved_count": events.events_moved,
+        "max_mean_ratio_before": skew_metrics(load_before.messages)["max_mean_ratio"],
+        "max_mean_ratio_after": skew_metrics(load_after.messages)["max_mean_ratio"],
+        "ordering_before": _ordering_summary(ordering[0]),
+        "ordering_after": _ordering_summary(ordering[1]),
+        "order_by": order_by or "the key itself",
+        "top_moves": moves.head(20).to_dict("records"),
+    }  # fmt: skip
+    if "key_counts" in keys_summary:
+        summary["key_counts"] = keys_summary["key_counts"]
+    if summary["key_bytes_change"]:
+        summary["key_change"] = _key_change_note(key_before, key_after, summary, count_after)
+    if done.skipped_examples:
+        summary["skipped_examples"] = list(done.skipped_examples)
+    salting = None
+    if salt:
+        sample = result.sample
+        if sample.entities is None:  # per-key order: every key is its own entity
+            sample.entities = _keys_as_entities(sample)
+        salting = _salting(sample, salt, salt_hot, client_after, count_after, prefix_after, seed)
+        summary["salting"] = salting.to_dict("records")
+    return WhatIfResult(summary, partitions, moves, salting)
+
+
+@dataclass(frozen=True)
+class _Change:
+    """The two configurations a what-if compares, and what it reports of them."""
+
+    count_before: int
+    count_after: int
+    client_before: object  # a Partitioner
+    client_after: object
+    key_before: KeyFormat
+    key_after: KeyFormat
+    order_by: str | None
+    top: int | None
+    seed: int
+
+    def sides(self) -> dict:
+        return {
+            "before": {"partition_count": self.count_before,
+                       "partitioner": self.client_before.name, **self.key_before.summary()},
+            "after": {"partition_count": self.count_after,
+                      "partitioner": self.client_after.name, **self.key_after.summary()},
+        }  # fmt: skip
+
+
+def _check_events(events: int, skipped: int, label: str) -> None:
+    if events == 0:
+        detail = f" ({skipped} unparsable rows skipped)" if skipped else ""
+        raise DataError(f"no events in {label}{detail}")
+
+
+def _partition_table(load_before, load_after, count_before: int, count_after: int):
+    """Messages and bytes per partition, before and after."""
     width = max(count_before, count_after)
-    partitions = pd.DataFrame({
+    return pd.DataFrame({
         "partition": np.arange(width),
         "messages_before": np.pad(load_before.messages, (0, width - count_before)),
         "messages_after": np.pad(load_after.messages, (0, width - count_after)),
         "bytes_before": np.pad(load_before.bytes, (0, width - count_before)),
         "bytes_after": np.pad(load_after.bytes, (0, width - count_after)),
     })  # fmt: skip
-    order = np.argsort(-counts[moved], kind="stable")[:top]  # every moved key unless top
+
+
+def _whatif_reserialized(inputs, change: _Change, side_before: ProducerOptions,
+                         side_after: ProducerOptions, measures: MeasureOptions,
+                         reader: InputOptions, engine, progress: bool) -> WhatIfResult:  # fmt: skip
+    """A what-if whose key payload changes (key format, schema or message): each distinct
+    source key serialized both ways.
+
+    This path keeps main's exact, unbounded key sample (the scan's ``key_sample``, read on
+    either engine): the source values are collected as schemaless JSON so that each side
+    can serialize them, and the sample is reserialized per side (:func:`_reserialize`).
+    Its memory grows with the distinct keys (and entities), unlike the streaming path of the
+    other changes; moving it onto the scan (one encoding per side, moves compared by
+    source key) is left to do.
+    """
+    from partsim.engine import run_scan
+
+    key_before, key_after, order_by = change.key_before, change.key_after, change.order_by
+    count_before, count_after = change.count_before, change.count_after
+    client_before, client_after = change.client_before, change.client_after
+    # The sample's keys: the source values, written as schemaless JSON. A record key from
+    # its columns takes its fields from the sides whose schemas have them.
+    collected = replace(side_before, key_format="connect-json-schemaless", key_schema=None,
+                        key_message=None, schema_id=None)  # fmt: skip
+    records = tuple(side for side in (side_before, side_after)
+                    if (side.key_serializer().serializer() or _NotRecord).is_record)  # fmt: skip
+    scan = Scan(
+        encodings=(Encoding(collected, every_key=True, record_producers=records),),
+        placements=(Placement(0, client_before.name, count_before, b""),),
+        measures=MeasureOptions(size=measures.size, order_by=order_by),
+        strict=reader.strict, seed=change.seed, key_sample=True,
+    )  # fmt: skip
+    done = run_scan(inputs, scan, input_options=reader, engine_options=engine, progress=progress)
+    sample = done.aggregate.sample
+    _check_events(sample.events, sample.skipped_rows, done.label)
+    if sample.entities is None:  # per-key order: every key is its own entity
+        sample.entities = _keys_as_entities(sample)
+    sample_before, sample_after, unrepresentable, (keys, keys_after, counts) = _reserialize(
+        sample, key_before, key_after, reader.strict
+    )
+    sample = sample_before
+    # The reserialized keys carry each side's frame already.
+    part_before = _key_partitions(keys, client_before, count_before, b"")
+    part_after = _key_partitions(keys_after, client_after, count_after, b"")
+    both = (part_before >= 0) & (part_after >= 0)
+    moved = both & (part_before != part_after)
+    load_before = evaluate(sample_before, client_before, count_before, seed=change.seed)
+    load_after = evaluate(sample_after, client_after, count_after, seed=change.seed)
+    partitions = _partition_table(load_before, load_after, count_before, count_after)
+    order = np.argsort(-counts[moved], kind="stable")[: change.top]  # every one unless top
     moved_index = np.flatnonzero(moved)[order]
     show = key_display(key_before)
-    moved_keys = keys.take(pa.array(moved_index)).to_pylist()
     moves = pd.DataFrame({
-        "key": [show(k if k is None else prefix_before + k) for k in moved_keys],
+        "key": [show(k) for k in keys.take(pa.array(moved_index)).to_pylist()],
         "count": counts[moved_index],
         "from_partition": part_before[moved_index],
         "to_partition": part_after[moved_index],
     })  # fmt: skip
     comparable_events = float(counts[both].sum())
     summary = {
-        "inputs": described,
-        "key": plan.encoder.label,
-        "before": {"partition_count": count_before, "partitioner": client_before.name,
-                   **key_before.summary()},
-        "after": {"partition_count": count_after, "partitioner": client_after.name,
-                  **key_after.summary()},
-        "key_bytes_change": payload_changes or prefix_before != prefix_after,
+        "inputs": done.label,
+        "key": done.scan.encoders[0].label,
+        **change.sides(),
+        "key_bytes_change": True,
         "events": sample.events,
-        "size_source": plan.size_source,
+        "size_source": done.scan.size_source,
         "skipped_rows": sample.skipped_rows,
         "keyed_events": sample.events - sample.null_events,
         "null_key_events": sample.null_events,
@@ -284,17 +407,158 @@ def whatif(
         "ordering_after": _ordering_summary(load_after.ordering),
         "order_by": order_by or "the key itself",
         "top_moves": moves.head(20).to_dict("records"),
+        "keys_unrepresentable": unrepresentable["keys"],
+        "events_unrepresentable": unrepresentable["events"],
     }  # fmt: skip
-    if payload_changes:
-        summary["keys_unrepresentable"] = unrepresentable["keys"]
-        summary["events_unrepresentable"] = unrepresentable["events"]
-    if summary["key_bytes_change"]:
-        summary["key_change"] = _key_change_note(key_before, key_after, summary, count_after)
-    salting = None
-    if salt:
-        salting = _salting(sample, salt, salt_hot, client_after, count_after, prefix_after, seed)
-        summary["salting"] = salting.to_dict("records")
-    return WhatIfResult(summary, partitions, moves, salting)
+    summary["key_change"] = _key_change_note(key_before, key_after, summary, count_after)
+    if done.skipped_examples:
+        summary["skipped_examples"] = list(done.skipped_examples)
+    return WhatIfResult(summary, partitions, moves, None)
+
+
+def _moved_keys(scan: Scan, load, moves, key: KeyFormat, top: int | None):
+    """The keys that move (heaviest first; every one unless ``top``) and the summary's key
+    figures: exact from the key table, or past the exact limit, the sketches' estimates
+    with their bounds (the moved keys listed are then the sketch's heavy keys)."""
+    if load.sketch is None:
+        keys = load.keys.column("key").combine_chunks()
+        counts = load.keys.column("count").to_numpy()
+        bounds = None
+    else:
+        sketched = load.sketch.result()
+        keys = sketched.keys.column("key").combine_chunks()
+        counts = sketched.keys.column("count").to_numpy()
+        bounds = (sketched.keys.column("count_lower").to_numpy(),
+                  sketched.keys.column("count_upper").to_numpy())  # fmt: skip
+    (part_before, keyless_before), (part_after, keyless_after) = move_placements(scan, keys, 0, 1)
+    both = ~keyless_before & ~keyless_after
+    moved = both & (part_before != part_after)
+    # Heaviest first, ties by key (so the order does not depend on how the input was cut);
+    # every moved key unless top.
+    moved_index = np.flatnonzero(moved)
+    order = pc.sort_indices(
+        pa.table({"count": counts[moved_index], "key": keys.take(pa.array(moved_index))}),
+        sort_keys=[("count", "descending"), ("key", "ascending")],
+    ).to_numpy()[:top]
+    moved_index = moved_index[order]
+    frame = {
+        "key": _shown(keys.take(pa.array(moved_index)), key),
+        "count": counts[moved_index],
+        "from_partition": part_before[moved_index].astype(np.int64),
+        "to_partition": part_after[moved_index].astype(np.int64),
+    }  # fmt: skip
+    if bounds is not None:
+        frame["count_lower"] = bounds[0][moved_index]
+        frame["count_upper"] = bounds[1][moved_index]
+    table = pd.DataFrame(frame)
+    if bounds is None:
+        return table, {
+            "distinct_keys": len(counts),
+            "keys_compared": int(both.sum()),
+            "keys_keyless_before_or_after": int((~both).sum()),
+            "keys_moved": float(moved.sum() / both.sum()) if both.sum() else 0.0,
+            "keys_moved_count": int(moved.sum()),
+        }
+    compared, moved_keys = moves.keys_compared.estimate(), moves.keys_moved.estimate()
+    compared_low, compared_high = moves.keys_compared.interval()
+    moved_low, moved_high = moves.keys_moved.interval()
+    distinct = round(sketched.distinct_total)
+    share = min(1.0, moved_keys / compared) if compared else 0.0
+    interval = [moved_low / compared_high if compared_high else 0.0,
+                min(1.0, moved_high / compared_low) if compared_low else 1.0]  # fmt: skip
+    return table, {
+        "distinct_keys": distinct,
+        "keys_compared": round(compared),
+        "keys_keyless_before_or_after": max(0, distinct - round(compared)),
+        "keys_moved": share,
+        "keys_moved_count": round(moved_keys),
+        "key_counts": {
+            "method": "sketch",
+            "exact_keys": scan.measures.exact_keys,
+            "keys_moved_interval": interval,
+            "keys_moved_count_interval": [moved_low, moved_high],
+            "keys_compared_interval": [compared_low, compared_high],
+            "distinct_keys_interval": [sketched.distinct_lower, sketched.distinct_upper],
+            "moved_key_count_error_bound": sketched.count_error,
+            "note": (
+                f"more than {scan.measures.exact_keys:,} distinct keys: keys_moved and the "
+                "key counts are HyperLogLog estimates (95% intervals here), and moves lists "
+                "only the heavy keys the frequent-items sketch holds, each count within "
+                "count_lower..count_upper; events_moved, events_moved_count and the "
+                "per-partition load are exact"
+            ),
+        },
+    }
+
+
+def _key_ordering(scan: Scan, result, index: int) -> dict:
+    """Per-key ordering under placement ``index``: a key with two or more events keeps its
+    order unless the client puts it on the keyless path, which only the empty key (and every
+    key, for a client that ignores keys) can take, a null key being no key. Exact from the
+    key table. Past the exact-key limit, the keys with 2+ events are estimated from a hash
+    sample of keys (with a 95% interval) and their events as all keyed events less the
+    sample's one-event keys; which keys break order (the empty key) stays exact."""
+    placement, client = scan.placements[index], scan.clients[index]
+    load = result.loads[0]
+    framing = len(scan.placements[0].framing)  # the key table's keys carry the first framing
+    if load.sketch is None:
+        keys = load.keys.column("key").combine_chunks()
+        counts, scale, empty_events = load.keys.column("count").to_numpy(), 1, None
+    else:
+        keys, counts, scale = result.key_counts[0].counts()
+        empty_events = result.empty_key_events[0]
+    payload_empty = pc.equal(pc.binary_length(keys), framing).to_numpy(zero_copy_only=False)
+    if empty_events is not None:  # the empty key is counted apart, exactly
+        keys, counts = keys.filter(pa.array(~payload_empty)), counts[~payload_empty]
+        payload_empty = np.zeros(len(counts), dtype=bool)
+    if placement.framing != scan.placements[0].framing and len(keys):
+        from partsim.placement import frame
+
+        longest = pc.max(pc.binary_length(keys)).as_py() or framing
+        keys = frame(pc.binary_slice(keys, framing, max(longest, framing)), placement.framing)
+    keyless = place_many(keys, [(client, placement.partition_count)])[0][1] if len(keys) else (
+        np.zeros(0, dtype=bool))  # fmt: skip
+    multi = counts >= 2
+    entities = int(multi.sum()) * scale
+    multi_events = int(counts[multi].sum())
+    if scale > 1:  # all keyed events (exact) less the sampled one-event keys, scaled up: a
+        # few heavy keys in or out of the sample would swing a scaled sum of their events
+        keyed = load.events - load.null_key_events - (empty_events or 0)
+        multi_events = max(keyed - int((counts == 1).sum()) * scale, 2 * entities)
+    broken_events = int(counts[multi & keyless].sum()) * scale
+    broken = int((multi & keyless).sum()) * scale
+    if empty_events is not None and empty_events >= 2:
+        entities += 1
+        multi_events += empty_events
+        empty_keyless = client.ignores_keys or client.empty_key in ("keyless", "reject")
+        if empty_keyless:
+            broken, broken_events = broken + 1, broken_events + empty_events
+    if client.ignores_keys:
+        broken, broken_events = entities, multi_events
+    out = {
+        "ordering_preserved": (entities - broken) / entities if entities else 1.0,
+        "events_at_risk": broken_events / multi_events if multi_events else 0.0,
+        "entities_with_2_or_more_events": entities,
+    }
+    if scale > 1:  # the sampled keys with 2+ events: a Poisson count, scaled up
+        sampled = int(multi.sum())
+        exact = entities - sampled * scale
+        spread = 1.96 * math.sqrt(sampled)
+        out["method"] = f"sample of 1 in {scale} keys (the keys that break order: exact)"
+        out["entities_with_2_or_more_events_interval"] = [
+            exact + max(0.0, sampled - spread) * scale,
+            exact + (sampled + spread) * scale,
+        ]
+    return out
+
+
+def _shown(keys: pa.Array, key: KeyFormat) -> list[str]:
+    """Serialized keys (framed) as the user wrote them: at Arrow's speed for a raw format,
+    decoded by the schema otherwise."""
+    if key.serializer() is None:
+        return display_keys(keys, key.key_format, len(key.prefix()))
+    show = key_display(key)
+    return [show(raw) for raw in keys.to_pylist()]
 
 
 def _given(**options: object) -> dict:
@@ -400,8 +664,10 @@ def _keys_as_entities(sample: KeySample) -> pa.Table:
 def _ordering_summary(ordering: dict | None) -> dict | None:
     if ordering is None:
         return None
-    return {name: ordering[name] for name in ("ordering_preserved", "events_at_risk",
-                                              "entities_with_2_or_more_events")}  # fmt: skip
+    names = ("ordering_preserved", "events_at_risk", "entities_with_2_or_more_events",
+             "method", "ordering_preserved_interval", "events_at_risk_interval",
+             "entities_with_2_or_more_events_interval")  # fmt: skip
+    return {name: ordering[name] for name in names if name in ordering}
 
 
 def _salting(sample, salt, salt_hot, client, count, prefix, seed) -> pd.DataFrame:

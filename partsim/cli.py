@@ -388,6 +388,23 @@ def key_rule_options(command):
     ])  # fmt: skip
 
 
+EXACT_KEYS_OPTION = click.option(
+    "--exact-keys", type=click.IntRange(1), default=1_000_000, show_default=True,
+    help="Distinct keys counted exactly; past this, hot keys and distinct counts come from "
+    "DataSketches sketches (with their error bounds) and memory stays bounded.",
+)  # fmt: skip
+EXACT_KEY_BYTES_OPTION = click.option(
+    "--exact-key-bytes", default="64MiB", show_default=True,
+    help="Bytes of distinct keys counted exactly; past this, as past --exact-keys.",
+)  # fmt: skip
+EXACT_ENTITIES_OPTION = click.option(
+    "--exact-entities", type=click.IntRange(1), default=None,
+    help="Distinct --order-by entities followed exactly; past this, ordering comes from a "
+    "sample of entities, with 95% intervals (never reported kept when it was broken). "
+    "Default: as many as 256 MiB holds.",
+)  # fmt: skip
+
+
 def engine_options(command):
     """Where the aggregates are computed (EngineOptions)."""
     return _stack(command, [
@@ -536,20 +553,9 @@ def _end_of_sample(sample) -> None:
     help="Also write summary.json, partitions.csv, hot_keys.csv, windows.csv, PNG "
     "plots and report.html here.",
 )
-@click.option(
-    "--exact-keys",
-    type=click.IntRange(1),
-    default=1_000_000,
-    show_default=True,
-    help="Distinct keys counted exactly; past this, hot keys and distinct counts come "
-    "from DataSketches sketches (with their error bounds) and memory stays bounded.",
-)
-@click.option(
-    "--exact-key-bytes",
-    default="64MiB",
-    show_default=True,
-    help="Bytes of distinct keys counted exactly; past this, as past --exact-keys.",
-)
+@EXACT_KEYS_OPTION
+@EXACT_KEY_BYTES_OPTION
+@EXACT_ENTITIES_OPTION
 @engine_options
 @live_options
 @JSON_OPTION
@@ -728,6 +734,10 @@ def _counts(text: str) -> list[int]:
     callback=lambda _ctx, _param, value: _out_directory(value),
     help="Also write sweep.json, sweep.csv, recommendations.csv and plots here.",
 )
+@EXACT_KEYS_OPTION
+@EXACT_KEY_BYTES_OPTION
+@EXACT_ENTITIES_OPTION
+@engine_options
 @JSON_OPTION
 def sweep(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) -> None:
     """Compare key designs, partitioners and partition counts, and recommend one.
@@ -884,6 +894,10 @@ def sweep(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) 
     callback=lambda _ctx, _param, value: _out_directory(value),
     help="Also write whatif.json, partitions.csv, moves.csv, salting.csv and plots.",
 )
+@EXACT_KEYS_OPTION
+@EXACT_KEY_BYTES_OPTION
+@EXACT_ENTITIES_OPTION
+@engine_options
 @JSON_OPTION
 def whatif(inputs: Sequence[str], out_dir: str | None, as_json: bool, **options) -> None:
     """What moves when the partition count, the client or the key schema changes, or when
@@ -1041,6 +1055,7 @@ ASSIGNOR_CHOICES = ("range", "roundrobin", "sticky", "cooperative-sticky", "unif
     callback=lambda _ctx, _param, value: _out_directory(value),
     help="Also write simulation.json, CSVs and lag, consumer and broker plots here.",
 )
+@engine_options
 @JSON_OPTION
 def simulate(inputs: Sequence[str], out_dir: str | None, as_json: bool, racks: str | None,
              **options) -> None:  # fmt: skip
@@ -1216,11 +1231,15 @@ def sample(out_path: str, **sampling) -> None:
     multiple=True,
     help="Score only these partitioners (repeatable); default: every one that hashes keys.",
 )
+@EXACT_KEYS_OPTION
+@EXACT_KEY_BYTES_OPTION
 @JSON_OPTION
 def verify(
     file: str | None,
     partition_count: int | None,
     partitioners: Sequence[str],
+    exact_keys: int,
+    exact_key_bytes: str,
     as_json: bool,
     **sampling,
 ) -> None:
@@ -1232,6 +1251,9 @@ def verify(
     partition it predicts; `best` lists the top ones (clients identical for keyed records
     tie); `mixed` is true when no single partitioner explains 99% of keyed records but two or
     three together do. Keys seen on more than one partition have already lost their order.
+    A file streams in bounded memory: the shares and the cover are exact at any size; past
+    --exact-keys (key, partition) pairs or --exact-key-bytes, the split-key count is an
+    estimate from a key-hash sample, and says so.
 
     \b
     JSON keys: records, keyed_records, partition_count, explained_by {partitioner: share},
@@ -1255,7 +1277,9 @@ def verify(
     if not live and not file:
         raise click.UsageError("Missing argument 'FILE' (or --bootstrap and --topic).")
     source = sample_topic(progress=True, status=_status, **sampling) if live else file
-    result = run_verify(source, partition_count=partition_count, partitioners=partitioners)
+    result = run_verify(source, partition_count=partition_count, partitioners=partitioners,
+                        exact_keys=exact_keys, exact_key_bytes=exact_key_bytes,
+                        progress=True)  # fmt: skip
     click.echo(to_json(result.to_dict()) if as_json else format_verify(result), nl=False)
     if live:
         _end_of_sample(source)

@@ -1,9 +1,12 @@
 """Key designs × partitioners × partition counts: load, ordering and a recommendation.
 
-The input is read once. For each key design a :class:`KeySample` keeps what every
-evaluation needs: per-key counts, the (entity, key) pairs for ordering, and per-window key
-counts for capacity. A key's partition is a function of its bytes, so evaluating a
-partitioner and a partition count hashes the distinct keys, never the events again.
+A view of the pipeline (:mod:`partsim.pipeline`): the input is read once, and every record
+is placed under every design × partitioner × partition count (one hash per design and
+algorithm, one reduction per count), so each row holds exactly what ``partsim analyze`` of
+that design, client and count gives: per-partition load, skew, peak window rates and
+ordering. Each design's keys are counted once (exactly, then sketched past ``exact_keys``).
+:func:`evaluate` places a :class:`~partsim.aggregates.KeySample` (exact per-key counts) under
+one configuration; ``partsim whatif`` salts hot keys with it.
 
 Ordering: an entity (``order_by``) with two or more events is *ordered* when all its events
 have a key the client hashes and all land on one partition. Kafka orders records only within
@@ -23,20 +26,22 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from partsim.aggregates import ENTITY_SCHEMA, entity_pairs
-from partsim.engine import prefetch
+from partsim.aggregates import KeySample, LoadAggregate
 from partsim.errors import DataError, UsageError, invalid_choice
-from partsim.events import Rows
-from partsim.keycounts import sum_by
 from partsim.metrics import skew_metrics
-from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split_options
+from partsim.options import (
+    EngineOptions,
+    InputOptions,
+    MeasureOptions,
+    ProducerOptions,
+    split_options,
+)
 from partsim.ordering import lookup_partitions, ordering_report
 from partsim.partitioners import Partitioner, check_partition_count, get_partitioner
-from partsim.pipeline import NO_SIZES, BatchPlan, bind_columns, check_analysis_partitions
-from partsim.placement import keyless_fill
+from partsim.pipeline import NO_SIZES, Encoding, Scan, check_analysis_partitions
+from partsim.placement import Placement, keyless_fill, place_many
 
 __all__ = [
-    "KeySample",
     "SweepResult",
     "check_byte_rate",
     "evaluate",
@@ -124,6 +129,16 @@ def design_key(text: str, option: str = "--design") -> tuple[str | None, dict[st
     return expression, options
 
 
+def design_producer(producer: ProducerOptions, text: str, name: str) -> ProducerOptions:
+    """The producer of one design: the shared one with the design's key, and the key
+    options the design carries (:func:`design_key`). A design with a key format of its own
+    takes none of the shared schema options."""
+    expression, own = design_key(text, f"--design {name}")
+    if own.get("key_format", producer.key_format) != producer.key_format:
+        own = {"key_schema": None, "schema_id": None, "key_message": None, **own}
+    return replace(producer, key=expression, **own)
+
+
 def parse_designs(designs: Sequence[str] | dict[str, str]) -> dict[str, str]:
     """``NAME=EXPR`` strings (or a dict) as ``{name: expression}``; a bare EXPR names itself.
     An expression may carry its own key options (:func:`design_key`)."""
@@ -149,79 +164,6 @@ def parse_designs(designs: Sequence[str] | dict[str, str]) -> dict[str, str]:
 
 
 # ----------------------------------------------------------------------- key sample
-_KEYS = pa.schema([("key", pa.binary()), ("count", pa.int64()), ("bytes", pa.float64())])
-_WINDOWS = pa.schema(
-    [("window", pa.int64()), ("key", pa.binary()), ("count", pa.int64()), ("bytes", pa.float64())]
-)
-
-
-def _sum_by(table: pa.Table, keys: list[str], sums: list[str], schema: pa.Schema) -> pa.Table:
-    return sum_by(table, keys, sums).select(schema.names).cast(schema)
-
-
-@dataclass
-class KeySample:
-    """Mergeable per-design key statistics: all an evaluation needs, for any partitioner."""
-
-    keys: pa.Table = field(default_factory=_KEYS.empty_table)  # non-null keys
-    null_events: int = 0
-    null_bytes: float = 0.0
-    events: int = 0
-    skipped_rows: int = 0
-    entities: pa.Table | None = None  # (entity, key, count), with order_by
-    windows: pa.Table | None = None  # (window, key, count, bytes), with a timestamp
-
-    @staticmethod
-    def merge_all(parts: Sequence[KeySample]) -> KeySample:
-        """The sample of all the parts' inputs."""
-        if len(parts) == 1:
-            return parts[0]
-
-        def combined(name: str, keys: list[str], sums: list[str], schema: pa.Schema):
-            tables = [getattr(p, name) for p in parts if getattr(p, name) is not None]
-            return _sum_by(pa.concat_tables(tables), keys, sums, schema) if tables else None
-
-        return KeySample(
-            keys=combined("keys", ["key"], ["count", "bytes"], _KEYS),
-            null_events=sum(p.null_events for p in parts),
-            null_bytes=sum(p.null_bytes for p in parts),
-            events=sum(p.events for p in parts),
-            skipped_rows=sum(p.skipped_rows for p in parts),
-            entities=combined("entities", ["entity", "key"], ["count"], ENTITY_SCHEMA),
-            windows=combined("windows", ["window", "key"], ["count", "bytes"], _WINDOWS),
-        )
-
-
-def sample_batch(
-    plan: BatchPlan,
-    batch: pa.RecordBatch | pa.Table,
-    order_by: str | None,
-    rows: Rows | None = None,
-) -> KeySample:
-    """The key sample of one batch under one design (``rows``: the batch already parsed)."""
-    events = plan.prepare(batch, rows)
-    keys = events.key_bytes
-    weights = pa.array(events.weights)
-    ones = pa.array(np.ones(len(keys), dtype=np.int64))
-    table = pa.table({"key": keys, "count": ones, "bytes": weights})
-    nulls = table.filter(pc.is_null(table["key"]))
-    keyed = table.filter(pc.is_valid(table["key"]))
-    out = KeySample(
-        keys=_sum_by(keyed, ["key"], ["count", "bytes"], _KEYS),
-        null_events=nulls.num_rows,
-        null_bytes=float(pc.sum(nulls["bytes"]).as_py() or 0.0),
-        events=len(keys),
-        skipped_rows=events.skipped,
-    )
-    if order_by is not None:
-        out.entities = entity_pairs(events.batch.column(order_by), keys)
-    if events.times is not None and len(events.times):
-        windows = pa.table({"window": pa.array(events.times // plan.window_ns), "key": keys,
-                            "count": ones, "bytes": weights})  # fmt: skip
-        out.windows = _sum_by(windows, ["window", "key"], ["count", "bytes"], _WINDOWS)
-    return out
-
-
 # ------------------------------------------------------------------------ evaluation
 def _key_partitions(
     keys: pa.Array | pa.ChunkedArray,
@@ -355,49 +297,6 @@ class SweepResult:
     loads: dict = field(default_factory=dict, repr=False)  # (design, partitioner, N) -> loads
 
 
-def collect(
-    inputs: object,
-    plans: dict[str, BatchPlan],
-    *,
-    order_by: str | None = None,
-    input_options: InputOptions,
-    progress: bool = False,
-) -> tuple[dict[str, KeySample], str, list[str]]:
-    """Read the input once and build a key sample per design."""
-    from partsim.design import parse_design
-    from partsim.progress import Progress
-
-    source = input_options.open(inputs)
-    bound = {
-        name: bind_columns(plan, source.columns, f"--design {name}" if name != "key" else "--key")
-        for name, plan in plans.items()
-    }
-    if order_by is not None:
-        parse_design(order_by).check_columns(source.columns, "--order-by")
-    parts: dict[str, list[KeySample]] = {name: [] for name in bound}
-    with Progress(enabled=progress, total_bytes=source.bytes_total) as bar:
-        for batch in prefetch(source):
-            if batch.num_rows == 0:
-                continue
-            # Every design shares size, timestamp and strictness: parse the rows once.
-            rows = next(iter(bound.values())).rows(batch)
-            for name, plan in bound.items():
-                parts[name].append(sample_batch(plan, batch, order_by, rows))
-                if sum(p.keys.num_rows for p in parts[name]) > 4_000_000:
-                    parts[name] = [KeySample.merge_all(parts[name])]
-            bar.update(batch.num_rows, source.bytes_read)
-    samples = {}
-    for name, pieces in parts.items():
-        sample = KeySample.merge_all(pieces) if pieces else KeySample()
-        sample.skipped_rows += source.skipped_rows
-        if sample.events == 0:
-            skipped = sample.skipped_rows
-            detail = f" ({skipped} unparsable rows skipped)" if skipped else ""
-            raise DataError(f"no events in {source.describe()}{detail}")
-        samples[name] = sample
-    return samples, source.describe(), source.columns
-
-
 def sweep(
     inputs: object,
     *,
@@ -410,6 +309,7 @@ def sweep(
     input_options: InputOptions | None = None,
     producer_options: ProducerOptions | None = None,
     measure_options: MeasureOptions | None = None,
+    engine_options: EngineOptions | None = None,
     progress: bool = False,
     **options: object,
 ) -> SweepResult:
@@ -435,14 +335,16 @@ def sweep(
     >>> result.table[["design", "partition_count", "distinct_keys"]].values.tolist()
     [['user', 3, 50], ['user', 6, 50]]
     """
+    from partsim.engine import run_scan
+
     for name in ("key", "partitioner"):  # given as designs and partitioners
         if name in options:
             raise TypeError(f"sweep() got an unexpected keyword argument {name!r}")
-    producer, measures, reader = split_options(
-        dict(options), ProducerOptions, MeasureOptions, InputOptions,
-        given=(producer_options, measure_options, input_options),
+    producer, measures, reader, engine = split_options(
+        dict(options), ProducerOptions, MeasureOptions, InputOptions, EngineOptions,
+        given=(producer_options, measure_options, input_options, engine_options),
     )  # fmt: skip
-    order_by, timestamp, seed = measures.order_by, measures.timestamp, producer.seed
+    order_by, timestamp = measures.order_by, measures.timestamp
     named = parse_designs(designs)
     counts = sorted({check_analysis_partitions(int(n)) for n in partition_counts})
     if not counts:
@@ -456,37 +358,42 @@ def sweep(
     total_rate = parse_rate(rate, "--rate") if rate is not None else None
     if capacity and not (timestamp or total_rate):
         raise UsageError("--partition-capacity needs --timestamp (peak window) or --rate")
-    plans = {}
-    for name, text in named.items():
-        expression, own = design_key(text, f"--design {name}")
-        if own.get("key_format", producer.key_format) != producer.key_format:
-            # A design with a format of its own takes none of the shared schema options.
-            own = {"key_schema": None, "schema_id": None, "key_message": None, **own}
-        plans[name] = BatchPlan(
-            replace(producer, key=expression, partitioner=chosen[0].name, **own), counts[0],
-            replace(measures, order_by=None), strict=reader.strict,
-        )  # fmt: skip
-    samples, described, columns = collect(
-        inputs, plans, order_by=order_by, input_options=reader, progress=progress
-    )
-    plans = {name: bind_columns(plan, columns) for name, plan in plans.items()}
-    size_source = next(iter(plans.values())).size_source
+    scan, index = sweep_scan(named, chosen, counts, producer, measures, reader.strict)
+    done = run_scan(inputs, scan, input_options=reader, engine_options=engine,
+                    progress=progress)  # fmt: skip
+    result = done.aggregate
+    size_source = done.scan.size_source
     check_byte_rate(capacity, size_source, "--partition-capacity")
     check_byte_rate(total_rate, size_source, "--rate")
-    window_seconds = next(iter(plans.values())).window_ns / 1e9
-    rows, loads = [], {}
-    for name, sample in samples.items():
+    # Each design counts the rows its key serializer could write (a key schema drops the
+    # others, as that design's skipped rows): the summary states the first design's.
+    key_loads = [result.loads[encoding.key_placement] for encoding in scan.encodings]
+    events = key_loads[0].events
+    if max(load.events for load in key_loads) == 0:
+        skipped = key_loads[0].skipped_rows
+        detail = f" ({skipped} unparsable rows skipped)" if skipped else ""
+        raise DataError(f"no events in {done.label}{detail}")
+    window_seconds = scan.window_ns / 1e9 if timestamp else None
+    rows, loads, top_keys, key_counts = [], {}, {}, {}
+    for design, name in enumerate(named):
+        keys = DesignKeys.of(key_loads[design], scan.encodings[design].producer)
+        if keys.sketched is not None:
+            key_counts[name] = keys.note()
         for partitioner in chosen:
+            stats = keys.under(partitioner)
+            top_keys[(name, partitioner.name)] = stats.top_key
             for count in counts:
-                result = evaluate(sample, partitioner, count, seed=seed,
-                                  window_seconds=window_seconds if timestamp else None)  # fmt: skip
-                loads[(name, partitioner.name, count)] = result.messages
-                rows.append(_row(name, named[name], partitioner, count, result, capacity,
+                number = index[(name, partitioner.name, count)]
+                ordering = result.order.report(scan.ordered.index(number)) if scan.ordered else None
+                evaluation = evaluation_of(result.loads[number], stats, ordering, window_seconds)
+                loads[(name, partitioner.name, count)] = evaluation.messages
+                rows.append(_row(name, named[name], partitioner, count, evaluation, capacity,
                                  total_rate, max_skew))  # fmt: skip
     table = pd.DataFrame(rows)
-    recommendations = _recommend(table, samples, plans, max_skew, capacity)
+    labels = {name: done.scan.encoders[design].label for design, name in enumerate(named)}
+    recommendations = _recommend(table, top_keys, labels, max_skew, capacity)
     summary = {
-        "inputs": described,
+        "inputs": done.label,
         "designs": named,
         "partitioners": [p.name for p in chosen],
         "partition_counts": counts,
@@ -494,12 +401,144 @@ def sweep(
         "max_skew": max_skew,
         "partition_capacity": None if capacity is None else
         {"value": capacity[0], "unit": f"{capacity[1]}/s"},
-        "events": next(iter(samples.values())).events,
+        "events": events,
         "size_source": size_source,
-        "skipped_rows": max(sample.skipped_rows for sample in samples.values()),
+        "skipped_rows": key_loads[0].skipped_rows,
         "recommendations": recommendations.to_dict("records"),
     }  # fmt: skip
+    by_design = dict(zip(named, key_loads, strict=True))
+    if len({load.skipped_rows for load in key_loads}) > 1:  # schemas that drop other rows
+        summary["skipped_rows_by_design"] = {n: load.skipped_rows for n, load in by_design.items()}
+        summary["events_by_design"] = {n: load.events for n, load in by_design.items()}
+    if key_counts:
+        summary["key_counts"] = key_counts
+    if done.skipped_examples:
+        summary["skipped_examples"] = list(done.skipped_examples)
     return SweepResult(table, recommendations, summary, loads)
+
+
+def sweep_scan(
+    named: dict[str, str],
+    clients: Sequence[Partitioner],
+    counts: Sequence[int],
+    producer: ProducerOptions,
+    measures: MeasureOptions,
+    strict: bool = False,
+) -> tuple[Scan, dict[tuple[str, str, int], int]]:
+    """The scan of a sweep: every design placed by every client over every partition count
+    (each design's keys counted once, with its first client and count), and the placement
+    number of each (design, partitioner, count). A design may carry its own key serializer
+    (:func:`design_key`): its own payload and framing."""
+    encodings, placements, index = [], [], {}
+    for design, (name, text) in enumerate(named.items()):
+        own = design_producer(producer, text, name)
+        framing = own.framing()
+        for client in clients:
+            for count in counts:
+                index[(name, client.name, count)] = len(placements)
+                placements.append(Placement(design, client.name, count, framing))
+        encodings.append(Encoding(
+            own,
+            option=f"--design {name}" if name != "key" else "--key",
+            weight_framing=framing,
+            key_placement=index[(name, clients[0].name, counts[0])],
+            every_key=True,
+        ))  # fmt: skip
+    ordered = tuple(range(len(placements))) if measures.order_by else ()
+    scan = Scan(tuple(encodings), tuple(placements), measures, strict=strict,
+                seed=producer.seed, ordered=ordered)  # fmt: skip
+    return scan, index
+
+
+@dataclass(frozen=True)
+class KeyStats:
+    """A design's keys under one client: the distinct keys it hashes and the heaviest."""
+
+    distinct: int
+    top_count: int
+    top_key: str
+
+
+@dataclass(frozen=True)
+class DesignKeys:
+    """A design's key table (every non-null key), or its sketch past the exact limit."""
+
+    keys: pa.Table  # key, count (exact; or the sketch's candidates with their estimates)
+    sketched: object | None  # SketchedKeys
+    producer: ProducerOptions
+
+    @classmethod
+    def of(cls, load: LoadAggregate, producer: ProducerOptions) -> DesignKeys:
+        if load.sketch is None:
+            return cls(load.keys, None, producer)
+        sketched = load.sketch.result()
+        return cls(sketched.keys, sketched, producer)
+
+    def under(self, client: Partitioner) -> KeyStats:
+        """The keys ``client`` hashes (not those on its keyless path)."""
+        keys = self.keys.column("key").combine_chunks()
+        counts = self.keys.column("count").to_numpy()
+        hashed = ~place_many(keys, [(client, 1)])[0][1] if len(keys) else np.zeros(0, bool)
+        if self.sketched is None:
+            distinct = int(hashed.sum())
+        else:
+            distinct = 0 if client.ignores_keys else round(self.sketched.distinct_total)
+        if not hashed.any():
+            return KeyStats(distinct, 0, "")
+        heaviest = np.flatnonzero(hashed)[int(np.argmax(counts[hashed]))]
+        shown = self.producer.display(keys[int(heaviest)].as_py())
+        return KeyStats(distinct, int(counts[heaviest]), shown)
+
+    def note(self) -> dict:
+        """How the keys were counted, past the exact limit."""
+        sketched = self.sketched
+        return {
+            "method": "sketch",
+            "count_error_bound": sketched.count_error,
+            "distinct_keys_lower": sketched.distinct_lower,
+            "distinct_keys_upper": sketched.distinct_upper,
+        }
+
+
+def evaluation_of(
+    load: LoadAggregate, keys: KeyStats, ordering: dict | None, window_seconds: float | None
+) -> Evaluation:
+    """One placement's row: load, skew, ordering and peak per-partition rates."""
+    messages, nbytes = load.messages, load.bytes
+    count = load.partition_count
+    metrics = skew_metrics(messages)
+    top = keys.top_count / load.events if load.events else 0.0
+    metrics.update(
+        {
+            "max_mean_ratio_bytes": skew_metrics(nbytes)["max_mean_ratio"],
+            "hottest_partition_share_bytes": float(nbytes.max() / nbytes.sum())
+            if nbytes.sum()
+            else 0.0,
+            "distinct_keys": keys.distinct,
+            "events": load.events,
+            "keyless_events": load.keyless_events,
+            "top_key_share": top,
+            "best_possible_max_mean_ratio": max(1.0, count * top),
+        }
+    )
+    peaks = None
+    if window_seconds and load.windows.num_rows:
+        peaks = _window_peaks(load.windows, count, window_seconds)
+    return Evaluation(messages.astype(np.int64), nbytes, metrics, ordering, peaks)
+
+
+def _window_peaks(windows: pa.Table, partition_count: int, window_seconds: float) -> dict:
+    """The highest per-partition message and byte rates, and total rate, of any window."""
+    window = windows.column("window").to_numpy()
+    messages = windows.column("messages").to_numpy()
+    totals = np.bincount(window - window.min(), weights=messages)
+    return {
+        "peak_partition_messages_per_second": float(messages.max() / window_seconds),
+        "peak_partition_bytes_per_second": float(
+            windows.column("bytes").to_numpy().max() / window_seconds
+        ),
+        "peak_total_messages_per_second": float(totals.max() / window_seconds),
+    }
 
 
 def _row(name, expression, partitioner, count, result: Evaluation, capacity, total_rate, max_skew):
@@ -541,7 +580,7 @@ def _row(name, expression, partitioner, count, result: Evaluation, capacity, tot
     return row
 
 
-def _recommend(table: pd.DataFrame, samples, plans, max_skew, capacity) -> pd.DataFrame:
+def _recommend(table: pd.DataFrame, top_keys, labels, max_skew, capacity) -> pd.DataFrame:
     out = []
     for (design, partitioner), rows in table.groupby(["design", "partitioner"], sort=False):
         rows = rows.sort_values("partition_count")
@@ -562,21 +601,17 @@ def _recommend(table: pd.DataFrame, samples, plans, max_skew, capacity) -> pd.Da
         else:
             row["partition_count"] = None
             row["max_mean_ratio"] = float(rows["max_mean_ratio"].min())
-            row["advice"] = _why_not(rows, samples[design], plans[design], max_skew, capacity)
+            row["advice"] = _why_not(rows, top_keys[(design, partitioner)], labels[design],
+                                     max_skew, capacity)  # fmt: skip
         out.append(row)
     return pd.DataFrame(out)
 
 
-def _why_not(rows: pd.DataFrame, sample: KeySample, plan: BatchPlan, max_skew, capacity) -> str:
-    """Why no swept partition count works, and what would (with the ordering it costs)."""
-    expression = plan.encoder.label
+def _why_not(rows: pd.DataFrame, top_key: str, expression: str, max_skew, capacity) -> str:
+    """Why no swept partition count works, and what would (with the ordering it costs);
+    ``expression`` is the design's key as the summary names it."""
     top_share = float(rows["top_key_share"].iloc[0])
     counts = rows["partition_count"].tolist()
-    keys = sample.keys
-    top_key = ""
-    if keys.num_rows:
-        index = int(np.argmax(keys.column("count").to_numpy()))
-        top_key = plan.producer.display(keys.column("key")[index].as_py())
     smallest = counts[0]
     if smallest * top_share > max_skew:
         salt = math.ceil(smallest * top_share / max_skew)

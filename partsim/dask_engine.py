@@ -4,14 +4,15 @@
 or ``analyze(dask_dataframe, ...)``; :mod:`partsim.engine` makes the choice) cuts the input
 into pieces of about ``blocksize`` bytes (:meth:`partsim.io.EventSource.pieces`: whole lines
 of text files, row groups of Parquet files), aggregates each piece on a worker with the same
-:class:`~partsim.pipeline.BatchPlan` and readers as the local engine, merges the partial
+:class:`~partsim.pipeline.Scan` and readers as the local engine, merges the partial
 aggregates in a tree on the cluster, and returns the merged aggregate to the client. The
 workers read the files themselves, so the paths must be reachable from them.
 
-Counts are exact and equal the local engine's: per partition, per key (up to the exact-key
-limit) and per window. Keyless records (null keys) are the exception: their partitions are
-drawn per piece, from streams that start far apart, so they follow the same distribution
-but not the same draws as one pass.
+Every command's scan runs there (analyze, sweep, whatif, simulate). Counts are exact and
+equal the local engine's: per partition, per key (up to the exact-key limit), per window,
+per entity (up to its limit) and the events that move. Keyless records (null keys) are the
+exception: their partitions are drawn per piece, from streams that start far apart, so they
+follow the same distribution but not the same draws as one pass.
 
 Without a scheduler address, the client's default Dask client is used if there is one;
 otherwise a local cluster of one single-threaded worker process per core is started and
@@ -27,13 +28,12 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from partsim.aggregates import LoadAggregate
 from partsim.errors import ClusterError, UsageError, error_reason
 from partsim.extras import require
 from partsim.options import DEFAULT_BLOCKSIZE, InputOptions
-from partsim.pipeline import BatchPlan, analyze_batches, bind_columns
+from partsim.pipeline import Scan, ScanAggregate, bind_scan, scan_batches
 
-__all__ = ["aggregate_on_dask", "is_dask_frame", "parse_blocksize"]
+__all__ = ["is_dask_frame", "parse_blocksize", "scan_on_dask"]
 #: Piece ``i`` numbers its keyless records from ``i << KEYLESS_SPACING``.
 KEYLESS_SPACING = 40
 #: Partial aggregates merged per task of the merge tree.
@@ -41,7 +41,7 @@ FAN_IN = 8
 #: Seconds to wait for a scheduler to answer.
 CONNECT_TIMEOUT = 10
 
-Partial = tuple[LoadAggregate, list[str]]
+Partial = tuple[ScanAggregate, list[str]]
 
 
 def _distributed():
@@ -76,23 +76,24 @@ def parse_blocksize(value: object) -> int:
 
 
 # ------------------------------------------------------------------ on the workers
-def aggregate_piece(piece: Any, plan: BatchPlan, index: int) -> Partial:
+def scan_piece(piece: Any, scan: Scan, index: int) -> Partial:
     """One piece's aggregate and skipped-row examples (runs on a worker)."""
-    aggregate = analyze_batches(piece, plan, keyless_start=index << KEYLESS_SPACING)
-    aggregate.skipped_rows += piece.skipped_rows
+    aggregate = scan_batches(piece, scan, keyless_start=index << KEYLESS_SPACING, piece=True)
+    for load in aggregate.loads:
+        load.skipped_rows += piece.skipped_rows
     return aggregate, piece.skipped_examples
 
 
-def aggregate_frame(frame: Any, plan: BatchPlan, index: int) -> Partial:
+def scan_frame(frame: Any, scan: Scan, index: int) -> Partial:
     """One dask DataFrame partition's aggregate (runs on a worker)."""
     from partsim.io import open_events
 
-    return aggregate_piece(open_events(frame), plan, index)
+    return scan_piece(open_events(frame), scan, index)
 
 
 def merge_partials(*partials: Partial) -> Partial:
     """Merge partial aggregates, keeping the first examples in input order."""
-    aggregate = LoadAggregate.merge_all([partial[0] for partial in partials])
+    aggregate = ScanAggregate.merge_all([partial[0] for partial in partials])
     examples = [example for partial in partials for example in partial[1]]
     return aggregate, examples[:5]
 
@@ -144,32 +145,34 @@ def _tree(level: list[Any], merge: Callable[..., Any]) -> Any:
     return level[0]
 
 
-def aggregate_on_dask(
+def scan_on_dask(
     inputs: object,
-    plan: BatchPlan,
+    scan: Scan,
     *,
     input_options: InputOptions,
     scheduler: str | None = None,
     blocksize: int | str = DEFAULT_BLOCKSIZE,
     progress: bool = False,
-) -> tuple[LoadAggregate, BatchPlan, str, list[str]]:
-    """The aggregate of ``inputs`` under ``plan``, computed on a Dask cluster (see the module
-    docstring); with the plan bound to the input's columns, the input's label and examples
+) -> tuple[ScanAggregate, Scan, str, list[str]]:
+    """The aggregate of ``inputs`` under ``scan``, computed on a Dask cluster (see the module
+    docstring); with the scan bound to the input's columns, the input's label and examples
     of skipped rows."""
     from partsim.progress import Progress
 
     size = parse_blocksize(blocksize)
     if is_dask_frame(inputs):
-        return _aggregate_frame(inputs, plan, scheduler=scheduler)
+        return _scan_frame(inputs, scan, scheduler=scheduler)
     source = input_options.open(inputs)
-    plan = bind_columns(plan, source.columns)
-    pieces = source.select(plan.columns()).pieces(size)
+    if scan.rate is not None and scan.measures.timestamp is None:
+        raise UsageError("on Dask, records need their times: give --timestamp")
+    scan = bind_scan(scan, source.columns)
+    pieces = source.select(scan.columns()).pieces(size)
     bar = Progress(enabled=progress, total_bytes=source.bytes_total, unit="pieces",
                    label=f"reading {len(pieces)} pieces on Dask")  # fmt: skip
     distributed = _distributed()
     with connect(scheduler) as client, bar:
         futures = [
-            client.submit(aggregate_piece, piece, plan, index, pure=False)
+            client.submit(scan_piece, piece, scan, index, pure=False)
             for index, piece in enumerate(pieces)
         ]
         sizes = {
@@ -191,17 +194,17 @@ def aggregate_on_dask(
         except BaseException:
             client.cancel([*futures, root])
             raise
-    return aggregate, plan, source.describe(), examples
+    return aggregate, scan, source.describe(), examples
 
 
-def _aggregate_frame(
-    frame: Any, plan: BatchPlan, *, scheduler: str | None
-) -> tuple[LoadAggregate, BatchPlan, str, list[str]]:
+def _scan_frame(
+    frame: Any, scan: Scan, *, scheduler: str | None
+) -> tuple[ScanAggregate, Scan, str, list[str]]:
     import dask
 
-    plan = bind_columns(plan, [str(name) for name in frame.columns])
+    scan = bind_scan(scan, [str(name) for name in frame.columns])
     level = [
-        dask.delayed(aggregate_frame, pure=False)(part, plan, index)
+        dask.delayed(scan_frame, pure=False)(part, scan, index)
         for index, part in enumerate(frame.to_delayed())
     ]
     root = _tree(level, dask.delayed(merge_partials, pure=False))
@@ -210,4 +213,4 @@ def _aggregate_frame(
             aggregate, examples = client.compute(root).result()
     else:  # dask's default scheduler: the caller's client if there is one
         aggregate, examples = dask.compute(root)[0]
-    return aggregate, plan, f"a dask DataFrame ({frame.npartitions} partitions)", examples
+    return aggregate, scan, f"a dask DataFrame ({frame.npartitions} partitions)", examples

@@ -2,7 +2,7 @@
 
 ``engine="local"`` runs the pipeline in this process, in three threads that overlap: one
 reads batches, one parses sizes and times and hashes keys (:func:`parse_ahead`), and the
-caller's counts and merges (:func:`partsim.pipeline.analyze_batches`). Arrow, numpy and the
+caller's counts (:class:`partsim.pipeline.ScanRun`). Arrow, numpy and the
 C kernels release the GIL, so on two cores they run side by side. ``engine="dask"`` (or a
 dask DataFrame as input) runs the same stages on a Dask cluster (:mod:`partsim.dask_engine`).
 
@@ -19,40 +19,38 @@ from queue import Full, Queue
 
 import pyarrow as pa
 
-from partsim.aggregates import LoadAggregate
 from partsim.errors import UsageError
 from partsim.options import EngineOptions, InputOptions
-from partsim.pipeline import BatchPlan, analyze_batches, bind_columns
-from partsim.placement import Placed
+from partsim.pipeline import Scan, ScanAggregate, Staged, bind_scan, scan_batches
 
-__all__ = ["Aggregated", "aggregate_events", "parse_ahead", "prefetch"]
+__all__ = ["Scanned", "parse_ahead", "prefetch", "run_scan"]
 
 
 @dataclass(frozen=True)
-class Aggregated:
-    """A whole input's aggregate under one plan: what an engine returns."""
+class Scanned:
+    """A whole input's pass: what an engine returns."""
 
-    aggregate: LoadAggregate
-    plan: BatchPlan  # bound to the input's columns
+    aggregate: ScanAggregate
+    scan: Scan  # bound to the input's columns
     label: str  # the input, as messages name it
     skipped_examples: Sequence[str]
 
 
-def aggregate_events(
+def run_scan(
     inputs: object,
-    plan: BatchPlan,
+    scan: Scan,
     *,
     input_options: InputOptions,
     engine_options: EngineOptions,
     progress: bool = False,
-) -> Aggregated:
-    """Read ``inputs`` and aggregate them with ``plan`` on the engine ``engine_options``
-    names (a dask DataFrame always goes to Dask)."""
-    from partsim.dask_engine import aggregate_on_dask, is_dask_frame
+) -> Scanned:
+    """Read ``inputs`` once and run ``scan`` over them on the engine ``engine_options`` names
+    (a dask DataFrame always goes to Dask)."""
+    from partsim.dask_engine import is_dask_frame, scan_on_dask
 
     if engine_options.engine == "dask" or is_dask_frame(inputs):
-        return Aggregated(*aggregate_on_dask(
-            inputs, plan, input_options=input_options, scheduler=engine_options.scheduler,
+        return Scanned(*scan_on_dask(
+            inputs, scan, input_options=input_options, scheduler=engine_options.scheduler,
             blocksize=engine_options.blocksize, progress=progress,
         ))  # fmt: skip
     if engine_options.scheduler is not None:
@@ -60,18 +58,19 @@ def aggregate_events(
     from partsim.progress import Progress
 
     source = input_options.open(inputs)
-    plan = bind_columns(plan, source.columns)
-    source.select(plan.columns())  # a wide input's other columns are never converted
+    scan = bind_scan(scan, source.columns)
+    source.select(scan.columns())  # a wide input's other columns are never converted
     bar = Progress(enabled=progress, total_bytes=source.bytes_total)
     with bar:
         # Three threads: reading; parsing sizes and times and hashing keys; counting.
-        aggregate = analyze_batches(
-            prefetch(parse_ahead(prefetch(source), plan)),
-            plan,
+        aggregate = scan_batches(
+            prefetch(parse_ahead(prefetch(source), scan)),
+            scan,
             on_batch=lambda rows: bar.update(rows, source.bytes_read),
         )
-    aggregate.skipped_rows += source.skipped_rows
-    return Aggregated(aggregate, plan, source.describe(), source.skipped_examples)
+    for load in aggregate.loads:
+        load.skipped_rows += source.skipped_rows
+    return Scanned(aggregate, scan, source.describe(), source.skipped_examples)
 
 
 def prefetch(batches: Iterable[pa.RecordBatch], depth: int = 2) -> Iterator[pa.RecordBatch]:
@@ -115,10 +114,11 @@ def prefetch(batches: Iterable[pa.RecordBatch], depth: int = 2) -> Iterator[pa.R
 
 
 def parse_ahead(
-    batches: Iterable[pa.RecordBatch | pa.Table], plan: BatchPlan
-) -> Iterator[tuple[pa.RecordBatch | pa.Table, Placed]]:
-    """Each batch with its :meth:`BatchPlan.place`, for :func:`analyze_batches`; in a
-    :func:`prefetch` thread, sizes and times are parsed and keys serialized and hashed while
-    other batches are counted."""
+    batches: Iterable[pa.RecordBatch | pa.Table], scan: Scan
+) -> Iterator[tuple[pa.RecordBatch | pa.Table, Staged]]:
+    """Each batch with its :meth:`Scan.place`, for :func:`partsim.pipeline.scan_batches`; in
+    a :func:`prefetch` thread, sizes and times are parsed and keys serialized, hashed and
+    placed while other batches are counted."""
     for batch in batches:
-        yield batch, plan.place(batch)
+        if batch.num_rows:
+            yield batch, scan.place(batch)

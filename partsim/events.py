@@ -274,21 +274,28 @@ class Events:
     weights: np.ndarray  # bytes per event (1 without sizes)
     times: np.ndarray | None  # ns since the epoch, with a timestamp column
     skipped: int  # rows dropped as unparsable
+    #: Which of the parsed rows (:class:`Rows`) remain: None when all do; else the rows
+    #: dropped because the key schema cannot hold their key are False.
+    kept: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class KeyEncoder:
     """Each event's key bytes under a key design and a producer's serializer, and its bytes:
     the ``size`` column's, or the key's length plus ``value_size`` where the rows' sizes are
-    value sizes (``size_column`` False), or 1 without sizes.
+    value sizes (``size_column`` False), or 1 without sizes. ``framing_length`` bytes of
+    framing, put before each key later (:func:`partsim.placement.frame`), count in its
+    length.
 
     Without a design, the key is a record whose fields come from ``record_columns`` ((field
     path, column) pairs, :func:`partsim.schemas.column_plan`). A key the key schema cannot
-    hold makes its row unparsable: skipped and counted, or an error when ``strict``."""
+    hold makes its row unparsable: skipped and counted (the events' ``kept`` mask says
+    which of the parsed rows remain), or an error when ``strict``."""
 
     design: KeyDesign | None
     producer: object  # a ProducerOptions: encode(keys) gives the key bytes
     size_column: bool = False
+    framing_length: int = 0
     record_columns: tuple = ()
     strict: bool = False
 
@@ -314,7 +321,7 @@ class KeyEncoder:
             encoded = self.producer.encode(self.values(batch))
         except pa.ArrowInvalid as error:
             raise DataError(f"--key {self.label!r}: {error}") from None
-        key_bytes = encoded.keys
+        key_bytes, kept = encoded.keys, None
         if encoded.bad is not None:  # keys the key schema cannot hold: unparsable rows
             if self.strict:
                 raise DataError(f"{encoded.bad_count} rows have a key the key schema cannot "
@@ -324,6 +331,7 @@ class KeyEncoder:
             sizes = sizes[~encoded.bad] if sizes is not None else None
             times = times[~encoded.bad] if times is not None else None
             skipped += encoded.bad_count
+            kept = ~encoded.bad
         if isinstance(key_bytes, pa.ChunkedArray):
             key_bytes = key_bytes.combine_chunks()
         if sizes is None:
@@ -331,6 +339,8 @@ class KeyEncoder:
         elif self.size_column:
             weights = sizes
         else:
-            key_lengths = pc.binary_length(key_bytes).fill_null(0).to_numpy(zero_copy_only=False)
-            weights = sizes + key_lengths
-        return Events(batch, key_bytes, weights, times, skipped)
+            key_lengths = pc.binary_length(key_bytes)
+            if self.framing_length:
+                key_lengths = pc.add(key_lengths, self.framing_length)
+            weights = sizes + key_lengths.fill_null(0).to_numpy(zero_copy_only=False)
+        return Events(batch, key_bytes, weights, times, skipped, kept)

@@ -67,8 +67,10 @@ from partsim._live_reader import (
 from partsim.errors import BrokerError, DataError, PartsimError, UsageError
 from partsim.extras import missing_extra, require
 from partsim.files import atomic_write, check_writable
+from partsim.options import InputOptions
 from partsim.partitioners import check_partition_count, get_partitioner, partitioner_names
-from partsim.schemas.wire import recognize_keys
+from partsim.schemas.wire import recognize_key_counts
+from partsim.sketch import DEFAULT_EXACT_KEY_BYTES, DEFAULT_EXACT_KEYS
 
 __all__ = [
     "LiveSample",
@@ -1029,7 +1031,11 @@ class VerifyResult:
     and ``combination`` is that greedy cover, one step per entry (tied partitioners
     together). ``keys_on_multiple_partitions`` is ``{"count", "examples"}``.
     ``key_framing`` says what the key bytes show of their serializer: Schema Registry
-    framing, its ids and formats (:func:`partsim.schemas.wire.recognize_keys`).
+    framing, its ids and formats (:func:`partsim.schemas.wire.recognize_keys`). Past the
+    exact limit (see :func:`verify`) both come from a key-hash sample and say so:
+    ``keys_on_multiple_partitions`` gains ``method``, ``sampled_keys_share``,
+    ``split_keys_seen``, ``count_lower``, ``count_upper`` and ``note``, and ``key_framing``
+    gains ``sampled_keys_share``.
     """
 
     records: int
@@ -1068,13 +1074,17 @@ def verify(
     *,
     partition_count: int | None = None,
     partitioners: Sequence[str] | None = None,
+    exact_keys: int = DEFAULT_EXACT_KEYS,
+    exact_key_bytes: int | str = DEFAULT_EXACT_KEY_BYTES,
+    input_options: InputOptions | None = None,
+    progress: bool = False,
 ) -> VerifyResult:
     """Find which registered partitioners put each keyed record where it was observed.
 
     ``source`` is a :class:`LiveSample`, a path to a sample file (or to any file ``partsim
-    analyze`` reads that has ``key`` and ``partition`` columns, such as a kcat dump), or a
-    pyarrow Table with those columns. ``partition_count`` defaults to the sample's; a plain
-    table or file needs it.
+    analyze`` reads that has ``key`` and ``partition`` columns, such as a kcat dump, with
+    ``input_options`` saying how to read it), or a pyarrow Table with those columns.
+    ``partition_count`` defaults to the sample's; a plain table or file needs it.
 
     Null keys take every client's keyless path and are not counted as keyed. A keyed record
     that a partitioner sends down its keyless path too (an empty key under librdkafka's
@@ -1082,94 +1092,247 @@ def verify(
     against that partitioner: it is left out of that partitioner's share, numerator and
     denominator. Partitioners that ignore keys (``librdkafka:random``, ``kafka-go``) cannot
     be recognized from placements and are not scored.
+
+    A file is read batch by batch (as ``partsim analyze`` reads it; ``progress`` draws a bar
+    on stderr), in bounded memory, into aggregates that merge: each partitioner's hashed and
+    explained records, and the records per set of partitioners that explain them (the greedy
+    cover runs on those), all exact at any size. Keys on several partitions, and the key
+    framing, come from a table of distinct (key, partition) pairs, exact up to
+    ``exact_keys`` pairs and ``exact_key_bytes`` of them; past either, the table keeps a
+    sample of keys chosen by a hash of the key (every record of a kept key, so a kept key's
+    partitions and records stay exact), halving it as often as needed, and
+    ``keys_on_multiple_partitions`` says so: its count is then an estimate, with its method,
+    the share of keys kept and a 95% interval whose lower end is never below the split keys
+    actually seen.
     """
-    table, count, topic, partial, reason = _verify_input(source, partition_count)
-    keys = table.column("key")
-    observed = table.column("partition").to_numpy(zero_copy_only=False).astype(np.int64)
-    records = table.num_rows
-    keyed_mask = ~_mask(keys.is_null())
-    keyed_keys = _flat(keys.filter(pa.array(keyed_mask)))
-    keyed_observed = observed[keyed_mask]
-    keyed = len(keyed_observed)
-    if np.any((observed < 0) | (observed >= count)):
-        raise DataError(
-            f"the sample has partitions up to {int(observed.max())}, beyond partition_count "
-            f"{count}: pass the topic's partition count"
-        )
-    encoded = pc.dictionary_encode(keyed_keys) if keyed else None
+    from partsim.sketch import check_exact_key_bytes, check_exact_keys
+
     names = _scored_partitioners(partitioners)
-    explained: dict[str, np.ndarray] = {}
-    hashed: dict[str, np.ndarray] = {}
-    for name in names:
-        if encoded is None:
-            explained[name] = hashed[name] = np.zeros(0, dtype=bool)
-            continue
-        predicted, keyless = _placements(name, encoded.dictionary, count)
+    check_exact_keys(exact_keys)
+    byte_limit = check_exact_key_bytes(exact_key_bytes)
+    batches, count, facts, bar = _verify_input(source, partition_count, input_options, progress)
+    counts = _VerifyCounts(names, count, exact_keys, byte_limit)
+    with bar:
+        for batch in batches:
+            counts.add(*_verify_columns(batch, count, counts.records, facts["streamed"]))
+            bar.update(batch.num_rows, facts["bytes_read"]())
+    return counts.result(facts["topic"], facts["partial"], facts["reason"])
+
+
+class _VerifyCounts:
+    """What :func:`verify` keeps of its input, batch after batch: sums, the records per
+    pattern of explaining partitioners, and the (key, partition) pairs (bounded; see
+    :func:`verify`)."""
+
+    def __init__(self, names: list[str], count: int, exact_keys: int, byte_limit: int) -> None:
+        from partsim.keycounts import KeyCounts
+
+        self.names, self.count = names, count
+        self.exact_keys, self.byte_limit = exact_keys, byte_limit
+        self.records = self.keyed = 0
+        self.hashed = np.zeros(len(names), dtype=np.int64)
+        self.explained = np.zeros(len(names), dtype=np.int64)
+        self.patterns: dict[bytes, int] = {}  # packed bits (one per name) -> records
+        self.pairs = KeyCounts()  # partition (4 bytes, big-endian) + key -> records
+        self.level = 0  # keys kept: those whose 64-bit hash is below 2**(64 - level)
+
+    def add(self, keys: pa.Array, observed: np.ndarray) -> None:
+        """Count one batch: binary keys (nulls are keyless) and their observed partitions."""
+        self.records += len(observed)
+        keyed_mask = _mask(keys.is_valid())
+        keys, observed = keys.filter(pa.array(keyed_mask)), observed[keyed_mask]
+        if not len(observed):
+            return
+        self.keyed += len(observed)
+        encoded = pc.dictionary_encode(keys)
         indices = encoded.indices.to_numpy(zero_copy_only=False)
-        hashed[name] = ~keyless[indices]
-        explained[name] = hashed[name] & (predicted[indices] == keyed_observed)
-    shares: dict[str, float | None] = {
-        name: (float(explained[name].sum() / hashed[name].sum()) if hashed[name].any() else None)
-        for name in names
+        explained = np.zeros((len(self.names), len(observed)), dtype=bool)
+        for row, name in enumerate(self.names):
+            predicted, keyless = _placements(name, encoded.dictionary, self.count)
+            hashed = ~keyless[indices]
+            explained[row] = hashed & (predicted[indices] == observed)
+            self.hashed[row] += int(hashed.sum())
+            self.explained[row] += int(explained[row].sum())
+        if self.names:
+            packed = np.ascontiguousarray(np.packbits(explained, axis=0).T)
+            rows = packed.view(f"V{packed.shape[1]}").ravel()
+            patterns, records = np.unique(rows, return_counts=True)
+            for pattern, records_of in zip(patterns.tolist(), records.tolist(), strict=True):
+                self.patterns[pattern] = self.patterns.get(pattern, 0) + records_of
+        else:
+            self.patterns[b""] = self.patterns.get(b"", 0) + len(observed)
+        self._add_pairs(keys, observed)
+
+    def _add_pairs(self, keys: pa.Array, observed: np.ndarray) -> None:
+        if self.level:
+            kept = _hash_kept(keys, self.level)
+            keys, observed = keys.filter(pa.array(kept)), observed[kept]
+        if len(observed):
+            prefix = pa.Array.from_buffers(
+                pa.binary(4), len(observed), [None, pa.py_buffer(observed.astype(">u4"))]
+            ).cast(pa.binary())
+            pairs = pc.binary_join_element_wise(prefix, keys, pa.scalar(b"", pa.binary()))
+            self.pairs.add(pairs, np.ones(len(observed)))  # the sums: records (see _thin)
+        while self.pairs.exceeds(self.exact_keys, self.byte_limit):
+            self._thin()
+
+    def _thin(self) -> None:
+        """Halve the share of keys kept: drop the pairs of keys the next level leaves out."""
+        from partsim.keycounts import KeyCounts
+
+        table = self.pairs.table()
+        self.level += 1
+        kept = _hash_kept(_unpair(_flat(table.column("key")))[0], self.level)
+        table = table.filter(pa.array(kept))
+        self.pairs = KeyCounts()
+        # Re-added in their order with their records as weights: counts and order stay.
+        self.pairs.add(_flat(table.column("key")), table.column("bytes").to_numpy())
+
+    def _by_key(self) -> pa.Table:
+        """``key``, ``partitions`` (distinct), ``records``: one row per key, in order of the
+        key's first record."""
+        table = self.pairs.table()
+        keys, partition = _unpair(_flat(table.column("key")))
+        return (
+            pa.table(
+                {
+                    "key": keys,
+                    "partition": partition,
+                    "records": table.column("bytes").cast(pa.int64()),
+                }
+            )
+            .group_by("key", use_threads=False)
+            .aggregate([("partition", "distinct"), ("records", "sum")])
+        )
+
+    def result(self, topic: str | None, partial: bool, reason: str | None) -> VerifyResult:
+        names, keyed = self.names, self.keyed
+        shares: dict[str, float | None] = {
+            name: (float(self.explained[i] / self.hashed[i]) if self.hashed[i] else None)
+            for i, name in enumerate(names)
+        }
+        scored = [share for share in shares.values() if share is not None]
+        top = max(scored) if scored else None
+        best = [name for name in names if top is not None and shares[name] == top and top > 0]
+        combination: list[dict[str, object]] = []
+        mixed = False
+        if keyed and top is not None and top < EXPLAINED_ENOUGH:
+            combination = _greedy_cover(names, self.patterns, keyed)
+            covered = sum(float(step["share"]) for step in combination)
+            mixed = len(combination) >= 2 and covered >= EXPLAINED_ENOUGH
+            if not mixed:
+                combination = []
+        by_key = self._by_key()
+        framing = recognize_key_counts(by_key.column("key").to_pylist(),
+                                       by_key.column("records_sum").to_pylist())  # fmt: skip
+        split = _split_keys(by_key)
+        if self.level:
+            share = 2.0**-self.level
+            framing["sampled_keys_share"] = share
+            split = _estimated_split(split, share, self.exact_keys, self.byte_limit)
+        return VerifyResult(
+            records=self.records,
+            keyed_records=keyed,
+            partition_count=self.count,
+            explained_by=shares,
+            best=best,
+            mixed=mixed,
+            combination=combination,
+            keys_on_multiple_partitions=split,
+            topic=topic,
+            partial=partial,
+            reason=reason,
+            key_framing=framing,
+        )
+
+
+def _unpair(pairs: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The keys and partitions of (partition, key) pairs (4 bytes, big-endian, then the
+    key), as :meth:`_VerifyCounts._add_pairs` makes them."""
+    large = pa.types.is_large_binary(pairs.type)
+    offsets = np.frombuffer(pairs.buffers()[1], dtype=np.int64 if large else np.int32)
+    offsets = offsets[pairs.offset : pairs.offset + len(pairs) + 1].astype(np.int64)
+    data = np.frombuffer(pairs.buffers()[2] or b"", dtype=np.uint8)
+    starts = offsets[:-1]
+    partition = np.zeros(len(pairs), dtype=np.int64)
+    keep = np.ones(len(data), dtype=bool)
+    for byte in range(4):
+        partition = (partition << 8) | data[starts + byte]
+        keep[starts + byte] = False
+    keep[: offsets[0]] = keep[offsets[-1] :] = False
+    key_offsets = offsets - offsets[0] - 4 * np.arange(len(pairs) + 1)
+    kind, offset_type = (pa.large_binary(), np.int64) if large else (pa.binary(), np.int32)
+    keys = pa.Array.from_buffers(kind, len(pairs), [
+        None, pa.py_buffer(key_offsets.astype(offset_type)), pa.py_buffer(data[keep])
+    ])  # fmt: skip
+    return keys, partition
+
+
+def _hash_kept(keys: pa.Array, level: int) -> np.ndarray:
+    """Which keys a key-hash sample at ``level`` keeps (a share of 2**-level of the keys)."""
+    from partsim.sketch import hash64
+
+    return (hash64(_flat(keys)) >> np.uint64(64 - level)) == 0
+
+
+def _estimated_split(split: dict[str, object], share: float, exact_keys: int, byte_limit: int):
+    """``keys_on_multiple_partitions`` from a key-hash sample keeping ``share`` of the keys:
+    the split keys seen, scaled up, with a 95% interval (binomial) that never goes below
+    them."""
+    seen = int(split["count"])
+    spread = 1.96 * math.sqrt(seen * (1 - share)) / share
+    estimate = seen / share
+    return {
+        **split,
+        "count": round(estimate),
+        "count_lower": max(seen, math.floor(estimate - spread)),
+        "count_upper": math.ceil(estimate + spread),
+        "split_keys_seen": seen,
+        "method": "key-hash sample",
+        "sampled_keys_share": share,
+        "note": (
+            f"more than {exact_keys:,} distinct (key, partition) pairs or {byte_limit:,} "
+            f"bytes of them: keys were kept by a hash of the key ({share:.3g} of them, every "
+            "record of each); the count is an estimate within its 95% interval, at least the "
+            f"{seen:,} split keys seen; the examples are split keys among those kept, with "
+            "their exact partitions and records"
+        ),
     }
-    scored = [share for share in shares.values() if share is not None]
-    top = max(scored) if scored else None
-    best = [name for name in names if top is not None and shares[name] == top and top > 0]
-    combination: list[dict[str, object]] = []
-    mixed = False
-    if keyed and top is not None and top < EXPLAINED_ENOUGH:
-        combination = _greedy_cover(names, explained, keyed)
-        covered = sum(float(step["share"]) for step in combination)
-        mixed = len(combination) >= 2 and covered >= EXPLAINED_ENOUGH
-        if not mixed:
-            combination = []
-    return VerifyResult(
-        records=records,
-        keyed_records=keyed,
-        partition_count=count,
-        explained_by=shares,
-        best=best,
-        mixed=mixed,
-        combination=combination,
-        keys_on_multiple_partitions=_split_keys(keyed_keys, keyed_observed),
-        topic=topic,
-        partial=partial,
-        reason=reason,
-        key_framing=recognize_keys(keyed_keys),
-    )
 
 
-def _verify_input(source, partition_count):
-    """(table with key and partition, partition count, topic, partial, reason)."""
-    topic, partial, reason, known = None, False, None, None
+def _verify_input(source, partition_count, input_options, progress):
+    """(batches, partition count, facts, progress bar): the facts are the sample's topic,
+    partial and reason, and a callable giving the bytes read so far."""
+    from partsim.progress import Progress
+
+    facts: dict[str, Any] = {"topic": None, "partial": False, "reason": None,
+                             "bytes_read": lambda: None, "streamed": False}  # fmt: skip
+    known, events = None, None
     if isinstance(source, LiveSample):
-        table, topic, partial, reason = source.table, source.topic, source.partial, source.reason
-        known = source.partition_count
+        table, known = source.table, source.partition_count
+        facts.update(topic=source.topic, partial=source.partial, reason=source.reason)
     elif isinstance(source, pa.Table):
         table = source
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if path.suffix.lower() in (".parquet", ".pq", ".csv") and _is_sample(path):
             sample = load_sample(path)
-            table, topic, partial, reason = (
-                sample.table,
-                sample.topic,
-                sample.partial,
-                sample.reason,
-            )
-            known = sample.partition_count
+            table, known = sample.table, sample.partition_count
+            facts.update(topic=sample.topic, partial=sample.partial, reason=sample.reason)
         else:
-            table = _read_events(path)
+            events = (input_options or InputOptions()).open(str(path))
+            table = None
     else:
         raise UsageError(
             "verify needs a LiveSample, a sample file or a pyarrow Table; "
             f"got {type(source).__name__}"
         )
+    columns = events.columns if events is not None else table.column_names
     for column in ("key", "partition"):
-        if column not in table.column_names:
+        if column not in columns:
             raise DataError(
                 f"verify needs the columns key and partition; the input has "
-                f"{', '.join(table.column_names) or 'none'}"
+                f"{', '.join(columns) or 'none'}"
             )
     count = partition_count if partition_count is not None else known
     if count is None:
@@ -1177,19 +1340,42 @@ def _verify_input(source, partition_count):
             "the input does not record the topic's partition count: give it with -p/--partitions"
         )
     count = check_partition_count(count)
-    keys = table.column("key")
+    if events is None:
+        return [table], count, facts, Progress(enabled=False)
+    from partsim.engine import prefetch
+
+    events.select(["key", "partition"])  # the other columns are never converted
+    facts.update(bytes_read=lambda: events.bytes_read, streamed=True)
+    return prefetch(events), count, facts, Progress(enabled=progress,
+                                                    total_bytes=events.bytes_total)  # fmt: skip
+
+
+def _verify_columns(
+    batch: pa.Table | pa.RecordBatch, count: int, before: int, streamed: bool
+) -> tuple[pa.Array, np.ndarray]:
+    """One batch's keys (binary) and partitions (int64), checked: integers, none missing,
+    all below ``count``. ``before`` records were read before it; a ``streamed`` file's errors
+    say how far it was read."""
+    keys = _flat(batch.column("key"))
     if not (pa.types.is_binary(keys.type) or pa.types.is_large_binary(keys.type)):
         keys = keys.cast(pa.string()).cast(pa.binary())  # text keys as their UTF-8 bytes
-    partitions = table.column("partition")
+    partitions = _flat(batch.column("partition"))
     if not pa.types.is_integer(partitions.type):
         try:
             partitions = partitions.cast(pa.int64())
-        except pa.ArrowInvalid:
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise DataError("the partition column holds values that are not integers") from None
+    read = before + len(partitions)
+    so_far = f" (in the first {read:,} records read)" if streamed else ""
     if partitions.null_count:
-        raise DataError(f"{partitions.null_count} records have no partition")
-    table = pa.table({"key": keys, "partition": partitions})
-    return table, count, topic, partial, reason
+        raise DataError(f"{partitions.null_count} records have no partition{so_far}")
+    observed = partitions.to_numpy(zero_copy_only=False).astype(np.int64)
+    if np.any((observed < 0) | (observed >= count)):
+        raise DataError(
+            f"the sample has partitions up to {int(observed.max())}{so_far}, beyond "
+            f"partition_count {count}: pass the topic's partition count"
+        )
+    return keys, observed
 
 
 def _is_sample(path: Path) -> bool:
@@ -1204,17 +1390,6 @@ def _is_sample(path: Path) -> bool:
         return METADATA_KEY in (pq.read_schema(path).metadata or {})
     except (pa.ArrowException, OSError) as error:
         raise DataError(f"{path}: not a readable Parquet file ({error})") from None
-
-
-def _read_events(path: Path) -> pa.Table:
-    """Any input ``partsim analyze`` reads (a kcat dump, a CSV export), as one table."""
-    from partsim.io import open_events
-
-    source = open_events(str(path))
-    batches = list(source)
-    if not batches:
-        return pa.table({name: pa.array([], pa.string()) for name in source.columns})
-    return pa.Table.from_batches(batches)
 
 
 def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -1254,43 +1429,42 @@ def _placements(name: str, distinct: pa.Array, count: int) -> tuple[np.ndarray, 
 
 
 def _greedy_cover(
-    names: Sequence[str], explained: Mapping[str, np.ndarray], keyed: int
+    names: Sequence[str], patterns: Mapping[bytes, int], keyed: int
 ) -> list[dict[str, object]]:
     """Up to three steps, each taking the partitioners that explain the most records not yet
-    explained; stops once :data:`EXPLAINED_ENOUGH` of the keyed records are."""
-    left = np.ones(keyed, dtype=bool)
+    explained (the first of them named covers its records); stops once
+    :data:`EXPLAINED_ENOUGH` of the keyed records are. ``patterns`` maps each set of
+    partitioners that explain a record (``names``' bits, packed) to its records: a record is
+    left or covered by its pattern alone, so this is the cover record by record."""
+    packed = np.frombuffer(b"".join(patterns), dtype=np.uint8).reshape(len(patterns), -1)
+    explains = np.unpackbits(packed, axis=1, count=len(names)).astype(bool)
+    records = np.fromiter(patterns.values(), dtype=np.int64, count=len(patterns))
+    left = np.ones(len(patterns), dtype=bool)
     steps: list[dict[str, object]] = []
     while len(steps) < 3:
-        gains = {name: int((explained[name] & left).sum()) for name in names}
+        gains = {name: int(records[explains[:, i] & left].sum()) for i, name in enumerate(names)}
         most = max(gains.values(), default=0)
         if most == 0:
             break
         tied = [name for name in names if gains[name] == most]
         steps.append({"partitioners": tied, "share": most / keyed})
-        left &= ~explained[tied[0]]
-        if 1 - left.sum() / keyed >= EXPLAINED_ENOUGH:
+        left &= ~explains[:, list(names).index(tied[0])]
+        if 1 - int(records[left].sum()) / keyed >= EXPLAINED_ENOUGH:
             break
     return steps
 
 
-def _split_keys(keys: pa.Array | pa.ChunkedArray, observed: np.ndarray) -> dict[str, object]:
+def _split_keys(by_key: pa.Table) -> dict[str, object]:
     """Distinct keys seen on more than one partition, with up to :data:`EXAMPLES` examples
-    (the most frequent first)."""
-    if len(observed) == 0:
-        return {"count": 0, "examples": []}
-    grouped = (
-        pa.table({"key": keys, "partition": pa.array(observed, pa.int64())})
-        .group_by("key", use_threads=False)
-        .aggregate([("partition", "distinct"), ([], "count_all")])
-    )
-    spread = pc.list_value_length(grouped.column("partition_distinct"))
-    split = grouped.filter(pc.greater(spread, 1))
-    split = split.sort_by([("count_all", "descending"), ("key", "ascending")])
+    (the most frequent first), from :meth:`_VerifyCounts._by_key`'s table."""
+    spread = pc.list_value_length(by_key.column("partition_distinct"))
+    split = by_key.filter(pc.greater(spread, 1))
+    split = split.sort_by([("records_sum", "descending"), ("key", "ascending")])
     examples = []
     for row in split.slice(0, EXAMPLES).to_pylist():
         example = _show_key(row["key"])
         example["partitions"] = sorted(row["partition_distinct"])
-        example["records"] = row["count_all"]
+        example["records"] = row["records_sum"]
         examples.append(example)
     return {"count": split.num_rows, "examples": examples}
 
@@ -1461,7 +1635,10 @@ def format_verify(result: VerifyResult) -> str:
             lines += _share_line(share, [name for name in shares if shares[name] == share])
     lines += _framing_lines(result.key_framing)
     split = result.keys_on_multiple_partitions
-    lines += ["", f"keys on more than one partition (ordering already broken): {split['count']:,}"]
+    lines += ["", f"keys on more than one partition (ordering already broken): {split['count']:,}"
+              + (f" (estimate, 95% {split['count_lower']:,}-{split['count_upper']:,}: a key-hash "
+                 f"sample of {split['sampled_keys_share']:.3g} of the keys)"
+                 if "method" in split else "")]  # fmt: skip
     for example in split["examples"]:
         shown = example.get("key", None)
         shown = repr(shown) if shown is not None else f"0x{example['key_hex']}"

@@ -174,7 +174,10 @@ class MeasureOptions:
     (``"1min"``, ``"30s"``, or seconds); ``order_by`` names the entity whose events must stay
     in order; ``top`` is how many hot keys to report (None: every one, where that applies);
     past ``exact_keys`` distinct keys, or ``exact_key_bytes`` of them (a size such as
-    ``"64MiB"``), hot keys and distinct counts come from sketches.
+    ``"64MiB"``), hot keys and distinct counts come from sketches, and past
+    ``exact_entities`` distinct entities (default: as many as 256 MiB holds for the
+    configurations followed), ordering comes from a sample of entities
+    (:mod:`partsim.ordering`).
     """
 
     size: str | None = None
@@ -184,6 +187,7 @@ class MeasureOptions:
     top: int | None = 20
     exact_keys: int = DEFAULT_EXACT_KEYS
     exact_key_bytes: int | str = DEFAULT_EXACT_KEY_BYTES
+    exact_entities: int | None = None
 
     def __post_init__(self) -> None:
         from partsim.sketch import check_exact_key_bytes, check_exact_keys
@@ -194,6 +198,8 @@ class MeasureOptions:
             raise UsageError(f"--top must be a whole number >= 0; got {self.top!r}")
         check_exact_keys(self.exact_keys)
         object.__setattr__(self, "exact_key_bytes", check_exact_key_bytes(self.exact_key_bytes))
+        if self.exact_entities is not None:
+            check_exact_keys(self.exact_entities, "--exact-entities")
         self.window_ns  # noqa: B018 - checks the window
 
     @property

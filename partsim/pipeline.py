@@ -1,16 +1,27 @@
-"""The stages of one configuration, batch by batch, and a stream of batches through them.
+"""The pipeline: every record read once, placed under every configuration asked for.
 
-A :class:`BatchPlan` is configured once (a key design placed by one partitioner over one
-partition count, with its measures) and then called per batch:
+A :class:`Scan` is configured once: the key designs (:class:`Encoding`), the configurations
+to place every record under (:class:`~partsim.placement.Placement`: a design, a partitioner,
+a partition count and the Schema Registry framing), and what to measure. Each batch then
+goes through the stages once:
 
-    rows (:class:`~partsim.events.EventParser`) → key bytes and weights
-    (:class:`~partsim.events.KeyEncoder`) → partitions (:func:`~partsim.placement.place`,
-    :func:`~partsim.placement.keyless_fill`) → a mergeable aggregate
-    (:func:`~partsim.aggregates.count_events`).
+    rows, sizes and times (:class:`~partsim.events.EventParser`) → key bytes per design
+    (:class:`~partsim.events.KeyEncoder`) → one hash per design and algorithm, one reduction
+    per partition count (:func:`~partsim.placement.place_many`) → mergeable aggregates.
 
-:func:`analyze_batches` runs a stream of batches through a plan and merges as it goes, so
-memory stays bounded. Where the stream comes from (this process's threads, or a Dask worker's
-piece) is the engine's business (:mod:`partsim.engine`); nothing here imports it.
+:meth:`Scan.place` is the part of a batch that does not depend on the batches before (it
+may run ahead, in another thread); :class:`ScanRun` counts the placed batches in order
+(keyless picks are numbered) and gives a :class:`ScanAggregate`: per placement, a
+:class:`~partsim.aggregates.LoadAggregate` (messages, bytes, keyed counts and per-window
+loads, exact; the keys of each design counted exactly up to ``exact_keys`` and then
+sketched, once per design, not per placement); per-entity ordering under every placement
+(:class:`~partsim.ordering.EntityOrder`, bounded); and what moves between two placements
+(:class:`~partsim.aggregates.MoveCounts`). Aggregates of pieces merge into the aggregate of
+the whole, so threads and Dask (:mod:`partsim.engine`) only call this code differently.
+Memory stays bounded however many placements: per placement it holds arrays of partitions
+and windows, never a key table.
+
+:class:`BatchPlan` is the plan of one placement, as ``partsim analyze`` runs it.
 """
 
 from __future__ import annotations
@@ -18,41 +29,606 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from partsim.aggregates import LoadAggregate, count_events, entity_pairs
+from partsim.aggregates import (
+    KeySample,
+    LoadAggregate,
+    MoveCounts,
+    WindowGrid,
+    key_sample,
+    tally,
+)
 from partsim.design import KeyDesign, parse_design
 from partsim.errors import UsageError
 from partsim.events import EventParser, Events, KeyEncoder, Rows
 from partsim.keycounts import KeyCounts
 from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split_options
+from partsim.ordering import EntityOrder, KeyCountSample, entity_limit
 from partsim.partitioners import MAX_PARTITION_COUNT, Partitioner, check_partition_count
-from partsim.placement import Placed, keyless_fill, place
+from partsim.placement import Placement, frame, keyless_fill, place_many
+from partsim.sketch import hash64
+from partsim.windows import MAX_WINDOW_CELLS
 
 __all__ = [
     "MAX_ANALYSIS_PARTITIONS",
-    "MERGE_ROWS",
     "NO_SIZES",
     "BatchPlan",
+    "Encoding",
+    "Scan",
+    "ScanAggregate",
+    "ScanRun",
     "analyze_batches",
     "bind_columns",
     "check_analysis_partitions",
     "make_plan",
+    "scan_batches",
 ]
 
-#: Rows of pending partial window and entity tables that trigger a merge (bounds memory).
-MERGE_ROWS = 4_000_000
-
 Batch = pa.RecordBatch | pa.Table
+#: Dense window x partition cells that the grids of several placements share (128 MiB).
+GRID_CELLS = 8_000_000
 
 
 #: ``size_source`` without sizes: every command then counts one byte per event.
 NO_SIZES = "none (1 per event)"
 
 
+def size_source(measures: MeasureOptions, value_sizes: bool) -> str:
+    """Where each event's bytes come from, as every command's summary states it: the --size
+    column, else key + value size where the input has them (kcat dumps, live samples), else
+    :data:`NO_SIZES`."""
+    if measures.size:
+        return f"column {measures.size}"
+    return "key + value_size" if value_sizes else NO_SIZES
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """A key design as the producer serializes it, before any Schema Registry framing (each
+    placement adds its own).
+
+    ``producer`` gives the design (``key``), ``key_format`` and ``null_field_as_empty``;
+    ``option`` names it in errors (``--key``, ``--design NAME``). ``weight_framing`` bytes
+    count in a key's length where ``value_size`` gives the event's bytes. ``key_placement``
+    is the placement whose partitioner and partition count the design's key table is
+    counted and sketched with (None: no key table); the table holds the keys that placement
+    hashes, or every non-null key with ``every_key``.
+
+    A record key without a design (``producer.key`` None, with a record key schema) takes
+    its fields from ``record_columns`` ((field path, column) pairs), set by
+    :func:`bind_scan` from :func:`partsim.schemas.column_plan`: the fields of the
+    ``record_producers``' schemas where given (a what-if collecting source values for two
+    key schemas), else of the producer's own.
+    """
+
+    producer: ProducerOptions
+    option: str = "--key"
+    weight_framing: bytes = b""
+    key_placement: int | None = None
+    every_key: bool = False
+    record_columns: tuple = ()
+    record_producers: tuple = ()
+
+    def design(self) -> KeyDesign | None:
+        """The parsed key design, or None for a record key from its columns."""
+        if self.producer.key is None and self.record_producers:
+            return None
+        return self.producer.design()
+
+
+@dataclass(frozen=True)
+class Staged:
+    """One batch through the stages that need no batch before it (:meth:`Scan.place`).
+
+    Rows, skipped counts and times are per encoding: a key schema drops the rows whose key
+    it cannot hold (:class:`~partsim.events.KeyEncoder`), and each design drops its own.
+    Each placement's arrays cover its encoding's rows."""
+
+    rows: list[Batch]  # per encoding, the usable rows
+    skipped: list[int]  # per encoding
+    times: list[np.ndarray | None]  # per encoding
+    key_bytes: list[pa.Array]  # per encoding, unframed
+    weights: list[np.ndarray]  # per encoding
+    framed: dict[tuple[int, bytes], pa.Array]  # per encoding and framing
+    placed: list[tuple[np.ndarray, np.ndarray]]  # per placement: partitions, keyless
+    entity: pa.Array | None  # the entity column, on the rows every followed design kept
+    ordered: list[tuple[np.ndarray, np.ndarray]]  # per followed placement, on those rows
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What one pass over the input computes (see the module docstring).
+
+    ``ordered`` lists the placements followed per entity (the ``measures.order_by``
+    column). ``key_order`` keeps what per-key ordering needs past the exact-key limit: a
+    hash sample of each design's keys with their counts, and its empty keys' events. ``moves``
+    lists (before, after) pairs of placements compared record by record. ``keyed_windows``
+    leaves out of the windows the records that take the client's sticky keyless path (the
+    simulator places them itself; records a key-ignoring client places at random one by one
+    stay in), and ``keyless_records`` keeps those records' times and bytes (first placement).
+    ``rate`` (value per second, unit) gives records without a timestamp times in input order.
+    ``key_sample`` also keeps the first design's exact, unbounded
+    :class:`~partsim.aggregates.KeySample` (salting reads it).
+
+    Rows a design's key schema cannot hold are that design's skipped rows: each design's
+    loads, key tables and windows count only the rows it could serialize, so a design's
+    placements give what ``analyze`` gives for it alone. The per-entity ordering, which
+    compares placements entity by entity, counts the rows that every followed design kept;
+    placements compared record by record (``moves``) must be of one design (the same rows).
+    """
+
+    encodings: tuple[Encoding, ...]
+    placements: tuple[Placement, ...]
+    measures: MeasureOptions = field(default_factory=MeasureOptions)
+    strict: bool = False
+    value_sizes: bool = False
+    seed: int = 0
+    ordered: tuple[int, ...] = ()
+    key_order: bool = False
+    moves: tuple[tuple[int, int], ...] = ()
+    keyed_windows: bool = False
+    keyless_records: bool = False
+    rate: tuple[float, str] | None = None
+    key_sample: bool = False
+    designs: tuple[KeyDesign | None, ...] = field(init=False, repr=False, compare=False)
+    clients: tuple[Partitioner, ...] = field(init=False, repr=False, compare=False)
+    encoders: tuple[KeyEncoder, ...] = field(init=False, repr=False, compare=False)
+    window_ns: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        designs = tuple(encoding.design() for encoding in self.encodings)
+        object.__setattr__(self, "designs", designs)
+        object.__setattr__(self, "clients", tuple(p.client for p in self.placements))
+        for placement in self.placements:
+            check_analysis_partitions(placement.partition_count)
+        object.__setattr__(self, "window_ns", self.measures.window_ns)
+        # The payload only: each placement adds its framing (for Protobuf, with the
+        # message indexes: ProducerOptions.framing()).
+        encoders = tuple(
+            KeyEncoder(design, replace(encoding.producer, schema_id=None),
+                       size_column=bool(self.measures.size),
+                       framing_length=len(encoding.weight_framing),
+                       record_columns=encoding.record_columns, strict=self.strict)
+            for design, encoding in zip(designs, self.encodings, strict=True)
+        )  # fmt: skip
+        object.__setattr__(self, "encoders", encoders)
+        if self.rate is not None and len(self.encodings) > 1:
+            raise ValueError("a scan with a rate has one encoding (its times follow its rows)")
+        for before, after in self.moves:
+            if self.placements[before].encoding != self.placements[after].encoding:
+                raise ValueError("moves compare placements of one encoding (the same rows)")
+
+    @property
+    def windows(self) -> bool:
+        """Whether per-window loads are counted."""
+        return self.measures.timestamp is not None or self.rate is not None
+
+    @property
+    def parser(self) -> EventParser:
+        measures = self.measures
+        return EventParser(measures.size, measures.timestamp, self.strict, self.value_sizes)
+
+    @property
+    def size_source(self) -> str:
+        """Where each event's bytes come from (:func:`size_source`; after :func:`bind_scan`)."""
+        return size_source(self.measures, self.value_sizes)
+
+    def entity_limit(self) -> int:
+        return entity_limit(len(self.ordered), self.measures.exact_entities)
+
+    def columns(self) -> list[str]:
+        """The input columns the scan reads, in a stable order (a source need read only
+        these: :meth:`partsim.io.EventSource.select`); :func:`bind_scan` sets a record key's."""
+        wanted: list[str] = []
+        for design, encoding in zip(self.designs, self.encodings, strict=True):
+            if design is not None:
+                wanted.extend(design.columns)
+            else:  # a record key: the columns of its fields
+                wanted.extend(column for _, column in encoding.record_columns)
+        wanted.extend(self.measures.columns().values())
+        if self.value_sizes:
+            wanted.append("value_size")
+        return list(dict.fromkeys(column for column in wanted if column))
+
+    def place(self, batch: Batch) -> Staged:
+        """A batch's usable rows, key bytes, bytes per event and times, and each record's
+        partition under every placement (keyless records marked, not yet placed)."""
+        rows = self.parser(batch)
+        encoded = [encoder(rows) for encoder in self.encoders]
+        key_bytes = [events.key_bytes for events in encoded]
+        weights = [events.weights for events in encoded]
+        framed: dict[tuple[int, bytes], pa.Array] = {}
+        groups: dict[tuple[int, bytes], list[int]] = {}
+        for number, placement in enumerate(self.placements):
+            group = (placement.encoding, placement.framing)
+            if group not in framed:
+                framed[group] = frame(key_bytes[placement.encoding], placement.framing)
+            groups.setdefault(group, []).append(number)
+        placed: list = [None] * len(self.placements)
+        for group, numbers in groups.items():
+            clients = [(self.clients[n], self.placements[n].partition_count) for n in numbers]
+            for number, result in zip(numbers, place_many(framed[group], clients), strict=True):
+                placed[number] = result
+        entity, ordered = None, []
+        if self.ordered:
+            entity, ordered = self._followed(rows.batch, encoded, placed)
+        return Staged([events.batch for events in encoded], [events.skipped for events in encoded],
+                      [events.times for events in encoded], key_bytes, weights, framed, placed,
+                      entity, ordered)  # fmt: skip
+
+    def _followed(self, batch: Batch, encoded: list[Events], placed: list) -> tuple:
+        """The entity column and the followed placements on the rows every followed design
+        kept (all the parsed rows, unless a key schema dropped some)."""
+        masks = [encoded[self.placements[n].encoding].kept for n in self.ordered]
+        common = None
+        for kept in masks:
+            if kept is not None:
+                common = kept if common is None else common & kept
+        entity = batch.column(self.measures.order_by)
+        if common is None:
+            return entity, [placed[n] for n in self.ordered]
+        ordered = []
+        for number, kept in zip(self.ordered, masks, strict=True):
+            choose = common if kept is None else common[kept]
+            partitions, keyless = placed[number]
+            ordered.append((partitions[choose], keyless[choose]))
+        return entity.filter(pa.array(common)), ordered
+
+
+@dataclass
+class ScanAggregate:
+    """A mergeable pass over events: per placement a :class:`LoadAggregate`; the per-entity
+    ordering of the placements followed (:class:`EntityOrder`); per pair of placements
+    compared, a :class:`MoveCounts`; with ``keyless_records``, the first placement's keyless
+    records' times and bytes (in input order within a piece)."""
+
+    loads: list[LoadAggregate]
+    order: EntityOrder | None = None
+    moves: list[MoveCounts] = field(default_factory=list)
+    keyless: list[tuple[np.ndarray, np.ndarray]] | None = None
+    sample: KeySample | None = None
+    key_counts: list[KeyCountSample | None] | None = None  # per design, with key_order
+    empty_key_events: list[int] | None = None  # per design, with key_order
+
+    @staticmethod
+    def merge_all(parts: Sequence[ScanAggregate]) -> ScanAggregate:
+        """The aggregate of all the parts' inputs."""
+        if len(parts) == 1:
+            return parts[0]
+        loads = [LoadAggregate.merge_all([part.loads[i] for part in parts])
+                 for i in range(len(parts[0].loads))]  # fmt: skip
+        orders = [part.order for part in parts if part.order is not None]
+        moves = [MoveCounts.merge_all([part.moves[i] for part in parts])
+                 for i in range(len(parts[0].moves))]  # fmt: skip
+        keyless = None
+        if parts[0].keyless is not None:
+            keyless = [piece for part in parts for piece in part.keyless]
+        samples = [part.sample for part in parts if part.sample is not None]
+        order = EntityOrder.merge_all(orders) if orders else None
+        sample = KeySample.merge_all(samples) if samples else None
+        key_counts = empty = None
+        if parts[0].key_counts is not None:
+            key_counts = [
+                None if parts[0].key_counts[i] is None
+                else KeyCountSample.merge_all([part.key_counts[i] for part in parts])
+                for i in range(len(parts[0].key_counts))
+            ]  # fmt: skip
+            empty = [sum(part.empty_key_events[i] for part in parts)
+                     for i in range(len(parts[0].empty_key_events))]  # fmt: skip
+        return ScanAggregate(loads, order, moves, keyless, sample, key_counts, empty)
+
+
+class ScanRun:
+    """Counts placed batches in order: the part of a pass that depends on the batches before
+    it (keyless records are numbered; the keys of each design go into one table)."""
+
+    def __init__(self, scan: Scan, keyless_start: int = 0, piece: bool = False) -> None:
+        self.scan = scan
+        self.piece = piece  # a piece of the input, merged with others later
+        count = len(scan.placements)
+        self.keyless_seen = [keyless_start] * count
+        self.totals = [LoadAggregate.empty(p.partition_count) for p in scan.placements]
+        # One placement's grid may take MAX_WINDOW_CELLS cells (as analyze's window table
+        # may); several share GRID_CELLS. Past that a grid keeps only the cells with events.
+        cells = MAX_WINDOW_CELLS if count == 1 else max(1, GRID_CELLS // count)
+        self.grids = [WindowGrid(p.partition_count, scan.window_ns, cells)
+                      for p in scan.placements] if scan.windows else None  # fmt: skip
+        self.keys: list[KeyCounts | None] = []
+        self.flushed: list[LoadAggregate | None] = []  # each design's keys, past the limit
+        for encoding in scan.encodings:
+            has_table = encoding.key_placement is not None
+            self.keys.append(KeyCounts() if has_table else None)
+            self.flushed.append(None)
+            if has_table:
+                total = self.totals[encoding.key_placement]
+                total.key_limit = scan.measures.exact_keys
+                total.key_bytes_limit = scan.measures.exact_key_bytes
+                total.partitioner = scan.clients[encoding.key_placement].name
+        self.order = None
+        if scan.ordered:
+            counts = [scan.placements[i].partition_count for i in scan.ordered]
+            self.order = EntityOrder(counts, scan.entity_limit())
+        self.moves = [MoveCounts() for _ in scan.moves]
+        self.keyless: list[tuple[np.ndarray, np.ndarray]] | None = (
+            [] if scan.keyless_records else None
+        )
+        self.position = 0  # records seen, for times synthesized at ``rate``
+        self.byte_position = 0.0
+        self.samples: list[KeySample] | None = [] if scan.key_sample else None
+        self.key_counts: list[KeyCountSample | None] | None = None
+        self.empty_key_events = [0] * len(scan.encodings)
+        if scan.key_order:
+            limit = scan.measures.exact_keys
+            self.key_counts = [KeyCountSample(limit) if keys is not None else None
+                               for keys in self.keys]  # fmt: skip
+
+    def count(self, staged: Staged) -> None:
+        """Add one placed batch (batches must come in input order)."""
+        scan = self.scan
+        times = list(staged.times)
+        if times[0] is None and scan.rate is not None:  # one encoding (Scan checks)
+            times[0] = self._arrival_times(staged.weights[0])
+        # Per encoding (its rows): first and last time, each record's window, the span.
+        clock: list[tuple | None] = []
+        for index, encoding_times in enumerate(times):
+            same = next((j for j in range(index) if times[j] is encoding_times), None)
+            if same is not None:  # the same rows as an encoding before (none dropped)
+                clock.append(clock[same])
+                continue
+            if encoding_times is None or not len(encoding_times):
+                clock.append(None)
+                continue
+            first_ns, last_ns = int(encoding_times.min()), int(encoding_times.max())
+            span = (first_ns // scan.window_ns, last_ns // scan.window_ns)
+            clock.append((first_ns, last_ns, encoding_times // scan.window_ns, span))
+        stickies = []  # per placement, the records its client's sticky keyless path takes
+        for number, placement in enumerate(scan.placements):
+            partitions, keyless = staged.placed[number]
+            weights = staged.weights[placement.encoding]
+            keyless_count = int(keyless.sum())
+            if keyless_count:
+                partitions = partitions.copy()
+                partitions[keyless] = keyless_fill(
+                    scan.clients[number].keyless, self.keyless_seen[number], keyless_count,
+                    placement.partition_count, scan.seed,
+                )  # fmt: skip
+                self.keyless_seen[number] += keyless_count
+            self._tally(number, partitions, keyless, weights, keyless_count, staged)
+            sticky = keyless
+            if keyless_count and scan.clients[number].null_keyless:
+                # keys ignored, but only null keys take the sticky path (librdkafka random):
+                # the others keep their per-record pick, placed here like keyed records
+                keys = staged.key_bytes[placement.encoding]
+                sticky = keyless & keys.is_null().to_numpy(zero_copy_only=False)
+            stickies.append(sticky)
+            timed = clock[placement.encoding]
+            if timed is None:
+                continue
+            first_ns, last_ns, windows, span = timed
+            if self.grids is not None:
+                skip = sticky if scan.keyed_windows else None
+                self.grids[number].add(windows, partitions, weights, skip, span)
+            if not scan.keyed_windows:
+                total = self.totals[number]
+                total.first_ns = (
+                    first_ns if total.first_ns is None else min(total.first_ns, first_ns)
+                )
+                total.last_ns = last_ns if total.last_ns is None else max(total.last_ns, last_ns)
+        for index, encoding in enumerate(scan.encodings):
+            if self.keys[index] is not None:
+                self._count_keys(index, encoding, staged)
+            if scan.key_order:
+                lengths = pc.binary_length(staged.key_bytes[index])
+                self.empty_key_events[index] += int(pc.sum(pc.equal(lengths, 0)).as_py() or 0)
+        if self.order is not None:
+            self.order.update(staged.entity, staged.ordered)
+        for move, (before, after) in zip(self.moves, scan.moves, strict=True):
+            keys = staged.key_bytes[scan.placements[before].encoding]
+            valid = keys.is_valid().to_numpy(zero_copy_only=False) if keys.null_count else None
+            move.add_events(staged.placed[before], staged.placed[after], valid)
+        if self.samples is not None:
+            order_by = scan.measures.order_by
+            entity = staged.rows[0].column(order_by) if order_by else None
+            self.samples.append(key_sample(staged.key_bytes[0], staged.weights[0],
+                                           staged.skipped[0], entity))  # fmt: skip
+            if sum(part.keys.num_rows for part in self.samples) > 4_000_000:
+                self.samples = [KeySample.merge_all(self.samples)]
+        if self.keyless is not None:
+            keyless, encoding = stickies[0], scan.placements[0].encoding
+            if keyless.any():
+                self.keyless.append((times[encoding][keyless], staged.weights[encoding][keyless]))
+
+    def _tally(self, number, partitions, keyless, weights, keyless_count, staged) -> None:
+        """Per-partition messages and bytes of one batch, added to the totals."""
+        total = self.totals[number]
+        if keyless_count:
+            tally(partitions, weights, total.messages, total.bytes)
+            tally(partitions, weights, total.keyed_messages, total.keyed_bytes, skip=keyless)
+        else:  # every record hashed: the keyed counts are the same
+            messages, byte_sums = np.zeros_like(total.messages), np.zeros_like(total.bytes)
+            tally(partitions, weights, messages, byte_sums)
+            total.messages += messages
+            total.bytes += byte_sums
+            total.keyed_messages += messages
+            total.keyed_bytes += byte_sums
+        total.events += len(partitions)
+        encoding = self.scan.placements[number].encoding
+        total.null_key_events += staged.key_bytes[encoding].null_count
+        total.keyless_events += keyless_count
+        total.skipped_rows += staged.skipped[encoding]
+
+    def _arrival_times(self, weights: np.ndarray) -> np.ndarray:
+        """Records without a timestamp arrive in input order at the scan's rate."""
+        value, unit = self.scan.rate
+        if unit == "messages":
+            offsets = self.position + np.arange(len(weights))
+        else:
+            offsets = self.byte_position + np.cumsum(weights) - weights
+        self.position += len(weights)
+        self.byte_position += float(weights.sum())
+        return (offsets / value * 1e9).astype(np.int64)
+
+    def _count_keys(self, index: int, encoding: Encoding, staged: Staged) -> None:
+        placement = self.scan.placements[encoding.key_placement]
+        keys = staged.framed[(placement.encoding, placement.framing)]
+        weights = staged.weights[index]
+        if encoding.every_key:
+            keep = keys.is_valid().to_numpy(zero_copy_only=False) if keys.null_count else None
+        else:
+            keyless = staged.placed[encoding.key_placement][1]
+            keep = ~keyless if keyless.any() else None
+        if keep is None:
+            self.keys[index].add(keys, weights)
+        else:
+            self.keys[index].add(keys.filter(pa.array(keep)), weights[keep])
+        measures = self.scan.measures
+        if self.keys[index].exceeds(measures.exact_keys, measures.exact_key_bytes):
+            self._flush(index)
+
+    def _flush(self, index: int) -> None:
+        """Past the exact-key limit: the design's keys join its sketch (merging is what moves
+        them there), and the moves their HyperLogLogs."""
+        part = self._counted(index)
+        self._keys_to_moves(index, part)
+        if self.key_counts is not None:
+            self.key_counts[index].add(part.keys)
+        # Merged at once (with an empty part the first time), so that the table goes into the
+        # sketch now rather than staying alongside the next one.
+        flushed = self.flushed[index] or LoadAggregate.empty(part.partition_count)
+        self.flushed[index] = LoadAggregate.merge_all([flushed, part])
+        self.keys[index] = KeyCounts()
+
+    def _counted(self, index: int) -> LoadAggregate:
+        """An aggregate holding only the design's key table."""
+        placement = self.scan.encodings[index].key_placement
+        part = LoadAggregate.empty(self.scan.placements[placement].partition_count)
+        part.keys = self.keys[index].table()
+        part.key_limit = self.scan.measures.exact_keys
+        part.key_bytes_limit = self.scan.measures.exact_key_bytes
+        part.partitioner = self.scan.clients[placement].name
+        return part
+
+    def _keys_to_moves(self, index: int, part: LoadAggregate) -> None:
+        """Give the moves that compare this design's keys its distinct keys."""
+        scan = self.scan
+        for move, (before, after) in zip(self.moves, scan.moves, strict=True):
+            if scan.encodings[index].key_placement != before or not part.keys.num_rows:
+                continue
+            keys = part.keys.column("key").combine_chunks()
+            placed = move_placements(scan, keys, before, after)
+            move.add_keys(hash64(keys), *placed)
+
+    def result(self) -> ScanAggregate:
+        """The aggregate of every batch counted."""
+        scan = self.scan
+        loads = list(self.totals)
+        for number, grid in enumerate(self.grids or ()):
+            loads[number].windows = grid.table()
+            if scan.keyed_windows and grid.low is not None:
+                loads[number].first_ns = grid.low * scan.window_ns
+        for index, encoding in enumerate(scan.encodings):
+            if self.keys[index] is None:
+                continue
+            part = self._counted(index)
+            # The moves' sketches and the key-count sample see every key once the exact table
+            # is gone: after a flush, or when pieces merged later may pass the limit.
+            if self.flushed[index] is not None or self.piece:
+                self._keys_to_moves(index, part)
+                if self.key_counts is not None:
+                    self.key_counts[index].add(part.keys)
+            parts = [loads[encoding.key_placement], part]
+            if self.flushed[index] is not None:
+                parts.insert(1, self.flushed[index])
+            loads[encoding.key_placement] = LoadAggregate.merge_all(parts)
+        sample = None
+        if self.samples is not None:
+            sample = KeySample.merge_all(self.samples) if self.samples else KeySample()
+        return ScanAggregate(loads, self.order, self.moves, self.keyless, sample,
+                             self.key_counts, self.empty_key_events)  # fmt: skip
+
+
+def move_placements(
+    scan: Scan, keys: pa.Array, before: int, after: int
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Distinct keys of the ``before`` placement's key table (framed as it frames them) placed
+    before and after: (partitions, keyless) each."""
+    first, second = scan.placements[before], scan.placements[after]
+    placed_before = place_many(keys, [(scan.clients[before], first.partition_count)])[0]
+    if second.framing != first.framing:
+        payload = keys
+        if first.framing and len(keys):
+            # An explicit end: pyarrow 26's binary_slice overflows without one.
+            longest = pc.max(pc.binary_length(keys)).as_py() or 0
+            payload = pc.binary_slice(keys, len(first.framing), max(longest, len(first.framing)))
+        keys = frame(payload, second.framing)
+    placed_after = place_many(keys, [(scan.clients[after], second.partition_count)])[0]
+    return placed_before, placed_after
+
+
+def scan_batches(
+    batches: Iterable[Batch | tuple[Batch, Staged]],
+    scan: Scan,
+    *,
+    on_batch: Callable[[int], None] | None = None,
+    keyless_start: int = 0,
+    piece: bool = False,
+) -> ScanAggregate:
+    """One pass of ``scan`` over a stream of batches (bounded memory). A batch may come
+    already placed (see :func:`partsim.engine.parse_ahead`). ``keyless_start`` numbers the
+    first keyless record: pieces read in parallel (``piece``) start far apart, so their
+    keyless picks are independent draws."""
+    run = ScanRun(scan, keyless_start, piece)
+    for item in batches:
+        batch, staged = item if isinstance(item, tuple) else (item, None)
+        if batch.num_rows == 0:
+            continue
+        run.count(staged if staged is not None else scan.place(batch))
+        if on_batch is not None:
+            on_batch(batch.num_rows)
+    return run.result()
+
+
+def bind_scan(scan: Scan, available: Sequence[str]) -> Scan:
+    """Check the scan against the input's columns; fail naming the columns there are. A
+    record key without a design takes each field from the column of its name."""
+    encodings = []
+    for design, encoding in zip(scan.designs, scan.encodings, strict=True):
+        if design is None:
+            encoding = replace(
+                encoding,
+                record_columns=record_columns(
+                    *(encoding.record_producers or (encoding.producer,)), available=available
+                ),
+            )
+        else:
+            design.check_columns(available, encoding.option)
+        encodings.append(encoding)
+    for option, column in scan.measures.columns().items():
+        parse_design(column).check_columns(available, option)
+    value_sizes = scan.measures.size is None and "value_size" in available
+    return replace(scan, encodings=tuple(encodings), value_sizes=value_sizes)
+
+
+def record_columns(*producers: ProducerOptions, available: Sequence[str]) -> tuple:
+    """A record key's (field path, column) pairs: each field of the producers' record
+    schemas from the column of its name (:func:`partsim.schemas.column_plan`)."""
+    from partsim.schemas import column_plan
+
+    columns: dict = {}
+    for producer in producers:
+        columns.update(column_plan(producer.key_serializer().serializer(), available))
+    return tuple(columns.items())
+
+
+# ----------------------------------------------------------------- one placement
 @dataclass(frozen=True)
 class BatchPlan:
-    """How each batch of events becomes an aggregate: configured once, then called per batch.
+    """One key design placed by one partitioner over one partition count, with its measures:
+    the :class:`Scan` that ``partsim analyze`` runs (:meth:`scan`), and what its result is
+    read with.
 
     ``value_sizes``: the input has ``value_size`` (a kcat dump or a live sample), which
     gives each event's bytes without ``size`` (set by :func:`bind_columns`).
@@ -79,137 +655,64 @@ class BatchPlan:
         object.__setattr__(self, "window_ns", self.measures.window_ns)
 
     def columns(self) -> list[str]:
-        """The input columns the plan reads (a source need read only these:
-        :meth:`partsim.io.EventSource.select`)."""
-        if self.design is not None:
-            wanted = list(self.design.columns)
-        else:  # a record key: the columns of its fields (bind_columns set them)
-            wanted = list(dict.fromkeys(column for _, column in self.record_columns))
-        value_size = "value_size" if self.value_sizes else None
-        for extra in (*self.measures.columns().values(), value_size):
-            if extra and extra not in wanted:
-                wanted.append(extra)
-        return wanted
+        """The input columns the plan reads (:meth:`Scan.columns`)."""
+        return self.scan().columns()
 
     @property
     def size_source(self) -> str:
-        """Where each event's bytes come from, as every command's summary states it: the
-        --size column, else key + value size where the input has them (kcat dumps, live
-        samples), else :data:`NO_SIZES`."""
-        if self.measures.size:
-            return f"column {self.measures.size}"
-        return "key + value_size" if self.value_sizes else NO_SIZES
+        """Where each event's bytes come from (:func:`size_source`)."""
+        return size_source(self.measures, self.value_sizes)
 
-    @property
-    def parser(self) -> EventParser:
-        """The events stage's first step: usable rows, sizes and times."""
-        measures = self.measures
-        return EventParser(measures.size, measures.timestamp, self.strict, self.value_sizes)
+    def scan(self) -> Scan:
+        """The scan of this one placement: its key table counted, its entities followed."""
+        framing = self.producer.framing()
+        encoding = Encoding(self.producer, weight_framing=framing, key_placement=0,
+                            record_columns=self.record_columns)  # fmt: skip
+        return Scan(
+            encodings=(encoding,),
+            placements=(Placement(0, self.partitioner.name, self.partition_count, framing),),
+            measures=self.measures, strict=self.strict, value_sizes=self.value_sizes,
+            seed=self.producer.seed, ordered=(0,) if self.measures.order_by else (),
+        )  # fmt: skip
 
     @property
     def encoder(self) -> KeyEncoder:
-        """The events stage's second step: key bytes and bytes per event."""
+        """Key bytes (framed) and bytes per event; its ``label`` names the key."""
         return KeyEncoder(self.design, self.producer, size_column=bool(self.measures.size),
                           record_columns=self.record_columns, strict=self.strict)  # fmt: skip
 
     def rows(self, batch: Batch) -> Rows:
-        """The batch's usable rows, with sizes and times parsed: the part of :meth:`prepare`
-        that does not depend on the key design (plans that share size, timestamp and
-        strictness can share it)."""
-        return self.parser(batch)
+        """The batch's usable rows, with sizes and times parsed."""
+        return self.scan().parser(batch)
 
     def prepare(self, batch: Batch, rows: Rows | None = None) -> Events:
-        """A batch's usable events: key bytes, bytes per event, times, and the rest skipped.
-
-        ``rows`` is the batch's :meth:`rows`, when already parsed for another design."""
+        """A batch's usable events: key bytes (framed), bytes per event, times, and the rest
+        skipped. ``rows`` is the batch's :meth:`rows`, when already parsed."""
         return self.encoder(rows if rows is not None else self.rows(batch))
 
-    def place(self, batch: Batch, rows: Rows | None = None) -> Placed:
-        """A batch's events and the partitions of their keys: the part of :meth:`aggregate`
-        that does not depend on the batches before (so it may run ahead, in another
-        thread)."""
-        return place(self.prepare(batch, rows), self.partitioner, self.partition_count)
-
-    def aggregate(
-        self,
-        batch: Batch,
-        keyless_seen: int,
-        rows: Rows | Placed | None = None,
-        keys: KeyCounts | None = None,
-    ) -> LoadAggregate:
-        """The aggregate of one batch; ``keyless_seen`` numbers its keyless records
-        (``rows``: the batch's :meth:`rows` or :meth:`place`, when already done). With
-        ``keys``, the per-key counts go there, and the aggregate's key table stays empty."""
-        placed = rows if isinstance(rows, Placed) else self.place(batch, rows)
-        keyless_count = int(placed.keyless.sum())
-        if keyless_count:
-            placed.partitions[placed.keyless] = keyless_fill(
-                self.partitioner.keyless, keyless_seen, keyless_count, self.partition_count,
-                self.producer.seed,
-            )  # fmt: skip
-        counts = KeyCounts() if keys is None else keys
-        out = count_events(placed, self.partition_count, counts, self.window_ns)
-        out.key_limit, out.partitioner = self.measures.exact_keys, self.partitioner.name
-        out.key_bytes_limit = self.measures.exact_key_bytes
-        if keys is None:
-            out.keys = counts.table()
-        if self.measures.order_by is not None:
-            out.entities = entity_pairs(
-                placed.events.batch.column(self.measures.order_by), placed.events.key_bytes
-            )
-        return out
+    def aggregate(self, batch: Batch, keyless_seen: int = 0) -> LoadAggregate:
+        """The aggregate of one batch, its keyless records numbered from ``keyless_seen``."""
+        return analyze_batches([batch], self, keyless_start=keyless_seen)
 
 
 def analyze_batches(
-    batches: Iterable[Batch | tuple[Batch, Rows | Placed]],
+    batches: Iterable[Batch | tuple[Batch, Staged]],
     plan: BatchPlan,
     *,
     on_batch: Callable[[int], None] | None = None,
     keyless_start: int = 0,
 ) -> LoadAggregate:
-    """Aggregate a stream of batches with ``plan``, merging as it goes (bounded memory).
-
-    A batch may come with its rows already parsed, or its keys placed (see
-    :func:`partsim.engine.parse_ahead`).
-    ``keyless_start`` numbers the first keyless record: pieces read in parallel start far
-    apart, so their keyless picks are independent draws."""
-    total = LoadAggregate.empty(plan.partition_count)
-    pending: list[LoadAggregate] = []
-    keys = KeyCounts()  # every batch's keys, in one table
-    keyless_seen = keyless_start
-    limit = plan.measures.exact_keys
-    for item in batches:
-        batch, rows = item if isinstance(item, tuple) else (item, None)
-        if batch.num_rows == 0:
-            continue
-        part = plan.aggregate(batch, keyless_seen, rows, keys)
-        keyless_seen += part.keyless_events
-        pending.append(part)
-        if limit is not None and keys.exceeds(limit, plan.measures.exact_key_bytes):
-            # Past the exact-key limit, merging is what moves the keys into the sketch.
-            total = LoadAggregate.merge_all([total, *pending, _counted(keys, plan)])
-            pending, keys = [], KeyCounts()
-        elif sum(_pending_rows(p) for p in pending) > MERGE_ROWS:
-            total, pending = LoadAggregate.merge_all([total, *pending]), []
-        if on_batch is not None:
-            on_batch(batch.num_rows)
-    return LoadAggregate.merge_all([total, *pending, _counted(keys, plan)])
+    """Aggregate a stream of batches with ``plan`` (its one placement's
+    :class:`LoadAggregate`, with its per-entity ordering)."""
+    return plan_result(scan_batches(batches, plan.scan(), on_batch=on_batch,
+                                    keyless_start=keyless_start))  # fmt: skip
 
 
-def _counted(keys: KeyCounts, plan: BatchPlan) -> LoadAggregate:
-    """An aggregate holding only ``keys``' table: the keys counted since the last flush join
-    a merge as one more part."""
-    part = LoadAggregate.empty(plan.partition_count)
-    part.keys, part.key_limit, part.partitioner = (
-        keys.table(), plan.measures.exact_keys, plan.partitioner.name
-    )  # fmt: skip
-    part.key_bytes_limit = plan.measures.exact_key_bytes
-    return part
-
-
-def _pending_rows(part: LoadAggregate) -> int:
-    """The rows of a part's window and entity tables (merging sums them up)."""
-    return part.windows.num_rows + (part.entities.num_rows if part.entities is not None else 0)
+def plan_result(aggregate: ScanAggregate) -> LoadAggregate:
+    """The one placement's aggregate of a :class:`BatchPlan`'s scan, with its ordering."""
+    load = aggregate.loads[0]
+    load.order = aggregate.order
+    return load
 
 
 def make_plan(
@@ -254,12 +757,8 @@ def bind_columns(plan: BatchPlan, available: Sequence[str], key_option: str = "-
     ``key_option``, the option that gave the key design). A record key without a design
     takes each field from the column of its name."""
     if plan.design is None:
-        from partsim.schemas import column_plan
-
-        columns: dict = {}
-        for producer in plan.record_producers or (plan.producer,):
-            columns.update(column_plan(producer.key_serializer().serializer(), available))
-        plan = replace(plan, record_columns=tuple(columns.items()))
+        producers = plan.record_producers or (plan.producer,)
+        plan = replace(plan, record_columns=record_columns(*producers, available=available))
     else:
         plan.design.check_columns(available, key_option)
     for option, column in plan.measures.columns().items():

@@ -1,7 +1,13 @@
-"""The placement stage: events and their partition ids.
+"""The placement stage: events and their partition ids, under one configuration or many.
 
 A keyed record's partition is a function of its key bytes (the partitioner's hash, then its
-sign rule and modulus: :meth:`partsim.partitioners.Partitioner.hashed_partitions`). A record
+sign rule and modulus: :meth:`partsim.partitioners.Partitioner.hashed_partitions`).
+:class:`Placement` names one configuration (a key design, a partitioner and a partition
+count, with the Schema Registry framing). :func:`place_many` places one batch's key bytes
+under many configurations at once: partitioners that share an algorithm share one hash of
+each key, and those that also share a sign rule and a partition count share one reduction,
+so an extra partition count costs one reduction and a second client of the same algorithm
+costs nothing but its keyless rule. A record
 on the client's keyless path (a null key, or an empty key where the client treats it as
 null) gets its partition from :func:`keyless_fill`: a counter-based draw keyed by the seed
 and the record's position among keyless records, so a record's pick does not depend on how
@@ -10,14 +16,101 @@ the input was cut into batches.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from partsim.errors import DataError
 from partsim.events import Events
-from partsim.partitioners import Partitioner
+from partsim.hashing import _kernels, hash_array, kernel_backend
+from partsim.partitioners import Partitioner, get_partitioner, reduce_hashes
 
-__all__ = ["Placed", "keyless_fill", "place"]
+__all__ = ["Placed", "Placement", "frame", "keyless_fill", "place", "place_many"]
+
+#: The C kernel's code of each sign rule (``range`` stays in Python).
+_RULES = {"mask": 0, "abs": 1, "unsigned": 2}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One configuration a run places every record under: the key design ``encoding`` (an
+    index into the run's designs), Schema Registry ``framing`` (the bytes before each key's
+    payload, ``b""`` without), the ``partitioner``'s name and the ``partition_count``."""
+
+    encoding: int
+    partitioner: str
+    partition_count: int
+    framing: bytes = b""
+
+    @property
+    def client(self) -> Partitioner:
+        return get_partitioner(self.partitioner)
+
+
+def frame(key_bytes: pa.Array, framing: bytes) -> pa.Array:
+    """Keys with the framing put before each (a null key stays null)."""
+    if not framing:
+        return key_bytes
+    kind = key_bytes.type if pa.types.is_large_binary(key_bytes.type) else pa.binary()
+    joined = pc.binary_join_element_wise(pa.scalar(framing, kind), key_bytes, pa.scalar(b"", kind))
+    return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
+
+
+def reduced(hashes: np.ndarray, sign_rule: str, partition_count: int) -> np.ndarray:
+    """:func:`partsim.partitioners.reduce_hashes`, in C where the kernel is built."""
+    if sign_rule in _RULES and kernel_backend() == "c" and hashes.dtype.itemsize == 4:
+        out = np.empty(len(hashes), dtype=np.int32)
+        _kernels.reduce_hashes(
+            np.ascontiguousarray(hashes).view(np.uint32), _RULES[sign_rule], partition_count, out
+        )
+        return out
+    return reduce_hashes(hashes, sign_rule, partition_count)
+
+
+def place_many(
+    key_bytes: pa.Array, clients: Sequence[tuple[Partitioner, int]]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The hashed partition of each key and the keyless mask, as
+    :meth:`~partsim.partitioners.Partitioner.hashed_partitions` gives them, under each
+    ``(partitioner, partition_count)``; one hash per algorithm, one reduction per algorithm,
+    sign rule and count. The partition arrays may be shared between results: copy one before
+    changing it."""
+    count = len(key_bytes)
+    nulls = empties = None
+    hashes: dict[str, np.ndarray] = {}
+    reductions: dict[tuple[str, str, int], np.ndarray] = {}
+    out = []
+    for partitioner, partition_count in clients:
+        if partitioner.ignores_keys:
+            out.append((np.zeros(count, dtype=np.int32), np.ones(count, dtype=bool)))
+            continue
+        if nulls is None:
+            nulls = _mask(key_bytes.is_null())
+            empties = _mask(pc.equal(pc.binary_length(key_bytes), 0))
+        if partitioner.null_key == "reject" and (nulls.any() or empties.any()):
+            raise DataError(
+                f"partitioner {partitioner.name!r}: {partitioner.client} rejects null and empty "
+                f"keys ({int(nulls.sum())} null, {int(empties.sum())} empty)"
+            )
+        algorithm = partitioner.algorithm
+        if algorithm not in hashes:
+            hashes[algorithm] = hash_array(key_bytes, algorithm)  # nulls hash as empty keys
+        reduction = (algorithm, partitioner.sign_rule, partition_count)
+        if reduction not in reductions:
+            reductions[reduction] = reduced(
+                hashes[algorithm], partitioner.sign_rule, partition_count
+            )
+        out.append((reductions[reduction], partitioner._keyless(nulls, empties)))
+    return out
+
+
+def _mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], pa.bool_())
+    return values.to_numpy(zero_copy_only=False).astype(bool, copy=False)
 
 
 @dataclass(frozen=True)
@@ -32,7 +125,7 @@ class Placed:
 
 def place(events: Events, partitioner: Partitioner, partition_count: int) -> Placed:
     """The events with their keys' partitions (keyless records marked, not yet placed)."""
-    partitions, keyless = partitioner.hashed_partitions(events.key_bytes, partition_count)
+    partitions, keyless = place_many(events.key_bytes, [(partitioner, partition_count)])[0]
     return Placed(events, partitions, keyless)
 
 

@@ -20,14 +20,18 @@ import pyarrow as pa
 
 from partsim.aggregates import window_counts
 from partsim.compare import check_byte_rate, parse_rate
-from partsim.engine import prefetch
 from partsim.errors import DataError, UsageError
 from partsim.events import parse_window
-from partsim.keycounts import sum_by
 from partsim.lag import simulate_lag
-from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split_options
-from partsim.pipeline import NO_SIZES, BatchPlan, bind_columns
-from partsim.placement import keyless_fill
+from partsim.options import (
+    EngineOptions,
+    InputOptions,
+    MeasureOptions,
+    ProducerOptions,
+    split_options,
+)
+from partsim.pipeline import NO_SIZES, BatchPlan, Encoding, Scan
+from partsim.placement import Placement
 
 __all__ = ["SimulationResult", "simulate"]
 
@@ -85,6 +89,7 @@ def simulate(
     input_options: InputOptions | None = None,
     producer_options: ProducerOptions | None = None,
     measure_options: MeasureOptions | None = None,
+    engine_options: EngineOptions | None = None,
     progress: bool = False,
     **options: object,
 ) -> SimulationResult:
@@ -109,9 +114,9 @@ def simulate(
     from partsim.assignors import assign_partitions, default_member_ids, sweep_consumers
     from partsim.keyless import KEYLESS_CLIENTS, ProducerConfig
 
-    producer, measures, reader = split_options(
-        dict(options), ProducerOptions, MeasureOptions, InputOptions,
-        given=(producer_options, measure_options, input_options),
+    producer, measures, reader, engine = split_options(
+        dict(options), ProducerOptions, MeasureOptions, InputOptions, EngineOptions,
+        given=(producer_options, measure_options, input_options, engine_options),
     )  # fmt: skip
     key, seed, timestamp = producer.key, producer.seed, measures.timestamp
     capacity, unit = parse_rate(consumer_capacity, "--consumer-capacity")
@@ -149,9 +154,10 @@ def simulate(
     search = max_lag_seconds is not None
     if isinstance(record_size, bool) or not isinstance(record_size, int) or record_size < 1:
         raise UsageError(f"--record-size must be a whole number of bytes >= 1; got {record_size!r}")
-    series, keys_by_step, keyless, described = _read(
-        inputs, plan, target, step_ns, search, record_size, reader, progress
-    )
+    series, by_count, keyless, described = _read(
+        inputs, plan, target, search, partition_candidates or _DEFAULT_CANDIDATES, record_size,
+        reader, engine, progress,
+    )  # fmt: skip
     check_byte_rate((capacity, unit), series.size_source, "--consumer-capacity")
     check_byte_rate(target, series.size_source, "--rate")
     keyless_path = (client, config, seed, step_ns)
@@ -216,8 +222,7 @@ def simulate(
             arrivals, partition_count, assignor, capacity, step_seconds, max_lag_seconds
         )
         summary["smallest_partition_count"] = _smallest_partitions(
-            keys_by_step, keyless, series, plan, factor, unit, capacity, step_seconds,
-            max_lag_seconds, partition_candidates or _DEFAULT_CANDIDATES,
+            by_count, keyless, series, factor, unit, capacity, step_seconds, max_lag_seconds,
             keyless_path,
         )  # fmt: skip
     broker_frame = None
@@ -263,98 +268,65 @@ def simulate(
                             consumer_lag=consumer_lag, brokers=broker_frame)  # fmt: skip
 
 
-def _read(inputs, plan, target, step_ns, search, record_size, reader: InputOptions, progress):
-    """Arrivals per step and partition (keyless records through the client's simulator), and
-    with ``search`` the per-step key counts needed to try other partition counts, with the
-    keyless records' times and sizes."""
-    from partsim.progress import Progress
+def _read(inputs, plan, target, search, candidates, record_size, reader: InputOptions,
+          engine: EngineOptions, progress):  # fmt: skip
+    """Arrivals per step and partition of the keyed records, the keyless records' times and
+    sizes (in time order, for the client's simulated keyless path), and with ``search`` the
+    keyed arrivals under every candidate partition count: one pass that places each record
+    under all of them (one hash, one reduction per count)."""
+    from partsim.engine import run_scan
 
-    source = reader.open(inputs)
-    plan = bind_columns(plan, source.columns)
-    count = plan.partition_count
-    keyed_parts, keyless_times, keyless_sizes, key_parts = [], [], [], []
-    keyless_weights = []  # their bytes as counted: 1 per event without sizes, as everywhere
-    position = 0  # records seen, for synthesized times
-    skipped = 0  # rows with an unparsable size or timestamp
-    byte_position = 0.0
-    with Progress(enabled=progress, total_bytes=source.bytes_total) as bar:
-        for batch in prefetch(source):
-            if batch.num_rows == 0:
-                continue
-            events = plan.prepare(batch)
-            skipped += events.skipped
-            if events.times is not None:
-                times = events.times
-            else:  # records arrive in input order at the target rate
-                value, unit = target
-                if unit == "messages":
-                    offsets = position + np.arange(len(events.weights))
-                else:
-                    offsets = byte_position + np.cumsum(events.weights) - events.weights
-                times = (offsets / value * 1e9).astype(np.int64)
-            partitions, keyless = plan.partitioner.hashed_partitions(events.key_bytes, count)
-            if plan.partitioner.null_keyless:  # keys ignored, but only null keys are sticky
-                per_record = keyless & ~np.asarray(events.key_bytes.is_null(), dtype=bool)
-                picked = int(per_record.sum())
-                partitions[per_record] = keyless_fill(
-                    plan.partitioner.keyless, position, picked, count, plan.producer.seed
-                )
-                keyless &= ~per_record
-            position += len(events.weights)
-            byte_position += float(events.weights.sum())
-            hashed = ~keyless
-            steps = times // step_ns
-            if hashed.any():
-                keyed_parts.append(window_counts(steps[hashed], partitions[hashed],
-                                                  events.weights[hashed], count))  # fmt: skip
-            if keyless.any():
-                keyless_times.append(times[keyless])
-                keyless_weights.append(events.weights[keyless])
-                # Batching runs on bytes: without sizes, a record is record_size bytes.
-                sized = plan.measures.size is not None or plan.value_sizes
-                keyless_sizes.append(events.weights[keyless] if sized else
-                                     np.full(int(keyless.sum()), float(record_size)))  # fmt: skip
-            if search:
-                per_key = pa.table({
-                    "window": pa.array(steps), "key": events.key_bytes,
-                    "count": pa.array(np.ones(len(steps), dtype=np.int64)),
-                    "bytes": pa.array(events.weights),
-                })  # fmt: skip
-                key_parts.append(sum_by(per_key, ["window", "key"], ["count", "bytes"]))
-            bar.update(batch.num_rows, source.bytes_read)
-    skipped += source.skipped_rows
-    if position == 0:
+    framing = plan.producer.framing()
+    counts = [plan.partition_count, *(sorted(set(candidates)) if search else ())]
+    scan = Scan(
+        encodings=(Encoding(plan.producer, weight_framing=framing),),
+        placements=tuple(Placement(0, plan.partitioner.name, count, framing) for count in counts),
+        measures=plan.measures, strict=plan.strict, seed=plan.producer.seed,
+        keyed_windows=True, keyless_records=True,
+        rate=target if plan.measures.timestamp is None else None,
+    )  # fmt: skip
+    done = run_scan(inputs, scan, input_options=reader, engine_options=engine, progress=progress)
+    result = done.aggregate
+    main = result.loads[0]
+    skipped = main.skipped_rows
+    if main.events == 0:
         detail = f" ({skipped} unparsable rows skipped)" if skipped else ""
-        raise DataError(f"no events in {source.describe()}{detail}")
-    keyless_count = int(sum(len(t) for t in keyless_times))
+        raise DataError(f"no events in {done.label}{detail}")
+    step_ns = scan.window_ns
     keyless = None
-    if keyless_count:
-        times = np.concatenate(keyless_times)
-        sizes = np.concatenate(keyless_sizes)
-        weights = np.concatenate(keyless_weights)
+    pieces = [piece for piece in result.keyless if len(piece[0])]
+    if pieces:
+        times = np.concatenate([piece[0] for piece in pieces])
+        # Their bytes as counted (1 per event without sizes, as everywhere); the batching
+        # runs on bytes: without sizes, a record is record_size bytes.
+        weights = np.concatenate([piece[1] for piece in pieces])
+        sized = plan.measures.size is not None or done.scan.value_sizes
+        sizes = weights if sized else np.full(len(times), float(record_size))
         order = np.argsort(times, kind="stable")
         keyless = (times[order], sizes[order], weights[order])
     # The step range covers keyed and keyless records; where keyless records go is decided
     # once the scale factor is known (see _add_keyless).
-    windows = [part.column("window").to_numpy() for part in keyed_parts]
+    windows = [main.windows.column("window").to_numpy()]
     if keyless is not None:
         windows.append(keyless[0] // step_ns)
     every = np.concatenate(windows)
     first, last = int(every.min()), int(every.max())
+    messages, nbytes = _grid(main.windows, first, last, plan.partition_count)
+    keyless_count = 0 if keyless is None else len(keyless[0])
+    series = _Series(messages, nbytes, first, keyless_count, skipped, done.scan.size_source)
+    by_count = dict(zip(counts[1:], result.loads[1:], strict=True)) if search else None
+    return series, by_count, keyless, done.label
+
+
+def _grid(windows: pa.Table, first: int, last: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Messages and bytes per step (``first`` to ``last``) and partition, from window counts."""
     messages = np.zeros((last - first + 1, count))
     nbytes = np.zeros((last - first + 1, count))
-    if keyed_parts:
-        cells = sum_by(pa.concat_tables(keyed_parts), ["window", "partition"],
-                       ["messages", "bytes"])  # fmt: skip
-        rows = cells.column("window").to_numpy() - first
-        columns = cells.column("partition").to_numpy()
-        messages[rows, columns] = cells.column("messages").to_numpy()
-        nbytes[rows, columns] = cells.column("bytes").to_numpy()
-    keys = None
-    if search:
-        keys = sum_by(pa.concat_tables(key_parts), ["window", "key"], ["count", "bytes"])
-    series = _Series(messages, nbytes, first, keyless_count, skipped, plan.size_source)
-    return series, keys, keyless, source.describe()
+    rows = windows.column("window").to_numpy() - first
+    columns = windows.column("partition").to_numpy()
+    messages[rows, columns] = windows.column("messages").to_numpy()
+    nbytes[rows, columns] = windows.column("bytes").to_numpy()
+    return messages, nbytes
 
 
 def _keyless_counts(keyless, partition_count, client, config, seed, step_ns) -> pa.Table:
@@ -441,26 +413,21 @@ def _smallest_consumers(arrivals, partition_count, assignor, capacity, step_seco
         "finer key or faster consumers are needed")}  # fmt: skip
 
 
-def _smallest_partitions(keys, keyless, series, plan, factor, unit, capacity, step_seconds, slo,
-                         candidates, keyless_path):  # fmt: skip
+def _smallest_partitions(by_count, keyless, series, factor, unit, capacity, step_seconds, slo,
+                         keyless_path):  # fmt: skip
     """The smallest candidate partition count that meets the SLO with one consumer each.
 
-    Keyed records are re-hashed for each count; keyless records go through the client's
-    keyless path again, as :func:`simulate` places them."""
-    from partsim.compare import _key_partitions
-
+    Keyed records were placed under every candidate count in the same pass; keyless records
+    go through the client's keyless path again, as :func:`simulate` places them."""
     first = series.first_step
-    rows = keys.column("window").to_numpy() - first
-    steps = series.messages.shape[0]
-    weights = keys.column("count" if unit == "messages" else "bytes").to_numpy() * factor
+    last = first + series.messages.shape[0] - 1
     hottest = 0.0
-    for count in sorted(set(candidates)):
-        partition = _key_partitions(keys.column("key"), plan.partitioner, count)
-        arrivals = np.zeros((steps, count))
-        hashed = partition >= 0  # null keys and keys the client treats as null are -1
-        np.add.at(arrivals, (rows[hashed], partition[hashed]), weights[hashed])
+    candidates = sorted(by_count)
+    for count in candidates:
+        messages, nbytes = _grid(by_count[count].windows, first, last, count)
+        arrivals = (messages if unit == "messages" else nbytes) * factor
         if keyless is not None:
-            zeros = np.zeros((steps, count))
+            zeros = np.zeros((series.messages.shape[0], count))
             loose, loose_bytes, _ = _add_keyless(zeros, zeros, keyless, first, count, factor,
                                                  keyless_path)  # fmt: skip
             arrivals += (loose if unit == "messages" else loose_bytes) * factor

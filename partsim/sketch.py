@@ -51,10 +51,12 @@ __all__ = [
     "DEFAULT_EXACT_KEYS",
     "DEFAULT_EXACT_KEY_BYTES",
     "LONG_KEY",
+    "HyperLogLog",
     "KeySketch",
     "SketchedKeys",
     "check_exact_key_bytes",
     "check_exact_keys",
+    "hash64",
 ]
 
 #: Distinct keys counted exactly before the key table is replaced by sketches.
@@ -79,11 +81,80 @@ UPDATE_BYTES = 8 << 20
 LG_K = 12
 
 
-def check_exact_keys(value: object) -> int:
-    """``exact_keys`` as an int, or a one-line :class:`UsageError`."""
+def check_exact_keys(value: object, option: str = "--exact-keys") -> int:
+    """``exact_keys`` (or another limit, named ``option``) as an int, or a one-line
+    :class:`UsageError`."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise UsageError(f"--exact-keys must be a whole number >= 1; got {value!r}")
+        raise UsageError(f"{option} must be a whole number >= 1; got {value!r}")
     return int(value)
+
+
+def hash64(keys: pa.Array) -> np.ndarray:
+    """A 64-bit hash of each key (binary; a null as the empty key): Kafka's murmur2 and FNV-1a
+    side by side, from the C kernels."""
+    from partsim.hashing import hash_array
+
+    return (hash_array(keys, "murmur2").view(np.uint32).astype(np.uint64) << 32) | (
+        hash_array(keys, "fnv1a").astype(np.uint64)
+    )
+
+
+class HyperLogLog:
+    """A HyperLogLog sketch of distinct 64-bit hashes (Flajolet et al. 2007), in numpy: one
+    register per bucket of the hash's top ``lg_k`` bits holds the largest rank seen. It merges
+    by registerwise maximum. With ``lg_k`` 14 (16 KiB), the relative standard error is
+    1.04 / 2**7, about 0.8%; :meth:`interval` gives the estimate ± 2.5 standard errors (about
+    2%), which also covers the estimators' bias near their switch (linear counting up to 3.5
+    distinct hashes per register, the raw HLL estimate above).
+
+    >>> sketch = HyperLogLog()
+    >>> sketch.update(hash64(pa.array([f"user-{i}".encode() for i in range(100_000)])))
+    >>> low, high = sketch.interval()
+    >>> low < 100_000 < high
+    True
+    """
+
+    def __init__(self, lg_k: int = 14) -> None:
+        self.lg_k = lg_k
+        self.registers = np.zeros(1 << lg_k, dtype=np.uint8)
+
+    def update(self, hashes: np.ndarray) -> None:
+        """Add 64-bit hashes (uint64)."""
+        if not len(hashes):
+            return
+        hashes = np.asarray(hashes, dtype=np.uint64)
+        index = (hashes >> np.uint64(64 - self.lg_k)).astype(np.intp)
+        # The rank of the rest: its leading zeros + 1, at most 64 - lg_k + 1 (a guard bit).
+        rest = (hashes << np.uint64(self.lg_k)) | np.uint64(1 << (self.lg_k - 1))
+        _, exponent = np.frexp(rest.astype(np.float64))
+        rank = (65 - exponent).astype(np.uint8)
+        np.maximum.at(self.registers, index, rank)
+
+    def merge(self, other: HyperLogLog) -> None:
+        """Add ``other``'s hashes to this sketch."""
+        np.maximum(self.registers, other.registers, out=self.registers)
+
+    def estimate(self) -> float:
+        """The estimated count of distinct hashes (with linear counting for small counts)."""
+        m = len(self.registers)
+        alpha = 0.7213 / (1 + 1.079 / m)
+        raw = alpha * m * m / np.ldexp(1.0, -self.registers.astype(np.int64)).sum()
+        zeros = int((self.registers == 0).sum())
+        if zeros:  # linear counting, while it is the more accurate (up to 3.5 per register)
+            linear = m * np.log(m / zeros)
+            if linear <= 3.5 * m:
+                return float(linear)
+        return float(raw)
+
+    @property
+    def relative_error(self) -> float:
+        """The relative standard error, 1.04 / sqrt(registers)."""
+        return 1.04 / len(self.registers) ** 0.5
+
+    def interval(self) -> tuple[float, float]:
+        """The estimate ± 2.5 relative standard errors (at least 95%)."""
+        value, error = self.estimate(), 2.5 * self.relative_error
+        return value * (1 - error), value * (1 + error)
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*([kmgt]?)(i?)b?\s*$", re.IGNORECASE)
@@ -191,11 +262,7 @@ class KeySketch:
         many, the Python-level updates are what costs, and it moves each key's count by at
         most 1 per such update, which the bounds add (``skipped_rounds``).
         """
-        from partsim.hashing import hash_array
-
-        hashes = (hash_array(keys, "murmur2").view(np.uint32).astype(np.uint64) << 32) | (
-            hash_array(keys, "fnv1a").astype(np.uint64)
-        )
+        hashes = hash64(keys)
         order = np.argsort(partitions, kind="stable")
         edges = np.searchsorted(partitions[order], np.arange(self.partition_count + 1))
         by_partition = hashes[order].view(np.int64)

@@ -20,6 +20,24 @@ __all__ = ["MAX_WINDOW_CELLS", "window_table"]
 MAX_WINDOW_CELLS = 20_000_000
 
 
+def too_many_windows(
+    windows: int,
+    partition_count: int,
+    window_ns: int,
+    first_ns: int,
+    last_ns: int,
+    max_cells: int = MAX_WINDOW_CELLS,
+) -> DataError:
+    """The error for timestamps that span more window x partition cells than ``max_cells``."""
+    span = [pd.Timestamp(first_ns, tz="UTC"), pd.Timestamp(last_ns, tz="UTC")]
+    return DataError(
+        f"the timestamps span {windows:,} windows of {window_ns / 1e9:g} s "
+        f"({span[0].isoformat()} to {span[1].isoformat()}), which with {partition_count:,} "
+        f"partitions is more than {max_cells:,} window x partition cells; give a longer "
+        "--window or leave out the events far from the rest"
+    )
+
+
 def window_table(
     windows: pa.Table, partition_count: int, window_ns: int, first_ns: int, last_ns: int
 ) -> tuple[pd.DataFrame, dict]:
@@ -32,16 +50,7 @@ def window_table(
     seconds = window_ns / 1e9
     first, last = int(frame["window"].min()), int(frame["window"].max())
     if (last - first + 1) * count > MAX_WINDOW_CELLS:
-        span = [
-            pd.Timestamp(first_ns, tz="UTC"),
-            pd.Timestamp(last_ns, tz="UTC"),
-        ]
-        raise DataError(
-            f"the timestamps span {last - first + 1:,} windows of {seconds:g} s "
-            f"({span[0].isoformat()} to {span[1].isoformat()}), which with {count:,} partitions "
-            f"is more than {MAX_WINDOW_CELLS:,} window x partition cells; give a longer --window "
-            "or leave out the events far from the rest"
-        )
+        raise too_many_windows(last - first + 1, count, window_ns, first_ns, last_ns)
     # Every window x partition, zeros included, so a spreadsheet sees the idle partitions.
     full = pd.MultiIndex.from_product(
         [np.arange(first, last + 1), np.arange(count)], names=["window", "partition"]

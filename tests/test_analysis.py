@@ -187,7 +187,7 @@ def test_parsing_ahead_in_threads_does_not_change_the_aggregate() -> None:
     batches = table.to_batches(max_chunksize=1_000)
     one = analyze_batches(batches, plan)
     ahead = analyze_batches(
-        engine.prefetch(engine.parse_ahead(engine.prefetch(iter(batches)), plan)), plan
+        engine.prefetch(engine.parse_ahead(engine.prefetch(iter(batches)), plan.scan())), plan
     )
     for name in ("messages", "bytes", "keyed_messages", "keyed_bytes"):
         assert np.array_equal(getattr(one, name), getattr(ahead, name)), name

@@ -17,10 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import partsim
-from partsim.aggregates import LoadAggregate
+from partsim.aggregates import KeySample, LoadAggregate, key_sample
 from partsim.analysis import analyze
 from partsim.cli import main
-from partsim.compare import KeySample, sample_batch
 from partsim.design import KeyDesign, parse_design
 from partsim.errors import DataError, PartsimError, UsageError
 from partsim.io import open_events
@@ -180,8 +179,12 @@ def test_merged_partial_aggregates_equal_one_pass(rows, nulls, cuts, partition_c
     np.testing.assert_allclose(merged.bytes, one.bytes)
     assert merged.keys.sort_by("key").to_pylist() == one.keys.sort_by("key").to_pylist()
 
-    sample_one = sample_batch(plan, table, None)
-    sample_merged = KeySample.merge_all([sample_batch(plan, piece, None) for piece in pieces])
+    def sample(batch: pa.Table) -> KeySample:
+        events = plan.prepare(batch)
+        return key_sample(events.key_bytes, events.weights, events.skipped)
+
+    sample_one = sample(table)
+    sample_merged = KeySample.merge_all([sample(piece) for piece in pieces])
     assert (sample_merged.events, sample_merged.null_events) == (
         sample_one.events, sample_one.null_events)  # fmt: skip
     assert sample_merged.null_bytes == pytest.approx(sample_one.null_bytes)

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from partsim import hashing, keycounts, pipeline
+from partsim import hashing, keycounts
 from partsim.analysis import analyze
 from partsim.keycounts import KEY_SCHEMA, KeyCounts
 
@@ -140,10 +140,9 @@ def test_analysis_is_the_same_on_both_kernels(monkeypatch) -> None:
     pd.testing.assert_frame_equal(results["c"].windows, results["numpy"].windows)
 
 
-def test_keys_survive_a_window_merge_on_the_last_batch(kernel, monkeypatch) -> None:
-    """Window rows are merged when they add up; when the last batch sets that off, the keys
-    counted since the last flush must still reach the result."""
-    monkeypatch.setattr(pipeline, "MERGE_ROWS", 10)  # every batch's windows set it off
+def test_keys_survive_the_last_batch_beside_its_windows(kernel) -> None:
+    """Every batch counts windows beside its keys; the keys counted since the last flush must
+    still reach the result (a regression once dropped them when the last batch merged)."""
     events = pa.table({"k": [f"k{i % 50}" for i in range(4000)],
                        "ts": [str(1_700_000_000 + 60 * i) for i in range(4000)]})  # fmt: skip
     result = analyze(events, key="k", partition_count=4, timestamp="ts", batch_rows=1000, top=50)

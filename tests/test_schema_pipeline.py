@@ -224,3 +224,111 @@ def test_analyze_a_protobuf_key_from_its_columns(tmp_path, tmp_path_factory) -> 
     )  # fmt: skip
     assert result.partitions["messages"].tolist() == counts_of(keys)
     assert result.summary["skipped_rows"] == 1
+
+
+REGION_ENUM = json.dumps({"type": "enum", "name": "Region", "symbols": ["EU", "US"]})
+
+
+def test_sweep_designs_that_drop_other_rows_each_count_as_analyze_does(orders) -> None:
+    """One pass, three designs: plain text, an Avro enum that cannot hold APAC (those rows
+    are its skipped rows) and a record whose long cannot hold two ids. Each design counts
+    the rows its serializer can write, as ``analyze`` of that design alone does, and as
+    AvroSerializer's bytes place them; with --order-by the ordering follows the same rows."""
+    path, frame = orders
+    enum = f"region --key-format avro --key-schema {json.dumps(REGION_ENUM)} --schema-id 4"
+    record = "--key-format avro --key-schema " + json.dumps(json.dumps(json.loads(ORDER_KEY)))
+    designs = {"text": "region", "enum": enum, "record": record}
+    named = [f"{name}={text}" for name, text in designs.items()]
+    result = partsim.sweep(str(path), partition_counts=[PARTITIONS], order_by="region",
+                           designs=named)  # fmt: skip
+    table = result.table.set_index("design")
+    kept = frame[frame["region"] != "APAC"]
+    serializer = AvroSerializer(registry(), REGION_ENUM)  # id 1 in its registry: reframe to 4
+    oracle = counts_of([b"\x00\x00\x00\x00\x04" + serializer(r, KEY)[5:] for r in kept["region"]])
+    assert result.loads[("enum", "java", PARTITIONS)].tolist() == oracle
+    assert table.loc["enum", "events"] == len(kept)
+    assert table.loc["record", "events"] == len(frame) - 2
+    assert table.loc["text", "events"] == len(frame)
+    assert result.summary["skipped_rows_by_design"] == {
+        "text": 0, "enum": len(frame) - len(kept), "record": 2
+    }  # fmt: skip
+    for name, text in designs.items():
+        key, own = partsim.compare.design_key(text)
+        alone = partsim.analyze(str(path), key=key, partition_count=PARTITIONS, **own)
+        assert result.loads[(name, "java", PARTITIONS)].tolist() == (
+            alone.partitions["messages"].tolist()
+        )
+        assert alone.summary["skipped_rows"] == len(frame) - table.loc[name, "events"]
+    # A design swept alone follows its entities over its own rows, as analyze does.
+    enum_only = partsim.sweep(str(path), partition_counts=[PARTITIONS], order_by="order",
+                              designs=[f"enum={enum}"])  # fmt: skip
+    key, own = partsim.compare.design_key(enum)
+    alone = partsim.analyze(str(path), key=key, partition_count=PARTITIONS, order_by="order",
+                            **own)  # fmt: skip
+    row = enum_only.table.iloc[0]
+    assert row["ordering_preserved"] == alone.summary["ordering"]["ordering_preserved"]
+
+
+def test_whatif_on_a_protobuf_schema_id_streams_with_the_message_indexes(
+    tmp_path, tmp_path_factory
+) -> None:
+    """A new schema id for a Protobuf key whose message is the file's second (message
+    indexes [1]): the payload stays, so the streaming engine frames it both ways. Every
+    key's partition before and after comes from ProtobufSerializer's bytes (reframed for
+    the new id); the moved keys are shown decoded."""
+    module = compile_proto(tmp_path_factory)
+    rng = np.random.default_rng(11)
+    frame = pd.DataFrame({"city": [f"c{i}" for i in rng.integers(0, 200, 2_000)]})
+    path = tmp_path / "cities.csv"
+    frame.to_csv(path, index=False)
+    moved = partsim.whatif(str(path), partition_count=PARTITIONS, key_format="protobuf",
+                           key_schema=PROTO, key_message="shop.v1.Address", from_schema_id=1,
+                           to_schema_id=2)  # fmt: skip
+    serializer = protobuf_serializer(module.Address)
+    before = {}
+    for city in set(frame["city"]):
+        framed = serializer(module.Address(city=city), KEY)
+        assert framed[:7] == b"\x00\x00\x00\x00\x01\x02\x02"  # id 1, message indexes [1]
+        before[city] = framed
+    after = {city: b"\x00\x00\x00\x00\x02" + key[5:] for city, key in before.items()}
+
+    def partition(key: bytes) -> int:
+        return (murmur2(key) & 0x7FFFFFFF) % PARTITIONS
+
+    moving = {city for city in before if partition(before[city]) != partition(after[city])}
+    summary = moved.summary
+    assert summary["before"]["message_indexes"] == [1]
+    assert summary["keys_moved_count"] == len(moving)
+    assert summary["events_moved_count"] == int(frame["city"].isin(moving).sum())
+    assert summary["distinct_keys"] == len(before)
+    assert {json.loads(key)["city"] for key in moved.moves["key"]} == moving
+    loads = np.bincount([partition(before[c]) for c in frame["city"]], minlength=PARTITIONS)
+    assert moved.partitions["messages_before"].tolist() == loads.tolist()
+
+
+def test_ordering_across_designs_follows_the_rows_every_design_kept(tmp_path) -> None:
+    """Entities followed under two designs, one of which (an Avro enum without APAC) drops
+    rows: each design's ordering counts the rows both kept, so the designs compare entity
+    by entity on the same events. The oracle places each row's region with murmur2."""
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame({"customer": [f"c{i}" for i in rng.integers(0, 200, 600)],
+                          "region": rng.choice(["EU", "US", "APAC"], 600)})  # fmt: skip
+    path = tmp_path / "events.csv"
+    frame.to_csv(path, index=False)
+    enum = f"region --key-format avro --key-schema {json.dumps(REGION_ENUM)}"
+    result = partsim.sweep(str(path), partition_counts=[PARTITIONS], order_by="customer",
+                           designs=["text=region", f"enum={enum}"])  # fmt: skip
+
+    def preserved(rows: pd.DataFrame) -> float:
+        partition = rows["region"].map(lambda r: (murmur2(r.encode()) & 0x7FFFFFFF) % PARTITIONS)
+        per = rows.assign(partition=partition).groupby("customer")["partition"]
+        return float((per.nunique()[per.size() >= 2] == 1).mean())
+
+    expected = preserved(frame[frame["region"] != "APAC"])
+    assert expected != preserved(frame)  # the rows followed make a difference here
+    text = result.table.set_index("design").loc["text"]
+    assert text["events"] == len(frame)  # its loads count every row it serializes
+    assert text["ordering_preserved"] == pytest.approx(expected)
+    alone = partsim.analyze(str(path), key="region", partition_count=PARTITIONS,
+                            order_by="customer")  # fmt: skip
+    assert alone.summary["ordering"]["entities"] == frame["customer"].nunique()

@@ -201,3 +201,23 @@ def test_broker_latency_needs_one_value_per_partition() -> None:
         partsim.simulate(hot_key_minute(), key="k", timestamp="ts", partition_count=3,
                          consumer_capacity=600, adaptive=True,
                          broker_latency_ms=[0, 50])  # fmt: skip
+
+
+def test_librdkafka_random_sends_only_null_keys_down_the_sticky_path() -> None:
+    """librdkafka's ``random`` partitioner ignores keys, but rd_kafka_msg_partitioner gives
+    only NULL keys the sticky path; keyed records are random one by one (shared/reference
+    §3). So of 6,000 keyed and 2,000 null-key records only the 2,000 are keyless, and each
+    10 ms step (20 records at 2,000/s) spreads over most partitions."""
+    count = 8_000
+    keys = [None if i % 4 == 0 else f"k{i}" for i in range(count)]
+    times = pd.to_datetime(np.arange(count) * 500, unit="us", utc=True)
+    run = partsim.simulate(pd.DataFrame({"k": keys, "ts": times}), key="k", timestamp="ts",
+                           partition_count=6, step="10ms", consumer_capacity=10_000,
+                           partitioner="librdkafka:random")  # fmt: skip
+    assert run.summary["keyless_events"] == count // 4
+    assert run.summary["keyless_client"] == "librdkafka"
+    per_step = run.rates.pivot(index="time", columns="partition", values="messages_per_second")
+    used = (per_step.to_numpy() > 0).sum(axis=1)
+    # 20 records per 10 ms: 15 keyed ones at random cover ~5.5 of 6 partitions; the sticky
+    # path alone would put the step's records on 1 or 2.
+    assert used.mean() > 4.5

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from partsim.schemas.values import read_varint
 
-__all__ = ["recognize_keys"]
+__all__ = ["recognize_key_counts", "recognize_keys"]
 
 #: Distinct keys read to tell formats: enough to see a format, bounded on huge samples.
 MAX_DISTINCT = 20_000
@@ -121,12 +121,19 @@ def recognize_keys(keys: pa.Array | pa.ChunkedArray) -> dict:
     keys = keys.drop_null()
     if pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type):
         keys = keys.cast(pa.binary())
-    total = len(keys)
-    out: dict = {"framed_share": 0.0, "schema_ids": [], "unframed_json": None}
-    if not total:
-        return out
+    if not len(keys):
+        return recognize_key_counts([], [])
     counts = pc.value_counts(keys)
-    values, weights = counts.field("values").to_pylist(), counts.field("counts").to_pylist()
+    return recognize_key_counts(counts.field("values").to_pylist(),
+                                counts.field("counts").to_pylist())  # fmt: skip
+
+
+def recognize_key_counts(values: list[bytes], weights: list[int]) -> dict:
+    """:func:`recognize_keys` on distinct keys with their record counts, in order of first
+    appearance (that order breaks ties between equally frequent keys and ids)."""
+    out: dict = {"framed_share": 0.0, "schema_ids": [], "unframed_json": None}
+    if not values:
+        return out
     order = sorted(range(len(values)), key=lambda i: -weights[i])[:MAX_DISTINCT]
     by_id: Counter[int] = Counter()
     formats: dict[int, Counter[str]] = {}
