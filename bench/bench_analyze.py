@@ -34,6 +34,7 @@ printed with it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -153,14 +154,15 @@ def stage(name: str, path: Path, repeat: int) -> dict:
         figures["seconds"] = best_of(repeat, count, warm_up=True)
     elif name == "finish":
         from partsim import analysis
-        from partsim.engine import aggregate_events
+        from partsim.engine import run_scan
         from partsim.options import EngineOptions, InputOptions
-        from partsim.pipeline import make_plan
+        from partsim.pipeline import make_plan, plan_result
 
         plan = make_plan(48, key="customer_id", size="size_bytes", timestamp="ts")
-        done = aggregate_events(str(path), plan, input_options=InputOptions(),
-                                engine_options=EngineOptions())  # fmt: skip
-        aggregate, plan = done.aggregate, done.plan
+        done = run_scan(str(path), plan.scan(), input_options=InputOptions(),
+                        engine_options=EngineOptions())  # fmt: skip
+        aggregate = plan_result(done.aggregate)
+        plan = dataclasses.replace(plan, value_sizes=done.scan.value_sizes)
         spent = []
         simulate = analysis.uniform_reference
 
