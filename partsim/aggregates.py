@@ -34,6 +34,7 @@ __all__ = [
     "LoadAggregate",
     "MoveCounts",
     "WindowGrid",
+    "coarsened",
     "count_events",
     "entity_pairs",
     "key_sample",
@@ -68,6 +69,9 @@ class LoadAggregate:
     first_ns: int | None = None
     last_ns: int | None = None
     order: EntityOrder | None = None  # per-entity ordering (its placement 0), with order_by
+    # ``windows`` counts windows of ``window_factor`` windows each (a coarsening grid's; the
+    # window column is then ``window // window_factor``). 1: one window per row.
+    window_factor: int = 1
     # Past ``key_limit`` distinct keys, or ``key_bytes_limit`` bytes of them, ``keys``
     # empties into ``sketch`` (hashed with ``partitioner``, a registry name), and
     # ``sketch_reason`` says which limit it passed; None: the key table stays exact.
@@ -97,6 +101,7 @@ class LoadAggregate:
         starts = [p.first_ns for p in parts if p.first_ns is not None]
         ends = [p.last_ns for p in parts if p.last_ns is not None]
         orders = [p.order for p in parts if p.order is not None]
+        factor = max(p.window_factor for p in parts)
         merged = LoadAggregate(
             parts[0].partition_count,
             sum(p.messages for p in parts),
@@ -108,11 +113,12 @@ class LoadAggregate:
             sum(p.keyless_events for p in parts),
             sum(p.skipped_rows for p in parts),
             _sum_tables([p.keys for p in parts], ["key"], ["count", "bytes"], KEY_SCHEMA),
-            _sum_tables([p.windows for p in parts], ["window", "partition"],
-                        ["messages", "bytes"], WINDOW_SCHEMA),
+            _sum_tables([coarsened(p.windows, p.window_factor, factor) for p in parts],
+                        ["window", "partition"], ["messages", "bytes"], WINDOW_SCHEMA),
             min(starts) if starts else None,
             max(ends) if ends else None,
             EntityOrder.merge_all(orders) if orders else None,
+            factor,
         )  # fmt: skip
         limits = [p.key_limit for p in parts if p.key_limit is not None]
         merged.key_limit = min(limits) if limits else None
@@ -171,6 +177,23 @@ class LoadAggregate:
                 partitions,
             )  # fmt: skip
         self.keys = KEY_SCHEMA.empty_table()
+
+
+def coarsened(windows: pa.Table, factor: int, to_factor: int) -> pa.Table:
+    """A window table of ``factor`` windows per row re-binned to ``to_factor`` (a multiple of
+    it), cells summed.
+
+    >>> table = pa.table({"window": [4, 5, 6], "partition": pa.array([0, 0, 1], pa.int32()),
+    ...                   "messages": [1, 2, 3], "bytes": [1.0, 2.0, 3.0]})
+    >>> coarsened(table, 1, 2).sort_by("window").to_pydict()["messages"]
+    [3, 3]
+    """
+    if to_factor == factor or not windows.num_rows:
+        return windows
+    ratio = to_factor // factor
+    rows = pc.floor(pc.divide(windows.column("window").cast(pa.float64()), ratio)).cast(pa.int64())
+    table = windows.set_column(0, "window", rows)
+    return sum_by(table, ["window", "partition"], ["messages", "bytes"]).cast(WINDOW_SCHEMA)
 
 
 def _sum_tables(
@@ -255,10 +278,16 @@ class WindowGrid:
     #: Rows of pending sparse tables that trigger a merge.
     MERGE_ROWS = 4_000_000
 
-    def __init__(self, partition_count: int, window_ns: int, max_cells: int) -> None:
+    def __init__(
+        self, partition_count: int, window_ns: int, max_cells: int, coarsen: bool = False
+    ) -> None:
         self.partition_count = partition_count
         self.window_ns = window_ns
         self.max_cells = max_cells
+        # With ``coarsen``, a grid that would pass ``max_cells`` doubles its rows' width
+        # (``factor`` windows per row, aligned at window 0) instead of going sparse.
+        self.coarsen = coarsen
+        self.factor = 1
         self.first = 0  # the window of row 0
         self.messages = np.zeros((0, partition_count), dtype=np.int64)
         self.bytes = np.zeros((0, partition_count))
@@ -285,6 +314,10 @@ class WindowGrid:
         low, high = span if span is not None else (int(windows.min()), int(windows.max()))
         self.low = low if self.low is None else min(low, self.low)
         self.high = high if self.high is None else max(high, self.high)
+        if self.coarsen:
+            self._widen()
+            if self.factor > 1:
+                windows = windows // self.factor
         if self.sparse is None and not self._cover():
             self.sparse = [self._dense_table()] if len(self.messages) else []
             self.messages = self.bytes = None
@@ -295,10 +328,33 @@ class WindowGrid:
             return
         tally(partitions, weights, self.messages, self.bytes, windows=windows, first=self.first)
 
+    def _widen(self) -> None:
+        """Double the rows' width until rows ``low`` to ``high`` take at most ``max_cells``
+        cells, summing the rows already counted into the wider ones."""
+        factor = self.factor
+        while (self.high // factor - self.low // factor + 1) * self.partition_count > max(
+            self.max_cells, self.partition_count
+        ):
+            factor *= 2
+        if factor == self.factor:
+            return
+        ratio, self.factor = factor // self.factor, factor
+        if not len(self.messages):
+            return
+        first = self.first // ratio
+        lead = self.first - first * ratio  # rows before the grid's first in its new row
+        rows = -(-(lead + len(self.messages)) // ratio)
+        for name in ("messages", "bytes"):
+            old = getattr(self, name)
+            padded = np.zeros((rows * ratio, self.partition_count), dtype=old.dtype)
+            padded[lead : lead + len(old)] = old
+            setattr(self, name, padded.reshape(rows, ratio, self.partition_count).sum(axis=1))
+        self.first = first
+
     def _cover(self) -> bool:
         """Grow the grid to hold windows ``low`` to ``high`` (with room to grow on); False
         when that would take more than ``max_cells`` cells."""
-        low, high = self.low, self.high
+        low, high = self.low // self.factor, self.high // self.factor
         top = self.first + len(self.messages)
         if len(self.messages) and low >= self.first and high < top:
             return True

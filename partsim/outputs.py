@@ -729,6 +729,10 @@ def format_simulation(result) -> str:
         f"max lag {s['max_lag_messages']:,.0f} messages, {s['max_lag_seconds']:,.1f} s; "
         f"drains {s['time_to_drain_seconds']:,.1f} s after the last arrival",
     ]
+    if "step_widened" in s:
+        widened = s["step_widened"]
+        lines.append(f"step {widened['step_seconds']:g} s, not {widened['asked_seconds']:g} s: "
+                     f"{widened['reason']}")  # fmt: skip
     if s["slo_met"] is not None:
         verdict = "met" if s["slo_met"] else "NOT met"
         lines.append(f"SLO max lag {s['max_lag_seconds_slo']:g} s: {verdict}")

@@ -150,6 +150,9 @@ class Scan:
     simulator places them itself; records a key-ignoring client places at random one by one
     stay in), and ``keyless_records`` keeps those records' times and bytes (first placement).
     ``rate`` (value per second, unit) gives records without a timestamp times in input order.
+    ``window_cells`` bounds the first placement's window grid (window x partition cells): a
+    grid that would pass it widens its windows, doubling them, instead of keeping every cell
+    (its load's ``window_factor`` says by how much).
     ``key_sample`` also keeps the first design's exact, unbounded
     :class:`~partsim.aggregates.KeySample` (salting reads it).
 
@@ -173,6 +176,7 @@ class Scan:
     keyless_records: bool = False
     rate: tuple[float, str] | None = None
     key_sample: bool = False
+    window_cells: int | None = None
     designs: tuple[KeyDesign | None, ...] = field(init=False, repr=False, compare=False)
     clients: tuple[Partitioner, ...] = field(init=False, repr=False, compare=False)
     encoders: tuple[KeyEncoder, ...] = field(init=False, repr=False, compare=False)
@@ -334,8 +338,12 @@ class ScanRun:
         # One placement's grid may take MAX_WINDOW_CELLS cells (as analyze's window table
         # may); several share GRID_CELLS. Past that a grid keeps only the cells with events.
         cells = MAX_WINDOW_CELLS if count == 1 else max(1, GRID_CELLS // count)
-        self.grids = [WindowGrid(p.partition_count, scan.window_ns, cells)
-                      for p in scan.placements] if scan.windows else None  # fmt: skip
+        coarse = scan.window_cells is not None
+        self.grids = [
+            WindowGrid(p.partition_count, scan.window_ns, scan.window_cells, True)
+            if coarse and number == 0 else WindowGrid(p.partition_count, scan.window_ns, cells)
+            for number, p in enumerate(scan.placements)
+        ] if scan.windows else None  # fmt: skip
         self.keys: list[KeyCounts | None] = []
         self.flushed: list[LoadAggregate | None] = []  # each design's keys, past the limit
         for encoding in scan.encodings:
@@ -527,6 +535,7 @@ class ScanRun:
         loads = list(self.totals)
         for number, grid in enumerate(self.grids or ()):
             loads[number].windows = grid.table()
+            loads[number].window_factor = grid.factor
             if scan.keyed_windows and grid.low is not None:
                 loads[number].first_ns = grid.low * scan.window_ns
         for index, encoding in enumerate(scan.encodings):

@@ -12,13 +12,13 @@ the SLO check, and the smallest consumer and partition counts that meet it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from partsim.aggregates import window_counts
+from partsim.aggregates import coarsened, window_counts
 from partsim.compare import check_byte_rate, parse_rate
 from partsim.errors import DataError, UsageError
 from partsim.events import parse_window
@@ -34,6 +34,10 @@ from partsim.pipeline import NO_SIZES, BatchPlan, Encoding, Scan
 from partsim.placement import Placement
 
 __all__ = ["SimulationResult", "simulate"]
+
+#: Steps x partitions of the time series at most (per-step arrivals, rates and lag, 16 MiB an
+#: array): a longer span widens the step, doubling it, as many times as it needs.
+MAX_STEP_CELLS = 1_000_000
 
 _DEFAULT_CANDIDATES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 
@@ -63,6 +67,7 @@ class _Series:
     keyless_events: int
     skipped_rows: int = 0
     size_source: str = NO_SIZES  # where each event's bytes come from
+    step_factor: int = 1  # the step asked for, widened this many times (MAX_STEP_CELLS)
 
 
 def simulate(
@@ -160,6 +165,9 @@ def simulate(
     )  # fmt: skip
     check_byte_rate((capacity, unit), series.size_source, "--consumer-capacity")
     check_byte_rate(target, series.size_source, "--rate")
+    asked_seconds = step_seconds
+    step_ns *= series.step_factor
+    step_seconds = step_ns / 1e9
     keyless_path = (client, config, seed, step_ns)
     # The factor compares totals, which do not depend on where keyless records go.
     factor = _scale_factor(series, keyless, target, scale, step_seconds)
@@ -200,6 +208,7 @@ def simulate(
         "keyless_imbalance": _keyless_imbalance(keyless, partition_count, keyless_path),
         "step_seconds": step_seconds,
         "steps": int(messages.shape[0]),
+        **_widened(asked_seconds, step_seconds, partition_count),
         "scale_factor": factor,
         "total_rate_messages_per_second": float(total / (messages.shape[0] * step_seconds)),
         "consumer_capacity": {"value": capacity, "unit": f"{unit}/s"},
@@ -284,6 +293,7 @@ def _read(inputs, plan, target, search, candidates, record_size, reader: InputOp
         measures=plan.measures, strict=plan.strict, seed=plan.producer.seed,
         keyed_windows=True, keyless_records=True,
         rate=target if plan.measures.timestamp is None else None,
+        window_cells=MAX_STEP_CELLS,
     )  # fmt: skip
     done = run_scan(inputs, scan, input_options=reader, engine_options=engine, progress=progress)
     result = done.aggregate
@@ -292,7 +302,12 @@ def _read(inputs, plan, target, search, candidates, record_size, reader: InputOp
     if main.events == 0:
         detail = f" ({skipped} unparsable rows skipped)" if skipped else ""
         raise DataError(f"no events in {done.label}{detail}")
-    step_ns = scan.window_ns
+    # The candidates' grids (--max-lag-seconds) at the step the first one widened to.
+    step_factor = result.loads[0].window_factor
+    loads = [replace(load, windows=coarsened(load.windows, load.window_factor, step_factor),
+                     window_factor=step_factor) for load in result.loads]  # fmt: skip
+    main = loads[0]
+    step_ns = scan.window_ns * step_factor
     keyless = None
     pieces = [piece for piece in result.keyless if len(piece[0])]
     if pieces:
@@ -313,9 +328,22 @@ def _read(inputs, plan, target, search, candidates, record_size, reader: InputOp
     first, last = int(every.min()), int(every.max())
     messages, nbytes = _grid(main.windows, first, last, plan.partition_count)
     keyless_count = 0 if keyless is None else len(keyless[0])
-    series = _Series(messages, nbytes, first, keyless_count, skipped, done.scan.size_source)
-    by_count = dict(zip(counts[1:], result.loads[1:], strict=True)) if search else None
+    series = _Series(messages, nbytes, first, keyless_count, skipped, done.scan.size_source,
+                     step_factor)  # fmt: skip
+    by_count = dict(zip(counts[1:], loads[1:], strict=True)) if search else None
     return series, by_count, keyless, done.label
+
+
+def _widened(asked: float, step: float, partition_count: int) -> dict:
+    """The summary's note when the step was widened to keep the time series bounded."""
+    if step == asked:
+        return {}
+    return {"step_widened": {
+        "asked_seconds": asked, "step_seconds": step,
+        "reason": f"the input spans more than {MAX_STEP_CELLS:,} steps x partitions at "
+                  f"{asked:g} s over {partition_count} partitions; the step doubled until "
+                  "the time series fits (give a wider --step to choose it)",
+    }}  # fmt: skip
 
 
 def _grid(windows: pa.Table, first: int, last: int, count: int) -> tuple[np.ndarray, np.ndarray]:

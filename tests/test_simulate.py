@@ -221,3 +221,63 @@ def test_librdkafka_random_sends_only_null_keys_down_the_sticky_path() -> None:
     # 20 records per 10 ms: 15 keyed ones at random cover ~5.5 of 6 partitions; the sticky
     # path alone would put the step's records on 1 or 2.
     assert used.mean() > 4.5
+
+
+def _long_span() -> pd.DataFrame:
+    """40,000 events over 10 days (21.6 s apart) on 200 keys, placed by kafka-python's
+    murmur2 below: at 1 s steps over 48 partitions, 864,000 x 48 cells."""
+    rng = np.random.default_rng(3)
+    keys = [f"k{n}" for n in rng.zipf(1.3, 40_000) % 200]
+    return pd.DataFrame({"k": keys, "ts": 1.7e9 + np.arange(40_000) * 21.6})
+
+
+def test_a_long_span_widens_the_step_to_keep_the_series_bounded() -> None:
+    """Past MAX_STEP_CELLS steps x partitions the step doubles until the series fits: the
+    result is the simulation at the widened step, as if it had been asked for, and every
+    event is still counted on its own key's partition (kafka-python's murmur2)."""
+    from partsim.outputs import format_simulation
+    from partsim.simulation import MAX_STEP_CELLS
+
+    frame = _long_span()
+    options = dict(key="k", timestamp="ts", partition_count=48, consumers=4,
+                   consumer_capacity=0.05)  # fmt: skip
+    run = partsim.simulate(frame, **options)
+    s = run.summary
+    widened = s["step_widened"]
+    assert widened["asked_seconds"] == 1.0
+    # 864,000 s x 48 partitions: 32 s steps take 1,296,000 cells, 64 s the first that fit
+    # in 1M (13,500 x 48).
+    assert s["step_seconds"] == widened["step_seconds"] == 64.0
+    assert s["steps"] * 48 <= MAX_STEP_CELLS
+    expected = np.bincount(
+        [(kafka_python_murmur2(k.encode()) & 0x7FFFFFFF) % 48 for k in frame["k"]],
+        minlength=48,
+    )
+    sent = run.rates.groupby("partition")["messages_per_second"].sum() * 64.0
+    assert np.allclose(sent.reindex(range(48), fill_value=0).to_numpy(), expected)
+    assert "step 64 s, not 1 s: the input spans" in format_simulation(run)
+    asked = partsim.simulate(frame, step="64s", **options).summary
+    assert "step_widened" not in asked
+    for name in ("steps", "max_lag_messages", "max_lag_seconds", "time_to_drain_seconds",
+                 "consumers", "peak_to_mean"):  # fmt: skip
+        assert s[name] == asked[name], name
+
+
+def test_a_short_span_keeps_the_step_asked_for() -> None:
+    run = partsim.simulate(hot_key_minute(), key="k", timestamp="ts", partition_count=1,
+                           consumer_capacity=600)  # fmt: skip
+    assert run.summary["step_seconds"] == 1.0 and "step_widened" not in run.summary
+
+
+def test_a_widened_step_holds_for_the_partition_count_search() -> None:
+    """The candidate counts of --max-lag-seconds are simulated at the widened step too: the
+    search gives what it gives when that step is asked for."""
+    frame = _long_span()
+    options = dict(key="k", timestamp="ts", partition_count=48, consumers=2,
+                   consumer_capacity=0.02, max_lag_seconds=600,
+                   partition_candidates=[8, 48, 96])  # fmt: skip
+    widened = partsim.simulate(frame, **options).summary
+    asked = partsim.simulate(frame, step="64s", **options).summary
+    assert widened["step_seconds"] == 64.0
+    assert widened["smallest_partition_count"] == asked["smallest_partition_count"]
+    assert widened["smallest_consumer_count"] == asked["smallest_consumer_count"]
