@@ -68,7 +68,12 @@ from partsim.errors import BrokerError, DataError, PartsimError, UsageError
 from partsim.extras import missing_extra, require
 from partsim.files import atomic_write, check_writable
 from partsim.options import InputOptions
-from partsim.partitioners import check_partition_count, get_partitioner, partitioner_names
+from partsim.partitioners import (
+    bool_mask,
+    check_partition_count,
+    get_partitioner,
+    partitioner_names,
+)
 from partsim.schemas.wire import recognize_key_counts
 from partsim.sketch import DEFAULT_EXACT_KEY_BYTES, DEFAULT_EXACT_KEYS
 
@@ -1139,7 +1144,7 @@ class _VerifyCounts:
     def add(self, keys: pa.Array, observed: np.ndarray) -> None:
         """Count one batch: binary keys (nulls are keyless) and their observed partitions."""
         self.records += len(observed)
-        keyed_mask = _mask(keys.is_valid())
+        keyed_mask = bool_mask(keys.is_valid())
         keys, observed = keys.filter(pa.array(keyed_mask)), observed[keyed_mask]
         if not len(observed):
             return
@@ -1399,12 +1404,6 @@ def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values
 
 
-def _mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks() if values.num_chunks else pa.array([], pa.bool_())
-    return values.to_numpy(zero_copy_only=False).astype(bool, copy=False)
-
-
 def _scored_partitioners(partitioners: Sequence[str] | None) -> list[str]:
     names = (
         [get_partitioner(name).name for name in partitioners]
@@ -1499,7 +1498,7 @@ def observed_vs_predicted(
     chosen = get_partitioner(partitioner)
     keys = sample.table.column("key")
     observed = sample.table.column("partition").to_numpy(zero_copy_only=False).astype(np.int64)
-    keyed = ~_mask(keys.is_null())
+    keyed = ~bool_mask(keys.is_null())
     compared = 0
     matching = 0
     if keyed.any() and not chosen.ignores_keys:

@@ -191,15 +191,19 @@ class Partitioner:
         count = len(key_bytes)
         if self.ignores_keys:
             return np.zeros(count, dtype=np.int32), np.ones(count, dtype=bool)
-        nulls = _mask(key_bytes.is_null())
-        empties = _mask(pc.equal(pc.binary_length(key_bytes), 0))
+        keyless = self.keyless_of(*null_and_empty(key_bytes))
+        hashes = hash_array(key_bytes, self.algorithm)  # nulls hash as empty keys
+        return reduce_hashes(hashes, self.sign_rule, partition_count), keyless
+
+    def keyless_of(self, nulls: np.ndarray, empties: np.ndarray) -> np.ndarray:
+        """The keyless path's mask, given which keys are null and which empty
+        (:func:`null_and_empty`); :class:`DataError` for a key the service rejects."""
         if self.null_key == "reject" and (nulls.any() or empties.any()):
             raise DataError(
                 f"partitioner {self.name!r}: {self.client} rejects null and empty keys "
                 f"({int(nulls.sum())} null, {int(empties.sum())} empty)"
             )
-        hashes = hash_array(key_bytes, self.algorithm)  # nulls hash as empty keys
-        return reduce_hashes(hashes, self.sign_rule, partition_count), self._keyless(nulls, empties)
+        return self._keyless(nulls, empties)
 
     def _keyless(self, nulls: np.ndarray, empties: np.ndarray) -> np.ndarray:
         if self.ignores_keys:
@@ -214,12 +218,16 @@ class Partitioner:
 
 def keyless_mask(partitioner: Partitioner, key_bytes: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Which serialized keys ``partitioner`` does not hash: its keyless path, or rejected."""
-    nulls = _mask(key_bytes.is_null())
-    empties = _mask(pc.equal(pc.binary_length(key_bytes), 0))
-    return partitioner._keyless(nulls, empties)
+    return partitioner._keyless(*null_and_empty(key_bytes))
 
 
-def _mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def null_and_empty(key_bytes: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Which serialized keys are null, and which are empty (``b""``)."""
+    return bool_mask(key_bytes.is_null()), bool_mask(pc.equal(pc.binary_length(key_bytes), 0))
+
+
+def bool_mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An Arrow boolean array (or chunked array) as a numpy bool array."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks() if values.num_chunks else pa.array([], pa.bool_())
     return values.to_numpy(zero_copy_only=False).astype(bool, copy=False)

@@ -663,10 +663,6 @@ class BatchPlan:
         object.__setattr__(self, "partition_count", check_analysis_partitions(self.partition_count))
         object.__setattr__(self, "window_ns", self.measures.window_ns)
 
-    def columns(self) -> list[str]:
-        """The input columns the plan reads (:meth:`Scan.columns`)."""
-        return self.scan().columns()
-
     @property
     def size_source(self) -> str:
         """Where each event's bytes come from (:func:`size_source`)."""

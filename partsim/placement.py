@@ -23,10 +23,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from partsim.errors import DataError
 from partsim.events import Events
 from partsim.hashing import _kernels, hash_array, kernel_backend
-from partsim.partitioners import Partitioner, get_partitioner, reduce_hashes
+from partsim.partitioners import Partitioner, get_partitioner, null_and_empty, reduce_hashes
 
 __all__ = ["Placed", "Placement", "frame", "keyless_fill", "place", "place_many"]
 
@@ -88,13 +87,8 @@ def place_many(
             out.append((np.zeros(count, dtype=np.int32), np.ones(count, dtype=bool)))
             continue
         if nulls is None:
-            nulls = _mask(key_bytes.is_null())
-            empties = _mask(pc.equal(pc.binary_length(key_bytes), 0))
-        if partitioner.null_key == "reject" and (nulls.any() or empties.any()):
-            raise DataError(
-                f"partitioner {partitioner.name!r}: {partitioner.client} rejects null and empty "
-                f"keys ({int(nulls.sum())} null, {int(empties.sum())} empty)"
-            )
+            nulls, empties = null_and_empty(key_bytes)
+        keyless = partitioner.keyless_of(nulls, empties)
         algorithm = partitioner.algorithm
         if algorithm not in hashes:
             hashes[algorithm] = hash_array(key_bytes, algorithm)  # nulls hash as empty keys
@@ -103,14 +97,8 @@ def place_many(
             reductions[reduction] = reduced(
                 hashes[algorithm], partitioner.sign_rule, partition_count
             )
-        out.append((reductions[reduction], partitioner._keyless(nulls, empties)))
+        out.append((reductions[reduction], keyless))
     return out
-
-
-def _mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks() if values.num_chunks else pa.array([], pa.bool_())
-    return values.to_numpy(zero_copy_only=False).astype(bool, copy=False)
 
 
 @dataclass(frozen=True)
