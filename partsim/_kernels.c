@@ -510,8 +510,8 @@ typedef struct {
 } KeyTable;
 
 #define MAX_ENTRIES 0xfffffffeLL
-#define STEP 4  /* rows between the prefetches of one lookup's slot, entry and key bytes */
-#define RING 16 /* at least 3 * STEP + 1 rows of hashes in flight */
+#define STEP 8  /* rows between the prefetches of one lookup's slot, entry and key bytes */
+#define RING 32 /* at least 3 * STEP + 1 rows of hashes in flight */
 
 static int grow(void **buffer, int64_t *capacity, int64_t needed, size_t item) {
     if (needed <= *capacity) return 0;
@@ -524,17 +524,30 @@ static int grow(void **buffer, int64_t *capacity, int64_t needed, size_t item) {
     return 0;
 }
 
+/* Doubles (or more) the slots. While the slots number at most 2**32, a slot's tag (the
+   hash's low 32 bits) gives its place in the new slots, so no key is read or hashed again;
+   taken in the old slots' order, the new places come almost in order too. */
 static int rehash(KeyTable *t, uint64_t slot_count) {
     Slot *slots = PyMem_RawCalloc((size_t)slot_count, sizeof(Slot));
     if (slots == NULL) return -1;
     uint64_t mask = slot_count - 1;
-    for (int64_t e = 0; e < t->len; e++) {
-        if (e == t->null_index) continue;
-        uint64_t hash = table_hash(t->arena + t->entries[e].start, t->entries[e].len);
-        uint64_t at = hash & mask;
-        while (slots[at].entry) at = (at + 1) & mask;
-        slots[at].tag = (uint32_t)hash;
-        slots[at].entry = (uint32_t)(e + 1);
+    if (slot_count <= ((uint64_t)1 << 32)) {
+        for (uint64_t old = 0; old <= t->mask; old++) {
+            Slot slot = t->slots[old];
+            if (!slot.entry) continue;
+            uint64_t at = slot.tag & mask;
+            while (slots[at].entry) at = (at + 1) & mask;
+            slots[at] = slot;
+        }
+    } else {
+        for (int64_t e = 0; e < t->len; e++) {
+            if (e == t->null_index) continue;
+            uint64_t hash = table_hash(t->arena + t->entries[e].start, t->entries[e].len);
+            uint64_t at = hash & mask;
+            while (slots[at].entry) at = (at + 1) & mask;
+            slots[at].tag = (uint32_t)hash;
+            slots[at].entry = (uint32_t)(e + 1);
+        }
     }
     PyMem_RawFree(t->slots);
     t->slots = slots;

@@ -23,7 +23,7 @@ from partsim.hashing import _kernels, kernel_backend
 from partsim.keycounts import KEY_SCHEMA, KeyCounts, sum_by
 from partsim.ordering import EntityOrder
 from partsim.partitioners import get_partitioner
-from partsim.placement import Placed
+from partsim.placement import Placed, fold_counts
 from partsim.serde import escaped_surrogates
 from partsim.sketch import HyperLogLog, KeySketch
 
@@ -38,6 +38,7 @@ __all__ = [
     "count_events",
     "entity_pairs",
     "key_sample",
+    "merge_windows",
     "tally",
     "window_counts",
 ]
@@ -203,6 +204,18 @@ def _sum_tables(
     if len(full) == 1:
         return full[0].cast(schema)
     return sum_by(pa.concat_tables(tables), keys, sums).cast(schema)
+
+
+def merge_windows(tables: Sequence[pa.Table]) -> pa.Table:
+    """Window tables of the same placement (:data:`WINDOW_SCHEMA`) as one, cells summed, by
+    window and partition."""
+    full = [table for table in tables if table.num_rows]
+    if not full:
+        return tables[0]
+    if len(full) == 1:
+        return full[0]
+    summed = sum_by(pa.concat_tables(full), ["window", "partition"], ["messages", "bytes"])
+    return summed.cast(WINDOW_SCHEMA).sort_by([("window", "ascending"), ("partition", "ascending")])
 
 
 def count_events(
@@ -379,13 +392,26 @@ class WindowGrid:
         self.first, self.messages, self.bytes = start, messages, byte_sums
         return True
 
-    def _dense_table(self) -> pa.Table:
-        rows, columns = np.nonzero(self.messages)
+    def _dense_table(self, messages=None, byte_sums=None) -> pa.Table:
+        messages = self.messages if messages is None else messages
+        byte_sums = self.bytes if byte_sums is None else byte_sums
+        rows, columns = np.nonzero(messages)
         return pa.table(
             [pa.array(rows.astype(np.int64) + self.first), pa.array(columns.astype(np.int32)),
-             pa.array(self.messages[rows, columns]), pa.array(self.bytes[rows, columns])],
+             pa.array(messages[rows, columns]), pa.array(byte_sums[rows, columns])],
             schema=WINDOW_SCHEMA,
         )  # fmt: skip
+
+    def folded_table(self, partition_count: int) -> pa.Table:
+        """:meth:`table` with partition ``p`` counted on ``p mod partition_count`` (a divisor
+        of this grid's count: see :func:`partsim.placement.fold_counts`)."""
+        if self.sparse is None:
+            return self._dense_table(fold_counts(self.messages, partition_count),
+                                     fold_counts(self.bytes, partition_count))  # fmt: skip
+        table = self.table()
+        partitions = table.column("partition").to_numpy() % partition_count
+        table = table.set_column(1, "partition", pa.array(partitions.astype(np.int32)))
+        return sum_by(table, ["window", "partition"], ["messages", "bytes"]).cast(WINDOW_SCHEMA)
 
     def _merged(self) -> pa.Table:
         return _sum_tables(self.sparse, ["window", "partition"], ["messages", "bytes"],

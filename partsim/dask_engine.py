@@ -180,19 +180,27 @@ def scan_on_dask(
             for future, piece in zip(futures, pieces, strict=True)
         }
         root = _tree(futures, lambda *parts: client.submit(merge_partials, *parts, pure=False))
+        # A piece's partial stays in a worker's memory while this client holds its future:
+        # each is let go once done (its merge holds it until it has run), so that the
+        # workers hold the partials not yet merged, not all of them.
+        waiting = {future.key: future for future in futures}
+        done = distributed.as_completed(futures)
+        del futures
         done_bytes = 0
         try:
-            for future in distributed.as_completed(futures):
+            for future in done:
                 if future.status == "error":
                     future.result()  # raises the worker's error here
                 done_bytes += sizes[future.key]
                 bar.update(1, done_bytes)
+                del waiting[future.key]
+                del future
             aggregate, examples = root.result()
         except distributed.KilledWorker as exc:
-            client.cancel([*futures, root])
+            client.cancel([*waiting.values(), root])
             raise ClusterError(f"a Dask worker died while reading: {_reason(exc)}") from None
         except BaseException:
-            client.cancel([*futures, root])
+            client.cancel([*waiting.values(), root])
             raise
     return aggregate, scan, source.describe(), examples
 

@@ -39,6 +39,7 @@ from partsim.aggregates import (
     MoveCounts,
     WindowGrid,
     key_sample,
+    merge_windows,
     tally,
 )
 from partsim.design import KeyDesign, parse_design
@@ -48,7 +49,14 @@ from partsim.keycounts import KeyCounts
 from partsim.options import InputOptions, MeasureOptions, ProducerOptions, split_options
 from partsim.ordering import EntityOrder, KeyCountSample, entity_limit
 from partsim.partitioners import MAX_PARTITION_COUNT, Partitioner, check_partition_count
-from partsim.placement import Placement, frame, keyless_fill, place_many
+from partsim.placement import (
+    Placement,
+    fold_counts,
+    fold_sources,
+    frame,
+    keyless_fill,
+    place_many,
+)
 from partsim.sketch import hash64
 from partsim.windows import MAX_WINDOW_CELLS
 
@@ -133,9 +141,11 @@ class Staged:
     key_bytes: list[pa.Array]  # per encoding, unframed
     weights: list[np.ndarray]  # per encoding
     framed: dict[tuple[int, bytes], pa.Array]  # per encoding and framing
-    placed: list[tuple[np.ndarray, np.ndarray]]  # per placement: partitions, keyless
+    # Per placement: partitions (None where folded and not otherwise needed), keyless mask.
+    placed: list[tuple[np.ndarray | None, np.ndarray]]
     entity: pa.Array | None  # the entity column, on the rows every followed design kept
     ordered: list[tuple[np.ndarray, np.ndarray]]  # per followed placement, on those rows
+    folded: list[bool] = field(default_factory=list)  # per placement: keyed counts folded
 
 
 @dataclass(frozen=True)
@@ -181,6 +191,8 @@ class Scan:
     clients: tuple[Partitioner, ...] = field(init=False, repr=False, compare=False)
     encoders: tuple[KeyEncoder, ...] = field(init=False, repr=False, compare=False)
     window_ns: int = field(init=False, repr=False, compare=False)
+    #: Per placement, the placement its keyed counts fold from (:func:`fold_sources`).
+    folds: tuple[int | None, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         designs = tuple(encoding.design() for encoding in self.encodings)
@@ -204,6 +216,9 @@ class Scan:
         for before, after in self.moves:
             if self.placements[before].encoding != self.placements[after].encoding:
                 raise ValueError("moves compare placements of one encoding (the same rows)")
+        # The first placement's grid may widen its windows (window_cells): it counts its own.
+        exclude = (0,) if self.window_cells is not None else ()
+        object.__setattr__(self, "folds", fold_sources(self.placements, exclude))
 
     @property
     def windows(self) -> bool:
@@ -251,17 +266,34 @@ class Scan:
             if group not in framed:
                 framed[group] = frame(key_bytes[placement.encoding], placement.framing)
             groups.setdefault(group, []).append(number)
+        # A placement folded from a larger count needs no partitions of its own, unless it
+        # is followed per entity or compared record by record; nor does it when its keyed
+        # counts cannot be folded exactly (bytes that are not whole numbers: float sums in
+        # another order could differ in the last bit).
+        whole: dict[int, bool] = {}  # per encoding folded; by array (designs share sizes)
+        checked: dict[int, bool] = {}
+        for placement, source in zip(self.placements, self.folds, strict=True):
+            if source is not None and placement.encoding not in whole:
+                array = weights[placement.encoding]
+                if id(array) not in checked:
+                    checked[id(array)] = _whole(array)
+                whole[placement.encoding] = checked[id(array)]
+        folded = [source is not None and whole[p.encoding]
+                  for p, source in zip(self.placements, self.folds, strict=True)]  # fmt: skip
+        kept = set(self.ordered).union(*self.moves)
         placed: list = [None] * len(self.placements)
         for group, numbers in groups.items():
             clients = [(self.clients[n], self.placements[n].partition_count) for n in numbers]
-            for number, result in zip(numbers, place_many(framed[group], clients), strict=True):
+            need = [not folded[n] or n in kept for n in numbers]
+            results = place_many(framed[group], clients, need)
+            for number, result in zip(numbers, results, strict=True):
                 placed[number] = result
         entity, ordered = None, []
         if self.ordered:
             entity, ordered = self._followed(rows.batch, encoded, placed)
         return Staged([events.batch for events in encoded], [events.skipped for events in encoded],
                       [events.times for events in encoded], key_bytes, weights, framed, placed,
-                      entity, ordered)  # fmt: skip
+                      entity, ordered, folded)  # fmt: skip
 
     def _followed(self, batch: Batch, encoded: list[Events], placed: list) -> tuple:
         """The entity column and the followed placements on the rows every followed design
@@ -280,6 +312,12 @@ class Scan:
             partitions, keyless = placed[number]
             ordered.append((partitions[choose], keyless[choose]))
         return entity.filter(pa.array(common)), ordered
+
+
+def _whole(weights: np.ndarray) -> bool:
+    """Whether every event's bytes are a whole number: sums of them are exact in any order
+    (below 2**53, 8 PiB), so counts folded from another partition count equal counted ones."""
+    return bool(np.array_equal(weights, np.floor(weights)))
 
 
 @dataclass
@@ -337,13 +375,25 @@ class ScanRun:
         self.totals = [LoadAggregate.empty(p.partition_count) for p in scan.placements]
         # One placement's grid may take MAX_WINDOW_CELLS cells (as analyze's window table
         # may); several share GRID_CELLS. Past that a grid keeps only the cells with events.
-        cells = MAX_WINDOW_CELLS if count == 1 else max(1, GRID_CELLS // count)
+        # Placements folded from a larger count (Scan.folds): per source, the folded ones.
+        self.folded_from: dict[int, list[int]] = {}
+        for number, source in enumerate(scan.folds):
+            if source is not None:
+                self.folded_from.setdefault(source, []).append(number)
+        grids = count + len(self.folded_from)
+        cells = MAX_WINDOW_CELLS if grids == 1 else max(1, GRID_CELLS // grids)
         coarse = scan.window_cells is not None
         self.grids = [
             WindowGrid(p.partition_count, scan.window_ns, scan.window_cells, True)
             if coarse and number == 0 else WindowGrid(p.partition_count, scan.window_ns, cells)
             for number, p in enumerate(scan.placements)
         ] if scan.windows else None  # fmt: skip
+        # A source's keyed records of the batches it folds for, in a grid of their own; its
+        # own grid keeps the rest. Every folded placement's windows come from the first.
+        self.fold_grids = {
+            source: WindowGrid(scan.placements[source].partition_count, scan.window_ns, cells)
+            for source in self.folded_from
+        } if scan.windows else {}  # fmt: skip
         self.keys: list[KeyCounts | None] = []
         self.flushed: list[LoadAggregate | None] = []  # each design's keys, past the limit
         for encoding in scan.encodings:
@@ -397,14 +447,22 @@ class ScanRun:
             partitions, keyless = staged.placed[number]
             weights = staged.weights[placement.encoding]
             keyless_count = int(keyless.sum())
+            folded = bool(staged.folded) and staged.folded[number]
+            fill = None
             if keyless_count:
-                partitions = partitions.copy()
-                partitions[keyless] = keyless_fill(
+                fill = keyless_fill(
                     scan.clients[number].keyless, self.keyless_seen[number], keyless_count,
                     placement.partition_count, scan.seed,
                 )  # fmt: skip
                 self.keyless_seen[number] += keyless_count
-            self._tally(number, partitions, keyless, weights, keyless_count, staged)
+                if partitions is not None:
+                    partitions = partitions.copy()
+                    partitions[keyless] = fill
+            keyed = self._tally(number, partitions, keyless, weights, fill, staged, folded)
+            # A source folding this batch: its keyed counts, folded onto each smaller count.
+            for other in self.folded_from.get(number, ()):
+                if staged.folded[other]:
+                    self._add_folded(other, *keyed)
             sticky = keyless
             if keyless_count and scan.clients[number].null_keyless:
                 # keys ignored, but only null keys take the sticky path (librdkafka random):
@@ -418,7 +476,17 @@ class ScanRun:
             first_ns, last_ns, windows, span = timed
             if self.grids is not None:
                 skip = sticky if scan.keyed_windows else None
-                self.grids[number].add(windows, partitions, weights, skip, span)
+                grid = self.grids[number]
+                sources = self.folded_from.get(number, ())
+                if folded:  # keyed records from the source's fold grid; keyless ones here
+                    self._add_keyless(grid, windows, fill, weights, keyless, skip)
+                elif sources and staged.folded[sources[0]]:
+                    keyed_skip = keyless if keyless_count else None
+                    self.fold_grids[number].add(windows, partitions, weights, keyed_skip,
+                                                None if keyless_count else span)  # fmt: skip
+                    self._add_keyless(grid, windows, fill, weights, keyless, skip)
+                else:
+                    grid.add(windows, partitions, weights, skip, span)
             if not scan.keyed_windows:
                 total = self.totals[number]
                 total.first_ns = (
@@ -449,12 +517,25 @@ class ScanRun:
             if keyless.any():
                 self.keyless.append((times[encoding][keyless], staged.weights[encoding][keyless]))
 
-    def _tally(self, number, partitions, keyless, weights, keyless_count, staged) -> None:
-        """Per-partition messages and bytes of one batch, added to the totals."""
+    def _tally(self, number, partitions, keyless, weights, fill, staged, folded):
+        """Per-partition messages and bytes of one batch, added to the totals; the batch's
+        keyed messages and bytes (None when not counted on their own). A placement folded
+        from a larger count counts only its keyless records here (:meth:`_add_folded`)."""
         total = self.totals[number]
-        if keyless_count:
+        keyed = None, None
+        if folded:
+            if fill is not None:
+                tally(fill, weights[keyless], total.messages, total.bytes)
+        elif fill is not None:
             tally(partitions, weights, total.messages, total.bytes)
-            tally(partitions, weights, total.keyed_messages, total.keyed_bytes, skip=keyless)
+            others = self.folded_from.get(number)
+            if others and staged.folded[others[0]]:  # folded onto smaller counts: on its own
+                keyed = np.zeros_like(total.messages), np.zeros_like(total.bytes)
+                tally(partitions, weights, *keyed, skip=keyless)
+                total.keyed_messages += keyed[0]
+                total.keyed_bytes += keyed[1]
+            else:
+                tally(partitions, weights, total.keyed_messages, total.keyed_bytes, skip=keyless)
         else:  # every record hashed: the keyed counts are the same
             messages, byte_sums = np.zeros_like(total.messages), np.zeros_like(total.bytes)
             tally(partitions, weights, messages, byte_sums)
@@ -462,11 +543,31 @@ class ScanRun:
             total.bytes += byte_sums
             total.keyed_messages += messages
             total.keyed_bytes += byte_sums
-        total.events += len(partitions)
+            keyed = messages, byte_sums
+        keyless_count = 0 if fill is None else len(fill)
+        total.events += len(keyless)
         encoding = self.scan.placements[number].encoding
         total.null_key_events += staged.key_bytes[encoding].null_count
         total.keyless_events += keyless_count
         total.skipped_rows += staged.skipped[encoding]
+        return keyed
+
+    def _add_folded(self, number: int, messages: np.ndarray, byte_sums: np.ndarray) -> None:
+        """A batch's keyed counts under the source's count, folded onto this placement's."""
+        total = self.totals[number]
+        count = total.partition_count
+        messages, byte_sums = fold_counts(messages, count), fold_counts(byte_sums, count)
+        total.messages += messages
+        total.bytes += byte_sums
+        total.keyed_messages += messages
+        total.keyed_bytes += byte_sums
+
+    @staticmethod
+    def _add_keyless(grid, windows, fill, weights, keyless, skip) -> None:
+        """The keyless records' windows (their picks ``fill``; those ``skip`` marks left out)."""
+        if fill is None:
+            return
+        grid.add(windows[keyless], fill, weights[keyless], None if skip is None else skip[keyless])
 
     def _arrival_times(self, weights: np.ndarray) -> np.ndarray:
         """Records without a timestamp arrive in input order at the scan's rate."""
@@ -534,10 +635,20 @@ class ScanRun:
         scan = self.scan
         loads = list(self.totals)
         for number, grid in enumerate(self.grids or ()):
-            loads[number].windows = grid.table()
+            tables, lows = [grid.table()], [grid.low]
+            source = scan.folds[number]
+            if number in self.fold_grids:
+                tables.append(self.fold_grids[number].table())
+                lows.append(self.fold_grids[number].low)
+            elif source is not None:
+                fold_grid = self.fold_grids[source]
+                tables.append(fold_grid.folded_table(grid.partition_count))
+                lows.append(fold_grid.low)
+            loads[number].windows = merge_windows(tables)
             loads[number].window_factor = grid.factor
-            if scan.keyed_windows and grid.low is not None:
-                loads[number].first_ns = grid.low * scan.window_ns
+            lows = [low for low in lows if low is not None]
+            if scan.keyed_windows and lows:
+                loads[number].first_ns = min(lows) * scan.window_ns
         for index, encoding in enumerate(scan.encodings):
             if self.keys[index] is None:
                 continue

@@ -12,6 +12,11 @@ on the client's keyless path (a null key, or an empty key where the client treat
 null) gets its partition from :func:`keyless_fill`: a counter-based draw keyed by the seed
 and the record's position among keyless records, so a record's pick does not depend on how
 the input was cut into batches.
+
+A partition count that divides another costs no counting of its own (:func:`fold_sources`):
+under the sign rules ``mask``, ``abs`` and ``unsigned`` a keyed record's partition is
+``g(hash) mod n`` with ``g`` the same for every ``n``, so when ``n`` divides ``m`` its
+partition under ``n`` is its partition under ``m``, mod ``n`` (:func:`fold_counts`).
 """
 
 from __future__ import annotations
@@ -27,10 +32,22 @@ from partsim.events import Events
 from partsim.hashing import _kernels, hash_array, kernel_backend
 from partsim.partitioners import Partitioner, get_partitioner, null_and_empty, reduce_hashes
 
-__all__ = ["Placed", "Placement", "frame", "keyless_fill", "place", "place_many"]
+__all__ = [
+    "FOLDING_RULES",
+    "Placed",
+    "Placement",
+    "fold_counts",
+    "fold_sources",
+    "frame",
+    "keyless_fill",
+    "place",
+    "place_many",
+]
 
 #: The C kernel's code of each sign rule (``range`` stays in Python).
 _RULES = {"mask": 0, "abs": 1, "unsigned": 2}
+#: The sign rules that give ``g(hash) mod n`` (``range`` splits the hash space instead).
+FOLDING_RULES = frozenset(_RULES)
 
 
 @dataclass(frozen=True)
@@ -70,13 +87,16 @@ def reduced(hashes: np.ndarray, sign_rule: str, partition_count: int) -> np.ndar
 
 
 def place_many(
-    key_bytes: pa.Array, clients: Sequence[tuple[Partitioner, int]]
-) -> list[tuple[np.ndarray, np.ndarray]]:
+    key_bytes: pa.Array,
+    clients: Sequence[tuple[Partitioner, int]],
+    need: Sequence[bool] | None = None,
+) -> list[tuple[np.ndarray | None, np.ndarray]]:
     """The hashed partition of each key and the keyless mask, as
     :meth:`~partsim.partitioners.Partitioner.hashed_partitions` gives them, under each
     ``(partitioner, partition_count)``; one hash per algorithm, one reduction per algorithm,
     sign rule and count. The partition arrays may be shared between results: copy one before
-    changing it."""
+    changing it. Where ``need`` is false the partitions are not computed (None): the caller
+    takes them from another count (:func:`fold_sources`)."""
     count = len(key_bytes)
     nulls = empties = None
     hashes: dict[str, np.ndarray] = {}
@@ -92,6 +112,9 @@ def place_many(
         algorithm = partitioner.algorithm
         if algorithm not in hashes:
             hashes[algorithm] = hash_array(key_bytes, algorithm)  # nulls hash as empty keys
+        if need is not None and not need[len(out)]:
+            out.append((None, keyless))
+            continue
         reduction = (algorithm, partitioner.sign_rule, partition_count)
         if reduction not in reductions:
             reductions[reduction] = reduced(
@@ -99,6 +122,52 @@ def place_many(
             )
         out.append((reductions[reduction], keyless))
     return out
+
+
+def fold_sources(
+    placements: Sequence[Placement], exclude: Sequence[int] = ()
+) -> tuple[int | None, ...]:
+    """Per placement, the placement whose keyed counts it can be folded from (None: it counts
+    its own). Placement ``d`` folds from ``s`` when both place the same key bytes (encoding and
+    framing) with the same hash, a sign rule of :data:`FOLDING_RULES` and the same keyless
+    rule (the same records hashed), and ``s``'s count is a multiple of ``d``'s: the largest
+    such ``s``, which folds from nothing. Placements in ``exclude`` neither fold nor are
+    folded from."""
+
+    def group(placement: Placement):
+        client = placement.client
+        if client.ignores_keys or client.algorithm is None:
+            return None
+        if client.sign_rule not in FOLDING_RULES:
+            return None
+        return (placement.encoding, placement.framing, client.algorithm, client.sign_rule,
+                client.null_key, client.empty_key, client.hashes_null_as_empty)  # fmt: skip
+
+    groups = [None if number in exclude else group(p) for number, p in enumerate(placements)]
+    sources: list[int | None] = []
+    for number, placement in enumerate(placements):
+        count, best = placement.partition_count, None
+        for other, candidate in enumerate(placements):
+            larger = candidate.partition_count
+            if (groups[number] is None or groups[other] != groups[number]
+                    or larger <= count or larger % count):  # fmt: skip
+                continue
+            if best is None or larger > placements[best].partition_count:
+                best = other
+        sources.append(best)
+    return tuple(sources)
+
+
+def fold_counts(values: np.ndarray, partition_count: int) -> np.ndarray:
+    """Per-partition counts (the last axis, a multiple of ``partition_count`` long) summed
+    onto ``partition_count`` partitions: partition ``p`` goes to ``p mod partition_count``.
+
+    >>> fold_counts(np.array([1, 2, 3, 4, 5, 6]), 2).tolist()
+    [9, 12]
+    """
+    width = values.shape[-1]
+    shape = (*values.shape[:-1], width // partition_count, partition_count)
+    return values.reshape(shape).sum(axis=-2)
 
 
 @dataclass(frozen=True)
