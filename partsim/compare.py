@@ -615,11 +615,17 @@ def _why_not(rows: pd.DataFrame, top_key: str, expression: str, max_skew, capaci
     smallest = counts[0]
     if smallest * top_share > max_skew:
         salt = math.ceil(smallest * top_share / max_skew)
+        # A column is written {column} in a template; a template stays as it is.
+        composite = (
+            f"{expression}-{{another_field}}"
+            if "{" in expression
+            else (f"{{{expression}}}-{{another_field}}")
+        )
         return (
             f"No swept count works: key {top_key!r} carries {top_share:.1%} of events, more than "
             f"{max_skew:g}/N of the load for every N >= {smallest}, and more partitions make it "
             f"worse. Salt it over {salt}+ sub-keys or use a composite key such as "
-            f"'{{{expression}}}-{{another_field}}'; its {top_share:.1%} of events then lose "
+            f"'{composite}'; its {top_share:.1%} of events then lose "
             "per-key order (they spread over several partitions)."
         )
     if (

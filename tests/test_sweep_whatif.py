@@ -274,3 +274,19 @@ def test_report_shows_ordering_and_escapes_entities(tmp_path: Path) -> None:
     html = (tmp_path / "r" / "report.html").read_text()
     assert "Ordering by acct" in html
     assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
+
+
+def test_advice_names_a_composite_key_that_parses() -> None:
+    """A sweep whose hot key no count can spread suggests a composite key written as a design
+    (a column in braces; a template kept as it is), and that design parses."""
+    import pandas as pd
+
+    from partsim.compare import _why_not
+    from partsim.design import parse_design
+
+    rows = pd.DataFrame({"top_key_share": [0.18], "partition_count": [12]})
+    for expression, composite in [("customer_id", "{customer_id}-{another_field}"),
+                                  ("{customer_id}-x", "{customer_id}-x-{another_field}")]:  # fmt: skip
+        advice = _why_not(rows, "k", expression, 1.2, None)
+        assert f"'{composite}'" in advice
+        assert list(parse_design(composite).columns) == ["customer_id", "another_field"]
