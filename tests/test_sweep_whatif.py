@@ -285,8 +285,11 @@ def test_advice_names_a_composite_key_that_parses() -> None:
     from partsim.design import parse_design
 
     rows = pd.DataFrame({"top_key_share": [0.18], "partition_count": [12]})
-    for expression, composite in [("customer_id", "{customer_id}-{another_field}"),
-                                  ("{customer_id}-x", "{customer_id}-x-{another_field}")]:  # fmt: skip
+    cases = [
+        ("customer_id", "{customer_id}-{another_field}"),
+        ("{customer_id}-x", "{customer_id}-x-{another_field}"),
+    ]
+    for expression, composite in cases:
         advice = _why_not(rows, "k", expression, 1.2, None)
         assert f"'{composite}'" in advice
         assert list(parse_design(composite).columns) == ["customer_id", "another_field"]
