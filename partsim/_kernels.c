@@ -35,6 +35,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -891,6 +892,91 @@ done:
     return result;
 }
 
+/* Steps of the consumer-lag queue (partsim.lag.simulate_lag), in the same arithmetic as its
+   numpy loop: each step adds the step's arrivals (none when `arrivals` is None) to
+   `backlog` (float64, one per partition, updated in place); each consumer serves its
+   partitions' backlog whole when it fits in `budget`, else `budget` split in proportion to
+   it; what is left below 1e-9 becomes 0. Partition p belongs to consumer owner[p] (int64;
+   -1: nobody's). Each step's backlog and served amounts go to row i of `out_backlog` and
+   `out_served` (rows x partitions). Without arrivals (the drain) it stops after the first
+   row that leaves no owned backlog. Returns the rows written. */
+static PyObject *lag_steps(PyObject *self, PyObject *args) {
+    Py_buffer arrivals = {.buf = NULL}, owner, backlog, out_backlog, out_served;
+    PyObject *arrivals_object;
+    long long rows, consumers;
+    double budget;
+    if (!PyArg_ParseTuple(args, "OLy*Ldw*w*w*", &arrivals_object, &rows, &owner, &consumers,
+                          &budget, &backlog, &out_backlog, &out_served))
+        return NULL;
+    PyObject *result = NULL;
+    double *waiting = NULL;
+    Py_ssize_t parts = backlog.len / 8;
+    if (arrivals_object != Py_None &&
+        PyObject_GetBuffer(arrivals_object, &arrivals, PyBUF_SIMPLE) < 0) {
+        arrivals.buf = NULL;
+        goto done;
+    }
+    if (rows < 0 || consumers < 1 || owner.len != parts * 8 ||
+        out_backlog.len < rows * parts * 8 || out_served.len < rows * parts * 8 ||
+        (arrivals.buf && arrivals.len < rows * parts * 8)) {
+        PyErr_SetString(PyExc_ValueError, "lag_steps: the arrays do not match");
+        goto done;
+    }
+    const int64_t *own = (const int64_t *)owner.buf;
+    for (Py_ssize_t p = 0; p < parts; p++) {
+        if (own[p] >= consumers) {
+            PyErr_SetString(PyExc_ValueError, "lag_steps: an owner outside the consumers");
+            goto done;
+        }
+    }
+    waiting = PyMem_RawMalloc((size_t)consumers * sizeof(double));
+    if (waiting == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const double *in = (const double *)arrivals.buf;
+    double *b = (double *)backlog.buf;
+    double *rows_backlog = (double *)out_backlog.buf, *rows_served = (double *)out_served.buf;
+    long long done_rows = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (long long i = 0; i < rows; i++) {
+        if (in) {
+            for (Py_ssize_t p = 0; p < parts; p++) b[p] = b[p] + in[i * parts + p];
+        }
+        for (long long c = 0; c < consumers; c++) waiting[c] = 0.0;
+        for (Py_ssize_t p = 0; p < parts; p++) {
+            if (own[p] >= 0) waiting[own[p]] += b[p];
+        }
+        int left = 0;
+        for (Py_ssize_t p = 0; p < parts; p++) {
+            double served = 0.0;
+            if (own[p] >= 0) {
+                double w = waiting[own[p]];
+                double share = w > budget ? budget / w : 1.0;
+                served = b[p] * share;
+            }
+            double rest = b[p] - served;
+            if (fabs(rest) < 1e-9) rest = 0.0;
+            b[p] = rest;
+            rows_backlog[i * parts + p] = rest;
+            rows_served[i * parts + p] = served;
+            if (own[p] >= 0 && rest != 0.0) left = 1;
+        }
+        done_rows = i + 1;
+        if (!in && !left) break;
+    }
+    Py_END_ALLOW_THREADS
+    result = PyLong_FromLongLong(done_rows);
+done:
+    PyMem_RawFree(waiting);
+    if (arrivals.buf) PyBuffer_Release(&arrivals);
+    PyBuffer_Release(&owner);
+    PyBuffer_Release(&backlog);
+    PyBuffer_Release(&out_backlog);
+    PyBuffer_Release(&out_served);
+    return result;
+}
+
 /* Per-entity ordering under one placement, row by row: for each row whose entity number
    (`ids`, int64) is 0 or more, a keyless row (`keyless`, uint8) adds one to the entity's
    keyless events; a hashed row's partition becomes the entity's first partition when it has
@@ -949,6 +1035,9 @@ static PyMethodDef METHODS[] = {
     {"reduce_hashes", reduce_hashes, METH_VARARGS,
      "reduce_hashes(hashes, rule, partition_count, out): partitions from uint32 hashes "
      "(rule 0 mask, 1 abs, 2 unsigned)."},
+    {"lag_steps", lag_steps, METH_VARARGS,
+     "lag_steps(arrivals, rows, owner, consumers, budget, backlog, out_backlog, out_served): "
+     "steps of the consumer-lag queue; the rows written."},
     {"tally", tally, METH_VARARGS,
      "tally(windows, first, width, partitions, weights, skip, messages, sums): add rows to "
      "per-partition counts, or (with windows) to a window x partition grid."},

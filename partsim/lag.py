@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from partsim.errors import UsageError
+from partsim.hashing import _kernels, kernel_backend
 
 __all__ = ["LagRun", "simulate_lag"]
 
@@ -92,15 +93,62 @@ def simulate_lag(
     for consumer, parts in enumerate(assignment):
         owner[list(parts)] = consumer
     budget = capacity * step_seconds
-    backlog = np.zeros(partitions)
-    rows_backlog, rows_served = [], []
     cumulative_arrived = np.zeros((steps + 1, partitions))
     np.cumsum(arrivals, axis=0, out=cumulative_arrived[1:])
+    if steps and kernel_backend() == "c":
+        backlog_series, served_series, drained = _queue_c(
+            arrivals, owner, max(1, len(assignment)), budget, max_drain_steps
+        )
+    else:
+        backlog_series, served_series, drained = _queue(
+            arrivals, owner, len(assignment), budget, max_drain_steps
+        )
+    active = np.flatnonzero(arrivals.sum(axis=1) > 0)
+    arrival_end = int(active[-1]) + 1 if len(active) else 0
+    lag_seconds = _time_lag(cumulative_arrived, served_series.cumsum(axis=0), backlog_series,
+                            step_seconds)  # fmt: skip
+    return LagRun(backlog_series, lag_seconds, served_series, step_seconds, arrival_end, drained)
+
+
+def _drain_steps(backlog, owner, owned, consumers, budget, max_drain_steps) -> tuple[int, bool]:
+    """Once arrivals are over: the most steps the drain can take (bounded exactly), and
+    whether it can drain at all."""
+    left = np.bincount(owner[owned], weights=backlog[owned], minlength=consumers)
+    stuck = (budget <= 0 and left.any()) or backlog[~owned].any()
+    needed = int(np.ceil(left.max() / budget)) + 1 if budget > 0 else 0
+    return min(max_drain_steps, needed), not stuck
+
+
+def _queue_c(arrivals, owner, consumers, budget, max_drain_steps):
+    """:func:`_queue` in the C kernel, row for row the same numbers."""
+    steps, partitions = arrivals.shape
+    owner = np.ascontiguousarray(owner, dtype=np.int64)
+    owned = owner >= 0
+    backlog = np.zeros(partitions)
+    rows_backlog, rows_served = np.empty((steps, partitions)), np.empty((steps, partitions))
+    _kernels.lag_steps(np.ascontiguousarray(arrivals), steps, owner, consumers, budget, backlog,
+                       rows_backlog, rows_served)  # fmt: skip
+    drain, drained = _drain_steps(backlog, owner, owned, consumers, budget, max_drain_steps)
+    if drain and backlog[owned].any():
+        more_backlog, more_served = np.empty((drain, partitions)), np.empty((drain, partitions))
+        rows = _kernels.lag_steps(None, drain, owner, consumers, budget, backlog, more_backlog,
+                                  more_served)  # fmt: skip
+        rows_backlog = np.concatenate([rows_backlog, more_backlog[:rows]])
+        rows_served = np.concatenate([rows_served, more_served[:rows]])
+    return rows_backlog, rows_served, drained
+
+
+def _queue(arrivals, owner, consumers, budget, max_drain_steps):
+    """The queue step by step: each step's backlog and served amounts (steps x partitions,
+    drain steps included) and whether it drained."""
+    steps, partitions = arrivals.shape
+    backlog = np.zeros(partitions)
+    rows_backlog, rows_served = [], []
     step = 0
     drained = True
     limit = steps
     owned = owner >= 0
-    consumers = max(1, len(assignment))
+    consumers = max(1, consumers)
     while True:
         if step < steps:
             backlog = backlog + arrivals[step]
@@ -118,21 +166,12 @@ def simulate_lag(
         rows_served.append(served)
         step += 1
         if step == steps:  # arrivals are over: bound the drain exactly
-            left = np.bincount(owner[owned], weights=backlog[owned], minlength=consumers)
-            stuck = (budget <= 0 and left.any()) or backlog[~owned].any()
-            needed = int(np.ceil(left.max() / budget)) + 1 if budget > 0 else 0
-            limit = steps + min(max_drain_steps, needed)
-            if stuck:
-                drained = False
+            drain, drained = _drain_steps(backlog, owner, owned, consumers, budget,
+                                          max_drain_steps)  # fmt: skip
+            limit = steps + drain
         if step >= steps and (not backlog[owned].any() or step >= limit):
             break
-    backlog_series = np.asarray(rows_backlog)
-    active = np.flatnonzero(arrivals.sum(axis=1) > 0)
-    arrival_end = int(active[-1]) + 1 if len(active) else 0
-    served_series = np.asarray(rows_served)
-    lag_seconds = _time_lag(cumulative_arrived, served_series.cumsum(axis=0), backlog_series,
-                            step_seconds)  # fmt: skip
-    return LagRun(backlog_series, lag_seconds, served_series, step_seconds, arrival_end, drained)
+    return np.asarray(rows_backlog), np.asarray(rows_served), drained
 
 
 def _time_lag(
