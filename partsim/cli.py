@@ -635,8 +635,10 @@ def analyze(
         if options["partition_count"] is None:
             raise click.UsageError("Missing option '-p' / '--partitions'.")
         # The plots' process imports pandas and matplotlib while this one imports the
-        # analysis (pandas too) and reads the events.
-        plotter = PlotProcess.start() if out_dir is not None else None
+        # analysis (pandas too) and reads the events; on Dask, once the cluster's processes,
+        # which hold the memory while reading, are gone.
+        early = out_dir is not None and options.get("engine") != "dask"
+        plotter = PlotProcess.start() if early else None
         try:
             from partsim.analysis import analyze as run_analysis
 
@@ -645,6 +647,8 @@ def analyze(
             if plotter is not None:
                 plotter.close()
             raise
+        if out_dir is not None and plotter is None:
+            plotter = PlotProcess.start()
     if out_dir is not None:
         written = write_outputs(result, out_dir, plotter=plotter)
         click.echo(f"wrote {written}/: summary.json, partitions.csv, hot_keys.csv, "

@@ -37,7 +37,7 @@ __all__ = ["is_dask_frame", "parse_blocksize", "scan_on_dask"]
 #: Piece ``i`` numbers its keyless records from ``i << KEYLESS_SPACING``.
 KEYLESS_SPACING = 40
 #: Partial aggregates merged per task of the merge tree.
-FAN_IN = 8
+FAN_IN = 4
 #: Seconds to wait for a scheduler to answer.
 CONNECT_TIMEOUT = 10
 
