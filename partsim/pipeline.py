@@ -446,7 +446,7 @@ class ScanRun:
         for number, placement in enumerate(scan.placements):
             partitions, keyless = staged.placed[number]
             weights = staged.weights[placement.encoding]
-            keyless_count = int(keyless.sum())
+            keyless_count = int(np.count_nonzero(keyless))
             folded = bool(staged.folded) and staged.folded[number]
             fill = None
             if keyless_count:

@@ -94,13 +94,14 @@ def place_many(
     """The hashed partition of each key and the keyless mask, as
     :meth:`~partsim.partitioners.Partitioner.hashed_partitions` gives them, under each
     ``(partitioner, partition_count)``; one hash per algorithm, one reduction per algorithm,
-    sign rule and count. The partition arrays may be shared between results: copy one before
-    changing it. Where ``need`` is false the partitions are not computed (None): the caller
-    takes them from another count (:func:`fold_sources`)."""
+    sign rule and count. The partition arrays and keyless masks may be shared between results:
+    copy one before changing it. Where ``need`` is false the partitions are not computed
+    (None): the caller takes them from another count (:func:`fold_sources`)."""
     count = len(key_bytes)
     nulls = empties = None
     hashes: dict[str, np.ndarray] = {}
     reductions: dict[tuple[str, str, int], np.ndarray] = {}
+    masks: dict[tuple, np.ndarray] = {}
     out = []
     for partitioner, partition_count in clients:
         if partitioner.ignores_keys:
@@ -108,7 +109,10 @@ def place_many(
             continue
         if nulls is None:
             nulls, empties = null_and_empty(key_bytes)
-        keyless = partitioner.keyless_of(nulls, empties)
+        rule = (partitioner.null_key, partitioner.empty_key, partitioner.hashes_null_as_empty)
+        if rule not in masks:  # clients with the same rule share one mask
+            masks[rule] = partitioner.keyless_of(nulls, empties)
+        keyless = masks[rule]
         algorithm = partitioner.algorithm
         if algorithm not in hashes:
             hashes[algorithm] = hash_array(key_bytes, algorithm)  # nulls hash as empty keys
