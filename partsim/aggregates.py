@@ -207,15 +207,9 @@ def _sum_tables(
 
 
 def merge_windows(tables: Sequence[pa.Table]) -> pa.Table:
-    """Window tables of the same placement (:data:`WINDOW_SCHEMA`) as one, cells summed, by
-    window and partition."""
-    full = [table for table in tables if table.num_rows]
-    if not full:
-        return tables[0]
-    if len(full) == 1:
-        return full[0]
-    summed = sum_by(pa.concat_tables(full), ["window", "partition"], ["messages", "bytes"])
-    return summed.cast(WINDOW_SCHEMA).sort_by([("window", "ascending"), ("partition", "ascending")])
+    """Window tables of the same placement (:data:`WINDOW_SCHEMA`) as one, cells summed."""
+    return _sum_tables(list(tables), ["window", "partition"], ["messages", "bytes"],
+                       WINDOW_SCHEMA)  # fmt: skip
 
 
 def count_events(
@@ -414,8 +408,7 @@ class WindowGrid:
         return sum_by(table, ["window", "partition"], ["messages", "bytes"]).cast(WINDOW_SCHEMA)
 
     def _merged(self) -> pa.Table:
-        return _sum_tables(self.sparse, ["window", "partition"], ["messages", "bytes"],
-                           WINDOW_SCHEMA)  # fmt: skip
+        return merge_windows(self.sparse)
 
     def table(self) -> pa.Table:
         """The cells with events (by window and partition, while dense)."""

@@ -616,11 +616,8 @@ def _why_not(rows: pd.DataFrame, top_key: str, expression: str, max_skew, capaci
     if smallest * top_share > max_skew:
         salt = math.ceil(smallest * top_share / max_skew)
         # A column is written {column} in a template; a template stays as it is.
-        composite = (
-            f"{expression}-{{another_field}}"
-            if "{" in expression
-            else (f"{{{expression}}}-{{another_field}}")
-        )
+        template = expression if "{" in expression else f"{{{expression}}}"
+        composite = f"{template}-{{another_field}}"
         return (
             f"No swept count works: key {top_key!r} carries {top_share:.1%} of events, more than "
             f"{max_skew:g}/N of the load for every N >= {smallest}, and more partitions make it "

@@ -95,14 +95,10 @@ def simulate_lag(
     budget = capacity * step_seconds
     cumulative_arrived = np.zeros((steps + 1, partitions))
     np.cumsum(arrivals, axis=0, out=cumulative_arrived[1:])
-    if steps and kernel_backend() == "c":
-        backlog_series, served_series, drained = _queue_c(
-            arrivals, owner, max(1, len(assignment)), budget, max_drain_steps
-        )
-    else:
-        backlog_series, served_series, drained = _queue(
-            arrivals, owner, len(assignment), budget, max_drain_steps
-        )
+    queue = _queue_c if steps and kernel_backend() == "c" else _queue
+    backlog_series, served_series, drained = queue(
+        arrivals, owner, max(1, len(assignment)), budget, max_drain_steps
+    )
     active = np.flatnonzero(arrivals.sum(axis=1) > 0)
     arrival_end = int(active[-1]) + 1 if len(active) else 0
     lag_seconds = _time_lag(cumulative_arrived, served_series.cumsum(axis=0), backlog_series,
@@ -148,7 +144,6 @@ def _queue(arrivals, owner, consumers, budget, max_drain_steps):
     drained = True
     limit = steps
     owned = owner >= 0
-    consumers = max(1, consumers)
     while True:
         if step < steps:
             backlog = backlog + arrivals[step]

@@ -145,7 +145,7 @@ class Staged:
     placed: list[tuple[np.ndarray | None, np.ndarray]]
     entity: pa.Array | None  # the entity column, on the rows every followed design kept
     ordered: list[tuple[np.ndarray, np.ndarray]]  # per followed placement, on those rows
-    folded: list[bool] = field(default_factory=list)  # per placement: keyed counts folded
+    folded: list[bool]  # per placement: its keyed counts folded from its source's
 
 
 @dataclass(frozen=True)
@@ -270,16 +270,13 @@ class Scan:
         # is followed per entity or compared record by record; nor does it when its keyed
         # counts cannot be folded exactly (bytes that are not whole numbers: float sums in
         # another order could differ in the last bit).
-        whole: dict[int, bool] = {}  # per encoding folded; by array (designs share sizes)
-        checked: dict[int, bool] = {}
+        whole: dict[int, bool] = {}  # by weights array: designs share their sizes
+        folded = []
         for placement, source in zip(self.placements, self.folds, strict=True):
-            if source is not None and placement.encoding not in whole:
-                array = weights[placement.encoding]
-                if id(array) not in checked:
-                    checked[id(array)] = _whole(array)
-                whole[placement.encoding] = checked[id(array)]
-        folded = [source is not None and whole[p.encoding]
-                  for p, source in zip(self.placements, self.folds, strict=True)]  # fmt: skip
+            array = weights[placement.encoding]
+            if source is not None and id(array) not in whole:
+                whole[id(array)] = _whole(array)
+            folded.append(source is not None and whole[id(array)])
         kept = set(self.ordered).union(*self.moves)
         placed: list = [None] * len(self.placements)
         for group, numbers in groups.items():
@@ -447,7 +444,9 @@ class ScanRun:
             partitions, keyless = staged.placed[number]
             weights = staged.weights[placement.encoding]
             keyless_count = int(np.count_nonzero(keyless))
-            folded = bool(staged.folded) and staged.folded[number]
+            folded = staged.folded[number]
+            # The smaller counts this batch's keyed counts fold onto (this is their source).
+            targets = [other for other in self.folded_from.get(number, ()) if staged.folded[other]]
             fill = None
             if keyless_count:
                 fill = keyless_fill(
@@ -458,11 +457,10 @@ class ScanRun:
                 if partitions is not None:
                     partitions = partitions.copy()
                     partitions[keyless] = fill
-            keyed = self._tally(number, partitions, keyless, weights, fill, staged, folded)
-            # A source folding this batch: its keyed counts, folded onto each smaller count.
-            for other in self.folded_from.get(number, ()):
-                if staged.folded[other]:
-                    self._add_folded(other, *keyed)
+            keyed = self._tally(number, partitions, keyless, weights, fill, staged, folded,
+                                bool(targets))  # fmt: skip
+            for other in targets:
+                self._add_folded(other, *keyed)
             sticky = keyless
             if keyless_count and scan.clients[number].null_keyless:
                 # keys ignored, but only null keys take the sticky path (librdkafka random):
@@ -477,10 +475,9 @@ class ScanRun:
             if self.grids is not None:
                 skip = sticky if scan.keyed_windows else None
                 grid = self.grids[number]
-                sources = self.folded_from.get(number, ())
                 if folded:  # keyed records from the source's fold grid; keyless ones here
                     self._add_keyless(grid, windows, fill, weights, keyless, skip)
-                elif sources and staged.folded[sources[0]]:
+                elif targets:
                     keyed_skip = keyless if keyless_count else None
                     self.fold_grids[number].add(windows, partitions, weights, keyed_skip,
                                                 None if keyless_count else span)  # fmt: skip
@@ -517,10 +514,11 @@ class ScanRun:
             if keyless.any():
                 self.keyless.append((times[encoding][keyless], staged.weights[encoding][keyless]))
 
-    def _tally(self, number, partitions, keyless, weights, fill, staged, folded):
+    def _tally(self, number, partitions, keyless, weights, fill, staged, folded, source):
         """Per-partition messages and bytes of one batch, added to the totals; the batch's
-        keyed messages and bytes (None when not counted on their own). A placement folded
-        from a larger count counts only its keyless records here (:meth:`_add_folded`)."""
+        keyed messages and bytes (None when not counted on their own, which a ``source``
+        folding onto smaller counts always does). A placement folded from a larger count
+        counts only its keyless records here (:meth:`_add_folded`)."""
         total = self.totals[number]
         keyed = None, None
         if folded:
@@ -528,8 +526,7 @@ class ScanRun:
                 tally(fill, weights[keyless], total.messages, total.bytes)
         elif fill is not None:
             tally(partitions, weights, total.messages, total.bytes)
-            others = self.folded_from.get(number)
-            if others and staged.folded[others[0]]:  # folded onto smaller counts: on its own
+            if source:
                 keyed = np.zeros_like(total.messages), np.zeros_like(total.bytes)
                 tally(partitions, weights, *keyed, skip=keyless)
                 total.keyed_messages += keyed[0]
