@@ -33,6 +33,7 @@ __all__ = [
     "KeySample",
     "LoadAggregate",
     "MoveCounts",
+    "Unrepresentable",
     "WindowGrid",
     "coarsened",
     "count_events",
@@ -454,6 +455,51 @@ class MoveCounts:
         for part in parts:
             out.keys_compared.merge(part.keys_compared)
             out.keys_moved.merge(part.keys_moved)
+        return out
+
+
+@dataclass
+class Unrepresentable:
+    """Records left out because a key schema cannot hold their key (a what-if's two sides
+    count only the records both can serialize): their events, exactly, and their distinct
+    source keys (64-bit hashes of the values before serialization), exactly up to ``limit``
+    and then a HyperLogLog estimate."""
+
+    limit: int
+    events: int = 0
+    hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    sketch: HyperLogLog | None = None
+
+    def add(self, events: int, hashes: np.ndarray) -> None:
+        """One batch's left-out events and the hashes of their source keys."""
+        self.events += events
+        if self.sketch is not None:
+            self.sketch.update(hashes)
+            return
+        self.hashes = np.union1d(self.hashes, np.asarray(hashes, dtype=np.uint64))
+        if len(self.hashes) > self.limit:
+            self.sketch = HyperLogLog()
+            self.sketch.update(self.hashes)
+            self.hashes = np.zeros(0, dtype=np.uint64)
+
+    @property
+    def keys(self) -> float:
+        """Distinct source keys left out: exact, or past ``limit`` an estimate."""
+        return float(len(self.hashes)) if self.sketch is None else self.sketch.estimate()
+
+    def interval(self) -> tuple[float, float]:
+        """:attr:`keys` with its 95% interval (a point when exact)."""
+        return (self.keys, self.keys) if self.sketch is None else self.sketch.interval()
+
+    @staticmethod
+    def merge_all(parts: Sequence[Unrepresentable]) -> Unrepresentable:
+        out = Unrepresentable(min(part.limit for part in parts))
+        for part in parts:
+            if part.sketch is not None:
+                out.sketch = out.sketch or HyperLogLog()
+                out.sketch.merge(part.sketch)
+        for part in parts:
+            out.add(part.events, part.hashes)
         return out
 
 

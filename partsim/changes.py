@@ -14,7 +14,6 @@ round-robin salting gives on average). Salted keys lose per-key order.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, replace
 
@@ -24,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from partsim.aggregates import KeySample
-from partsim.compare import _key_partitions, evaluate
+from partsim.compare import evaluate
 from partsim.errors import DataError, UsageError
 from partsim.metrics import skew_metrics
 from partsim.options import (
@@ -35,10 +34,16 @@ from partsim.options import (
     split_options,
 )
 from partsim.partitioners import check_partition_count, get_partitioner
-from partsim.pipeline import Encoding, Scan, check_analysis_partitions, move_placements
-from partsim.placement import Placement, place_many
+from partsim.pipeline import (
+    Encoding,
+    Scan,
+    check_analysis_partitions,
+    move_placements,
+    side_keys,
+)
+from partsim.placement import Placement, keyless_fill, place_many
 from partsim.schemas import KeyFormat
-from partsim.serde import display_keys, encode_keys, key_display
+from partsim.serde import display_keys, key_display
 
 __all__ = ["WhatIfResult", "salt_sample", "whatif"]
 
@@ -153,9 +158,10 @@ def whatif(
     ``to_key_format``, ``from_key_schema``/``to_key_schema`` or ``from_key_message``/
     ``to_key_message`` (unchanged settings come from ``partition_count``, ``partitioner``
     and the producer's key options), and/or ``salt=K`` with ``salt_hot=TOPK`` to salt only
-    the heaviest keys. When the key's format or schema changes, each distinct key is
-    serialized both ways from its source value; keys that one side's schema cannot hold
-    are left out of both and counted (``keys_unrepresentable``). The other options are
+    the heaviest keys. When the key's format or schema changes, each record's key is
+    serialized both ways, as each side's producer would; records whose key one side's schema
+    cannot hold are left out of both and counted (``events_unrepresentable``, and their
+    distinct source keys, ``keys_unrepresentable``). The other options are
     :func:`partsim.analyze`'s; ``order_by`` names the entity whose order matters (default:
     the key itself), and ``top`` how many moved keys ``moves`` lists (default: every one).
 
@@ -196,8 +202,6 @@ def whatif(
     )  # fmt: skip
     key_before, key_after = side_before.key_serializer(), side_after.key_serializer()
     payload_changes = _payload(key_before) != _payload(key_after)
-    prefix_before = b"" if payload_changes else key_before.prefix()
-    prefix_after = b"" if payload_changes else key_after.prefix()
     if salt is not None and (isinstance(salt, bool) or not isinstance(salt, int) or salt < 1):
         raise UsageError(f"--salt must be a whole number >= 1; got {salt!r}")
     if salt_hot is not None and (not isinstance(salt_hot, int) or salt_hot < 1):
@@ -216,27 +220,17 @@ def whatif(
 
     change = _Change(count_before, count_after, client_before, client_after, key_before,
                      key_after, order_by, top, seed)  # fmt: skip
-    if payload_changes:
-        return _whatif_reserialized(inputs, change, side_before, side_after, measures, reader,
-                                    engine, progress)  # fmt: skip
-    # The payload is the same on both sides: the scan serializes it once, and each side's
-    # placement frames it as that side does (its Schema Registry id; for Protobuf, with the
-    # message indexes).
-    scan = Scan(
-        encodings=(Encoding(side_before, key_placement=0, every_key=True),),
-        placements=(Placement(0, client_before.name, count_before, prefix_before),
-                    Placement(0, client_after.name, count_after, prefix_after)),
-        measures=MeasureOptions(size=measures.size, order_by=order_by,
-                                exact_keys=measures.exact_keys,
-                                exact_key_bytes=measures.exact_key_bytes,
-                                exact_entities=measures.exact_entities),
-        strict=reader.strict, seed=seed, ordered=(0, 1) if order_by else (),
-        key_order=order_by is None, moves=((0, 1),), key_sample=bool(salt),
-    )  # fmt: skip
+    scan = _scan(change, side_before, side_after, measures, reader, payload_changes, salt)
     done = run_scan(inputs, scan, input_options=reader, engine_options=engine, progress=progress)
     result = done.aggregate
     load_before, load_after = result.loads
-    _check_events(load_before.events, load_before.skipped_rows, done.label)
+    unrepresentable = result.unrepresentable
+    left_out = 0 if unrepresentable is None else unrepresentable.events
+    skipped = load_before.skipped_rows - left_out  # the rows that did not parse
+    if load_before.events == 0 and left_out:
+        raise DataError(f"no events in {done.label}: the key schemas cannot both hold any key "
+                        f"({left_out:,} events left out)")  # fmt: skip
+    _check_events(load_before.events, skipped, done.label)
     partitions = _partition_table(load_before, load_after, count_before, count_after)
     moves, keys_summary = _moved_keys(done.scan, load_before, result.moves[0], key_before, top)
     if order_by is not None:
@@ -246,12 +240,12 @@ def whatif(
     events = result.moves[0]
     summary = {
         "inputs": done.label,
-        "key": done.scan.encoders[0].label,
+        "key": _key_label(done.scan),
         **change.sides(),
-        "key_bytes_change": prefix_before != prefix_after,
+        "key_bytes_change": payload_changes or key_before.prefix() != key_after.prefix(),
         "events": load_before.events,
         "size_source": done.scan.size_source,
-        "skipped_rows": load_before.skipped_rows,
+        "skipped_rows": skipped,
         "keyed_events": load_before.events - load_before.null_key_events,
         "null_key_events": load_before.null_key_events,
         **{name: keys_summary[name] for name in ("distinct_keys", "keys_compared",
@@ -268,6 +262,14 @@ def whatif(
         "order_by": order_by or "the key itself",
         "top_moves": moves.head(20).to_dict("records"),
     }  # fmt: skip
+    if unrepresentable is not None or payload_changes:
+        keys_left_out, keys_interval = (0.0, None) if unrepresentable is None else (
+            unrepresentable.keys, unrepresentable.interval())  # fmt: skip
+        summary["keys_unrepresentable"] = round(keys_left_out)
+        summary["events_unrepresentable"] = left_out
+        if unrepresentable is not None and unrepresentable.sketch is not None:
+            keys_summary.setdefault("key_counts", {"method": "sketch"})
+            keys_summary["key_counts"]["keys_unrepresentable_interval"] = list(keys_interval)
     if "key_counts" in keys_summary:
         summary["key_counts"] = keys_summary["key_counts"]
     if summary["key_bytes_change"]:
@@ -275,11 +277,14 @@ def whatif(
     if done.skipped_examples:
         summary["skipped_examples"] = list(done.skipped_examples)
     salting = None
-    if salt:
-        sample = result.sample
-        if sample.entities is None:  # per-key order: every key is its own entity
-            sample.entities = _keys_as_entities(sample)
-        salting = _salting(sample, salt, salt_hot, client_after, count_after, prefix_after, seed)
+    if salt and order_by is None:
+        salting, method = _salting_streamed(done.scan, result, salt, salt_hot, change)
+        if method:
+            summary["salting_method"] = method
+        summary["salting"] = salting.to_dict("records")
+    elif salt:  # per-entity order: from the exact (entity, key) sample
+        salting = _salting(result.sample, salt, salt_hot, client_after, count_after,
+                           key_after.prefix(), seed)  # fmt: skip
         summary["salting"] = salting.to_dict("records")
     return WhatIfResult(summary, partitions, moves, salting)
 
@@ -325,95 +330,55 @@ def _partition_table(load_before, load_after, count_before: int, count_after: in
     })  # fmt: skip
 
 
-def _whatif_reserialized(inputs, change: _Change, side_before: ProducerOptions,
-                         side_after: ProducerOptions, measures: MeasureOptions,
-                         reader: InputOptions, engine, progress: bool) -> WhatIfResult:  # fmt: skip
-    """A what-if whose key payload changes (key format, schema or message): each distinct
-    source key serialized both ways.
+def _scan(change: _Change, side_before: ProducerOptions, side_after: ProducerOptions,
+          measures: MeasureOptions, reader: InputOptions, payload_changes: bool,
+          salt: int | None) -> Scan:  # fmt: skip
+    """The one pass a what-if makes: every record placed before and after, and compared.
 
-    This path keeps main's exact, unbounded key sample (the scan's ``key_sample``, read on
-    either engine): the source values are collected as schemaless JSON so that each side
-    can serialize them, and the sample is reserialized per side (:func:`_reserialize`).
-    Its memory grows with the distinct keys (and entities), unlike the streaming path of the
-    other changes; moving it onto the scan (one encoding per side, moves compared by
-    source key) is left to do.
-    """
-    from partsim.engine import run_scan
-
-    key_before, key_after, order_by = change.key_before, change.key_after, change.order_by
-    count_before, count_after = change.count_before, change.count_after
-    client_before, client_after = change.client_before, change.client_after
-    # The sample's keys: the source values, written as schemaless JSON. A record key from
-    # its columns takes its fields from the sides whose schemas have them.
-    collected = replace(side_before, key_format="connect-json-schemaless", key_schema=None,
-                        key_message=None, schema_id=None)  # fmt: skip
-    records = tuple(side for side in (side_before, side_after)
-                    if (side.key_serializer().serializer() or _NotRecord).is_record)  # fmt: skip
-    scan = Scan(
-        encodings=(Encoding(collected, every_key=True, record_producers=records),),
-        placements=(Placement(0, client_before.name, count_before, b""),),
-        measures=MeasureOptions(size=measures.size, order_by=order_by),
-        strict=reader.strict, seed=change.seed, key_sample=True,
+    When the payload is the same on both sides, the scan serializes it once, and each side's
+    placement frames it as that side does (its Schema Registry id; for Protobuf, with the
+    message indexes). When the key's format or schema changes, each side serializes the key
+    from the columns as its own producer would, and the scan is paired: a record that either
+    side cannot hold is left out of both, and a key is a distinct pair of serialized keys."""
+    order_by = change.order_by
+    measured = MeasureOptions(size=measures.size, order_by=order_by,
+                              exact_keys=measures.exact_keys,
+                              exact_key_bytes=measures.exact_key_bytes,
+                              exact_entities=measures.exact_entities)  # fmt: skip
+    names = (change.client_before.name, change.client_after.name)
+    counts = (change.count_before, change.count_after)
+    if payload_changes:
+        encodings, placements = [], []
+        for number, side in enumerate((side_before, side_after)):
+            framing = side.framing()
+            record = (side.key_serializer().serializer() or _NotRecord).is_record
+            encodings.append(Encoding(
+                side, option="--key", weight_framing=framing,
+                key_placement=0 if number == 0 else None, every_key=True,
+                record_producers=(side,) if record and side.key is None else (),
+            ))  # fmt: skip
+            placements.append(Placement(number, names[number], counts[number], framing))
+    else:
+        encodings = [Encoding(side_before, key_placement=0, every_key=True)]
+        keys = (change.key_before, change.key_after)
+        placements = [Placement(0, names[number], counts[number], keys[number].prefix())
+                      for number in (0, 1)]  # fmt: skip
+    return Scan(
+        encodings=tuple(encodings), placements=tuple(placements), measures=measured,
+        strict=reader.strict, seed=change.seed, ordered=(0, 1) if order_by else (),
+        key_order=order_by is None, moves=((0, 1),),
+        key_sample=bool(salt and order_by),
+        paired=payload_changes,
     )  # fmt: skip
-    done = run_scan(inputs, scan, input_options=reader, engine_options=engine, progress=progress)
-    sample = done.aggregate.sample
-    _check_events(sample.events, sample.skipped_rows, done.label)
-    if sample.entities is None:  # per-key order: every key is its own entity
-        sample.entities = _keys_as_entities(sample)
-    sample_before, sample_after, unrepresentable, (keys, keys_after, counts) = _reserialize(
-        sample, key_before, key_after, reader.strict
-    )
-    sample = sample_before
-    # The reserialized keys carry each side's frame already.
-    part_before = _key_partitions(keys, client_before, count_before, b"")
-    part_after = _key_partitions(keys_after, client_after, count_after, b"")
-    both = (part_before >= 0) & (part_after >= 0)
-    moved = both & (part_before != part_after)
-    load_before = evaluate(sample_before, client_before, count_before, seed=change.seed)
-    load_after = evaluate(sample_after, client_after, count_after, seed=change.seed)
-    partitions = _partition_table(load_before, load_after, count_before, count_after)
-    order = np.argsort(-counts[moved], kind="stable")[: change.top]  # every one unless top
-    moved_index = np.flatnonzero(moved)[order]
-    show = key_display(key_before)
-    moves = pd.DataFrame({
-        "key": [show(k) for k in keys.take(pa.array(moved_index)).to_pylist()],
-        "count": counts[moved_index],
-        "from_partition": part_before[moved_index],
-        "to_partition": part_after[moved_index],
-    })  # fmt: skip
-    comparable_events = float(counts[both].sum())
-    summary = {
-        "inputs": done.label,
-        "key": done.scan.encoders[0].label,
-        **change.sides(),
-        "key_bytes_change": True,
-        "events": sample.events,
-        "size_source": done.scan.size_source,
-        "skipped_rows": sample.skipped_rows,
-        "keyed_events": sample.events - sample.null_events,
-        "null_key_events": sample.null_events,
-        "distinct_keys": len(counts),
-        "keys_compared": int(both.sum()),
-        "keys_keyless_before_or_after": int((~both).sum()),
-        "keys_moved": float(moved.sum() / both.sum()) if both.sum() else 0.0,
-        "events_moved": float(counts[moved].sum() / comparable_events)
-        if comparable_events
-        else 0.0,
-        "keys_moved_count": int(moved.sum()),
-        "events_moved_count": int(counts[moved].sum()),
-        "max_mean_ratio_before": load_before.metrics["max_mean_ratio"],
-        "max_mean_ratio_after": load_after.metrics["max_mean_ratio"],
-        "ordering_before": _ordering_summary(load_before.ordering),
-        "ordering_after": _ordering_summary(load_after.ordering),
-        "order_by": order_by or "the key itself",
-        "top_moves": moves.head(20).to_dict("records"),
-        "keys_unrepresentable": unrepresentable["keys"],
-        "events_unrepresentable": unrepresentable["events"],
-    }  # fmt: skip
-    summary["key_change"] = _key_change_note(key_before, key_after, summary, count_after)
-    if done.skipped_examples:
-        summary["skipped_examples"] = list(done.skipped_examples)
-    return WhatIfResult(summary, partitions, moves, None)
+
+
+def _key_label(scan: Scan) -> str:
+    """The key as the summary names it: a record key's fields, on either side."""
+    first = scan.encoders[0]
+    if not scan.paired or first.design is not None:
+        return first.label
+    fields = {path: column for encoder in scan.encoders for path, column in encoder.record_columns}
+    return replace(first, record_columns=tuple(fields.items())).label
 
 
 def _moved_keys(scan: Scan, load, moves, key: KeyFormat, top: int | None):
@@ -434,7 +399,8 @@ def _moved_keys(scan: Scan, load, moves, key: KeyFormat, top: int | None):
     both = ~keyless_before & ~keyless_after
     moved = both & (part_before != part_after)
     # Heaviest first, ties by key (so the order does not depend on how the input was cut);
-    # every moved key unless top.
+    # every moved key unless top. A paired scan's keys are pairs: ties by the pair, shown as
+    # the key before.
     moved_index = np.flatnonzero(moved)
     order = pc.sort_indices(
         pa.table({"count": counts[moved_index], "key": keys.take(pa.array(moved_index))}),
@@ -442,7 +408,7 @@ def _moved_keys(scan: Scan, load, moves, key: KeyFormat, top: int | None):
     ).to_numpy()[:top]
     moved_index = moved_index[order]
     frame = {
-        "key": _shown(keys.take(pa.array(moved_index)), key),
+        "key": _shown(side_keys(scan, keys.take(pa.array(moved_index)), 0, 0), key),
         "count": counts[moved_index],
         "from_partition": part_before[moved_index].astype(np.int64),
         "to_partition": part_after[moved_index].astype(np.int64),
@@ -491,31 +457,29 @@ def _moved_keys(scan: Scan, load, moves, key: KeyFormat, top: int | None):
     }
 
 
-def _key_ordering(scan: Scan, result, index: int) -> dict:
+def _key_ordering(scan: Scan, result, index: int, salted: tuple[int, int] = (0, 0)) -> dict:
     """Per-key ordering under placement ``index``: a key with two or more events keeps its
     order unless the client puts it on the keyless path, which only the empty key (and every
     key, for a client that ignores keys) can take, a null key being no key. Exact from the
     key table. Past the exact-key limit, the keys with 2+ events are estimated from a hash
     sample of keys (with a 95% interval) and their events as all keyed events less the
-    sample's one-event keys; which keys break order (the empty key) stays exact."""
+    sample's one-event keys; which keys break order (the empty key) stays exact. ``salted``
+    adds (keys, events) that salting breaks, or mends, to the broken ones."""
     placement, client = scan.placements[index], scan.clients[index]
     load = result.loads[0]
-    framing = len(scan.placements[0].framing)  # the key table's keys carry the first framing
     if load.sketch is None:
         keys = load.keys.column("key").combine_chunks()
         counts, scale, empty_events = load.keys.column("count").to_numpy(), 1, None
     else:
         keys, counts, scale = result.key_counts[0].counts()
-        empty_events = result.empty_key_events[0]
-    payload_empty = pc.equal(pc.binary_length(keys), framing).to_numpy(zero_copy_only=False)
+        empty_events = result.empty_key_events[placement.encoding]
+    # The key table's keys as this placement sends them (framed its way; its side of a pair).
+    keys = side_keys(scan, keys, 0, index)
+    payload_empty = pc.equal(pc.binary_length(keys), len(placement.framing)).fill_null(False)
+    payload_empty = payload_empty.to_numpy(zero_copy_only=False)
     if empty_events is not None:  # the empty key is counted apart, exactly
         keys, counts = keys.filter(pa.array(~payload_empty)), counts[~payload_empty]
         payload_empty = np.zeros(len(counts), dtype=bool)
-    if placement.framing != scan.placements[0].framing and len(keys):
-        from partsim.placement import frame
-
-        longest = pc.max(pc.binary_length(keys)).as_py() or framing
-        keys = frame(pc.binary_slice(keys, framing, max(longest, framing)), placement.framing)
     keyless = place_many(keys, [(client, placement.partition_count)])[0][1] if len(keys) else (
         np.zeros(0, dtype=bool))  # fmt: skip
     multi = counts >= 2
@@ -525,8 +489,8 @@ def _key_ordering(scan: Scan, result, index: int) -> dict:
         # few heavy keys in or out of the sample would swing a scaled sum of their events
         keyed = load.events - load.null_key_events - (empty_events or 0)
         multi_events = max(keyed - int((counts == 1).sum()) * scale, 2 * entities)
-    broken_events = int(counts[multi & keyless].sum()) * scale
-    broken = int((multi & keyless).sum()) * scale
+    broken_events = int(counts[multi & keyless].sum()) * scale + salted[1]
+    broken = int((multi & keyless).sum()) * scale + salted[0]
     if empty_events is not None and empty_events >= 2:
         entities += 1
         multi_events += empty_events
@@ -592,68 +556,6 @@ def _payload(key: KeyFormat) -> tuple:
     return (key.key_format, key.key_schema, key.key_message)
 
 
-def _reserialize(sample: KeySample, before: KeyFormat, after: KeyFormat, strict: bool):
-    """The sample with its keys (source values as schemaless JSON) serialized by each side;
-    keys that either side cannot hold are left out of both, and counted. Also each kept
-    source key's bytes before and after, and its events (source keys that serialize alike
-    on one side are merged in that side's sample, not here)."""
-    canonical = sample.keys.column("key").combine_chunks()
-    values = [json.loads(k) for k in canonical.to_pylist()]
-    encoded = {side: encode_keys(_project(values, side), side) for side in (before, after)}
-    bad = np.zeros(len(values), dtype=bool)
-    for side, result in encoded.items():
-        if result.bad is not None:
-            if strict:
-                raise DataError(f"{result.bad_count} distinct keys that the {side.key_format} "
-                                f"key schema cannot hold (--strict), such as: "
-                                f"{result.reasons[0]}")  # fmt: skip
-            bad |= result.bad
-    counts = sample.keys.column("count").to_numpy()
-    unrepresentable = {"keys": int(bad.sum()), "events": int(counts[bad].sum())}
-    keep = pa.array(~bad)
-    return (
-        _recoded(sample, canonical, encoded[before].keys, bad),
-        _recoded(sample, canonical, encoded[after].keys, bad),
-        unrepresentable,
-        (encoded[before].keys.filter(keep), encoded[after].keys.filter(keep), counts[~bad]),
-    )
-
-
-def _project(values: list, key: KeyFormat) -> list:
-    """Record values cut to the fields of ``key``'s record schema (the other side's schema
-    may have more)."""
-    serializer = key.serializer()
-    if serializer is None or not serializer.is_record:
-        return values
-    names = {path[0] for path, _ in serializer.fields()}
-    return [{k: v for k, v in value.items() if k in names} if isinstance(value, dict) else value
-            for value in values]  # fmt: skip
-
-
-def _recoded(sample: KeySample, canonical: pa.Array, serialized: pa.Array, bad: np.ndarray):
-    """The sample with each canonical key replaced by its serialized bytes (rows of ``bad``
-    keys dropped; keys that serialize alike merged)."""
-    keep = pa.array(~bad)
-    old, new = canonical.filter(keep), serialized.filter(keep)
-
-    def recode(table: pa.Table | None) -> pa.Table | None:
-        if table is None:
-            return None
-        index = pc.index_in(table.column("key"), value_set=old)
-        table = table.filter(pc.is_valid(index))
-        return table.set_column(table.schema.get_field_index("key"), "key",
-                                pc.take(new, pc.drop_null(index)).cast(pa.binary()))  # fmt: skip
-
-    dropped = sample.keys.filter(pa.array(bad))
-    recoded = KeySample(
-        keys=recode(sample.keys), null_events=sample.null_events, null_bytes=sample.null_bytes,
-        events=sample.events - int(pc.sum(dropped.column("count")).as_py() or 0),
-        skipped_rows=sample.skipped_rows, entities=recode(sample.entities),
-        windows=recode(sample.windows),
-    )  # fmt: skip
-    return KeySample.merge_all([recoded, KeySample(events=0)])
-
-
 def _keys_as_entities(sample: KeySample) -> pa.Table:
     """Per-key ordering: each key is the entity whose events must stay in order."""
     keys = sample.keys
@@ -668,6 +570,103 @@ def _ordering_summary(ordering: dict | None) -> dict | None:
              "method", "ordering_preserved_interval", "events_at_risk_interval",
              "entities_with_2_or_more_events_interval")  # fmt: skip
     return {name: ordering[name] for name in names if name in ordering}
+
+
+def _salting_streamed(scan: Scan, result, salt: int, salt_hot: int | None,
+                      change: _Change) -> tuple[pd.DataFrame, str | None]:  # fmt: skip
+    """Salting's load and per-key ordering for each factor 1..``salt``, from the scan's
+    aggregates: the exact keyed load after, less the salted keys' events, plus their events
+    split evenly over their sub-keys (:func:`_split`), and the keyless records spread as the
+    client spreads them. Exact from the key table; past the exact-key limit the salted keys
+    are the sketch's heaviest, with its count estimates (the method says so)."""
+    client, count, seed = change.client_after, change.count_after, change.seed
+    load_before, load_after = result.loads
+    method = None
+    if load_before.sketch is None:
+        keys = load_before.keys.column("key").combine_chunks()
+        counts = load_before.keys.column("count").to_numpy()
+    else:
+        if not salt_hot:
+            raise DataError(
+                f"--salt without --salt-hot salts every key, which needs every key's count: "
+                f"this input has more than {scan.measures.exact_keys:,} distinct keys "
+                "(--exact-keys); salt the heaviest with --salt-hot TOPK, or raise --exact-keys"
+            )
+        sketched = load_before.sketch.result()
+        keys = sketched.keys.column("key").combine_chunks()
+        counts = sketched.keys.column("count").to_numpy()
+        method = (f"more than {scan.measures.exact_keys:,} distinct keys: the salted keys are "
+                  "the frequent-items sketch's heaviest, with its count estimates (each within "
+                  f"{sketched.count_error:,} events), and per-key ordering comes from a hash "
+                  "sample of keys")  # fmt: skip
+    order = pc.sort_indices(pa.table({"count": counts, "key": keys}),
+                            sort_keys=[("count", "descending"), ("key", "ascending")])  # fmt: skip
+    hot = order.to_numpy()[:salt_hot] if salt_hot else order.to_numpy()
+    hot_keys, hot_counts = side_keys(scan, keys.take(pa.array(hot)), 0, 1), counts[hot]
+    home = _placed(hot_keys, client, count)
+    keyed = load_after.keyed_messages.astype(np.int64)
+    keyless = int(load_after.keyless_events)
+    rows = []
+    for factor in range(1, salt + 1):
+        messages, spread = keyed.copy(), keyless
+        broken = (0, 0)
+        if factor > 1 and len(hot):
+            messages, spread, broken = _split(messages, spread, hot_keys, hot_counts, home,
+                                              factor, client, count)  # fmt: skip
+        messages = messages + np.bincount(
+            keyless_fill(client.keyless, 0, spread, count, seed), minlength=count
+        )  # the keyless records, numbered from 0 (as evaluate spreads them)
+        metrics = skew_metrics(messages)
+        ordering = _key_ordering(scan, result, 1, broken)
+        rows.append({
+            "salt": factor,
+            "salted_keys": len(hot) if factor > 1 else 0,
+            "max_mean_ratio": metrics["max_mean_ratio"],
+            "hottest_partition_share": metrics["hottest_partition_share"],
+            "ordering_preserved": ordering["ordering_preserved"],
+            "events_at_risk": ordering["events_at_risk"],
+        })  # fmt: skip
+    return pd.DataFrame(rows), method
+
+
+def _placed(keys: pa.Array, client, count: int) -> np.ndarray:
+    """Each key's partition, -1 where the client takes its keyless path."""
+    if not len(keys):
+        return np.zeros(0, dtype=np.int64)
+    partitions, keyless = place_many(keys, [(client, count)])[0]
+    return np.where(keyless, -1, partitions).astype(np.int64)
+
+
+def _split(messages: np.ndarray, keyless: int, keys: pa.Array, counts: np.ndarray,
+           home: np.ndarray, factor: int, client, count: int):  # fmt: skip
+    """Keys (framed) salted ``factor`` ways: their events (``counts``, now at ``home``, -1
+    for keyless) moved to their sub-keys (key + ``-i``), split evenly: sub-key i takes
+    ``count // factor``, plus one while i < ``count % factor``. Gives the keyed messages per
+    partition, the keyless events, and the (keys, events) whose order salting breaks less
+    those it broke before (a key with 2+ events keeps its order only while all its events
+    are on one partition and none keyless)."""
+    messages = messages.copy()
+    np.subtract.at(messages, home[home >= 0], counts[home >= 0])
+    keyless -= int(counts[home < 0].sum())
+    shares = counts[:, None] // factor + (np.arange(factor) < counts[:, None] % factor)
+    suffixes = pa.array([f"-{i}".encode() for i in range(factor)], pa.binary())
+    repeat = np.repeat(np.arange(len(keys)), factor)
+    variants = pc.binary_join_element_wise(
+        keys.cast(pa.binary()).take(pa.array(repeat)),
+        suffixes.take(pa.array(np.tile(np.arange(factor), len(keys)))), pa.scalar(b"", pa.binary()),
+    )  # fmt: skip
+    placed = _placed(variants, client, count).reshape(len(keys), factor)
+    used = shares > 0
+    hashed = used & (placed >= 0)
+    np.add.at(messages, placed[hashed], shares[hashed])
+    keyless += int(shares[used & (placed < 0)].sum())
+    multi = counts >= 2
+    spread = np.array([len(set(row[mask])) for row, mask in zip(placed, hashed, strict=True)])
+    after = multi & ((used & (placed < 0)).any(axis=1) | (spread > 1))
+    before = multi & (home < 0)
+    broken = (int(after.sum()) - int(before.sum()),
+              int(counts[after].sum()) - int(counts[before].sum()))  # fmt: skip
+    return messages, keyless, broken
 
 
 def _salting(sample, salt, salt_hot, client, count, prefix, seed) -> pd.DataFrame:

@@ -220,8 +220,19 @@ def evaluate(
     hashed = partition >= 0
     messages = np.bincount(partition[hashed], weights=counts[hashed], minlength=partition_count)
     nbytes = np.bincount(partition[hashed], weights=byte_sums[hashed], minlength=partition_count)
-    keyless_events = sample.null_events + int(counts[~hashed].sum())
-    keyless_bytes = sample.null_bytes + float(byte_sums[~hashed].sum())
+    keyless_events = int(counts[~hashed].sum())
+    keyless_bytes = float(byte_sums[~hashed].sum())
+    # A null key takes the keyless path, unless the client hashes it (librdkafka's
+    # consistent and murmur2 put every null key on one partition).
+    null_home = -1
+    if sample.null_events:
+        null_home = _key_partitions(pa.array([None], pa.binary()), partitioner, partition_count)[0]
+    if null_home >= 0:
+        messages[null_home] += sample.null_events
+        nbytes[null_home] += sample.null_bytes
+    else:
+        keyless_events += sample.null_events
+        keyless_bytes += sample.null_bytes
     if keyless_events:
         spread = np.bincount(
             keyless_fill(partitioner.keyless, 0, keyless_events, partition_count, seed),

@@ -662,9 +662,11 @@ def format_whatif(result) -> str:
     if s["keys_keyless_before_or_after"]:
         lines.append(f"{s['keys_keyless_before_or_after']:,} keys take a keyless path on one side "
                      "and are not counted as moved")  # fmt: skip
-    if s.get("keys_unrepresentable"):
-        lines.append(f"{s['keys_unrepresentable']:,} keys ({s['events_unrepresentable']:,} events) "
-                     "cannot be held by one side's key schema and are left out")  # fmt: skip
+    if s.get("events_unrepresentable"):
+        about = "about " if "keys_unrepresentable_interval" in s.get("key_counts", {}) else ""
+        keys, events = s["keys_unrepresentable"], s["events_unrepresentable"]
+        lines.append(f"{about}{keys:,} keys ({events:,} events) cannot be held by one side's "
+                     "key schema and are left out")  # fmt: skip
     if s.get("key_change"):
         lines += ["", textwrap.fill(s["key_change"], width=100)]
     if len(result.moves):

@@ -37,6 +37,7 @@ from partsim.aggregates import (
     KeySample,
     LoadAggregate,
     MoveCounts,
+    Unrepresentable,
     WindowGrid,
     key_sample,
     merge_windows,
@@ -55,7 +56,9 @@ from partsim.placement import (
     fold_sources,
     frame,
     keyless_fill,
+    pair_keys,
     place_many,
+    split_pairs,
 )
 from partsim.sketch import hash64
 from partsim.windows import MAX_WINDOW_CELLS
@@ -108,8 +111,7 @@ class Encoding:
     A record key without a design (``producer.key`` None, with a record key schema) takes
     its fields from ``record_columns`` ((field path, column) pairs), set by
     :func:`bind_scan` from :func:`partsim.schemas.column_plan`: the fields of the
-    ``record_producers``' schemas where given (a what-if collecting source values for two
-    key schemas), else of the producer's own.
+    ``record_producers``' schemas where given, else of the producer's own.
     """
 
     producer: ProducerOptions
@@ -146,6 +148,9 @@ class Staged:
     entity: pa.Array | None  # the entity column, on the rows every followed design kept
     ordered: list[tuple[np.ndarray, np.ndarray]]  # per followed placement, on those rows
     folded: list[bool]  # per placement: its keyed counts folded from its source's
+    # A paired scan's rows left out (one encoding could not hold their key): their count
+    # and the distinct hashes of their source keys.
+    dropped: tuple[int, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -164,13 +169,21 @@ class Scan:
     grid that would pass it widens its windows, doubling them, instead of keeping every cell
     (its load's ``window_factor`` says by how much).
     ``key_sample`` also keeps the first design's exact, unbounded
-    :class:`~partsim.aggregates.KeySample` (salting reads it).
+    :class:`~partsim.aggregates.KeySample` (salting with ``--order-by`` reads it).
 
     Rows a design's key schema cannot hold are that design's skipped rows: each design's
     loads, key tables and windows count only the rows it could serialize, so a design's
     placements give what ``analyze`` gives for it alone. The per-entity ordering, which
     compares placements entity by entity, counts the rows that every followed design kept;
     placements compared record by record (``moves``) must be of one design (the same rows).
+
+    A ``paired`` scan serializes one key two ways (a what-if that changes the key's format
+    or schema): its encodings drop rows together, so a row that any of them cannot hold is
+    left out of all (counted with its source key, :class:`~partsim.aggregates.Unrepresentable`)
+    and moves may compare placements of different encodings. The first encoding's key table
+    then counts each record's pair of keys, framed as the first move's placements frame them
+    (:func:`~partsim.placement.pair_keys`; :func:`side_keys` takes them apart), so a key is
+    a distinct pair of serialized keys; its sketch's per-partition figures hash the pair.
     """
 
     encodings: tuple[Encoding, ...]
@@ -187,6 +200,7 @@ class Scan:
     rate: tuple[float, str] | None = None
     key_sample: bool = False
     window_cells: int | None = None
+    paired: bool = False
     designs: tuple[KeyDesign | None, ...] = field(init=False, repr=False, compare=False)
     clients: tuple[Partitioner, ...] = field(init=False, repr=False, compare=False)
     encoders: tuple[KeyEncoder, ...] = field(init=False, repr=False, compare=False)
@@ -214,8 +228,12 @@ class Scan:
         if self.rate is not None and len(self.encodings) > 1:
             raise ValueError("a scan with a rate has one encoding (its times follow its rows)")
         for before, after in self.moves:
-            if self.placements[before].encoding != self.placements[after].encoding:
+            same = self.placements[before].encoding == self.placements[after].encoding
+            if not (same or self.paired):
                 raise ValueError("moves compare placements of one encoding (the same rows)")
+        if self.paired and (not self.moves or self.encodings[0].key_placement not in
+                            (None, self.moves[0][0])):  # fmt: skip
+            raise ValueError("a paired scan's key table counts its first move's pairs")
         # The first placement's grid may widen its windows (window_cells): it counts its own.
         exclude = (0,) if self.window_cells is not None else ()
         object.__setattr__(self, "folds", fold_sources(self.placements, exclude))
@@ -257,6 +275,9 @@ class Scan:
         partition under every placement (keyless records marked, not yet placed)."""
         rows = self.parser(batch)
         encoded = [encoder(rows) for encoder in self.encoders]
+        dropped = None
+        if self.paired:
+            encoded, dropped = self._paired(rows, encoded)
         key_bytes = [events.key_bytes for events in encoded]
         weights = [events.weights for events in encoded]
         framed: dict[tuple[int, bytes], pa.Array] = {}
@@ -290,7 +311,37 @@ class Scan:
             entity, ordered = self._followed(rows.batch, encoded, placed)
         return Staged([events.batch for events in encoded], [events.skipped for events in encoded],
                       [events.times for events in encoded], key_bytes, weights, framed, placed,
-                      entity, ordered, folded)  # fmt: skip
+                      entity, ordered, folded, dropped)  # fmt: skip
+
+    def _paired(self, rows: Rows, encoded: list[Events]) -> tuple[list[Events], tuple | None]:
+        """Every encoding's events on the rows all of them could serialize, and the rows
+        left out: their count and the distinct 64-bit hashes of their source keys."""
+        masks = [events.kept for events in encoded if events.kept is not None]
+        if not masks:
+            return encoded, None
+        common = np.logical_and.reduce(masks)
+        out = []
+        for events in encoded:
+            choose = common if events.kept is None else common[events.kept]
+            if choose.all():
+                out.append(events)
+                continue
+            keep = pa.array(choose)
+            out.append(Events(
+                events.batch.filter(keep), events.key_bytes.filter(keep), events.weights[choose],
+                None if events.times is None else events.times[choose],
+                events.skipped + int(np.count_nonzero(~choose)), common,
+            ))  # fmt: skip
+        lost = rows.batch.filter(pa.array(~common))
+        if self.designs[0] is not None:
+            values = self.encoders[0].values(lost).to_pylist()
+        else:  # a record key: the columns its fields come from, on either side
+            columns = {column: None for encoder in self.encoders
+                       for _, column in encoder.record_columns}  # fmt: skip
+            values = [tuple(row.values()) for row in lost.select(list(columns)).to_pylist()]
+        sources = pa.array([repr(value).encode("utf-8", "surrogatepass") for value in values],
+                           pa.binary())  # fmt: skip
+        return out, (len(lost), np.unique(hash64(sources)))
 
     def _followed(self, batch: Batch, encoded: list[Events], placed: list) -> tuple:
         """The entity column and the followed placements on the rows every followed design
@@ -331,6 +382,7 @@ class ScanAggregate:
     sample: KeySample | None = None
     key_counts: list[KeyCountSample | None] | None = None  # per design, with key_order
     empty_key_events: list[int] | None = None  # per design, with key_order
+    unrepresentable: Unrepresentable | None = None  # a paired scan's rows left out
 
     @staticmethod
     def merge_all(parts: Sequence[ScanAggregate]) -> ScanAggregate:
@@ -357,7 +409,11 @@ class ScanAggregate:
             ]  # fmt: skip
             empty = [sum(part.empty_key_events[i] for part in parts)
                      for i in range(len(parts[0].empty_key_events))]  # fmt: skip
-        return ScanAggregate(loads, order, moves, keyless, sample, key_counts, empty)
+        unrepresentable = None
+        if parts[0].unrepresentable is not None:
+            unrepresentable = Unrepresentable.merge_all([part.unrepresentable for part in parts])
+        return ScanAggregate(loads, order, moves, keyless, sample, key_counts, empty,
+                             unrepresentable)  # fmt: skip
 
 
 class ScanRun:
@@ -407,6 +463,7 @@ class ScanRun:
             counts = [scan.placements[i].partition_count for i in scan.ordered]
             self.order = EntityOrder(counts, scan.entity_limit())
         self.moves = [MoveCounts() for _ in scan.moves]
+        self.unrepresentable = Unrepresentable(scan.measures.exact_keys) if scan.paired else None
         self.keyless: list[tuple[np.ndarray, np.ndarray]] | None = (
             [] if scan.keyless_records else None
         )
@@ -499,9 +556,15 @@ class ScanRun:
         if self.order is not None:
             self.order.update(staged.entity, staged.ordered)
         for move, (before, after) in zip(self.moves, scan.moves, strict=True):
-            keys = staged.key_bytes[scan.placements[before].encoding]
-            valid = keys.is_valid().to_numpy(zero_copy_only=False) if keys.null_count else None
+            valid = None  # a null key is no key, on either side
+            for encoding in {scan.placements[before].encoding, scan.placements[after].encoding}:
+                keys = staged.key_bytes[encoding]
+                if keys.null_count:
+                    mask = keys.is_valid().to_numpy(zero_copy_only=False)
+                    valid = mask if valid is None else valid & mask
             move.add_events(staged.placed[before], staged.placed[after], valid)
+        if staged.dropped is not None:
+            self.unrepresentable.add(*staged.dropped)
         if self.samples is not None:
             order_by = scan.measures.order_by
             entity = staged.rows[0].column(order_by) if order_by else None
@@ -580,6 +643,9 @@ class ScanRun:
     def _count_keys(self, index: int, encoding: Encoding, staged: Staged) -> None:
         placement = self.scan.placements[encoding.key_placement]
         keys = staged.framed[(placement.encoding, placement.framing)]
+        if self.scan.paired and index == 0:  # each record's two keys, as one
+            other = self.scan.placements[self.scan.moves[0][1]]
+            keys = pair_keys(keys, staged.framed[(other.encoding, other.framing)])
         weights = staged.weights[index]
         if encoding.every_key:
             keep = keys.is_valid().to_numpy(zero_copy_only=False) if keys.null_count else None
@@ -664,25 +730,41 @@ class ScanRun:
         if self.samples is not None:
             sample = KeySample.merge_all(self.samples) if self.samples else KeySample()
         return ScanAggregate(loads, self.order, self.moves, self.keyless, sample,
-                             self.key_counts, self.empty_key_events)  # fmt: skip
+                             self.key_counts, self.empty_key_events,
+                             self.unrepresentable)  # fmt: skip
 
 
 def move_placements(
     scan: Scan, keys: pa.Array, before: int, after: int
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Distinct keys of the ``before`` placement's key table (framed as it frames them) placed
-    before and after: (partitions, keyless) each."""
-    first, second = scan.placements[before], scan.placements[after]
-    placed_before = place_many(keys, [(scan.clients[before], first.partition_count)])[0]
-    if second.framing != first.framing:
-        payload = keys
-        if first.framing and len(keys):
-            # An explicit end: pyarrow 26's binary_slice overflows without one.
-            longest = pc.max(pc.binary_length(keys)).as_py() or 0
-            payload = pc.binary_slice(keys, len(first.framing), max(longest, len(first.framing)))
-        keys = frame(payload, second.framing)
-    placed_after = place_many(keys, [(scan.clients[after], second.partition_count)])[0]
-    return placed_before, placed_after
+    """Distinct keys of the ``before`` placement's key table placed before and after:
+    (partitions, keyless) each."""
+    placed = []
+    for number in (before, after):
+        client = (scan.clients[number], scan.placements[number].partition_count)
+        placed.append(place_many(side_keys(scan, keys, before, number), [client])[0])
+    return placed[0], placed[1]
+
+
+def side_keys(scan: Scan, keys: pa.Array, table: int, number: int) -> pa.Array:
+    """The keys of the key table counted with placement ``table`` (framed as it frames
+    them) as placement ``number`` sends them: framed its way, or in a paired scan, its
+    key of each pair."""
+    if scan.paired and table == scan.moves[0][0]:
+        first, second = split_pairs(keys)
+        sides = dict(zip(scan.moves[0], (first, second), strict=True))
+        if number not in sides:
+            raise ValueError("a paired key table holds the keys of its first move's placements")
+        return sides[number]
+    source, target = scan.placements[table], scan.placements[number]
+    if target.framing == source.framing:
+        return keys
+    payload = keys
+    if source.framing and len(keys):
+        # An explicit end: pyarrow 26's binary_slice overflows without one.
+        longest = pc.max(pc.binary_length(keys)).as_py() or 0
+        payload = pc.binary_slice(keys, len(source.framing), max(longest, len(source.framing)))
+    return frame(payload, target.framing)
 
 
 def scan_batches(

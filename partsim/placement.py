@@ -40,8 +40,10 @@ __all__ = [
     "fold_sources",
     "frame",
     "keyless_fill",
+    "pair_keys",
     "place",
     "place_many",
+    "split_pairs",
 ]
 
 #: The C kernel's code of each sign rule (``range`` stays in Python).
@@ -73,6 +75,82 @@ def frame(key_bytes: pa.Array, framing: bytes) -> pa.Array:
     kind = key_bytes.type if pa.types.is_large_binary(key_bytes.type) else pa.binary()
     joined = pc.binary_join_element_wise(pa.scalar(framing, kind), key_bytes, pa.scalar(b"", kind))
     return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
+
+
+#: A pair's header: a flags byte (1: the first key is null, 2: the second is) and the first
+#: key's length, 4 bytes big-endian.
+_PAIR_HEADER = 5
+
+
+def pair_keys(first: pa.Array, second: pa.Array) -> pa.Array:
+    """Each record's two keys (its bytes under two serializers) as one binary value that
+    :func:`split_pairs` takes apart: a header, the first key and the second. The pair is
+    null only where both keys are null.
+
+    >>> pairs = pair_keys(pa.array([b"ab", None]), pa.array([b"xyz", b""]))
+    >>> [side.to_pylist() for side in split_pairs(pairs)]
+    [[b'ab', None], [b'xyz', b'']]
+    """
+    large = pa.types.is_large_binary(first.type) or pa.types.is_large_binary(second.type)
+    kind = pa.large_binary() if large else pa.binary()
+    first, second = first.cast(kind), second.cast(kind)
+    first_null = first.is_null().to_numpy(zero_copy_only=False)
+    second_null = second.is_null().to_numpy(zero_copy_only=False)
+    header = np.zeros((len(first), _PAIR_HEADER), dtype=np.uint8)
+    header[:, 0] = first_null + 2 * second_null
+    lengths = pc.binary_length(first).fill_null(0).to_numpy(zero_copy_only=False)
+    header[:, 1:] = lengths.astype(">u4").view(np.uint8).reshape(-1, 4)
+    heads = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(_PAIR_HEADER), len(first), [None, pa.py_buffer(header.tobytes())]
+    ).cast(kind)
+    empty = pa.scalar(b"", kind)
+    joined = pc.binary_join_element_wise(heads, first.fill_null(empty), second.fill_null(empty),
+                                         empty)  # fmt: skip
+    if not (first_null & second_null).any():
+        return joined
+    return pc.if_else(pa.array(first_null & second_null), pa.scalar(None, kind), joined)
+
+
+def split_pairs(pairs: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+    """The two keys of each pair made by :func:`pair_keys` (a null pair: both null)."""
+    if isinstance(pairs, pa.ChunkedArray):
+        pairs = pairs.combine_chunks()
+    count = len(pairs)
+    offsets_type = np.int64 if pa.types.is_large_binary(pairs.type) else np.int32
+    buffers = pairs.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=offsets_type)[pairs.offset : pairs.offset + count + 1]
+    offsets = offsets.astype(np.int64)
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else (
+        np.zeros(0, dtype=np.uint8))  # fmt: skip
+    starts, ends = offsets[:-1], offsets[1:]
+    whole = ends - starts >= _PAIR_HEADER  # a null pair has no bytes
+    at = np.where(whole, starts, 0)[:, None] + np.arange(_PAIR_HEADER)
+    header = data[at] if len(data) else np.zeros((count, _PAIR_HEADER), dtype=np.uint8)
+    flags = np.where(whole, header[:, 0], 3)
+    first_length = np.where(whole, header[:, 1:].copy().view(">u4")[:, 0], 0).astype(np.int64)
+    first_start = starts + _PAIR_HEADER
+    second_start = first_start + first_length
+    second_length = np.where(whole, ends - second_start, 0)
+    return (_gather(data, first_start, first_length, (flags & 1) > 0, pairs.type),
+            _gather(data, second_start, second_length, (flags & 2) > 0, pairs.type))  # fmt: skip
+
+
+def _gather(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, null: np.ndarray,
+            kind: pa.DataType) -> pa.Array:  # fmt: skip
+    """A binary array of the byte ranges ``starts``/``lengths`` of ``data``."""
+    lengths = np.where(null, 0, lengths)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    total = int(offsets[-1])
+    index = np.repeat(starts - offsets[:-1], lengths) + np.arange(total)
+    large = pa.types.is_large_binary(kind) or total >= 2**31
+    offsets = offsets if large else offsets.astype(np.int32)
+    validity = pa.array(~null).buffers()[1] if null.any() else None
+    return pa.Array.from_buffers(
+        pa.large_binary() if large else pa.binary(), len(lengths),
+        [validity, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data[index].tobytes())],
+        int(null.sum()),
+    )  # fmt: skip
 
 
 def reduced(hashes: np.ndarray, sign_rule: str, partition_count: int) -> np.ndarray:

@@ -197,6 +197,108 @@ def test_whatif_is_exact_below_the_limit() -> None:
     assert "key_counts" not in s
 
 
+def _ids_with_some_past_int32(count: int, distinct: int, seed: int) -> pd.Series:
+    """Zipf ids (int64) with null keys and, in 1 row in 40, an id past int32."""
+    rng = np.random.default_rng(seed)
+    ids = (rng.zipf(1.3, count) % distinct).astype(np.int64)
+    wide = rng.choice(count, size=count // 40, replace=False)
+    ids[wide] = 2**31 + rng.integers(0, 900, len(wide))  # an Avro int cannot hold these
+    out = pd.Series(ids, dtype="Int64")
+    out[rng.choice(count, size=count // 50, replace=False)] = pd.NA  # null keys
+    return out
+
+
+def test_whatif_to_another_key_format_streams_against_confluent_kafka() -> None:
+    """A new key format (int64 -> Avro int, schema id 7) and partition count, past
+    --exact-keys: each record's key serialized both ways by the real serializers (Java's
+    LongSerializer layout; confluent-kafka's AvroSerializer) and placed by confluent-kafka's
+    murmur2. Events moved, events and events left out are exact; keys moved, distinct keys
+    and keys left out lie within their bounds, and are exact below the limit."""
+    import struct
+
+    confluent_kafka = pytest.importorskip("confluent_kafka")
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+
+    from tests.test_schema_keys import KEY, registry
+
+    ids = _ids_with_some_past_int32(60_000, 8_000, seed=3)
+    frame = pd.DataFrame({"id": ids})
+    avro = AvroSerializer(registry(), '"int"')  # the registry's first id, 1: framed as 7 here
+    holds = {v for v in ids.dropna().unique() if -(2**31) <= v < 2**31}  # Avro's int
+    before = {v: confluent_kafka.murmur2(struct.pack(">q", v), 12) for v in holds}
+    after = {v: confluent_kafka.murmur2(b"\x00\x00\x00\x00\x07" + avro(int(v), KEY)[5:], 16)
+             for v in holds}  # fmt: skip
+    kept = ids[ids.isna() | ids.isin(holds)]
+    keyed = kept.dropna().astype(np.int64)
+    moved_events = int(sum(before[v] != after[v] for v in keyed))
+    moved_keys = {v for v in holds if before[v] != after[v]}
+    left_out = ids.dropna()[~ids.dropna().isin(holds)]
+    options = dict(key="id", key_format="int64", from_partitions=12, to_partitions=16,
+                   to_key_format="avro", to_key_schema='"int"', to_schema_id=7,
+                   batch_rows=9_000)  # fmt: skip
+    for exact_keys in (300, 2_000, None):
+        limit = {} if exact_keys is None else {"exact_keys": exact_keys}
+        s = partsim.whatif(frame, **options, **limit).summary
+        # Exact at every limit, record by record.
+        assert s["events"] == len(kept) and s["skipped_rows"] == 0
+        assert s["events_unrepresentable"] == len(left_out)
+        assert s["null_key_events"] == int(ids.isna().sum())
+        assert s["events_moved_count"] == moved_events
+        assert s["events_moved"] == moved_events / len(keyed)
+        assert s["after"]["key_format"] == "avro" and s["key_bytes_change"]
+        if exact_keys is None:  # below the limit: every key figure exact
+            assert "key_counts" not in s
+            assert s["keys_moved_count"] == len(moved_keys)
+            assert s["distinct_keys"] == len(holds)
+            assert s["keys_unrepresentable"] == left_out.nunique()
+            continue
+        bounds = s["key_counts"]
+        low, high = bounds["keys_moved_count_interval"]
+        assert low <= len(moved_keys) <= high
+        low, high = bounds["distinct_keys_interval"]
+        assert low <= len(holds) <= high
+        if left_out.nunique() > exact_keys:
+            low, high = bounds["keys_unrepresentable_interval"]
+            assert low <= left_out.nunique() <= high
+        else:
+            assert s["keys_unrepresentable"] == left_out.nunique()
+    result = partsim.whatif(frame, **options, exact_keys=2_000)
+    truth = keyed.value_counts()
+    for row in result.moves.itertuples():  # the heavy moved keys, shown as before
+        value = int(row.key)
+        assert value in moved_keys
+        assert (row.from_partition, row.to_partition) == (before[value], after[value])
+        assert row.count_lower <= truth[value] <= row.count_upper
+    load = result.partitions
+    keyed_before = np.bincount([before[v] for v in keyed], minlength=12)
+    keyed_after = np.bincount([after[v] for v in keyed], minlength=16)
+    nulls = int(ids.isna().sum())
+    assert (load["messages_before"][:12] - keyed_before).sum() == nulls  # keyless spread
+    assert (load["messages_before"][:12] >= keyed_before).all()
+    assert (load["messages_after"] - keyed_after).sum() == nulls
+
+
+def test_a_key_format_whatif_follows_each_side_as_analyze_does() -> None:
+    """With every key representable, each side of a new key format is the analyze of that
+    side: its load and its ordering per entity (the rows are the same)."""
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"user": [f"u{n}" for n in rng.zipf(1.4, 20_000) % 3_000],
+                          "account": [f"a{n}" for n in rng.integers(0, 900, 20_000)]})  # fmt: skip
+    common = dict(key="user", order_by="account", partition_count=12)
+    result = partsim.whatif(frame, **common, to_key_format="avro", to_key_schema='"string"',
+                            to_schema_id=3, to_partitioner="confluent-kafka")  # fmt: skip
+    before = partsim.analyze(frame, **common)
+    after = partsim.analyze(frame, **common, key_format="avro", key_schema='"string"',
+                            schema_id=3, partitioner="confluent-kafka")  # fmt: skip
+    s = result.summary
+    assert result.partitions["messages_before"].tolist() == before.partitions["messages"].tolist()
+    assert result.partitions["messages_after"].tolist() == after.partitions["messages"].tolist()
+    for side, alone in (("before", before), ("after", after)):
+        for name in ("ordering_preserved", "events_at_risk", "entities_with_2_or_more_events"):
+            assert s[f"ordering_{side}"][name] == alone.summary["ordering"][name]
+    assert s["keys_unrepresentable"] == s["events_unrepresentable"] == 0
+
+
 def _ordering_truth(frame: pd.DataFrame, partition_count: int) -> tuple[float, float]:
     """ordering_preserved and events_at_risk by pandas and confluent-kafka's murmur2."""
     import confluent_kafka

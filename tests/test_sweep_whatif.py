@@ -147,6 +147,68 @@ def test_salting_trades_load_for_ordering() -> None:
         assert salting.loc[factor, "max_mean_ratio"] <= baseline + 1e-9
 
 
+def _salted_oracle(keys: pd.Series, hot: list[str], factor: int, count: int):
+    """Java's load and per-key ordering with ``hot`` salted ``factor`` ways, each hot key's
+    events split evenly over key-0..key-(factor-1) (sub-key i: n // factor, plus one while
+    i < n % factor); by pandas and kafka-python's murmur2."""
+    counts = keys.value_counts()
+    load = np.zeros(count, dtype=np.int64)
+    broken = broken_events = 0
+    for key, n in counts.items():
+        if key in hot and factor > 1:
+            shares = [n // factor + (i < n % factor) for i in range(factor)]
+            homes = {java(f"{key}-{i}".encode(), count) for i, s in enumerate(shares) if s}
+            for i, share in enumerate(shares):
+                load[java(f"{key}-{i}".encode(), count)] += share
+            if n >= 2 and len(homes) > 1:
+                broken, broken_events = broken + 1, broken_events + n
+        else:
+            load[java(key.encode(), count)] += n
+    multi = counts[counts >= 2]
+    return (load.max() / load.mean(), 1 - broken / len(multi),
+            broken_events / multi.sum())  # fmt: skip
+
+
+def test_salting_streams_and_equals_an_independent_computation() -> None:
+    """Salting the 3 heaviest keys of a Zipf sample, from the scan's aggregates (no key
+    sample): each factor's max/mean and per-key ordering equal pandas and murmur2's. Past
+    --exact-keys the heaviest keys come from the sketch (its method says so) and the figures
+    stay within its count bounds; salting every key past the limit is a one-line error."""
+    rng = np.random.default_rng(8)
+    keys = pd.Series([f"user-{n}" for n in rng.zipf(1.5, 30_000) % 5_000])
+    frame = pd.DataFrame({"user": keys})
+    hot = keys.value_counts().index[:3].tolist()
+    result = whatif(frame, key="user", partition_count=12, salt=4, salt_hot=3)
+    assert "salting_method" not in result.summary
+    for row in result.salting.itertuples():
+        ratio, preserved, at_risk = _salted_oracle(keys, hot, row.salt, 12)
+        assert row.salted_keys == (3 if row.salt > 1 else 0)
+        assert row.max_mean_ratio == pytest.approx(ratio, abs=1e-12)
+        assert row.ordering_preserved == pytest.approx(preserved, abs=1e-12)
+        assert row.events_at_risk == pytest.approx(at_risk, abs=1e-12)
+    sketched = whatif(frame, key="user", partition_count=12, salt=4, salt_hot=3,
+                      exact_keys=500)  # fmt: skip
+    assert "frequent-items sketch" in sketched.summary["salting_method"]
+    exact = result.salting.set_index("salt")
+    for row in sketched.salting.itertuples():  # the heavy keys' counts: exact here
+        assert row.max_mean_ratio == pytest.approx(exact.loc[row.salt, "max_mean_ratio"])
+    with pytest.raises(partsim.DataError, match="salt the heaviest with --salt-hot"):
+        whatif(frame, key="user", partition_count=12, salt=4, exact_keys=500)
+
+
+def test_salting_places_null_keys_as_the_client_does() -> None:
+    """librdkafka's consistent partitioner puts every null key on one partition (CRC32 of no
+    bytes): salting's unsalted row is the load analyze counts, with or without --order-by."""
+    keys = ["a", "b", "c"] * 30 + [None] * 40 + [f"x{i}" for i in range(30)]
+    frame = pd.DataFrame({"k": keys, "e": [f"e{i % 7}" for i in range(len(keys))]})
+    options = dict(key="k", partition_count=5, partitioner="librdkafka:consistent")
+    load = partsim.analyze(frame, **options).partitions["messages"]
+    assert load[crc(b"", 5)] >= 40
+    for extra in ({}, {"order_by": "e"}):
+        salting = whatif(frame, **options, salt=2, salt_hot=1, **extra).salting
+        assert salting.loc[0, "max_mean_ratio"] == pytest.approx(load.max() / load.mean())
+
+
 def test_recommendation_and_capacity() -> None:
     even = pd.DataFrame({"k": [f"user-{i}" for i in range(20_000)]})
     result = sweep(even, designs=["user=k"], partition_counts=[4, 8, 16], max_skew=1.3,
