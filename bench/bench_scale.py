@@ -15,9 +15,11 @@ Cases (``--out`` cases write every report file; the others print ``--json``):
   the local engine, their ``partitions.csv`` checked equal;
 - the commands, from the CSV, each against ``analyze --key customer_id`` with the same
   ``--size`` (and ``--timestamp``) in the same run: ``analyze --order-by customer_id``;
-  ``whatif`` 48 → 64 partitions; ``sweep`` of 2 designs (``customer_id`` and
-  ``{customer_id}-x``) x 2 clients (java, confluent-kafka) x 3 counts (12, 24, 48) against
-  ``analyze`` of its costlier design; ``simulate`` with 8 consumers;
+  ``whatif`` 48 → 64 partitions; ``whatif`` to Avro keys (``--to-key-format avro``: each
+  record's key serialized both ways); ``whatif --salt 4 --salt-hot 10``; ``sweep`` of 2
+  designs (``customer_id`` and ``{customer_id}-x``) x 2 clients (java, confluent-kafka) x
+  3 counts (12, 24, 48) against ``analyze`` of its costlier design; ``simulate`` with 8
+  consumers;
 - each command at ``--small`` rows too: the time at ``--rows`` over the time at ``--small``
   is its growth, against a linear ``--rows / --small``.
 
@@ -131,6 +133,13 @@ def cases(csv: Path, parquet: Path, work: Path, main: bool) -> list[tuple[str, l
                                 *measured, "--order-by", "customer_id", "--json"]),
         ("whatif", ["whatif", str(csv), "--key", "customer_id", "--from-partitions", "48",
                     "--to-partitions", "64", "--size", "size_bytes", "--json"]),
+        ("whatif --to-key-format avro", ["whatif", str(csv), "--key", "customer_id", "-p",
+                                         "48", "--to-key-format", "avro", "--to-key-schema",
+                                         '"string"', "--to-schema-id", "7", "--size",
+                                         "size_bytes", "--json"]),
+        ("whatif --salt 4 --salt-hot 10", ["whatif", str(csv), "--key", "customer_id", "-p",
+                                           "48", "--salt", "4", "--salt-hot", "10", "--size",
+                                           "size_bytes", "--json"]),
         ("analyze {customer_id}-x", ["analyze", str(csv), "--key", "{customer_id}-x", "-p",
                                      "48", *measured, "--json"]),
         ("sweep 2x2x3", ["sweep", str(csv), "--design", "c=customer_id",
