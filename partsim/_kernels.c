@@ -457,6 +457,145 @@ done:
     return result;
 }
 
+/* Each row's two keys as one: a flags byte (1: the first is null, 2: the second is), the
+   first key's length (4 bytes, big-endian), the first key's bytes, the second's. */
+static PyObject *pair_keys(PyObject *self, PyObject *args) {
+    Strings a, b;
+    PyObject *a_validity, *b_validity;
+    if (!PyArg_ParseTuple(args, "ny*y*Onny*y*On", &a.width, &a.offsets, &a.data, &a_validity,
+                          &a.bit_offset, &b.width, &b.offsets, &b.data, &b_validity,
+                          &b.bit_offset))
+        return NULL;
+    PyObject *result = NULL, *out_offsets = NULL, *out_data = NULL;
+    a.has_validity = b.has_validity = 0;
+    int opened = strings_open(&a, a_validity) == 0 && strings_open(&b, b_validity) == 0;
+    if (!opened) goto done;
+    if (a.count != b.count) {
+        PyErr_SetString(PyExc_ValueError, "pair_keys: the two arrays differ in length");
+        goto done;
+    }
+    if (!offsets_valid(a.offsets.buf, a.width, a.count, a.data.len) ||
+        !offsets_valid(b.offsets.buf, b.width, b.count, b.data.len)) {
+        outcome(1);
+        goto done;
+    }
+    int64_t total = 0;
+    for (Py_ssize_t i = 0; i < a.count; i++) {
+        total += 5;
+        if (!strings_null(&a, i))
+            total += offset_at(a.offsets.buf, a.width, i + 1) - offset_at(a.offsets.buf, a.width, i);
+        if (!strings_null(&b, i))
+            total += offset_at(b.offsets.buf, b.width, i + 1) - offset_at(b.offsets.buf, b.width, i);
+    }
+    int wide = total > INT32_MAX;
+    out_offsets = PyBytes_FromStringAndSize(NULL, (a.count + 1) * (wide ? 8 : 4));
+    out_data = PyBytes_FromStringAndSize(NULL, total);
+    if (out_offsets == NULL || out_data == NULL) goto done;
+    uint8_t *out = (uint8_t *)PyBytes_AS_STRING(out_data);
+    void *to = PyBytes_AS_STRING(out_offsets);
+    const uint8_t *a_bytes = (const uint8_t *)a.data.buf, *b_bytes = (const uint8_t *)b.data.buf;
+    Py_BEGIN_ALLOW_THREADS
+    int64_t at = 0;
+    for (Py_ssize_t i = 0; i < a.count; i++) {
+        if (wide) ((int64_t *)to)[i] = at; else ((int32_t *)to)[i] = (int32_t)at;
+        int a_null = strings_null(&a, i), b_null = strings_null(&b, i);
+        int64_t a_start = offset_at(a.offsets.buf, a.width, i);
+        int64_t a_len = a_null ? 0 : offset_at(a.offsets.buf, a.width, i + 1) - a_start;
+        int64_t b_start = offset_at(b.offsets.buf, b.width, i);
+        int64_t b_len = b_null ? 0 : offset_at(b.offsets.buf, b.width, i + 1) - b_start;
+        out[at] = (uint8_t)(a_null | (b_null << 1));
+        out[at + 1] = (uint8_t)(a_len >> 24);
+        out[at + 2] = (uint8_t)(a_len >> 16);
+        out[at + 3] = (uint8_t)(a_len >> 8);
+        out[at + 4] = (uint8_t)a_len;
+        at += 5;
+        memcpy(out + at, a_bytes + a_start, a_len);
+        at += a_len;
+        memcpy(out + at, b_bytes + b_start, b_len);
+        at += b_len;
+    }
+    if (wide) ((int64_t *)to)[a.count] = at; else ((int32_t *)to)[a.count] = (int32_t)at;
+    Py_END_ALLOW_THREADS
+    result = Py_BuildValue("(OOi)", out_offsets, out_data, wide);
+done:
+    Py_XDECREF(out_offsets);
+    Py_XDECREF(out_data);
+    strings_release(&a);
+    strings_release(&b);
+    return result;
+}
+
+/* pair_keys taken apart: (first's offsets, data, second's offsets, data, flags), int64
+   offsets; a null pair has both keys null (flags 3). */
+static PyObject *split_pairs(PyObject *self, PyObject *args) {
+    Strings pairs;
+    PyObject *validity;
+    if (!PyArg_ParseTuple(args, "ny*y*On", &pairs.width, &pairs.offsets, &pairs.data, &validity,
+                          &pairs.bit_offset))
+        return NULL;
+    PyObject *result = NULL, *outs[5] = {NULL, NULL, NULL, NULL, NULL};
+    pairs.has_validity = 0;
+    if (strings_open(&pairs, validity) < 0) goto done;
+    if (!offsets_valid(pairs.offsets.buf, pairs.width, pairs.count, pairs.data.len)) {
+        outcome(1);
+        goto done;
+    }
+    const uint8_t *bytes = (const uint8_t *)pairs.data.buf;
+    int64_t first_total = 0, second_total = 0;
+    for (Py_ssize_t i = 0; i < pairs.count; i++) {
+        if (strings_null(&pairs, i)) continue;
+        int64_t start = offset_at(pairs.offsets.buf, pairs.width, i);
+        int64_t len = offset_at(pairs.offsets.buf, pairs.width, i + 1) - start;
+        const uint8_t *p = bytes + start;
+        int64_t first = len < 5 ? -1 : ((int64_t)p[1] << 24 | (int64_t)p[2] << 16 |
+                                         (int64_t)p[3] << 8 | (int64_t)p[4]);
+        if (first < 0 || first > len - 5) {
+            PyErr_SetString(PyExc_ValueError, "split_pairs: a value is not a pair of keys");
+            goto done;
+        }
+        first_total += first;
+        second_total += len - 5 - first;
+    }
+    outs[0] = PyBytes_FromStringAndSize(NULL, (pairs.count + 1) * 8);
+    outs[1] = PyBytes_FromStringAndSize(NULL, first_total);
+    outs[2] = PyBytes_FromStringAndSize(NULL, (pairs.count + 1) * 8);
+    outs[3] = PyBytes_FromStringAndSize(NULL, second_total);
+    outs[4] = PyBytes_FromStringAndSize(NULL, pairs.count);
+    for (int k = 0; k < 5; k++) if (outs[k] == NULL) goto done;
+    int64_t *first_offsets = (int64_t *)PyBytes_AS_STRING(outs[0]);
+    int64_t *second_offsets = (int64_t *)PyBytes_AS_STRING(outs[2]);
+    uint8_t *first_data = (uint8_t *)PyBytes_AS_STRING(outs[1]);
+    uint8_t *second_data = (uint8_t *)PyBytes_AS_STRING(outs[3]);
+    uint8_t *flags = (uint8_t *)PyBytes_AS_STRING(outs[4]);
+    Py_BEGIN_ALLOW_THREADS
+    int64_t a = 0, b = 0;
+    for (Py_ssize_t i = 0; i < pairs.count; i++) {
+        first_offsets[i] = a;
+        second_offsets[i] = b;
+        if (strings_null(&pairs, i)) {
+            flags[i] = 3;
+            continue;
+        }
+        int64_t start = offset_at(pairs.offsets.buf, pairs.width, i);
+        int64_t len = offset_at(pairs.offsets.buf, pairs.width, i + 1) - start;
+        const uint8_t *p = bytes + start;
+        int64_t first = (int64_t)p[1] << 24 | (int64_t)p[2] << 16 | (int64_t)p[3] << 8 | p[4];
+        flags[i] = p[0];
+        memcpy(first_data + a, p + 5, first);
+        a += first;
+        memcpy(second_data + b, p + 5 + first, len - 5 - first);
+        b += len - 5 - first;
+    }
+    first_offsets[pairs.count] = a;
+    second_offsets[pairs.count] = b;
+    Py_END_ALLOW_THREADS
+    result = Py_BuildValue("(OOOOO)", outs[0], outs[1], outs[2], outs[3], outs[4]);
+done:
+    for (int k = 0; k < 5; k++) Py_XDECREF(outs[k]);
+    strings_release(&pairs);
+    return result;
+}
+
 /* ------------------------------------------------------------------------ KeyTable */
 
 static uint64_t table_hash(const uint8_t *key, int64_t len) {  /* MurmurHash64A, seed 0 */
@@ -1050,6 +1189,12 @@ static PyMethodDef METHODS[] = {
     {"parse_text", parse_text, METH_VARARGS,
      "parse_text(kind, offset_width, offsets, data, validity, validity_offset, out): "
      "counts (0) or ISO times (1) from an Arrow string array, if all are in that form."},
+    {"pair_keys", pair_keys, METH_VARARGS,
+     "pair_keys(first's offset_width, offsets, data, validity, validity_offset, then the "
+     "second's): (offsets, data, wide), each row's keys as one (flags, first's length)."},
+    {"split_pairs", split_pairs, METH_VARARGS,
+     "split_pairs(offset_width, offsets, data, validity, validity_offset): pair_keys taken "
+     "apart, (first offsets, first data, second offsets, second data, flags)."},
     {"prefix_keys", prefix_keys, METH_VARARGS,
      "prefix_keys(offset_width, offsets, data, validity, validity_offset, prefix, "
      "length_mode): (offsets, data, wide), each key as prefix + its length + its bytes."},

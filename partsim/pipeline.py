@@ -740,9 +740,10 @@ def move_placements(
     """Distinct keys of the ``before`` placement's key table placed before and after:
     (partitions, keyless) each."""
     placed = []
-    for number in (before, after):
+    for number, sent in zip((before, after), _sides(scan, keys, before, (before, after)),
+                            strict=True):  # fmt: skip
         client = (scan.clients[number], scan.placements[number].partition_count)
-        placed.append(place_many(side_keys(scan, keys, before, number), [client])[0])
+        placed.append(place_many(sent, [client])[0])
     return placed[0], placed[1]
 
 
@@ -750,21 +751,31 @@ def side_keys(scan: Scan, keys: pa.Array, table: int, number: int) -> pa.Array:
     """The keys of the key table counted with placement ``table`` (framed as it frames
     them) as placement ``number`` sends them: framed its way, or in a paired scan, its
     key of each pair."""
+    return _sides(scan, keys, table, (number,))[0]
+
+
+def _sides(scan: Scan, keys: pa.Array, table: int, numbers: Sequence[int]) -> list[pa.Array]:
+    """:func:`side_keys` for each of ``numbers`` (a paired table split once)."""
     if scan.paired and table == scan.moves[0][0]:
-        first, second = split_pairs(keys)
-        sides = dict(zip(scan.moves[0], (first, second), strict=True))
-        if number not in sides:
+        sides = dict(zip(scan.moves[0], split_pairs(keys), strict=True))
+        if not set(numbers) <= set(sides):
             raise ValueError("a paired key table holds the keys of its first move's placements")
-        return sides[number]
-    source, target = scan.placements[table], scan.placements[number]
-    if target.framing == source.framing:
-        return keys
-    payload = keys
-    if source.framing and len(keys):
-        # An explicit end: pyarrow 26's binary_slice overflows without one.
-        longest = pc.max(pc.binary_length(keys)).as_py() or 0
-        payload = pc.binary_slice(keys, len(source.framing), max(longest, len(source.framing)))
-    return frame(payload, target.framing)
+        return [sides[number] for number in numbers]
+    source = scan.placements[table]
+    out = []
+    for number in numbers:
+        target = scan.placements[number]
+        if target.framing == source.framing:
+            out.append(keys)
+            continue
+        payload = keys
+        if source.framing and len(keys):
+            # An explicit end: pyarrow 26's binary_slice overflows without one.
+            longest = pc.max(pc.binary_length(keys)).as_py() or 0
+            payload = pc.binary_slice(keys, len(source.framing),
+                                      max(longest, len(source.framing)))  # fmt: skip
+        out.append(frame(payload, target.framing))
+    return out
 
 
 def scan_batches(
