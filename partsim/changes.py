@@ -556,13 +556,6 @@ def _payload(key: KeyFormat) -> tuple:
     return (key.key_format, key.key_schema, key.key_message)
 
 
-def _keys_as_entities(sample: KeySample) -> pa.Table:
-    """Per-key ordering: each key is the entity whose events must stay in order."""
-    keys = sample.keys
-    return pa.table({"entity": keys.column("key"), "key": keys.column("key"),
-                     "count": keys.column("count")})  # fmt: skip
-
-
 def _ordering_summary(ordering: dict | None) -> dict | None:
     if ordering is None:
         return None
