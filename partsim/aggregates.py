@@ -422,13 +422,15 @@ class WindowGrid:
 class MoveCounts:
     """What moves between two placements of the same records (a before and an after): events
     compared (hashed under both) and moved (to another partition), exactly; distinct keys
-    compared and moved, as HyperLogLog sketches of the keys a run passed through
-    :meth:`add_keys` (exact counts come from the key table while it is exact)."""
+    compared and moved, and those on a keyless path on either side, as HyperLogLog sketches
+    of the keys a run passed through :meth:`add_keys` (exact counts come from the key table
+    while it is exact)."""
 
     events_compared: int = 0
     events_moved: int = 0
     keys_compared: HyperLogLog = field(default_factory=HyperLogLog)
     keys_moved: HyperLogLog = field(default_factory=HyperLogLog)
+    keys_keyless: HyperLogLog = field(default_factory=HyperLogLog)
 
     def add_events(self, before: tuple[np.ndarray, np.ndarray],
                    after: tuple[np.ndarray, np.ndarray],
@@ -447,6 +449,7 @@ class MoveCounts:
         both = ~before[1] & ~after[1]
         self.keys_compared.update(hashes[both])
         self.keys_moved.update(hashes[both & (before[0] != after[0])])
+        self.keys_keyless.update(hashes[~both])
 
     @staticmethod
     def merge_all(parts: Sequence[MoveCounts]) -> MoveCounts:
@@ -455,6 +458,7 @@ class MoveCounts:
         for part in parts:
             out.keys_compared.merge(part.keys_compared)
             out.keys_moved.merge(part.keys_moved)
+            out.keys_keyless.merge(part.keys_keyless)
         return out
 
 

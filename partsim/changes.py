@@ -435,7 +435,9 @@ def _moved_keys(scan: Scan, load, moves, key: KeyFormat, top: int | None):
     return table, {
         "distinct_keys": distinct,
         "keys_compared": round(compared),
-        "keys_keyless_before_or_after": max(0, distinct - round(compared)),
+        # Which keys are keyless is known key by key (the empty key; every key for a client
+        # that ignores keys), not the gap between two estimates.
+        "keys_keyless_before_or_after": round(moves.keys_keyless.estimate()),
         "keys_moved": share,
         "keys_moved_count": round(moved_keys),
         "key_counts": {

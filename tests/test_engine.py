@@ -165,6 +165,7 @@ def test_whatif_moves_past_the_exact_keys_against_confluent_murmur2() -> None:
     assert low <= len(moved_keys) / len(distinct) <= high
     low, high = bounds["distinct_keys_interval"]
     assert low <= len(distinct) <= high
+    assert s["keys_keyless_before_or_after"] == 0  # Java hashes every non-null key
     truth = pd.Series(keyed).value_counts()
     assert len(result.moves) > 0
     for row in result.moves.itertuples():
@@ -367,6 +368,9 @@ def test_per_key_ordering_past_the_exact_keys_holds_the_truth() -> None:
     result = partsim.whatif(frame, key="key", partition_count=12, from_partitioner="java",
                             to_partitioner="confluent-kafka", exact_keys=3_000,
                             batch_rows=20_000)  # fmt: skip
+    # Only the empty key takes a keyless path (confluent-kafka's), known key by key even
+    # past the limit, not as the gap between two estimates.
+    assert result.summary["keys_keyless_before_or_after"] == 1
     before, after = result.summary["ordering_before"], result.summary["ordering_after"]
     for ordering in (before, after):
         assert ordering["method"].startswith("sample of 1 in")
