@@ -482,15 +482,23 @@ static PyObject *pair_keys(PyObject *self, PyObject *args) {
     int64_t total = 0;
     for (Py_ssize_t i = 0; i < a.count; i++) {
         total += 5;
-        if (!strings_null(&a, i))
-            total += offset_at(a.offsets.buf, a.width, i + 1) - offset_at(a.offsets.buf, a.width, i);
+        if (!strings_null(&a, i)) {
+            int64_t len = offset_at(a.offsets.buf, a.width, i + 1) -
+                          offset_at(a.offsets.buf, a.width, i);
+            if (len > (int64_t)UINT32_MAX) {
+                PyErr_SetString(PyExc_ValueError, "pair_keys: a key of 4 GiB or more");
+                goto done;
+            }
+            total += len;
+        }
         if (!strings_null(&b, i))
             total += offset_at(b.offsets.buf, b.width, i + 1) - offset_at(b.offsets.buf, b.width, i);
     }
     int wide = total > INT32_MAX;
     out_offsets = PyBytes_FromStringAndSize(NULL, (a.count + 1) * (wide ? 8 : 4));
+    if (out_offsets == NULL) goto done;
     out_data = PyBytes_FromStringAndSize(NULL, total);
-    if (out_offsets == NULL || out_data == NULL) goto done;
+    if (out_data == NULL) goto done;
     uint8_t *out = (uint8_t *)PyBytes_AS_STRING(out_data);
     void *to = PyBytes_AS_STRING(out_offsets);
     const uint8_t *a_bytes = (const uint8_t *)a.data.buf, *b_bytes = (const uint8_t *)b.data.buf;
@@ -556,12 +564,12 @@ static PyObject *split_pairs(PyObject *self, PyObject *args) {
         first_total += first;
         second_total += len - 5 - first;
     }
-    outs[0] = PyBytes_FromStringAndSize(NULL, (pairs.count + 1) * 8);
-    outs[1] = PyBytes_FromStringAndSize(NULL, first_total);
-    outs[2] = PyBytes_FromStringAndSize(NULL, (pairs.count + 1) * 8);
-    outs[3] = PyBytes_FromStringAndSize(NULL, second_total);
-    outs[4] = PyBytes_FromStringAndSize(NULL, pairs.count);
-    for (int k = 0; k < 5; k++) if (outs[k] == NULL) goto done;
+    const Py_ssize_t sizes[5] = {(pairs.count + 1) * 8, first_total, (pairs.count + 1) * 8,
+                                 second_total, pairs.count};
+    for (int k = 0; k < 5; k++) {
+        outs[k] = PyBytes_FromStringAndSize(NULL, sizes[k]);
+        if (outs[k] == NULL) goto done;
+    }
     int64_t *first_offsets = (int64_t *)PyBytes_AS_STRING(outs[0]);
     int64_t *second_offsets = (int64_t *)PyBytes_AS_STRING(outs[2]);
     uint8_t *first_data = (uint8_t *)PyBytes_AS_STRING(outs[1]);

@@ -477,6 +477,12 @@ def _key_ordering(scan: Scan, result, index: int, salted: tuple[int, int] = (0, 
         empty_events = result.empty_key_events[placement.encoding]
     # The key table's keys as this placement sends them (framed its way; its side of a pair).
     keys = side_keys(scan, keys, 0, index)
+    if scan.paired and len(keys):  # pairs that share this side's key are one key here
+        merged = pa.table({"key": keys, "count": counts}).group_by("key").aggregate(
+            [("count", "sum")]
+        )  # fmt: skip
+        keys = merged.column("key").combine_chunks()
+        counts = merged.column("count_sum").to_numpy()
     payload_empty = pc.equal(pc.binary_length(keys), len(placement.framing)).fill_null(False)
     payload_empty = payload_empty.to_numpy(zero_copy_only=False)
     if empty_events is not None:  # the empty key is counted apart, exactly

@@ -105,12 +105,15 @@ def pair_keys(first: pa.Array, second: pa.Array) -> pa.Array:
     second_null = second.is_null().to_numpy(zero_copy_only=False)
     both_null = first_null & second_null
     if kernel_backend() == "c":
+        first, second = (side.combine_chunks() if isinstance(side, pa.ChunkedArray) else side
+                         for side in (first, second))  # fmt: skip
         offsets, data, wide = _kernels.pair_keys(*KernelArray.of(first), *KernelArray.of(second))
         validity = pa.array(~both_null).buffers()[1] if both_null.any() else None
-        return pa.Array.from_buffers(
+        pairs = pa.Array.from_buffers(
             pa.large_binary() if wide else pa.binary(), len(first),
             [validity, pa.py_buffer(offsets), pa.py_buffer(data)], int(both_null.sum()),
         )  # fmt: skip
+        return pairs.cast(kind) if large and not wide else pairs
     header = np.zeros((len(first), _PAIR_HEADER), dtype=np.uint8)
     header[:, 0] = first_null + 2 * second_null
     lengths = pc.binary_length(first).fill_null(0).to_numpy(zero_copy_only=False)

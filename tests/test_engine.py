@@ -300,6 +300,25 @@ def test_a_key_format_whatif_follows_each_side_as_analyze_does() -> None:
     assert s["keys_unrepresentable"] == s["events_unrepresentable"] == 0
 
 
+def test_each_side_of_a_key_format_whatif_orders_its_own_keys() -> None:
+    """A key is a pair (before, after); per-key ordering on one side counts that side's keys:
+    hex folds 'ab', 'AB' and 'Ab' into one key after, and confluent-kafka sends the empty key
+    keyless (its two events lose their order). By pandas on each side's bytes."""
+    keys = ["ab", "AB", "cd", "ef", "ef", "Ab", "", "", "0a"]
+    frame = pd.DataFrame({"k": keys})
+    result = partsim.whatif(frame, key="k", partition_count=6, to_key_format="hex",
+                            to_partitioner="confluent-kafka")  # fmt: skip
+    s = result.summary
+    before = pd.Series(keys).value_counts()
+    after = pd.Series([bytes.fromhex(k) for k in keys]).value_counts()
+    multi_before, multi_after = before[before >= 2], after[after >= 2]
+    assert s["ordering_before"]["entities_with_2_or_more_events"] == len(multi_before) == 2
+    assert s["ordering_after"]["entities_with_2_or_more_events"] == len(multi_after) == 3
+    assert s["ordering_before"]["events_at_risk"] == 0.0  # Java hashes the empty key
+    assert s["ordering_after"]["events_at_risk"] == pytest.approx(2 / multi_after.sum())
+    assert s["distinct_keys"] == len(before)  # pairs: each source key serializes one way
+
+
 def _ordering_truth(frame: pd.DataFrame, partition_count: int) -> tuple[float, float]:
     """ordering_preserved and events_at_risk by pandas and confluent-kafka's murmur2."""
     import confluent_kafka
