@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from partsim.aggregates import KeySample
-from partsim.compare import evaluate
+from partsim.compare import _key_partitions, evaluate
 from partsim.errors import DataError, UsageError
 from partsim.metrics import skew_metrics
 from partsim.options import (
@@ -604,7 +604,7 @@ def _salting_streamed(scan: Scan, result, salt: int, salt_hot: int | None,
                             sort_keys=[("count", "descending"), ("key", "ascending")])  # fmt: skip
     hot = order.to_numpy()[:salt_hot] if salt_hot else order.to_numpy()
     hot_keys, hot_counts = side_keys(scan, keys.take(pa.array(hot)), 0, 1), counts[hot]
-    home = _placed(hot_keys, client, count)
+    home = _key_partitions(hot_keys, client, count)
     keyed = load_after.keyed_messages.astype(np.int64)
     keyless = int(load_after.keyless_events)
     rows = []
@@ -630,14 +630,6 @@ def _salting_streamed(scan: Scan, result, salt: int, salt_hot: int | None,
     return pd.DataFrame(rows), method
 
 
-def _placed(keys: pa.Array, client, count: int) -> np.ndarray:
-    """Each key's partition, -1 where the client takes its keyless path."""
-    if not len(keys):
-        return np.zeros(0, dtype=np.int64)
-    partitions, keyless = place_many(keys, [(client, count)])[0]
-    return np.where(keyless, -1, partitions).astype(np.int64)
-
-
 def _split(messages: np.ndarray, keyless: int, keys: pa.Array, counts: np.ndarray,
            home: np.ndarray, factor: int, client, count: int):  # fmt: skip
     """Keys (framed) salted ``factor`` ways: their events (``counts``, now at ``home``, -1
@@ -656,7 +648,7 @@ def _split(messages: np.ndarray, keyless: int, keys: pa.Array, counts: np.ndarra
         keys.cast(pa.binary()).take(pa.array(repeat)),
         suffixes.take(pa.array(np.tile(np.arange(factor), len(keys)))), pa.scalar(b"", pa.binary()),
     )  # fmt: skip
-    placed = _placed(variants, client, count).reshape(len(keys), factor)
+    placed = _key_partitions(variants, client, count).reshape(len(keys), factor)
     used = shares > 0
     hashed = used & (placed >= 0)
     np.add.at(messages, placed[hashed], shares[hashed])

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from partsim.events import Events
-from partsim.hashing import KernelArray, _kernels, hash_array, kernel_backend
+from partsim.hashing import KernelArray, _buffers, _kernels, hash_array, kernel_backend
 from partsim.partitioners import Partitioner, get_partitioner, null_and_empty, reduce_hashes
 
 __all__ = [
@@ -133,21 +133,16 @@ def split_pairs(pairs: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     """The two keys of each pair made by :func:`pair_keys` (a null pair: both null)."""
     if isinstance(pairs, pa.ChunkedArray):
         pairs = pairs.combine_chunks()
-    count = len(pairs)
+    count, large = len(pairs), pa.types.is_large_binary(pairs.type)
     if kernel_backend() == "c":
         first_offsets, first, second_offsets, second, flags = _kernels.split_pairs(
             *KernelArray.of(pairs)
         )
         flags = np.frombuffer(flags, dtype=np.uint8)
-        return tuple(_from_buffers(offsets, data, (flags & bit) > 0)
+        return tuple(_from_buffers(offsets, data, (flags & bit) > 0, large)
                      for offsets, data, bit in ((first_offsets, first, 1),
                                                 (second_offsets, second, 2)))  # fmt: skip
-    offsets_type = np.int64 if pa.types.is_large_binary(pairs.type) else np.int32
-    buffers = pairs.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=offsets_type)[pairs.offset : pairs.offset + count + 1]
-    offsets = offsets.astype(np.int64)
-    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else (
-        np.zeros(0, dtype=np.uint8))  # fmt: skip
+    offsets, data = _buffers(pairs)
     starts, ends = offsets[:-1], offsets[1:]
     whole = ends - starts >= _PAIR_HEADER  # a null pair has no bytes
     at = np.where(whole, starts, 0)[:, None] + np.arange(_PAIR_HEADER)
@@ -157,39 +152,32 @@ def split_pairs(pairs: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     first_start = starts + _PAIR_HEADER
     second_start = first_start + first_length
     second_length = np.where(whole, ends - second_start, 0)
-    return (_gather(data, first_start, first_length, (flags & 1) > 0, pairs.type),
-            _gather(data, second_start, second_length, (flags & 2) > 0, pairs.type))  # fmt: skip
+    return (_gather(data, first_start, first_length, (flags & 1) > 0, large),
+            _gather(data, second_start, second_length, (flags & 2) > 0, large))  # fmt: skip
 
 
-def _from_buffers(offsets: bytes, data: bytes, null: np.ndarray) -> pa.Array:
-    """A large_binary array from the kernel's int64 offsets and data (binary when small)."""
+def _from_buffers(offsets: bytes, data: bytes, null: np.ndarray, large: bool) -> pa.Array:
+    """A binary array from int64 offsets and data (``large``: large_binary, as it is when
+    the data passes 2 GiB)."""
     validity = pa.array(~null).buffers()[1] if null.any() else None
     out = pa.Array.from_buffers(pa.large_binary(), len(null),
                                 [validity, pa.py_buffer(offsets), pa.py_buffer(data)],
                                 int(null.sum()))  # fmt: skip
-    return out.cast(pa.binary()) if len(data) < 2**31 else out
+    return out.cast(pa.binary()) if not large and len(data) < 2**31 else out
 
 
 def _gather(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, null: np.ndarray,
-            kind: pa.DataType) -> pa.Array:  # fmt: skip
+            large: bool) -> pa.Array:  # fmt: skip
     """A binary array of the byte ranges ``starts``/``lengths`` of ``data`` (in order, not
     overlapping), taken with a byte mask rather than a per-byte index."""
     lengths = np.where(null, 0, lengths)
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    total = int(offsets[-1])
     edges = np.zeros(len(data) + 1, dtype=np.int8)
     np.add.at(edges, starts[lengths > 0], 1)
     np.add.at(edges, (starts + lengths)[lengths > 0], -1)
     picked = data[np.cumsum(edges[:-1], dtype=np.int8).view(bool)]
-    large = pa.types.is_large_binary(kind) or total >= 2**31
-    offsets = offsets if large else offsets.astype(np.int32)
-    validity = pa.array(~null).buffers()[1] if null.any() else None
-    return pa.Array.from_buffers(
-        pa.large_binary() if large else pa.binary(), len(lengths),
-        [validity, pa.py_buffer(offsets.tobytes()), pa.py_buffer(picked.tobytes())],
-        int(null.sum()),
-    )  # fmt: skip
+    return _from_buffers(offsets.tobytes(), picked.tobytes(), null, large)
 
 
 def reduced(hashes: np.ndarray, sign_rule: str, partition_count: int) -> np.ndarray:
