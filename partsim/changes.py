@@ -102,19 +102,13 @@ def _salted(
     table: pa.Table, salt: int, separator: str, counts: list[str], proportional: tuple = ()
 ) -> pa.Table:
     """Each row repeated ``salt`` times with key + separator + i, counts split evenly."""
-    rows = table.num_rows
-    repeat = np.repeat(np.arange(rows), salt)
-    index = np.tile(np.arange(salt), rows)
+    repeat = np.repeat(np.arange(table.num_rows), salt)
     out = table.take(pa.array(repeat))
-    suffixes = pa.array([f"{separator}{i}".encode() for i in range(salt)], pa.binary())
-    keys = pc.binary_join_element_wise(
-        out.column("key"), pc.take(suffixes, pa.array(index)), pa.scalar(b"", pa.binary())
-    )
     columns = {name: out.column(name) for name in out.column_names}
-    columns["key"] = keys
+    columns["key"] = _sub_keys(table.column("key"), salt, separator)
     for name in counts:
         total = table.column(name).to_numpy()[repeat]
-        share = total // salt + (index < total % salt)
+        share = _shares(table.column(name).to_numpy(), salt).ravel()
         columns[name] = pa.array(share.astype(np.int64))
         for other in proportional:
             value = table.column(other).to_numpy()[repeat]
@@ -123,6 +117,22 @@ def _salted(
             )
     result = pa.table(columns)
     return result.filter(pc.greater(result.column(counts[0]), 0))
+
+
+def _sub_keys(keys: pa.Array | pa.ChunkedArray, salt: int, separator: str) -> pa.Array:
+    """Each key's ``salt`` sub-keys, key + separator + i, key by key."""
+    count = len(keys)
+    suffixes = pa.array([f"{separator}{i}".encode() for i in range(salt)], pa.binary())
+    return pc.binary_join_element_wise(
+        pc.take(keys, pa.array(np.repeat(np.arange(count), salt))).cast(pa.binary()),
+        pc.take(suffixes, pa.array(np.tile(np.arange(salt), count))), pa.scalar(b"", pa.binary()),
+    )  # fmt: skip
+
+
+def _shares(counts: np.ndarray, salt: int) -> np.ndarray:
+    """Each key's events split evenly over its ``salt`` sub-keys (a row per key): sub-key i
+    takes ``count // salt``, plus one while i < ``count % salt``."""
+    return counts[:, None] // salt + (np.arange(salt) < counts[:, None] % salt)
 
 
 def whatif(
@@ -634,28 +644,26 @@ def _split(messages: np.ndarray, keyless: int, keys: pa.Array, counts: np.ndarra
            home: np.ndarray, factor: int, client, count: int):  # fmt: skip
     """Keys (framed) salted ``factor`` ways: their events (``counts``, now at ``home``, -1
     for keyless) moved to their sub-keys (key + ``-i``), split evenly: sub-key i takes
-    ``count // factor``, plus one while i < ``count % factor``. Gives the keyed messages per
-    partition, the keyless events, and the (keys, events) whose order salting breaks less
-    those it broke before (a key with 2+ events keeps its order only while all its events
-    are on one partition and none keyless)."""
+    ``count // factor``, plus one while i < ``count % factor`` (:func:`_shares`). Gives the
+    keyed messages per partition, the keyless events, and the (keys, events) whose order
+    salting breaks less those it broke before (a key with 2+ events keeps its order only
+    while all its events are on one partition and none keyless)."""
     messages = messages.copy()
     np.subtract.at(messages, home[home >= 0], counts[home >= 0])
     keyless -= int(counts[home < 0].sum())
-    shares = counts[:, None] // factor + (np.arange(factor) < counts[:, None] % factor)
-    suffixes = pa.array([f"-{i}".encode() for i in range(factor)], pa.binary())
-    repeat = np.repeat(np.arange(len(keys)), factor)
-    variants = pc.binary_join_element_wise(
-        keys.cast(pa.binary()).take(pa.array(repeat)),
-        suffixes.take(pa.array(np.tile(np.arange(factor), len(keys)))), pa.scalar(b"", pa.binary()),
-    )  # fmt: skip
-    placed = _key_partitions(variants, client, count).reshape(len(keys), factor)
+    shares = _shares(counts, factor)
+    placed = _key_partitions(_sub_keys(keys, factor, "-"), client, count)
+    placed = placed.reshape(len(keys), factor)
     used = shares > 0
     hashed = used & (placed >= 0)
     np.add.at(messages, placed[hashed], shares[hashed])
     keyless += int(shares[used & (placed < 0)].sum())
     multi = counts >= 2
-    spread = np.array([len(set(row[mask])) for row, mask in zip(placed, hashed, strict=True)])
-    after = multi & ((used & (placed < 0)).any(axis=1) | (spread > 1))
+    # More than one partition among a key's sub-keys with events (hashed ones).
+    highest = np.where(hashed, placed, -1).max(axis=1)
+    lowest = np.where(hashed, placed, count).min(axis=1)
+    spread = hashed.any(axis=1) & (highest != lowest)
+    after = multi & ((used & (placed < 0)).any(axis=1) | spread)
     before = multi & (home < 0)
     broken = (int(after.sum()) - int(before.sum()),
               int(counts[after].sum()) - int(counts[before].sum()))  # fmt: skip
